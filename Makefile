@@ -1,0 +1,96 @@
+# kumo build. `make` builds the library, examples and tests; `make test` runs
+# the suite (SAN=asan or SAN=tsan for the sanitizer builds); `make run` starts
+# the main program. Both first install missing Debian packages.
+
+SAN      ?=
+WERROR   ?= 0
+CC       ?= gcc
+ifeq ($(SAN),)
+BUILD    := build
+else
+BUILD    := build-$(SAN)
+endif
+
+OPT      ?= -O2
+CFLAGS_BASE := -std=gnu11 $(OPT) -g -fno-omit-frame-pointer -Wall -Wextra \
+               -Wno-unused-parameter -Iinclude -Isrc -pthread -D_GNU_SOURCE
+ifeq ($(WERROR),1)
+CFLAGS_BASE += -Werror
+endif
+SANFLAGS :=
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+ifeq ($(SAN),tsan)
+SANFLAGS := -fsanitize=thread
+endif
+CFLAGS   := $(CFLAGS_BASE) $(SANFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   := -pthread -lm
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+LIB_C    := $(sort $(wildcard src/*/*.c))
+LIB_S    := $(sort $(wildcard src/*/*.S))
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_S:%.S=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libkumo.a
+
+TEST_SRC := $(sort $(wildcard tests/unit/*/*.c))
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_UTIL:= tests/unit/util.c
+EX_SRC   := $(sort $(wildcard examples/*.c))
+EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h)
+
+.PHONY: all lib test run deps bench-runtime clean examples tests
+
+all: lib examples tests $(BUILD)/kumo.pc compile_commands.json
+
+lib: $(LIB)
+examples: $(EX_BIN)
+tests: $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/examples/%: examples/%.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_UTIL) $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit $< $(TEST_UTIL) -o $@ $(LIB) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/kumo.pc: scripts/kumo.pc.in
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' $< > $@
+
+compile_commands.json: Makefile $(LIB_C) $(TEST_SRC) $(EX_SRC)
+	@scripts/compdb.sh "$(CURDIR)" "$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit" $(LIB_C) $(TEST_SRC) $(EX_SRC) > $@
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh $(BUILD) $(TEST_BIN)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/examples/demo
+
+bench-runtime: deps
+	@$(MAKE) --no-print-directory lib
+	@bench/runtime/run.sh
+
+clean:
+	rm -rf build build-asan build-tsan compile_commands.json

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* kumo: Go's cloud-native toolkit in C. Umbrella header for every public module. */
+#ifndef KUMO_H
+#define KUMO_H
+
+#include "kumo/rt.h"
+#include "kumo/chan.h"
+#include "kumo/sync.h"
+
+#endif

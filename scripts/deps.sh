@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs the Debian packages kumo needs to build, test and benchmark,
+# skipping those already present. Runs as root (or through sudo).
+set -e
+PKGS="build-essential pkg-config check valgrind golang-go"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

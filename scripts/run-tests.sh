@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs every test binary given, prints each one's Check summary and a closing
+# "N passed, N failed" line; exits non-zero if any test failed or crashed.
+build=$1; shift
+case "$build" in
+  *asan*) export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:${ASAN_OPTIONS:-}"
+          export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" ;;
+  *tsan*) export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}" ;;
+esac
+# Sanitized builds run several times slower; give Check's per-test timeout room.
+case "$build" in *san*) export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} ;; esac
+pass=0; fail=0; bad=""
+for t in "$@"; do
+  out=$("$t" 2>&1); rc=$?
+  line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
+  if [ -n "$line" ]; then
+    n=$(printf '%s' "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+    f=$(printf '%s' "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+    e=$(printf '%s' "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+    pass=$((pass + n - f - e)); fail=$((fail + f + e))
+  else
+    fail=$((fail + 1))
+  fi
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    bad="$bad $t"
+    printf '%s\n' "$out" | grep -vE '^[0-9]+%: Checks' | tail -n 40
+  fi
+  printf '%-40s %s\n' "${t#$build/tests/}" "${line:-crashed (exit $rc)}"
+done
+echo "$pass passed, $fail failed"
+[ -z "$bad" ]

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The allocator hook every kumo allocation goes through, and fatal errors. */
+#include "rt-int.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *sys_malloc(size_t n, void *ud) { (void)ud; return malloc(n); }
+static void *sys_realloc(void *p, size_t n, void *ud) { (void)ud; return realloc(p, n); }
+static void  sys_free(void *p, void *ud) { (void)ud; free(p); }
+
+static km_allocator alloc = { sys_malloc, sys_realloc, sys_free, NULL };
+
+void km_set_allocator(const km_allocator *a)
+{
+    if (a && a->malloc_fn && a->free_fn)
+        alloc = *a;
+    else
+        alloc = (km_allocator){ sys_malloc, sys_realloc, sys_free, NULL };
+}
+
+void *km__malloc(size_t n)
+{
+    return alloc.malloc_fn(n ? n : 1, alloc.ud);
+}
+
+void *km__calloc(size_t n, size_t sz)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, sz, &total))
+        return NULL;
+    void *p = km__malloc(total);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+void km__free(void *p)
+{
+    if (p)
+        alloc.free_fn(p, alloc.ud);
+}
+
+void km__fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kumo: fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}

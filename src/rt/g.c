@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/* Goroutine life cycle: spawn, switch, park, ready, yield, exit. */
+#include "sched-int.h"
+#include "switch.h"
+#include <time.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#define VALGRIND_STACK_DEREGISTER(id) ((void)0)
+#endif
+
+static __thread km__p *tls_p;
+
+/* Why noipa: a goroutine may resume on another thread, so the address of a
+ * thread-local must be recomputed after every switch; a call the compiler
+ * cannot see through guarantees that. */
+#ifdef __clang__
+__attribute__((noinline, optnone))
+#else
+__attribute__((noipa))
+#endif
+km__p *km__getp(void) { return tls_p; }
+
+void km__setp(km__p *p) { tls_p = p; }
+
+km__g *km__curg(void)
+{
+    km__p *p = km__getp();
+    return p ? p->curg : NULL;
+}
+
+static inline void stat_inc(atomic_ulong *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Switches from the running G back to its worker's scheduler loop. */
+static void switch_to_g0(km__g *g, int why)
+{
+    km__p *p = km__getp();
+    p->after = why;
+    km__switch(&g->ctx, &p->g0, p->asan_lo, p->asan_size, p->tsan_g0, why == KM__SW_EXIT);
+}
+
+static _Noreturn void g_exit(km__g *g)
+{
+    km__cancel_leave(g);
+    atomic_store_explicit(&g->state, KM__G_DEAD, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&km__s.live, 1, memory_order_relaxed);
+    stat_inc(&km__getp()->st.exited);
+    switch_to_g0(g, KM__SW_EXIT);
+    __builtin_unreachable();
+}
+
+static void g_entry(void *arg)
+{
+    km__switch_entered();
+    km__g *g = arg;
+    g->fn(g->arg);
+    g_exit(g);
+}
+
+static uint64_t new_id(km__p *p)
+{
+    if (!p)
+        return atomic_fetch_add(&km__s.next_id, 1);
+    if (p->id_next == p->id_end) {
+        p->id_next = atomic_fetch_add(&km__s.next_id, 64);
+        p->id_end = p->id_next + 64;
+    }
+    return p->id_next++;
+}
+
+int km_go(km_fn *fn, void *arg)
+{
+    return km_go_opt(fn, arg, NULL);
+}
+
+int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!atomic_load_explicit(&km__s.running, memory_order_acquire))
+        return -ESRCH;
+    size_t size = opts ? opts->stack_size : 0;
+    if (size && size < 16384)
+        return -EINVAL;
+    km__p *p = km__getp();
+    km__g *g = km__stack_get(p, size);
+    if (!g)
+        return -ENOMEM;
+    g->fn = fn;
+    g->arg = arg;
+    g->name = opts ? opts->name : NULL;
+    g->id = new_id(p);
+    g->schedlink = NULL;
+    g->wait_reason = NULL;
+    g->wait_obj = NULL;
+    g->timer.idx = -1;
+    atomic_store_explicit(&g->wake, KM__WAKE_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&g->onstack, 0, memory_order_relaxed);
+    km__ctx_make(&g->ctx, g->stack_lo, g->stack_size, g_entry, g);
+    g->vg_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
+#ifdef KM_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    km__g *parent = p ? p->curg : NULL;
+    g->group = NULL;
+    if (parent && parent->group)
+        km__cancel_inherit(g, parent);
+    atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+    atomic_fetch_add_explicit(&km__s.live, 1, memory_order_relaxed);
+    if (p) {
+        stat_inc(&p->st.spawned);
+        km__runq_put(p, g, true);
+    } else {
+        km__lock_acquire(&km__s.lock);
+        km__globq_put_locked(g);
+        km__lock_release(&km__s.lock);
+    }
+    km__wakep();
+    return 0;
+}
+
+/* Called on g0 once a goroutine has exited: its stack can be reused. */
+void km__g_free(km__p *p, km__g *g)
+{
+#ifdef KM_TSAN
+    __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#endif
+    VALGRIND_STACK_DEREGISTER(g->vg_stack_id);
+    km__stack_put(p, g);
+}
+
+/* Runs g on p until it parks, yields or exits (called on g0). */
+void km__execute(km__p *p, km__g *g)
+{
+    /* A waker may have queued g before g finished switching out on the
+     * worker that parked it; wait until its registers are saved. */
+    for (unsigned spins = 0; atomic_load_explicit(&g->onstack, memory_order_acquire); spins++) {
+        if (spins < 128) km__cpu_relax(); else sched_yield();
+    }
+    atomic_store_explicit(&g->onstack, 1, memory_order_relaxed);
+    atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
+    p->curg = g;
+    p->schedtick++;
+    stat_inc(&p->st.switches);
+    km__switch(&p->g0, &g->ctx, g->stack_lo, g->stack_size, g->tsan_fiber, false);
+    p->curg = NULL;
+    km__stack_check(g);
+    switch (p->after) {
+    case KM__SW_PARK:
+        atomic_store_explicit(&g->onstack, 0, memory_order_release);
+        break;
+    case KM__SW_YIELD:
+        atomic_store_explicit(&g->onstack, 0, memory_order_release);
+        atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+        if (km__runq_put(p, g, false))
+            km__wakep();
+        break;
+    case KM__SW_EXIT:
+        km__g_free(p, g);
+        break;
+    }
+}
+
+static int64_t coarse_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void km__park_arm(km__g *g, const char *reason, const void *obj)
+{
+    g->wait_reason = reason;
+    g->wait_obj = obj;
+    g->wait_since = coarse_now();
+    atomic_store_explicit(&g->state, KM__G_WAITING, memory_order_relaxed);
+    atomic_store(&g->wake, KM__WAKE_ARMED);   /* seq_cst: pairs with cancel */
+}
+
+static km__g *g_timer_fire(km__timer *t)
+{
+    km__g *g = (km__g *)((char *)t - __builtin_offsetof(km__g, timer));
+    return km__claim(g, KM__WAKE_TIMEOUT) ? g : NULL;
+}
+
+int km__park(km__g *g, int64_t deadline, bool cancellable)
+{
+    int tok;
+    /* Armed first, then the cancellation check: a canceller either sees
+     * the armed token or we see its flag (both sides are seq_cst). */
+    if (cancellable && g->group && km__cancel_check(g)) {
+        if (km__claim(g, KM__WAKE_CANCEL)) {
+            tok = KM__WAKE_CANCEL;
+            goto out;
+        }
+        /* Somebody claimed us first and is about to ready us: park to
+         * absorb that wake-up, whatever it was for. */
+        deadline = KM_FOREVER;
+    }
+    if (deadline != KM_FOREVER) {
+        g->timer.fire = g_timer_fire;
+        km__timer_add(&g->timer, deadline);
+    }
+    stat_inc(&km__getp()->st.parks);
+    switch_to_g0(g, KM__SW_PARK);
+    tok = atomic_load_explicit(&g->wake, memory_order_acquire);
+    if (deadline != KM_FOREVER && tok != KM__WAKE_TIMEOUT)
+        km__timer_del(&g->timer);
+out:
+    atomic_store_explicit(&g->wake, KM__WAKE_IDLE, memory_order_relaxed);
+    atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
+    g->wait_reason = NULL;
+    return tok;
+}
+
+void km__ready(km__g *g)
+{
+    atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+    km__p *p = km__getp();
+    if (p) {
+        stat_inc(&p->st.readies);
+        /* A peer woken into runnext needs no other worker: this one runs it
+         * as soon as the current goroutine blocks. Only displaced, stealable
+         * work is worth waking an idle worker for. */
+        if (km__runq_put(p, g, true))
+            km__wakep();
+        return;
+    }
+    km__lock_acquire(&km__s.lock);
+    km__globq_put_locked(g);
+    km__lock_release(&km__s.lock);
+    km__wakep();
+}
+
+void km_yield(void)
+{
+    km__g *g = km__curg();
+    if (!g) {
+        sched_yield();
+        return;
+    }
+    switch_to_g0(g, KM__SW_YIELD);
+}
+
+uint64_t km_goid(void)
+{
+    km__g *g = km__curg();
+    return g ? g->id : 0;
+}
+
+int64_t km_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t km__rand(void)
+{
+    km__p *p = km__getp();
+    static _Thread_local uint64_t fallback = 0x9E3779B97F4A7C15ull;
+    uint64_t *s = p ? &p->rng : &fallback;
+    /* wyrand: fast, good enough for choosing victims and select cases. */
+    *s += 0xa0761d6478bd642full;
+    __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
+    return (uint32_t)((m >> 64) ^ m);
+}
+
+uint32_t km__randn(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)km__rand() * n) >> 32);
+}

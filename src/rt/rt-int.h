@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/* Runtime internals shared by the scheduler, timers, channels and sync. */
+#ifndef KM_RT_INT_H
+#define KM_RT_INT_H
+
+#include <kumo/rt.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "ctx.h"
+#include "lock.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KM_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define KM_TSAN 1
+#endif
+
+#define KM__LIKELY(x)   __builtin_expect(!!(x), 1)
+#define KM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+typedef struct km__g km__g;
+typedef struct km__p km__p;
+typedef struct km__timer km__timer;
+
+/* ---- allocation ---- */
+void *km__malloc(size_t n);
+void *km__calloc(size_t n, size_t sz);
+void  km__free(void *p);
+/* Prints "kumo: fatal: ..." and aborts: for misuse Go would panic on. */
+_Noreturn void km__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- timers (timer.c) ---- */
+/* A pending deadline, embedded in its owner (every G has one). fire runs
+ * on a worker under the timer lock, at most once per arming, and must not
+ * take other runtime locks; the G it returns is made runnable afterwards. */
+struct km__timer {
+    int64_t when;
+    int32_t idx;                /* heap slot, -1 when not armed */
+    km__g *(*fire)(km__timer *t);  /* returns a G to make runnable, or NULL */
+};
+void    km__timer_add(km__timer *t, int64_t when);
+/* Disarms t; returns 1 if it was still pending, 0 if it fired or was not armed. */
+int     km__timer_del(km__timer *t);
+/* Fires every timer due at now; returns how many fired. */
+int     km__timers_run(int64_t now);
+/* Earliest pending deadline, or KM_FOREVER. Lock-free read. */
+int64_t km__timers_next(void);
+void    km__timers_reset(void);
+
+/* ---- goroutines ---- */
+enum km__gstate {
+    KM__G_FREE = 0,   /* stack in a cache; zero so released stacks read as free */
+    KM__G_RUNNABLE,
+    KM__G_RUNNING,
+    KM__G_WAITING,
+    KM__G_DEAD,
+};
+
+/* Wake tokens (km__g.wake). A parked goroutine's token is ARMED; whoever
+ * changes it first by CAS owns the wake-up and must make the G runnable;
+ * everybody else backs off. A positive token is 1 + the index of the clause
+ * (select case) that completed. */
+#define KM__WAKE_IDLE     INT32_MIN
+#define KM__WAKE_ARMED    0
+#define KM__WAKE_TIMEOUT  (-1)
+#define KM__WAKE_CANCEL   (-2)
+#define KM__WAKE_SIGNAL   (-3)  /* generic: the object the G waits on woke it */
+
+/* A goroutine. It lives at the top of its own stack: one allocation, and a
+ * parked goroutine with shallow frames costs a single resident page. */
+struct km__g {
+    km__ctx     ctx;
+    km__g      *schedlink;      /* run queues, wait lists */
+    atomic_int  onstack;        /* 1 while a CPU still runs on its stack */
+    atomic_int  wake;           /* wake token, see above */
+    atomic_int  state;          /* enum km__gstate, for the dump and stats */
+    uint32_t    flags;
+    uint64_t    id;
+    km_fn      *fn;
+    void       *arg;
+    char       *stack_lo;       /* lowest usable byte */
+    size_t      stack_size;     /* usable bytes below this struct */
+    char       *map_lo;         /* the mapping, for solo stacks */
+    size_t      map_size;
+    const char *name;
+    const char *wait_reason;    /* "chan receive", "sleep", ... */
+    const void *wait_obj;
+    int64_t     wait_since;
+    km__timer   timer;          /* deadline of the current park */
+    void       *group;          /* cancellation group, or NULL */
+    km__g      *group_next, *group_prev;
+    km__g      *solo_next, *solo_prev; /* list of solo stacks, for the dump */
+    void       *tsan_fiber;
+    unsigned    vg_stack_id;
+};
+#define KM__G_SOLO 1u           /* own mmap (custom size or guard page) */
+
+/* The running goroutine, or NULL on a thread that is not running one. */
+km__g *km__curg(void);
+
+/* ---- parking ---- */
+/* Prepares the current G to park: token ARMED, reason for the dump. */
+void km__park_arm(km__g *g, const char *reason, const void *obj);
+/* Parks until some waker claims the token; arms g->timer for deadline
+ * (unless KM_FOREVER) and disarms it on return. A cancellable park also
+ * ends with KM__WAKE_CANCEL when the G's group is cancelled (possibly
+ * without switching). Returns the token. */
+int  km__park(km__g *g, int64_t deadline, bool cancellable);
+/* Claims a parked G's wake-up with token tok; true if this caller won and
+ * must call km__ready(g) (after releasing its locks). */
+static inline bool km__claim(km__g *g, int tok)
+{
+    int exp = KM__WAKE_ARMED;
+    return atomic_compare_exchange_strong_explicit(&g->wake, &exp, tok,
+               memory_order_acq_rel, memory_order_acquire);
+}
+/* Makes a claimed G runnable (runnext of this worker when on one). */
+void km__ready(km__g *g);
+/* True if deadline is set and already past. */
+static inline bool km__expired(int64_t deadline)
+{
+    return deadline != KM_FOREVER && deadline <= km_now();
+}
+/* Error for a park that ended by token tok instead of by its object. */
+static inline int km__wake_err(int tok)
+{
+    return tok == KM__WAKE_CANCEL ? -ECANCELED : -ETIMEDOUT;
+}
+
+/* ---- cancellation hook (cancel.c) ---- */
+/* -ECANCELED if the current G's group is cancelled, else 0. Called between
+ * arming and parking; the canceller claims armed members' tokens. */
+int  km__cancel_check(km__g *g);
+void km__cancel_leave(km__g *g);
+/* Puts child in parent's group (called at spawn). */
+void km__cancel_inherit(km__g *child, km__g *parent);
+
+/* ---- random ---- */
+uint32_t km__rand(void);        /* per-worker fast PRNG */
+uint32_t km__randn(uint32_t n); /* uniform in [0, n) */
+
+/* ---- stacks (stack.c) ---- */
+size_t km__stack_default(void);
+int    km__stack_config(void);  /* reads KM_STACK_SIZE / KM_STACK_GUARD */
+/* A G with a stack of at least size usable bytes (0: default), or NULL. */
+km__g *km__stack_get(km__p *p, size_t size);
+void   km__stack_put(km__p *p, km__g *g);
+/* Gives cached stacks' memory back to the OS; bounded work. */
+void   km__stack_scavenge(void);
+/* Aborts if g overflowed its stack (canary zone written). */
+void   km__stack_check(km__g *g);
+/* Calls fn on every G that has a stack (including free ones). */
+void   km__stack_each(void (*fn)(km__g *g, void *ud), void *ud);
+void   km__stack_drop_cache(km__p *p);
+
+#endif

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* The scheduler loop: finding work, stealing it, and sleeping when idle. */
+#include "sched-int.h"
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct km__sched km__s;
+
+void km__execute(km__p *p, km__g *g);
+
+static void futex_wait(atomic_uint *w, unsigned val)
+{
+    syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *w)
+{
+    syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* ---- idle list (scheduler lock held) ---- */
+
+static void pidle_put(km__p *p)
+{
+    p->idle = true;
+    p->idlenext = km__s.idle;
+    km__s.idle = p;
+    atomic_fetch_add(&km__s.npidle, 1);
+}
+
+static void pidle_remove(km__p *p)
+{
+    for (km__p **pp = &km__s.idle; *pp; pp = &(*pp)->idlenext) {
+        if (*pp == p) {
+            *pp = p->idlenext;
+            p->idle = false;
+            atomic_fetch_sub(&km__s.npidle, 1);
+            return;
+        }
+    }
+}
+
+/* Takes an idle P, preferring one not blocked in the poller. */
+static km__p *pidle_get(void)
+{
+    km__p *p = km__s.idle;
+    if (p && p == km__s.poller && p->idlenext)
+        p = p->idlenext;
+    if (p)
+        pidle_remove(p);
+    return p;
+}
+
+static void wake_locked(km__p *p)
+{
+    if (p == km__s.poller) {
+        km__s.poller = NULL;
+        km__poll_break();
+    } else {
+        atomic_fetch_add(&p->wakeseq, 1);
+        futex_wake(&p->wakeseq);
+    }
+}
+
+/* Wakes an idle worker to look for work, unless one is already looking
+ * (that one will find the new work, or wake another when it finds some). */
+void km__wakep(void)
+{
+    if (atomic_load(&km__s.npidle) == 0 || atomic_load(&km__s.nspinning) != 0)
+        return;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&km__s.nspinning, &zero, 1))
+        return;
+    km__lock_acquire(&km__s.lock);
+    km__p *p = pidle_get();
+    if (p) {
+        p->spinning = true;
+        wake_locked(p);
+    }
+    km__lock_release(&km__s.lock);
+    if (!p)
+        atomic_fetch_sub(&km__s.nspinning, 1);
+}
+
+/* A new earliest timer: the poller must shorten its sleep, or, when no
+ * worker sleeps with a timeout, an idle one must wake to become the poller. */
+void km__sched_timer_changed(void)
+{
+    if (atomic_load(&km__s.npidle) == 0)
+        return;     /* running workers check timers between goroutines */
+    km__lock_acquire(&km__s.lock);
+    if (km__s.poller) {
+        km__poll_break();
+    } else {
+        km__p *p = pidle_get();
+        if (p)
+            wake_locked(p);
+    }
+    km__lock_release(&km__s.lock);
+}
+
+static void reset_spinning(km__p *p)
+{
+    p->spinning = false;
+    /* The last spinner found work: there may be more, keep one looking. */
+    if (atomic_fetch_sub(&km__s.nspinning, 1) == 1)
+        km__wakep();
+}
+
+static km__g *steal_work(km__p *p)
+{
+    int n = km__s.nprocs;
+    for (int round = 0; round < 4; round++) {
+        bool last = round == 3;
+        int start = (int)km__randn((uint32_t)n);
+        for (int i = 0; i < n; i++) {
+            km__p *v = &km__s.allp[(start + i) % n];
+            if (v == p)
+                continue;
+            /* runnext belongs to a peer the victim just woke and will run
+             * right away; take it only as a last resort, after giving the
+             * victim a moment (as Go does). */
+            bool next = last && v->curg != NULL;
+            if (next) {
+                int64_t until = km_now() + 3000;
+                while (km_now() < until && !km__runq_empty(v) &&
+                       atomic_load_explicit(&v->runnext, memory_order_relaxed))
+                    km__cpu_relax();
+            }
+            km__g *g = km__runq_steal(p, v, next);
+            if (g)
+                return g;
+        }
+        if (atomic_load(&km__s.gq_size) > 0)
+            return NULL;    /* the caller looks there */
+    }
+    return NULL;
+}
+
+static bool any_runq_work(void)
+{
+    for (int i = 0; i < km__s.nprocs; i++)
+        if (!km__runq_empty(&km__s.allp[i]))
+            return true;
+    return atomic_load(&km__s.gq_size) > 0;
+}
+
+/* Blocks the idle P p until it is woken or, as the poller, a timer is due.
+ * Returns false once p is no longer idle (woken, or stopping). */
+static bool idle_sleep(km__p *p)
+{
+    km__lock_acquire(&km__s.lock);
+    if (!p->idle || atomic_load(&km__s.stop)) {
+        km__lock_release(&km__s.lock);
+        return false;
+    }
+    int64_t next = km__timers_next();
+    if (!km__s.poller && (next != KM_FOREVER || km__poll_waiters() > 0)) {
+        km__s.poller = p;
+        km__lock_release(&km__s.lock);
+        km__poll_wait(next);
+        atomic_store_explicit(&p->st.polls,
+            atomic_load_explicit(&p->st.polls, memory_order_relaxed) + 1, memory_order_relaxed);
+        km__lock_acquire(&km__s.lock);
+        if (km__s.poller == p)
+            km__s.poller = NULL;
+        if (p->idle)
+            pidle_remove(p);
+        /* Leaving the poller role while others sleep without a timeout:
+         * hand it over so that pending timers keep firing. */
+        if (km__s.idle && (km__timers_next() != KM_FOREVER || km__poll_waiters() > 0))
+            wake_locked(pidle_get());
+        km__lock_release(&km__s.lock);
+        return false;
+    }
+    unsigned seq = atomic_load(&p->wakeseq);
+    km__lock_release(&km__s.lock);
+    futex_wait(&p->wakeseq, seq);
+    return true;
+}
+
+/* Finds a goroutine to run, sleeping while there is none. NULL on stop. */
+static km__g *find_runnable(km__p *p)
+{
+    km__g *g;
+    for (;;) {
+        if (atomic_load_explicit(&km__s.stop, memory_order_relaxed))
+            return NULL;
+        int64_t next = km__timers_next();
+        if (next != KM_FOREVER && next <= km_now())
+            km__timers_run(km_now());
+        /* Now and then the global queue first, so it cannot starve. */
+        if (p->schedtick % 61 == 0 && atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
+            km__lock_acquire(&km__s.lock);
+            g = km__globq_get_locked(p, 1);
+            km__lock_release(&km__s.lock);
+            if (g)
+                return g;
+        }
+        if ((g = km__runq_get(p)))
+            return g;
+        if (atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
+            km__lock_acquire(&km__s.lock);
+            g = km__globq_get_locked(p, 0);
+            km__lock_release(&km__s.lock);
+            if (g)
+                return g;
+        }
+        /* Limit spinners to half the busy workers: stealing is for spreading
+         * work, not for burning the CPUs that do it. */
+        int busy = km__s.nprocs - atomic_load(&km__s.npidle);
+        if (km__s.nprocs > 1 && (p->spinning || 2 * atomic_load(&km__s.nspinning) < busy)) {
+            if (!p->spinning) {
+                p->spinning = true;
+                atomic_fetch_add(&km__s.nspinning, 1);
+            }
+            if ((g = steal_work(p)))
+                return g;
+            if (atomic_load(&km__s.gq_size) > 0)
+                continue;
+        }
+        /* Nothing anywhere: go idle, then look once more so that work
+         * queued while we were deciding is not left behind. */
+        km__lock_acquire(&km__s.lock);
+        if (atomic_load(&km__s.stop)) {
+            km__lock_release(&km__s.lock);
+            return NULL;
+        }
+        if ((g = km__globq_get_locked(p, 0))) {
+            km__lock_release(&km__s.lock);
+            return g;
+        }
+        /* Stop spinning and go idle in one step under the lock, so that a
+         * waker (which marks the P it wakes as spinning) never races us. */
+        bool was_spinning = p->spinning;
+        if (was_spinning) {
+            p->spinning = false;
+            atomic_fetch_sub(&km__s.nspinning, 1);
+        }
+        pidle_put(p);
+        km__lock_release(&km__s.lock);
+        if ((was_spinning && any_runq_work()) ||
+            ((next = km__timers_next()) != KM_FOREVER && next <= km_now())) {
+            km__lock_acquire(&km__s.lock);
+            if (p->idle) {
+                pidle_remove(p);
+                if (was_spinning) {
+                    p->spinning = true;
+                    atomic_fetch_add(&km__s.nspinning, 1);
+                }
+            }
+            km__lock_release(&km__s.lock);
+            continue;
+        }
+        km__stack_scavenge();
+        while (idle_sleep(p))
+            ;
+    }
+}
+
+/* A worker's scheduler loop, on the thread's own stack (g0). */
+void km__schedule(km__p *p)
+{
+    km__g *g;
+    while ((g = find_runnable(p))) {
+        if (p->spinning)
+            reset_spinning(p);
+        km__execute(p, g);
+    }
+}
+
+/* Wakes every worker so that they notice stop. */
+void km__sched_wake_all(void)
+{
+    km__lock_acquire(&km__s.lock);
+    for (int i = 0; i < km__s.nprocs; i++) {
+        km__p *p = &km__s.allp[i];
+        atomic_fetch_add(&p->wakeseq, 1);
+        futex_wake(&p->wakeseq);
+    }
+    km__poll_break();
+    km__lock_release(&km__s.lock);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers (see util.h). */
+#include "util.h"
+#include <stdatomic.h>
+#include <stdio.h>
+
+static atomic_long live, fail_after;
+
+static void *t_malloc(size_t n, void *ud)
+{
+    (void)ud;
+    long f = atomic_load(&fail_after);
+    if (f > 0 && atomic_fetch_sub(&fail_after, 1) == 1)
+        return NULL;
+    void *p = malloc(n);
+    if (p) atomic_fetch_add(&live, 1);
+    return p;
+}
+
+static void t_free(void *p, void *ud)
+{
+    (void)ud;
+    if (p) { atomic_fetch_sub(&live, 1); free(p); }
+}
+
+void t_procs(int n)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", n);
+    setenv("KM_PROCS", buf, 1);
+}
+
+long t_live_allocs(void) { return atomic_load(&live); }
+void t_fail_alloc_after(long n) { atomic_store(&fail_after, n); }
+
+void t_run(km_fn *fn, void *arg)
+{
+    km_allocator a = { t_malloc, NULL, t_free, NULL };
+    km_set_allocator(&a);
+    long before = atomic_load(&live);
+    int rc = km_main(fn, arg);
+    ck_assert_msg(rc == 0, "km_main: %s", km_strerror(rc));
+    ck_assert_msg(atomic_load(&live) == before, "leaked %ld allocations",
+                  atomic_load(&live) - before);
+    km_set_allocator(NULL);
+}
+
+int t_main(Suite *(*make_suite)(void))
+{
+    SRunner *sr = srunner_create(make_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

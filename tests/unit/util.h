@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers: run a body as km_main's goroutine, a counting
+ * allocator that fails leaking tests and can inject allocation failures. */
+#ifndef KUMO_TEST_UTIL_H
+#define KUMO_TEST_UTIL_H
+
+#include <check.h>
+#include <stdlib.h>
+#include <kumo.h>
+
+/* Sets KM_PROCS for the (forked) test process. */
+void t_procs(int n);
+
+/* Runs fn(arg) under km_main with the counting allocator installed and
+ * asserts that km_main returned 0 and that every allocation was freed. */
+void t_run(km_fn *fn, void *arg);
+
+/* Live allocations made through kumo's allocator hook right now. */
+long t_live_allocs(void);
+/* Makes the n-th allocation from now (1 = the next) fail; 0 disables. */
+void t_fail_alloc_after(long n);
+
+/* main() for a test file: runs the suite returned by make_suite, exits
+ * non-zero on failure. Each test is forked with Check's timeout. */
+int t_main(Suite *(*make_suite)(void));
+#define T_MAIN(make_suite) int main(void) { return t_main(make_suite); }
+
+#endif
