@@ -27,7 +27,7 @@ void km__setp(km__p *p) { tls_p = p; }
 km__g *km__curg(void)
 {
     km__p *p = km__getp();
-    return p ? p->curg : NULL;
+    return p ? atomic_load_explicit(&p->curg, memory_order_relaxed) : NULL;
 }
 
 static inline void stat_inc(atomic_ulong *c)
@@ -106,7 +106,7 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
 #ifdef KM_TSAN
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
-    km__g *parent = p ? p->curg : NULL;
+    km__g *parent = p ? atomic_load_explicit(&p->curg, memory_order_relaxed) : NULL;
     g->group = NULL;
     if (parent && parent->group)
         km__cancel_inherit(g, parent);
@@ -145,11 +145,11 @@ void km__execute(km__p *p, km__g *g)
     }
     atomic_store_explicit(&g->onstack, 1, memory_order_relaxed);
     atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
-    p->curg = g;
+    atomic_store_explicit(&p->curg, g, memory_order_relaxed);
     p->schedtick++;
     stat_inc(&p->st.switches);
     km__switch(&p->g0, &g->ctx, g->stack_lo, g->stack_size, g->tsan_fiber, false);
-    p->curg = NULL;
+    atomic_store_explicit(&p->curg, NULL, memory_order_relaxed);
     km__stack_check(g);
     switch (p->after) {
     case KM__SW_PARK:

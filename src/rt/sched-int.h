@@ -26,7 +26,7 @@ struct km__p {
     /* The goroutine to run next: a peer just woken by this worker runs
      * before older work, keeping ping-pong pairs on one cache. */
     _Atomic(km__g *) runnext;
-    km__g       *curg;
+    _Atomic(km__g *) curg;      /* read by thieves: relaxed atomics */
     km__ctx      g0;            /* the worker thread's own stack */
     int          after;         /* KM__SW_* */
     uint32_t     schedtick;

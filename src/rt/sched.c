@@ -121,7 +121,7 @@ static km__g *steal_work(km__p *p)
             /* runnext belongs to a peer the victim just woke and will run
              * right away; take it only as a last resort, after giving the
              * victim a moment (as Go does). */
-            bool next = last && v->curg != NULL;
+            bool next = last && atomic_load_explicit(&v->curg, memory_order_relaxed);
             if (next) {
                 int64_t until = km_now() + 3000;
                 while (km_now() < until && !km__runq_empty(v) &&
