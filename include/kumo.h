@@ -6,5 +6,6 @@
 #include "kumo/rt.h"
 #include "kumo/chan.h"
 #include "kumo/sync.h"
+#include "kumo/group.h"
 
 #endif

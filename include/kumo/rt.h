@@ -35,7 +35,7 @@ int km_main(km_fn *fn, void *arg);
 
 /* Options for km_go_opt(). Zero-initialise, then set what you need. */
 typedef struct {
-    size_t      stack_size; /* 0: the default (KM_STACK_SIZE) */
+    size_t      stack_size; /* 0: the default (KM_STACK_SIZE); else 16 KiB..1 GiB */
     const char *name;       /* shown by km_dump(); must outlive the goroutine */
 } km_go_opts;
 

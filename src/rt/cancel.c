@@ -1,20 +1,191 @@
 /* SPDX-License-Identifier: MIT */
-/* Cancellation groups: membership hooks used by parking and spawning. */
-#include "rt-int.h"
+/* Cancellation groups: membership, cancel fan-out, and the park-time check. */
+#include <kumo/group.h>
+#include "wait.h"
 
-int km__cancel_check(km__g *g)
+struct km_group {
+    km__lock    lock;           /* members, children */
+    atomic_int  cancelled;
+    int64_t     deadline;       /* effective: min with the ancestors' */
+    km_group   *parent;
+    km_group   *children, *sibling_next, *sibling_prev;
+    km__g      *members;
+    atomic_long nmembers;
+};
+
+int km_group_new(km_group **out, km_group *parent, int64_t deadline)
 {
-    (void)g;
+    if (!out)
+        return -EINVAL;
+    km_group *g = km__calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->deadline = deadline;
+    g->parent = parent;
+    if (parent) {
+        if (parent->deadline != KM_FOREVER &&
+            (deadline == KM_FOREVER || parent->deadline < deadline))
+            g->deadline = parent->deadline;
+        km__lock_acquire(&parent->lock);
+        g->sibling_next = parent->children;
+        if (parent->children)
+            parent->children->sibling_prev = g;
+        parent->children = g;
+        if (atomic_load(&parent->cancelled))
+            atomic_store(&g->cancelled, 1);
+        km__lock_release(&parent->lock);
+    }
+    *out = g;
     return 0;
+}
+
+static void add_member(km_group *grp, km__g *g)
+{
+    g->group = grp;
+    km__lock_acquire(&grp->lock);
+    g->group_prev = NULL;
+    g->group_next = grp->members;
+    if (grp->members)
+        grp->members->group_prev = g;
+    grp->members = g;
+    atomic_fetch_add(&grp->nmembers, 1);
+    km__lock_release(&grp->lock);
+}
+
+/* Spawn hook: the new goroutine g is not running yet. */
+void km__cancel_inherit(km__g *child, km__g *parent)
+{
+    add_member(parent->group, child);
+}
+
+typedef struct { km_group *grp; } go_start;
+
+int km_group_go(km_group *grp, km_fn *fn, void *arg)
+{
+    if (!grp || !fn)
+        return -EINVAL;
+    if (km_group_err(grp))
+        return -ECANCELED;
+    /* Spawn with the caller temporarily in grp, so the hook puts the child
+     * there (the caller itself is not added). */
+    km__g *self = km__curg();
+    if (!self)
+        return -EPERM;
+    void *saved = self->group;
+    self->group = grp;
+    int rc = km_go(fn, arg);
+    self->group = saved;
+    return rc;
+}
+
+static bool has_members(const void *addr, void *ud)
+{
+    (void)ud;
+    return atomic_load(&((km_group *)addr)->nmembers) > 0;
 }
 
 void km__cancel_leave(km__g *g)
 {
+    km_group *grp = g->group;
+    if (!grp)
+        return;
+    km__lock_acquire(&grp->lock);
+    if (g->group_prev) g->group_prev->group_next = g->group_next;
+    else grp->members = g->group_next;
+    if (g->group_next) g->group_next->group_prev = g->group_prev;
+    long left = atomic_fetch_sub(&grp->nmembers, 1) - 1;
+    km__lock_release(&grp->lock);
     g->group = NULL;
+    if (left == 0)
+        km__lot_unpark_all(grp, NULL, NULL);    /* touches the lot, not grp */
 }
 
-void km__cancel_inherit(km__g *child, km__g *parent)
+static void cancel_locked_tree(km_group *grp, km__g **woken)
 {
-    child->group = NULL;
-    (void)parent;
+    km__lock_acquire(&grp->lock);
+    atomic_store(&grp->cancelled, 1);           /* seq_cst: pairs with park */
+    for (km__g *m = grp->members; m; m = m->group_next) {
+        if (km__claim(m, KM__WAKE_CANCEL)) {
+            m->schedlink = *woken;
+            *woken = m;
+        }
+    }
+    for (km_group *c = grp->children; c; c = c->sibling_next)
+        cancel_locked_tree(c, woken);
+    km__lock_release(&grp->lock);
+}
+
+void km_group_cancel(km_group *grp)
+{
+    if (!grp)
+        return;
+    km__g *woken = NULL;
+    cancel_locked_tree(grp, &woken);
+    while (woken) {
+        km__g *m = woken;
+        woken = m->schedlink;
+        km__ready(m);
+    }
+}
+
+int km_group_err(km_group *grp)
+{
+    if (!grp)
+        return 0;
+    if (atomic_load(&grp->cancelled))
+        return -ECANCELED;
+    if (grp->deadline != KM_FOREVER && grp->deadline <= km_now())
+        return -ECANCELED;
+    return 0;
+}
+
+int km__cancel_check(km__g *g)
+{
+    return km_group_err(g->group);
+}
+
+int64_t km__cancel_deadline(km__g *g)
+{
+    return g->group ? ((km_group *)g->group)->deadline : KM_FOREVER;
+}
+
+int km_group_wait(km_group *grp, int64_t deadline)
+{
+    if (!grp)
+        return -EINVAL;
+    km__g *self = km__curg();
+    for (void *gp = self ? self->group : NULL; gp; gp = ((km_group *)gp)->parent)
+        if (gp == grp)
+            return -EDEADLK;
+    for (;;) {
+        if (atomic_load(&grp->nmembers) == 0)
+            return 0;
+        int rc = km__lot_park(grp, has_members, NULL, NULL, deadline, false, "group wait");
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int km_group_free(km_group *grp)
+{
+    if (!grp)
+        return 0;
+    if (atomic_load(&grp->nmembers) || grp->children)
+        return -EBUSY;
+    km_group *p = grp->parent;
+    if (p) {
+        km__lock_acquire(&p->lock);
+        if (grp->sibling_prev) grp->sibling_prev->sibling_next = grp->sibling_next;
+        else p->children = grp->sibling_next;
+        if (grp->sibling_next) grp->sibling_next->sibling_prev = grp->sibling_prev;
+        km__lock_release(&p->lock);
+    }
+    km__free(grp);
+    return 0;
+}
+
+km_group *km_group_current(void)
+{
+    km__g *g = km__curg();
+    return g ? g->group : NULL;
 }

@@ -85,7 +85,7 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     if (!atomic_load_explicit(&km__s.running, memory_order_acquire))
         return -ESRCH;
     size_t size = opts ? opts->stack_size : 0;
-    if (size && size < 16384)
+    if (size && (size < 16384 || size > ((size_t)1 << 30)))
         return -EINVAL;
     km__p *p = km__getp();
     km__g *g = km__stack_get(p, size);
@@ -192,6 +192,16 @@ static km__g *g_timer_fire(km__timer *t)
 int km__park(km__g *g, int64_t deadline, bool cancellable)
 {
     int tok;
+    bool group_deadline = false;
+    if (cancellable && g->group) {
+        /* A group's deadline is enforced where members block: it becomes
+         * the park's deadline when it is the earlier one. */
+        int64_t gd = km__cancel_deadline(g);
+        if (gd != KM_FOREVER && (deadline == KM_FOREVER || gd < deadline)) {
+            deadline = gd;
+            group_deadline = true;
+        }
+    }
     /* Armed first, then the cancellation check: a canceller either sees
      * the armed token or we see its flag (both sides are seq_cst). */
     if (cancellable && g->group && km__cancel_check(g)) {
@@ -212,6 +222,8 @@ int km__park(km__g *g, int64_t deadline, bool cancellable)
     tok = atomic_load_explicit(&g->wake, memory_order_acquire);
     if (deadline != KM_FOREVER && tok != KM__WAKE_TIMEOUT)
         km__timer_del(&g->timer);
+    if (tok == KM__WAKE_TIMEOUT && group_deadline)
+        tok = KM__WAKE_CANCEL;
 out:
     atomic_store_explicit(&g->wake, KM__WAKE_IDLE, memory_order_relaxed);
     atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);

@@ -136,6 +136,8 @@ static inline int km__wake_err(int tok)
  * arming and parking; the canceller claims armed members' tokens. */
 int  km__cancel_check(km__g *g);
 void km__cancel_leave(km__g *g);
+/* Effective deadline of g's group, or KM_FOREVER. */
+int64_t km__cancel_deadline(km__g *g);
 /* Puts child in parent's group (called at spawn). */
 void km__cancel_inherit(km__g *child, km__g *parent);
 

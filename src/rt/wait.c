@@ -37,7 +37,8 @@ static struct bucket *bucket_of(const void *addr)
 }
 
 int km__lot_park(const void *addr, bool (*validate)(const void *addr, void *ud),
-                 void (*gone)(void *ud), void *ud, int64_t deadline, const char *reason)
+                 void (*gone)(void *ud), void *ud, int64_t deadline, bool cancellable,
+                 const char *reason)
 {
     struct bucket *b = bucket_of(addr);
     km__g *g = km__curg();
@@ -58,7 +59,7 @@ int km__lot_park(const void *addr, bool (*validate)(const void *addr, void *ud),
     km__park_arm(g, reason, addr);
     km__wq_push(&b->q, &w);
     km__lock_release(&b->lock);
-    int tok = km__park(g, deadline, true);
+    int tok = km__park(g, deadline, cancellable);
     if (tok == KM__WAKE_SIGNAL)
         return 0;
     km__lock_acquire(&b->lock);

@@ -61,10 +61,11 @@ int km__wq_wait(km__waitq *q, km__lock *l, km__waiter *w, int64_t deadline,
  * Parks the current G on addr unless validate(addr, ud), run under the
  * queue's lock, returns false. If the G leaves on its deadline or by
  * cancellation before any unpark reached it, gone(ud) runs under the same
- * lock. 0 once unparked, 1 if not parked, -ETIMEDOUT, -ECANCELED, or -EPERM
- * outside a goroutine. */
+ * lock. 0 once unparked, 1 if not parked, -ETIMEDOUT, -ECANCELED (when
+ * cancellable), or -EPERM outside a goroutine. */
 int km__lot_park(const void *addr, bool (*validate)(const void *addr, void *ud),
-                 void (*gone)(void *ud), void *ud, int64_t deadline, const char *reason);
+                 void (*gone)(void *ud), void *ud, int64_t deadline, bool cancellable,
+                 const char *reason);
 /* Wakes every G parked on addr. locked(ud), if given, runs first under
  * the queue's lock. Returns how many were woken. */
 int km__lot_unpark_all(const void *addr, void (*locked)(void *ud), void *ud);

@@ -31,7 +31,7 @@ void km_once_do(km_once *o, km_fn *fn, void *arg)
                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             continue;
         if (km__curg())
-            km__lot_park(o, not_done, NULL, NULL, KM_FOREVER, "once");
+            km__lot_park(o, not_done, NULL, NULL, KM_FOREVER, false, "once");
         else
             sched_yield();  /* a plain thread cannot park: poll */
         s = __atomic_load_n(&o->state, __ATOMIC_ACQUIRE);

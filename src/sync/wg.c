@@ -80,7 +80,7 @@ int km_wg_wait_dl(km_wg *wg, int64_t deadline)
         if (COUNT(s) == 0) {
             /* A done() is waking the others right now: wait for it to
              * finish, so that nobody frees the group under its feet. */
-            int rc = km__lot_park(wg, still_waiting, NULL, wg, KM_FOREVER, "wait group");
+            int rc = km__lot_park(wg, still_waiting, NULL, wg, KM_FOREVER, false, "wait group");
             return rc > 0 ? 0 : rc;
         }
         if (km__expired(deadline))
@@ -88,7 +88,7 @@ int km_wg_wait_dl(km_wg *wg, int64_t deadline)
         if (atomic_compare_exchange_weak(&wg->state, &s, s + 1))
             break;
     }
-    int rc = km__lot_park(wg, still_waiting, leave, wg, deadline, "wait group");
+    int rc = km__lot_park(wg, still_waiting, leave, wg, deadline, true, "wait group");
     return rc > 0 ? 0 : rc;
 }
 
