@@ -7,5 +7,6 @@
 #include "kumo/chan.h"
 #include "kumo/sync.h"
 #include "kumo/group.h"
+#include "kumo/debug.h"
 
 #endif

@@ -10,6 +10,7 @@
 void km__setp(km__p *p);
 void km__schedule(km__p *p);
 void km__sched_wake_all(void);
+int  km__sigquit_start(sigset_t *saved);
 
 typedef struct { km_fn *fn; void *arg; } main_call;
 
@@ -92,10 +93,16 @@ int km_main(km_fn *fn, void *arg)
     }
     /* A peer that vanishes must give -EPIPE, never kill the process. */
     signal(SIGPIPE, SIG_IGN);
+    sigset_t saved_mask;
+    if ((rc = km__sigquit_start(&saved_mask))) {
+        atomic_store(&busy, 0);
+        return rc;
+    }
 
     km__p *allp = km__calloc((size_t)nprocs, sizeof *allp);
     if (!allp || (rc = km__poll_init())) {
         km__free(allp);
+        pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
         atomic_store(&busy, 0);
         return allp ? rc : -ENOMEM;
     }
@@ -127,6 +134,7 @@ int km_main(km_fn *fn, void *arg)
     km__setp(NULL);
     atomic_store(&km__s.running, 0);
     shutdown_free();
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
     atomic_store(&busy, 0);
     return rc;
 }
