@@ -8,5 +8,6 @@
 #include "kumo/sync.h"
 #include "kumo/group.h"
 #include "kumo/debug.h"
+#include "kumo/net.h"
 
 #endif

@@ -11,6 +11,8 @@ void km__setp(km__p *p);
 void km__schedule(km__p *p);
 void km__sched_wake_all(void);
 int  km__sigquit_start(sigset_t *saved);
+int  km__offload_init(void);
+void km__offload_fini(void);
 
 typedef struct { km_fn *fn; void *arg; } main_call;
 
@@ -100,7 +102,9 @@ int km_main(km_fn *fn, void *arg)
     }
 
     km__p *allp = km__calloc((size_t)nprocs, sizeof *allp);
-    if (!allp || (rc = km__poll_init())) {
+    if (!allp || (rc = km__poll_init()) || (rc = km__offload_init())) {
+        if (allp && rc != 0)
+            km__poll_fini();
         km__free(allp);
         pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
         atomic_store(&busy, 0);
@@ -131,6 +135,7 @@ int km_main(km_fn *fn, void *arg)
         km__schedule(&allp[0]);
     for (int i = 1; i < started; i++)
         pthread_join(allp[i].thread, NULL);
+    km__offload_fini();
     km__setp(NULL);
     atomic_store(&km__s.running, 0);
     shutdown_free();

@@ -57,6 +57,7 @@ struct km__sched {
     atomic_int   npidle;
     atomic_int   nspinning;
     km__p       *poller;        /* idle P blocked in epoll, or NULL */
+    atomic_int   has_poller;    /* poller != NULL, readable without the lock */
     atomic_int   running;
     atomic_int   stop;
     atomic_ulong next_id;
@@ -78,12 +79,16 @@ km__g *km__globq_get_locked(km__p *p, int max);
 /* idle and wake-ups (sched.c) */
 void km__wakep(void);
 void km__sched_timer_changed(void);
+/* Makes sure some worker polls fds: wakes an idle one if none does. */
+void km__sched_need_poller(void);
 
 /* poller (poll.c) */
 int  km__poll_init(void);
 void km__poll_fini(void);
-/* Blocks until deadline (KM_FOREVER: until broken); returns after a break. */
-void km__poll_wait(int64_t deadline);
+/* Waits for fd events until deadline (0: just look; KM_FOREVER: until
+ * broken) and returns the goroutines they made runnable, linked by
+ * schedlink (already claimed: the caller must ready them). */
+km__g *km__poll_wait(int64_t deadline);
 void km__poll_break(void);
 /* Goroutines parked on fds (0 until the netpoller has users). */
 int  km__poll_waiters(void);

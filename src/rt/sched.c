@@ -52,10 +52,16 @@ static km__p *pidle_get(void)
     return p;
 }
 
+static void set_poller(km__p *p)
+{
+    km__s.poller = p;
+    atomic_store(&km__s.has_poller, p != NULL);
+}
+
 static void wake_locked(km__p *p)
 {
     if (p == km__s.poller) {
-        km__s.poller = NULL;
+        set_poller(NULL);
         km__poll_break();
     } else {
         atomic_fetch_add(&p->wakeseq, 1);
@@ -98,6 +104,49 @@ void km__sched_timer_changed(void)
             wake_locked(p);
     }
     km__lock_release(&km__s.lock);
+}
+
+void km__sched_need_poller(void)
+{
+    if (atomic_load(&km__s.npidle) == 0 || atomic_load(&km__s.has_poller))
+        return;
+    km__lock_acquire(&km__s.lock);
+    if (!km__s.poller) {
+        km__p *p = pidle_get();
+        if (p)
+            wake_locked(p);     /* finds no work, becomes the poller */
+    }
+    km__lock_release(&km__s.lock);
+}
+
+/* Queues goroutines that the poller made runnable on p; returns the first
+ * to run it at once, or NULL. */
+static km__g *inject(km__p *p, km__g *list)
+{
+    if (!list)
+        return NULL;
+    km__g *first = list;
+    list = list->schedlink;
+    bool more = list != NULL;
+    while (list) {
+        km__g *g = list;
+        list = g->schedlink;
+        atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+        km__runq_put(p, g, false);
+    }
+    atomic_store_explicit(&first->state, KM__G_RUNNABLE, memory_order_relaxed);
+    if (more)
+        km__wakep();
+    return first;
+}
+
+/* A look at the fds without blocking, when some goroutine waits on one and
+ * no worker is blocked in epoll already. */
+static km__g *poll_nonblocking(km__p *p)
+{
+    if (km__poll_waiters() == 0 || atomic_load(&km__s.has_poller))
+        return NULL;
+    return inject(p, km__poll_wait(0));
 }
 
 static void reset_spinning(km__p *p)
@@ -157,14 +206,14 @@ static bool idle_sleep(km__p *p)
     }
     int64_t next = km__timers_next();
     if (!km__s.poller && (next != KM_FOREVER || km__poll_waiters() > 0)) {
-        km__s.poller = p;
+        set_poller(p);
         km__lock_release(&km__s.lock);
-        km__poll_wait(next);
+        km__g *list = km__poll_wait(next);
         atomic_store_explicit(&p->st.polls,
             atomic_load_explicit(&p->st.polls, memory_order_relaxed) + 1, memory_order_relaxed);
         km__lock_acquire(&km__s.lock);
         if (km__s.poller == p)
-            km__s.poller = NULL;
+            set_poller(NULL);
         if (p->idle)
             pidle_remove(p);
         /* Leaving the poller role while others sleep without a timeout:
@@ -172,6 +221,9 @@ static bool idle_sleep(km__p *p)
         if (km__s.idle && (km__timers_next() != KM_FOREVER || km__poll_waiters() > 0))
             wake_locked(pidle_get());
         km__lock_release(&km__s.lock);
+        km__g *g = inject(p, list);
+        if (g)
+            km__runq_put(p, g, false);
         return false;
     }
     unsigned seq = atomic_load(&p->wakeseq);
@@ -190,7 +242,12 @@ static km__g *find_runnable(km__p *p)
         int64_t next = km__timers_next();
         if (next != KM_FOREVER && next <= km_now())
             km__timers_run(km_now());
-        /* Now and then the global queue first, so it cannot starve. */
+        /* Now and then the fds and the global queue first, so that neither
+         * starves behind a busy local queue. */
+        if (p->schedtick % 61 == 0 && (g = poll_nonblocking(p))) {
+            km__runq_put(p, g, false);
+            p->schedtick++;
+        }
         if (p->schedtick % 61 == 0 && atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
             km__lock_acquire(&km__s.lock);
             g = km__globq_get_locked(p, 1);
@@ -207,6 +264,8 @@ static km__g *find_runnable(km__p *p)
             if (g)
                 return g;
         }
+        if ((g = poll_nonblocking(p)))
+            return g;
         /* Limit spinners to half the busy workers: stealing is for spreading
          * work, not for burning the CPUs that do it. */
         int busy = km__s.nprocs - atomic_load(&km__s.npidle);
