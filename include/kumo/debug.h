@@ -23,6 +23,9 @@ typedef struct {
     uint64_t spawned, exited;   /* cumulative */
     uint64_t parks, readies, steals, polls, switches;
     int64_t  next_timer;        /* earliest pending deadline, or KM_FOREVER */
+    uint64_t fd_waiters;        /* goroutines parked on fds */
+    uint64_t offload_queue;     /* km_blocking calls waiting for a thread */
+    int      offload_threads;   /* helper threads started */
 } km_stats;
 
 /* Fills *out. 0, or -ESRCH when the runtime is not running. */

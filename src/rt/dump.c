@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+long km__offload_queued(void);
+int  km__offload_threads(void);
+
 static uint64_t ld(atomic_ulong *c) { return atomic_load_explicit(c, memory_order_relaxed); }
 
 int km_stats_read(km_stats *out)
@@ -46,6 +49,9 @@ int km_stats_read(km_stats *out)
     out->runnable = queued;
     out->waiting = out->goroutines > running + queued ? out->goroutines - running - queued : 0;
     out->next_timer = km__timers_next();
+    out->fd_waiters = (uint64_t)km__poll_waiters();
+    out->offload_queue = (uint64_t)km__offload_queued();
+    out->offload_threads = km__offload_threads();
     return 0;
 }
 
