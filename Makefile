@@ -42,7 +42,7 @@ EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h)
 
-.PHONY: all lib test run deps bench-runtime clean examples tests
+.PHONY: all lib test run deps bench-runtime bench-net fuzz clean examples tests
 
 all: lib examples tests $(BUILD)/kumo.pc compile_commands.json
 
@@ -92,5 +92,24 @@ bench-runtime: deps
 	@$(MAKE) --no-print-directory lib
 	@bench/runtime/run.sh
 
+bench-net: deps
+	@$(MAKE) --no-print-directory lib
+	@bench/net/run.sh
+
+# libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(sort $(wildcard fuzz/*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(HDRS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(LIB_C) $(LIB_S) -o $@ -lm
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  mkdir -p fuzz/corpus-$$n-new; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/regressions/$$n/ fuzz/corpus-$$n-new fuzz/corpus/$$n 2>&1 | tail -n 2; \
+	  [ $${PIPESTATUS:-0} ] || exit 1; done
+
 clean:
-	rm -rf build build-asan build-tsan compile_commands.json
+	rm -rf build build-asan build-tsan build-fuzz compile_commands.json
