@@ -108,8 +108,9 @@ fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
 	  mkdir -p fuzz/corpus-$$n-new; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/regressions/$$n/ fuzz/corpus-$$n-new fuzz/corpus/$$n 2>&1 | tail -n 2; \
-	  [ $${PIPESTATUS:-0} ] || exit 1; done
+	  $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/regressions/$$n/ \
+	     fuzz/corpus-$$n-new fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; rc=$$?; \
+	  tail -n 2 build-fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz compile_commands.json
