@@ -98,7 +98,9 @@ __attribute__((no_sanitize_thread, no_sanitize_address))
 static void backtrace_g(dump_ctx *d, km__g *g)
 {
 #if defined(__x86_64__) && !defined(KM_CTX_UCONTEXT)
-    const uintptr_t lo = (uintptr_t)g->stack_lo, hi = (uintptr_t)g;
+    const uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
+    if (!lo)
+        return;     /* not started yet: no stack */
     const uint64_t *sp = g->ctx.sp;
     if ((uintptr_t)sp < lo || (uintptr_t)sp + 64 > hi)
         return;
@@ -157,7 +159,7 @@ int km_dump(int fd)
         out(&d, "kumo: %llu goroutines on %d workers (%d idle), %llu queued\n\n",
             (unsigned long long)s.goroutines, s.procs, s.idle_procs,
             (unsigned long long)(s.global_queue + s.local_queues));
-    km__stack_each(dump_g, &d);
+    km__g_each(dump_g, &d);
     return d.err;
 }
 

@@ -88,24 +88,15 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     if (size && (size < 16384 || size > ((size_t)1 << 30)))
         return -EINVAL;
     km__p *p = km__getp();
-    km__g *g = km__stack_get(p, size);
+    km__g *g = km__g_alloc(p);
     if (!g)
         return -ENOMEM;
     g->fn = fn;
     g->arg = arg;
     g->name = opts ? opts->name : NULL;
     g->id = new_id(p);
-    g->schedlink = NULL;
-    g->wait_reason = NULL;
-    g->wait_obj = NULL;
-    g->timer.idx = -1;
+    g->stack_want = size;
     atomic_store_explicit(&g->wake, KM__WAKE_IDLE, memory_order_relaxed);
-    atomic_store_explicit(&g->onstack, 0, memory_order_relaxed);
-    km__ctx_make(&g->ctx, g->stack_lo, g->stack_size, g_entry, g);
-    g->vg_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
-#ifdef KM_TSAN
-    g->tsan_fiber = __tsan_create_fiber(0);
-#endif
     km__g *parent = p ? atomic_load_explicit(&p->curg, memory_order_relaxed) : NULL;
     g->group = NULL;
     if (parent && parent->group)
@@ -124,15 +115,31 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     return 0;
 }
 
-/* Called on g0 once a goroutine has exited: its stack can be reused. */
-void km__g_free(km__p *p, km__g *g)
+/* First run of g (on g0): a stack, a context, the tools' fiber records. */
+static void g_start(km__p *p, km__g *g)
+{
+    if (km__stack_attach(p, g))
+        km__fatal("out of memory for a %zu-byte goroutine stack",
+                  g->stack_want ? g->stack_want : km__stack_default());
+    km__ctx_make(&g->ctx, g->stack_lo, g->stack_size, g_entry, g);
+    g->vg_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
+#ifdef KM_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    g->flags |= KM__G_STARTED;
+}
+
+/* Called on g0 once a goroutine has exited: stack and G can be reused. */
+static void g_free(km__p *p, km__g *g)
 {
 #ifdef KM_TSAN
     __tsan_destroy_fiber(g->tsan_fiber);
     g->tsan_fiber = NULL;
 #endif
     VALGRIND_STACK_DEREGISTER(g->vg_stack_id);
-    km__stack_put(p, g);
+    km__stack_check(g, true);
+    km__stack_detach(p, g);
+    km__g_release(p, g);
 }
 
 /* Runs g on p until it parks, yields or exits (called on g0). */
@@ -145,12 +152,15 @@ void km__execute(km__p *p, km__g *g)
     }
     atomic_store_explicit(&g->onstack, 1, memory_order_relaxed);
     atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
+    if (KM__UNLIKELY(!(g->flags & KM__G_STARTED)))
+        g_start(p, g);
     atomic_store_explicit(&p->curg, g, memory_order_relaxed);
     p->schedtick++;
     stat_inc(&p->st.switches);
     km__switch(&p->g0, &g->ctx, g->stack_lo, g->stack_size, g->tsan_fiber, false);
     atomic_store_explicit(&p->curg, NULL, memory_order_relaxed);
-    km__stack_check(g);
+    if (p->after != KM__SW_EXIT)
+        km__stack_check(g, false);
     switch (p->after) {
     case KM__SW_PARK:
         atomic_store_explicit(&g->onstack, 0, memory_order_release);
@@ -162,7 +172,7 @@ void km__execute(km__p *p, km__g *g)
             km__wakep();
         break;
     case KM__SW_EXIT:
-        km__g_free(p, g);
+        g_free(p, g);
         break;
     }
 }

@@ -64,8 +64,10 @@ static void main_entry(void *arg)
 
 static void shutdown_free(void)
 {
-    for (int i = 0; i < km__s.nprocs; i++)
+    for (int i = 0; i < km__s.nprocs; i++) {
         km__stack_drop_cache(&km__s.allp[i]);
+        km__g_drop_cache(&km__s.allp[i]);
+    }
     km__free(km__s.allp);
     km__timers_reset();
     km__poll_fini();

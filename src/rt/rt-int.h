@@ -70,8 +70,9 @@ enum km__gstate {
 #define KM__WAKE_CANCEL   (-2)
 #define KM__WAKE_SIGNAL   (-3)  /* generic: the object the G waits on woke it */
 
-/* A goroutine. It lives at the top of its own stack: one allocation, and a
- * parked goroutine with shallow frames costs a single resident page. */
+/* A goroutine. Its stack is attached when it first runs and detached when
+ * it exits, so goroutines waiting in run queues cost no stack memory, and a
+ * spawn-and-exit loop keeps reusing the same warm stack. */
 struct km__g {
     km__ctx     ctx;
     km__g      *schedlink;      /* run queues, wait lists */
@@ -82,8 +83,9 @@ struct km__g {
     uint64_t    id;
     km_fn      *fn;
     void       *arg;
-    char       *stack_lo;       /* lowest usable byte */
-    size_t      stack_size;     /* usable bytes below this struct */
+    char       *stack_lo;       /* lowest byte of the stack, NULL until started */
+    size_t      stack_size;     /* its usable bytes */
+    size_t      stack_want;     /* requested size, 0: default */
     char       *map_lo;         /* the mapping, for solo stacks */
     size_t      map_size;
     const char *name;
@@ -93,11 +95,11 @@ struct km__g {
     km__timer   timer;          /* deadline of the current park */
     void       *group;          /* cancellation group, or NULL */
     km__g      *group_next, *group_prev;
-    km__g      *solo_next, *solo_prev; /* list of solo stacks, for the dump */
     void       *tsan_fiber;
     unsigned    vg_stack_id;
 };
-#define KM__G_SOLO 1u           /* own mmap (custom size or guard page) */
+#define KM__G_SOLO    1u        /* stack has its own mmap (custom size, guard page) */
+#define KM__G_STARTED 2u        /* has a stack and a context */
 
 /* The running goroutine, or NULL on a thread that is not running one. */
 km__g *km__curg(void);
@@ -145,18 +147,24 @@ void km__cancel_inherit(km__g *child, km__g *parent);
 uint32_t km__rand(void);        /* per-worker fast PRNG */
 uint32_t km__randn(uint32_t n); /* uniform in [0, n) */
 
-/* ---- stacks (stack.c) ---- */
+/* ---- goroutine structs and stacks (gpool.c, stack.c) ---- */
+/* A zeroed G, or NULL. G structs are never given back to the OS. */
+km__g *km__g_alloc(km__p *p);
+void   km__g_release(km__p *p, km__g *g);
+void   km__g_drop_cache(km__p *p);
+/* Calls fn on every G ever allocated (free ones have state KM__G_FREE). */
+void   km__g_each(void (*fn)(km__g *g, void *ud), void *ud);
+
 size_t km__stack_default(void);
 int    km__stack_config(void);  /* reads KM_STACK_SIZE / KM_STACK_GUARD */
-/* A G with a stack of at least size usable bytes (0: default), or NULL. */
-km__g *km__stack_get(km__p *p, size_t size);
-void   km__stack_put(km__p *p, km__g *g);
+/* Gives g a stack of g->stack_want bytes (0: default). 0 or -ENOMEM. */
+int    km__stack_attach(km__p *p, km__g *g);
+void   km__stack_detach(km__p *p, km__g *g);
 /* Gives cached stacks' memory back to the OS; bounded work. */
 void   km__stack_scavenge(void);
-/* Aborts if g overflowed its stack (canary zone written). */
-void   km__stack_check(km__g *g);
-/* Calls fn on every G that has a stack (including free ones). */
-void   km__stack_each(void (*fn)(km__g *g, void *ud), void *ud);
+/* Aborts with a message if g overflowed its stack. exiting: also check the
+ * canary zone (a deep call that has since returned). */
+void   km__stack_check(km__g *g, bool exiting);
 void   km__stack_drop_cache(km__p *p);
 
 #endif

@@ -36,9 +36,11 @@ struct km__p {
     km__p       *idlenext;
     bool         idle;
     atomic_uint  wakeseq;       /* futex word for sleeping */
-    /* Free goroutines (their stacks) ready for reuse. */
+    /* Free goroutine structs and stacks ready for reuse. */
     km__g       *gcache[KM__GCACHE];
     int          ngcache;
+    char        *scache[KM__GCACHE];
+    int          nscache;
     uint64_t     id_next, id_end;
     pthread_t    thread;
     void        *asan_lo;       /* g0 stack bounds, for ASan fiber switches */

@@ -10,35 +10,34 @@
 #endif
 
 /* Layout of one stack slot, low to high addresses:
- *   [canary zone, 64 B][ ... usable stack, grows down ... ][km__g]
+ *   [canary zone, 64 B][ ... usable stack, grows down ... ][link, 64 B]
  * Why no guard page: one PROT_NONE page per stack is one memory mapping
  * per goroutine, and Linux's default vm.max_map_count (65,530) would cap a
  * process near 32,000 goroutines. Instead slots are carved from shared
- * mappings (one mapping per SLAB_SLOTS stacks) and the lowest 64 bytes of
- * each must stay zero: they are checked at every switch, and a goroutine
- * that wrote there overflowed. Untouched pages read as zero without being
- * committed, so the check costs no memory. KM_STACK_GUARD=1 gives every
- * stack a real guard page instead (for debugging). */
+ * mappings (SLAB_SLOTS stacks each) and overflow is caught in two ways: at
+ * every switch the saved stack pointer must lie above the canary zone, and
+ * when a goroutine exits the zone (64 bytes that must stay zero) is checked
+ * for writes by a deep call that has since returned. Checking the zone at
+ * exit rather than at every switch keeps a fresh stack at one touched page
+ * while it lives. KM_STACK_GUARD=1 gives every stack a real guard page
+ * instead (for debugging). */
 #define CANARY      64
+#define LINK        64          /* free-list link at the top of a free slot */
 #define SLAB_SLOTS  64
-#define GSZ         ((sizeof(km__g) + 63) & ~(size_t)63)
-#define KEEP_HOT    256     /* resident free stacks kept by the pool */
+#define KEEP_HOT    256         /* resident free stacks kept by the pool */
 
 static size_t slot_size = 128 * 1024;
 static bool   guard_mode;
 static size_t page_size = 4096;
 
 static km__lock pool_lock;
-static km__g   *hot;            /* free, memory still resident (linked) */
+static char    *hot;            /* free, memory still resident (linked) */
 static atomic_long nhot;
-static km__g  **cold;           /* free, memory given back (array: the G
-                                   itself was zeroed with its page) */
-static size_t   ncold, capcold;
-static char   **slabs;          /* every slab, for km__stack_each */
-static size_t   nslabs, capslabs;
-static km__g   *solo;           /* live solo stacks */
+static char   **cold;           /* free, memory given back: the link went
+                                   with the page, so an array */
+static size_t   ncold, capcold, nslots;
 
-size_t km__stack_default(void) { return slot_size - GSZ - CANARY; }
+size_t km__stack_default(void) { return slot_size - LINK; }
 
 int km__stack_config(void)
 {
@@ -51,9 +50,8 @@ int km__stack_config(void)
         else if (*end == 'm' || *end == 'M') { v <<= 20; end++; }
         if (*end || v < 16384 || v > (1ull << 30))
             return -EINVAL;
-        size_t want = (size_t)v + GSZ + CANARY;
-        size_t sz = (want + page_size - 1) & ~(page_size - 1);
-        if (sz != slot_size && (nslabs || ncold || atomic_load(&nhot)))
+        size_t sz = ((size_t)v + LINK + page_size - 1) & ~(page_size - 1);
+        if (sz != slot_size && nslots)
             return -EINVAL;   /* slabs already carved at another size */
         slot_size = sz;
     }
@@ -62,16 +60,7 @@ int km__stack_config(void)
     return 0;
 }
 
-static km__g *slot_g(char *lo) { return (km__g *)(lo + slot_size - GSZ); }
-
-static void init_g(km__g *g, char *lo, size_t usable, uint32_t flags)
-{
-    memset(g, 0, sizeof *g);
-    g->stack_lo = lo;
-    g->stack_size = usable;
-    g->flags = flags;
-    g->timer.idx = -1;
-}
+static char **link_of(char *lo) { return (char **)(lo + slot_size - LINK); }
 
 static bool new_slab(void)
 {
@@ -80,152 +69,135 @@ static bool new_slab(void)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return false;
-    /* Bookkeeping uses libc directly: it lives as long as the process,
-     * like the slabs it describes. */
-    if (nslabs == capslabs) {
-        size_t nc = capslabs ? capslabs * 2 : 64;
-        char **ns = realloc(slabs, nc * sizeof *ns);
-        if (!ns) { munmap(m, len); return false; }
-        slabs = ns; capslabs = nc;
-    }
-    /* cold can hold every slot ever carved: scavenging never finds it full */
-    size_t total = (nslabs + 1) * SLAB_SLOTS;
-    if (total > capcold) {
+    /* cold can hold every slot ever carved: scavenging never finds it full.
+     * libc, not the hook: this lives as long as the process. */
+    if (nslots + SLAB_SLOTS > capcold) {
         size_t nc = capcold ? capcold * 2 : 1024;
-        while (nc < total) nc *= 2;
-        km__g **ncd = realloc(cold, nc * sizeof *ncd);
+        while (nc < nslots + SLAB_SLOTS) nc *= 2;
+        char **ncd = realloc(cold, nc * sizeof *ncd);
         if (!ncd) { munmap(m, len); return false; }
         cold = ncd; capcold = nc;
     }
-    slabs[nslabs++] = m;
+    nslots += SLAB_SLOTS;
     for (int i = SLAB_SLOTS - 1; i >= 0; i--)
-        cold[ncold++] = slot_g(m + (size_t)i * slot_size);
+        cold[ncold++] = m + (size_t)i * slot_size;
     return true;
 }
 
-static km__g *solo_get(size_t size)
+static int solo_attach(km__g *g, size_t size)
 {
     size_t guard = guard_mode ? page_size : 0;
-    size_t body = (size + GSZ + CANARY + page_size - 1) & ~(page_size - 1);
+    size_t body = (size + page_size - 1) & ~(page_size - 1);
     size_t len = guard + body;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
-        return NULL;
+        return -ENOMEM;
     if (guard && mprotect(m, guard, PROT_NONE)) {
         munmap(m, len);
-        return NULL;
+        return -ENOMEM;
     }
-    km__g *g = (km__g *)(m + len - GSZ);
-    init_g(g, m + guard, body - GSZ, KM__G_SOLO);
+    g->flags |= KM__G_SOLO;
     g->map_lo = m;
     g->map_size = len;
-    km__lock_acquire(&pool_lock);
-    g->solo_next = solo;
-    if (solo) solo->solo_prev = g;
-    solo = g;
-    km__lock_release(&pool_lock);
-    return g;
+    g->stack_lo = m + guard;
+    g->stack_size = body;
+    return 0;
 }
 
-km__g *km__stack_get(km__p *p, size_t size)
+int km__stack_attach(km__p *p, km__g *g)
 {
-    if (guard_mode || (size && size != km__stack_default()))
-        return solo_get(size ? size : km__stack_default());
-    km__g *g = NULL;
-    if (p && p->ngcache)
-        g = p->gcache[--p->ngcache];
-    if (!g) {
+    if (guard_mode || (g->stack_want && g->stack_want != km__stack_default()))
+        return solo_attach(g, g->stack_want ? g->stack_want : km__stack_default());
+    char *lo = NULL;
+    if (p && p->nscache)
+        lo = p->scache[--p->nscache];
+    if (!lo) {
         km__lock_acquire(&pool_lock);
         if (hot) {
-            g = hot;
-            hot = g->schedlink;
+            lo = hot;
+            hot = *link_of(lo);
             atomic_fetch_sub(&nhot, 1);
         } else if (ncold || new_slab()) {
-            g = cold[--ncold];
+            lo = cold[--ncold];
         }
         km__lock_release(&pool_lock);
-        if (!g)
-            return NULL;
+        if (!lo)
+            return -ENOMEM;
     }
-    char *lo = (char *)g + GSZ - slot_size;
-    init_g(g, lo, slot_size - GSZ, 0);
-    return g;
+    g->stack_lo = lo;
+    g->stack_size = slot_size - LINK;
+    return 0;
 }
 
-void km__stack_put(km__p *p, km__g *g)
+void km__stack_detach(km__p *p, km__g *g)
 {
+    char *lo = g->stack_lo;
+    g->stack_lo = NULL;
 #ifdef KM_ASAN
     /* Frames of the exited goroutine never returned: clear their redzones
      * before the memory serves another goroutine. */
-    ASAN_UNPOISON_MEMORY_REGION(g->stack_lo, g->stack_size);
+    ASAN_UNPOISON_MEMORY_REGION(lo, g->stack_size);
 #endif
-    atomic_store_explicit(&g->state, KM__G_FREE, memory_order_relaxed);
     if (g->flags & KM__G_SOLO) {
-        km__lock_acquire(&pool_lock);
-        if (g->solo_prev) g->solo_prev->solo_next = g->solo_next;
-        else solo = g->solo_next;
-        if (g->solo_next) g->solo_next->solo_prev = g->solo_prev;
-        km__lock_release(&pool_lock);
         munmap(g->map_lo, g->map_size);
         return;
     }
-    if (p && p->ngcache < KM__GCACHE) {
-        p->gcache[p->ngcache++] = g;
+    if (p && p->nscache < KM__GCACHE) {
+        p->scache[p->nscache++] = lo;
         return;
     }
     km__lock_acquire(&pool_lock);
-    g->schedlink = hot;
-    hot = g;
+    *link_of(lo) = hot;
+    hot = lo;
     atomic_fetch_add(&nhot, 1);
     km__lock_release(&pool_lock);
 }
 
 void km__stack_drop_cache(km__p *p)
 {
-    while (p->ngcache)
-        km__stack_put(NULL, p->gcache[--p->ngcache]);
+    km__g fake = { 0 };
+    fake.stack_size = slot_size - LINK;
+    while (p->nscache) {
+        fake.stack_lo = p->scache[--p->nscache];
+        km__stack_detach(NULL, &fake);
+    }
 }
 
 void km__stack_scavenge(void)
 {
     for (int budget = 1024; budget > 0 && atomic_load(&nhot) > KEEP_HOT; budget--) {
         km__lock_acquire(&pool_lock);
-        km__g *g = hot;
-        if (!g) {
+        char *lo = hot;
+        if (!lo) {
             km__lock_release(&pool_lock);
             return;
         }
-        hot = g->schedlink;
+        hot = *link_of(lo);
         atomic_fetch_sub(&nhot, 1);
         km__lock_release(&pool_lock);
-        char *lo = (char *)g + GSZ - slot_size;
         madvise(lo, slot_size, MADV_DONTNEED);
         km__lock_acquire(&pool_lock);
-        cold[ncold++] = g;
+        cold[ncold++] = lo;
         km__lock_release(&pool_lock);
     }
 }
 
-void km__stack_check(km__g *g)
+void km__stack_check(km__g *g, bool exiting)
 {
-    const uint64_t *z = (const uint64_t *)(g->stack_lo);
-    uint64_t any = 0;
-    for (int i = 0; i < CANARY / 8; i++)
-        any |= z[i];
-    if (KM__UNLIKELY(any))
+    bool bad = false;
+#ifndef KM_CTX_UCONTEXT
+    bad = (char *)g->ctx.sp < g->stack_lo + CANARY;
+#endif
+    if (exiting && !bad && !guard_mode) {
+        const uint64_t *z = (const uint64_t *)g->stack_lo;
+        uint64_t any = 0;
+        for (int i = 0; i < CANARY / 8; i++)
+            any |= z[i];
+        bad = any != 0;
+    }
+    if (KM__UNLIKELY(bad))
         km__fatal("goroutine %llu overflowed its %zu-byte stack "
                   "(raise KM_STACK_SIZE or km_go_opts.stack_size)",
                   (unsigned long long)g->id, g->stack_size);
-}
-
-void km__stack_each(void (*fn)(km__g *g, void *ud), void *ud)
-{
-    km__lock_acquire(&pool_lock);
-    for (size_t s = 0; s < nslabs; s++)
-        for (size_t i = 0; i < SLAB_SLOTS; i++)
-            fn(slot_g(slabs[s] + i * slot_size), ud);
-    for (km__g *g = solo; g; g = g->solo_next)
-        fn(g, ud);
-    km__lock_release(&pool_lock);
 }
