@@ -9,20 +9,21 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-/* Layout of one stack slot, low to high addresses:
- *   [canary zone, 64 B][ ... usable stack, grows down ... ][link, 64 B]
- * Why no guard page: one PROT_NONE page per stack is one memory mapping
- * per goroutine, and Linux's default vm.max_map_count (65,530) would cap a
- * process near 32,000 goroutines. Instead slots are carved from shared
- * mappings (SLAB_SLOTS stacks each) and overflow is caught in two ways: at
- * every switch the saved stack pointer must lie above the canary zone, and
- * when a goroutine exits the zone (64 bytes that must stay zero) is checked
- * for writes by a deep call that has since returned. Checking the zone at
- * exit rather than at every switch keeps a fresh stack at one touched page
- * while it lives. KM_STACK_GUARD=1 gives every stack a real guard page
- * instead (for debugging). */
-#define CANARY      64
-#define LINK        64          /* free-list link at the top of a free slot */
+/* Layout of a slab of stack slots, low to high addresses:
+ *   slot 0: never used | slot 1: [usable stack ...][zone] | slot 2: ... [zone]
+ * Each slot ends with a 64-byte zone that its own goroutine never touches
+ * and that stays zero: it is the canary of the slot above, whose stack
+ * overflows into it first. Why no guard page: one PROT_NONE page per stack
+ * is one memory mapping per goroutine, and Linux's default
+ * vm.max_map_count (65,530) would cap a process near 32,000 goroutines.
+ * Overflow is caught twice: at every switch the saved stack pointer must
+ * lie inside the stack, and when a goroutine exits the zone below its stack
+ * must still be zero (a deep call that overflowed and has since returned).
+ * The zone sits in the top page of the neighbour, which is resident while
+ * the neighbour runs or sleeps, so the exit check rarely touches a fresh
+ * page. Slot 0 of each slab is given up so that slot 1 has a zone too.
+ * KM_STACK_GUARD=1 gives every stack a real guard page instead (debug). */
+#define ZONE        64
 #define SLAB_SLOTS  64
 #define KEEP_HOT    256         /* resident free stacks kept by the pool */
 
@@ -31,13 +32,13 @@ static bool   guard_mode;
 static size_t page_size = 4096;
 
 static km__lock pool_lock;
-static char    *hot;            /* free, memory still resident (linked) */
+/* Free stacks: hot ones still have their memory, cold ones gave it back.
+ * Arrays, not lists threaded through the stacks, so the zones stay zero. */
+static char   **hot, **cold;
+static size_t   nhot_, ncold, cap, nslots;
 static atomic_long nhot;
-static char   **cold;           /* free, memory given back: the link went
-                                   with the page, so an array */
-static size_t   ncold, capcold, nslots;
 
-size_t km__stack_default(void) { return slot_size - LINK; }
+size_t km__stack_default(void) { return slot_size - ZONE; }
 
 int km__stack_config(void)
 {
@@ -50,7 +51,7 @@ int km__stack_config(void)
         else if (*end == 'm' || *end == 'M') { v <<= 20; end++; }
         if (*end || v < 16384 || v > (1ull << 30))
             return -EINVAL;
-        size_t sz = ((size_t)v + LINK + page_size - 1) & ~(page_size - 1);
+        size_t sz = ((size_t)v + ZONE + page_size - 1) & ~(page_size - 1);
         if (sz != slot_size && nslots)
             return -EINVAL;   /* slabs already carved at another size */
         slot_size = sz;
@@ -60,8 +61,6 @@ int km__stack_config(void)
     return 0;
 }
 
-static char **link_of(char *lo) { return (char **)(lo + slot_size - LINK); }
-
 static bool new_slab(void)
 {
     size_t len = slot_size * SLAB_SLOTS;
@@ -69,17 +68,19 @@ static bool new_slab(void)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return false;
-    /* cold can hold every slot ever carved: scavenging never finds it full.
-     * libc, not the hook: this lives as long as the process. */
-    if (nslots + SLAB_SLOTS > capcold) {
-        size_t nc = capcold ? capcold * 2 : 1024;
+    /* Both arrays can hold every slot ever carved, so putting a stack back
+     * never fails. libc, not the hook: they live as long as the process. */
+    if (nslots + SLAB_SLOTS > cap) {
+        size_t nc = cap ? cap * 2 : 1024;
         while (nc < nslots + SLAB_SLOTS) nc *= 2;
-        char **ncd = realloc(cold, nc * sizeof *ncd);
+        char **nh = realloc(hot, nc * sizeof *nh);
+        if (nh) hot = nh;
+        char **ncd = nh ? realloc(cold, nc * sizeof *ncd) : NULL;
         if (!ncd) { munmap(m, len); return false; }
-        cold = ncd; capcold = nc;
+        cold = ncd; cap = nc;
     }
     nslots += SLAB_SLOTS;
-    for (int i = SLAB_SLOTS - 1; i >= 0; i--)
+    for (int i = SLAB_SLOTS - 1; i >= 1; i--)
         cold[ncold++] = m + (size_t)i * slot_size;
     return true;
 }
@@ -100,8 +101,8 @@ static int solo_attach(km__g *g, size_t size)
     g->flags |= KM__G_SOLO;
     g->map_lo = m;
     g->map_size = len;
-    g->stack_lo = m + guard;
-    g->stack_size = body;
+    g->stack_lo = m + guard + ZONE;     /* its own zone, below the stack */
+    g->stack_size = body - ZONE;
     return 0;
 }
 
@@ -114,9 +115,8 @@ int km__stack_attach(km__p *p, km__g *g)
         lo = p->scache[--p->nscache];
     if (!lo) {
         km__lock_acquire(&pool_lock);
-        if (hot) {
-            lo = hot;
-            hot = *link_of(lo);
+        if (nhot_) {
+            lo = hot[--nhot_];
             atomic_fetch_sub(&nhot, 1);
         } else if (ncold || new_slab()) {
             lo = cold[--ncold];
@@ -126,7 +126,7 @@ int km__stack_attach(km__p *p, km__g *g)
             return -ENOMEM;
     }
     g->stack_lo = lo;
-    g->stack_size = slot_size - LINK;
+    g->stack_size = slot_size - ZONE;
     return 0;
 }
 
@@ -148,8 +148,7 @@ void km__stack_detach(km__p *p, km__g *g)
         return;
     }
     km__lock_acquire(&pool_lock);
-    *link_of(lo) = hot;
-    hot = lo;
+    hot[nhot_++] = lo;
     atomic_fetch_add(&nhot, 1);
     km__lock_release(&pool_lock);
 }
@@ -157,7 +156,7 @@ void km__stack_detach(km__p *p, km__g *g)
 void km__stack_drop_cache(km__p *p)
 {
     km__g fake = { 0 };
-    fake.stack_size = slot_size - LINK;
+    fake.stack_size = slot_size - ZONE;
     while (p->nscache) {
         fake.stack_lo = p->scache[--p->nscache];
         km__stack_detach(NULL, &fake);
@@ -168,12 +167,13 @@ void km__stack_scavenge(void)
 {
     for (int budget = 1024; budget > 0 && atomic_load(&nhot) > KEEP_HOT; budget--) {
         km__lock_acquire(&pool_lock);
-        char *lo = hot;
-        if (!lo) {
+        if (!nhot_) {
             km__lock_release(&pool_lock);
             return;
         }
-        hot = *link_of(lo);
+        /* the oldest first: the most recently freed are warm in cache */
+        char *lo = hot[0];
+        hot[0] = hot[--nhot_];
         atomic_fetch_sub(&nhot, 1);
         km__lock_release(&pool_lock);
         madvise(lo, slot_size, MADV_DONTNEED);
@@ -187,12 +187,12 @@ void km__stack_check(km__g *g, bool exiting)
 {
     bool bad = false;
 #ifndef KM_CTX_UCONTEXT
-    bad = (char *)g->ctx.sp < g->stack_lo + CANARY;
+    bad = (char *)g->ctx.sp < g->stack_lo || (char *)g->ctx.sp > g->stack_lo + g->stack_size;
 #endif
     if (exiting && !bad && !guard_mode) {
-        const uint64_t *z = (const uint64_t *)g->stack_lo;
+        const uint64_t *z = (const uint64_t *)(g->stack_lo - ZONE);
         uint64_t any = 0;
-        for (int i = 0; i < CANARY / 8; i++)
+        for (int i = 0; i < ZONE / 8; i++)
             any |= z[i];
         bad = any != 0;
     }
