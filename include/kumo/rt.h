@@ -29,6 +29,9 @@ typedef void km_fn(void *arg);
  *   KM_STACK_SIZE   default goroutine stack, bytes, K/M suffix allowed (min 16K)
  *   KM_STACK_GUARD  1: every stack gets a PROT_NONE guard page (debug; one
  *                   memory mapping per goroutine)
+ *   KM_POLL_SPIN_US how long an idle worker keeps polling fds before it
+ *                   blocks in epoll (0..10000, default 50; 0: block at once)
+ *   KM_BLOCKING_THREADS  helper threads for km_blocking (default 64)
  * Returns 0, -EBUSY if the runtime is already running, -EINVAL for a bad
  * environment value, -ENOMEM or -EAGAIN if threads or memory are missing. */
 int km_main(km_fn *fn, void *arg);

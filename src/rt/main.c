@@ -12,6 +12,7 @@ void km__schedule(km__p *p);
 void km__sched_wake_all(void);
 int  km__sigquit_start(sigset_t *saved);
 int  km__offload_init(void);
+extern int64_t km__poll_spin_ns;
 void km__offload_fini(void);
 
 typedef struct { km_fn *fn; void *arg; } main_call;
@@ -90,11 +91,14 @@ int km_main(km_fn *fn, void *arg)
         return -EBUSY;
     int nprocs, rc;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int spin_us;
     if ((rc = env_int("KM_PROCS", ncpu > 0 ? (int)ncpu : 1, 1, 1024, &nprocs)) ||
+        (rc = env_int("KM_POLL_SPIN_US", 50, 0, 10000, &spin_us)) ||
         (rc = km__stack_config())) {
         atomic_store(&busy, 0);
         return rc;
     }
+    km__poll_spin_ns = (int64_t)spin_us * 1000;
     /* A peer that vanishes must give -EPIPE, never kill the process. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t saved_mask;

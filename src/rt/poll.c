@@ -139,7 +139,7 @@ static void dispatch(uint64_t data, uint32_t ev, km__g **list)
     km__lock_release(&pd->lock);
 }
 
-km__g *km__poll_wait(int64_t deadline)
+km__g *km__poll_wait(int64_t deadline, bool poller, bool *woken)
 {
     struct epoll_event evs[128];
     struct timespec ts, *tsp = NULL;
@@ -154,10 +154,15 @@ km__g *km__poll_wait(int64_t deadline)
     int n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == EV_WAKE) {
-            uint64_t v;
-            ssize_t r = read(evfd, &v, sizeof v);
-            (void)r;
-            atomic_store(&broken, 0);
+            /* Only the poller consumes a wake-up (it is meant for it); the
+             * eventfd is level-triggered, so it stays pending otherwise. */
+            if (poller) {
+                uint64_t v;
+                ssize_t r = read(evfd, &v, sizeof v);
+                (void)r;
+                atomic_store(&broken, 0);
+                *woken = true;
+            }
         } else {
             dispatch(evs[i].data.u64, evs[i].events, &list);
         }

@@ -89,8 +89,9 @@ int  km__poll_init(void);
 void km__poll_fini(void);
 /* Waits for fd events until deadline (0: just look; KM_FOREVER: until
  * broken) and returns the goroutines they made runnable, linked by
- * schedlink (already claimed: the caller must ready them). */
-km__g *km__poll_wait(int64_t deadline);
+ * schedlink (already claimed: the caller must ready them). Only the poller
+ * (poller true) takes a km__poll_break wake-up, and then sets *woken. */
+km__g *km__poll_wait(int64_t deadline, bool poller, bool *woken);
 void km__poll_break(void);
 /* Goroutines parked on fds (0 until the netpoller has users). */
 int  km__poll_waiters(void);

@@ -146,7 +146,8 @@ static km__g *poll_nonblocking(km__p *p)
 {
     if (km__poll_waiters() == 0 || atomic_load(&km__s.has_poller))
         return NULL;
-    return inject(p, km__poll_wait(0));
+    bool woken = false;
+    return inject(p, km__poll_wait(0, false, &woken));
 }
 
 static void reset_spinning(km__p *p)
@@ -195,6 +196,27 @@ static bool any_runq_work(void)
     return atomic_load(&km__s.gq_size) > 0;
 }
 
+/* Before the poller blocks, it keeps looking for a short while: waking
+ * from a blocked epoll_wait costs far more than a reply that is usually
+ * only microseconds away (a request/response peer). Bounded, and only when
+ * goroutines wait on fds, so an idle process still uses no CPU. */
+int64_t km__poll_spin_ns = 50000;      /* KM_POLL_SPIN_US */
+
+static km__g *poll_spin(bool *woken)
+{
+    if (km__poll_spin_ns <= 0 || km__poll_waiters() == 0)
+        return NULL;
+    int64_t until = km_now() + km__poll_spin_ns;
+    do {
+        km__g *list = km__poll_wait(0, true, woken);
+        if (list || *woken)
+            return list;
+        if (atomic_load(&km__s.gq_size) > 0 || km__timers_next() <= km_now())
+            return NULL;
+    } while (km_now() < until);
+    return NULL;
+}
+
 /* Blocks the idle P p until it is woken or, as the poller, a timer is due.
  * Returns false once p is no longer idle (woken, or stopping). */
 static bool idle_sleep(km__p *p)
@@ -208,7 +230,12 @@ static bool idle_sleep(km__p *p)
     if (!km__s.poller && (next != KM_FOREVER || km__poll_waiters() > 0)) {
         set_poller(p);
         km__lock_release(&km__s.lock);
-        km__g *list = km__poll_wait(next);
+        /* A wake-up taken while spinning (new work, an earlier timer)
+         * means next is stale: return to the scheduler instead of blocking. */
+        bool woken = false;
+        km__g *list = poll_spin(&woken);
+        if (!list && !woken)
+            list = km__poll_wait(next, true, &woken);
         atomic_store_explicit(&p->st.polls,
             atomic_load_explicit(&p->st.polls, memory_order_relaxed) + 1, memory_order_relaxed);
         km__lock_acquire(&km__s.lock);
