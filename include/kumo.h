@@ -9,5 +9,6 @@
 #include "kumo/group.h"
 #include "kumo/debug.h"
 #include "kumo/net.h"
+#include "kumo/http.h"
 
 #endif

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/1.1 server: one goroutine per connection, zero-copy requests, router. */
+#ifndef KUMO_HTTP_H
+#define KUMO_HTTP_H
+
+#include "rt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A byte string that points into memory kumo owns; not NUL-terminated.
+ * Strings from a request are valid until the handler returns. */
+typedef struct { const char *p; size_t n; } km_str;
+
+/* ---- requests ---- */
+
+/* A request, valid during the handler call only. */
+typedef struct km_http_req km_http_req;
+
+km_str  km_http_method(const km_http_req *r);
+km_str  km_http_target(const km_http_req *r);   /* as sent: path and query */
+km_str  km_http_path(const km_http_req *r);     /* target up to '?' (not decoded) */
+km_str  km_http_query(const km_http_req *r);    /* after '?', may be empty */
+int     km_http_version(const km_http_req *r);  /* 10 or 11 */
+/* First header called name (case-insensitive); p is NULL when absent. */
+km_str  km_http_header(const km_http_req *r, const char *name);
+size_t  km_http_header_count(const km_http_req *r);
+/* The i-th header as received. 0, or -ERANGE. */
+int     km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *value);
+/* A parameter captured by the router (":name" or "*name"); p NULL if none. */
+km_str  km_http_param(const km_http_req *r, const char *name);
+/* Body length from Content-Length, or -1 (chunked, or no body: 0). */
+int64_t km_http_content_length(const km_http_req *r);
+/* Reads the whole body (de-chunked) into the connection's buffer. 0;
+ * -EMSGSIZE over the server's max_body_bytes; -EBADMSG for bad chunked
+ * framing; -ETIMEDOUT; -ECONNRESET. The server answers those errors itself
+ * (413, 400, 408) if the handler does not respond. */
+int     km_http_body(km_http_req *r, km_str *body);
+
+/* ---- responses ---- */
+
+typedef struct km_http_resp km_http_resp;
+
+/* Adds a response header (copied). Before the status line is sent only.
+ * 0; -EINVAL for names or values with CR, LF or NUL; -ENOSPC when the
+ * headers exceed the buffer; -EALREADY once the head was sent. */
+int km_http_set_header(km_http_resp *w, const char *name, const char *value);
+/* A complete response with a fixed-length body (Content-Length). 0 or
+ * -errno (the connection is then closed). */
+int km_http_send(km_http_resp *w, int status, const char *content_type,
+                 const void *body, size_t n);
+/* Streaming: sends the head (chunked transfer coding, or close-delimited
+ * for HTTP/1.0) on the first call, then body bytes. */
+int km_http_write(km_http_resp *w, const void *p, size_t n);
+/* Sets the status for a streaming response (before the first write). */
+int km_http_status(km_http_resp *w, int status);
+/* Pushes buffered response bytes to the client now (watch streams, SSE). */
+int km_http_flush(km_http_resp *w);
+/* Sends n bytes of file fd from off as the body (sendfile(2)). */
+int km_http_sendfile(km_http_resp *w, int status, const char *content_type,
+                     int fd, off_t off, size_t n);
+
+typedef void km_http_handler(km_http_req *r, km_http_resp *w, void *ud);
+
+/* ---- router ---- */
+
+/* Routes by method and path pattern: literal segments, ":name" for one
+ * segment, "*name" (last) for the rest of the path. Unknown path: 404;
+ * known path, other method: 405 with Allow. GET routes also answer HEAD. */
+typedef struct km_http_router km_http_router;
+int  km_http_router_new(km_http_router **out);
+/* 0, -EINVAL (bad pattern), -EEXIST (same method and pattern), -ENOMEM. */
+int  km_http_route(km_http_router *rt, const char *method, const char *pattern,
+                   km_http_handler *h, void *ud);
+/* The router as a handler: pass it with the router as ud. */
+void km_http_router_serve(km_http_req *r, km_http_resp *w, void *router);
+void km_http_router_free(km_http_router *rt);
+
+/* ---- server ---- */
+
+typedef struct {
+    const char      *addr;              /* "127.0.0.1:8080" ... (see net.h) */
+    km_http_handler *handler;
+    void            *ud;
+    int              backlog;           /* 0: 4096 */
+    size_t           max_header_bytes;  /* 0: 16 KiB (431 beyond) */
+    size_t           max_headers;       /* 0: 100 (431 beyond) */
+    size_t           max_body_bytes;    /* 0: 1 MiB (413 beyond) */
+    int64_t          read_header_timeout; /* ns; 0: 10 s (408) */
+    int64_t          body_timeout;      /* ns; 0: 30 s */
+    int64_t          write_timeout;     /* ns; 0: 30 s */
+    int64_t          idle_timeout;      /* ns between requests; 0: 60 s */
+    int              max_conns;         /* 0: 10,000; beyond: 503 and close */
+    int              access_log_fd;     /* -1 or 0: none; else one JSON line per request */
+} km_http_config;
+
+typedef struct km_http_server km_http_server;
+
+/* Listens and starts serving in new goroutines; returns once listening.
+ * 0, or -errno from km_listen, -EINVAL, -ENOMEM. Call from a goroutine. */
+int  km_http_serve(km_http_server **out, const km_http_config *cfg);
+/* Bound port (for ":0"). */
+int  km_http_server_port(const km_http_server *s);
+/* Graceful shutdown: stops accepting, lets in-flight requests finish until
+ * deadline, then closes every connection, waits for them and frees s.
+ * 0, or -ETIMEDOUT if requests had to be cut off. */
+int  km_http_shutdown(km_http_server *s, int64_t deadline);
+
+/* Reason phrase of a status code ("Not Found"), "" if unknown. */
+const char *km_http_reason(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

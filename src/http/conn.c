@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* One HTTP/1.1 connection: read, parse, dispatch, keep-alive, pipelining. */
+#include "http-int.h"
+#include "rt/rt-int.h"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Rebases every string of the current request after the read buffer moved. */
+static void rebase(km__conn *c, const char *old)
+{
+    km_http_req *r = &c->req;
+#define MOVE(s) do { if ((s).p >= old && (s).p <= old + c->rcap) (s).p = c->rbuf + ((s).p - old); } while (0)
+    MOVE(r->h.method); MOVE(r->h.target); MOVE(r->h.path); MOVE(r->h.query);
+    for (size_t i = 0; i < r->h.nhdrs; i++) {
+        MOVE(r->h.hdrs[i].name);
+        MOVE(r->h.hdrs[i].value);
+    }
+    for (int i = 0; i < r->nparams; i++) {
+        MOVE(r->pname[i]);
+        MOVE(r->pval[i]);
+    }
+#undef MOVE
+}
+
+int km__conn_reserve(km__conn *c, size_t need)
+{
+    const km_http_config *cfg = &c->s->cfg;
+    size_t limit = cfg->max_header_bytes + cfg->max_body_bytes + 65536;
+    if (need <= c->rcap)
+        return 0;
+    if (need > limit)
+        return -EMSGSIZE;
+    size_t ncap = c->rcap * 2;
+    while (ncap < need) ncap *= 2;
+    if (ncap > limit) ncap = limit;
+    char *nb = km__malloc(ncap);
+    if (!nb)
+        return -ENOMEM;
+    memcpy(nb, c->rbuf, c->rlen);
+    const char *old = c->rbuf;
+    c->rbuf = nb;
+    c->rcap = ncap;
+    rebase(c, old);
+    km__free((void *)old);
+    return 0;
+}
+
+ssize_t km__conn_fill(km__conn *c, int64_t deadline)
+{
+    if (c->rlen == c->rcap)
+        return -ENOBUFS;
+    ssize_t n = km_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, deadline);
+    if (n > 0)
+        c->rlen += (size_t)n;
+    return n;
+}
+
+/* Moves the unread bytes (the next request) to the front of the buffer. */
+static void compact(km__conn *c)
+{
+    if (c->rpos == 0)
+        return;
+    memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+    c->rlen -= c->rpos;
+    c->rpos = 0;
+}
+
+/* Appends s as JSON string contents (quotes and controls escaped). */
+static size_t json_str(char *out, size_t room, km_str s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < s.n && o + 6 < room; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            memcpy(out + o, "\\u00", 4);
+            out[o + 4] = hex[ch >> 4];
+            out[o + 5] = hex[ch & 15];
+            o += 6;
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    return o;
+}
+
+/* One JSON line per request (the access log), written straight to the fd. */
+static void access_log(km__conn *c)
+{
+    int fd = c->s->cfg.access_log_fd;
+    if (fd <= 0)
+        return;
+    km_http_req *r = &c->req;
+    char line[1024];
+    size_t n = 0;
+    n += (size_t)snprintf(line + n, sizeof line - n, "{\"method\":\"");
+    n += json_str(line + n, 64, r->h.method);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"path\":\"");
+    n += json_str(line + n, 600, r->h.path);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"dur_us\":%lld}\n",
+                          c->resp.status, (long long)((km_now() - c->started) / 1000));
+    ssize_t w = write(fd, line, n);
+    (void)w;
+}
+
+/* Waits for, parses and returns the next request head: its length, or 0
+ * when the connection should close (EOF, timeout, bad request answered). */
+static int next_head(km__conn *c)
+{
+    const km_http_config *cfg = &c->s->cfg;
+    size_t scanned = 0;
+    int64_t dl = 0;
+    compact(c);
+    for (;;) {
+        memset(&c->req.h, 0, sizeof c->req.h);
+        int n = km__http_parse_head(c->rbuf, c->rlen, &scanned, &c->req.h, c->hdrs,
+                                    cfg->max_headers, cfg->max_header_bytes);
+        if (n > 0)
+            return n;
+        if (n < 0) {
+            km__resp_reset(&c->resp, c, false);
+            km__resp_error(c, -n);
+            return 0;
+        }
+        /* About to block: pipelined responses go out first. */
+        if (km__resp_flush(c) || atomic_load(&c->s->stopping))
+            return 0;
+        if (c->rlen == 0) {
+            dl = km_now() + cfg->idle_timeout;
+            atomic_store(&c->busy, false);
+        } else if (dl == 0 || !atomic_load(&c->busy)) {
+            dl = km_now() + cfg->read_header_timeout;
+            atomic_store(&c->busy, true);
+            c->started = km_now();
+        }
+        if (c->rlen == c->rcap && km__conn_reserve(c, c->rcap * 2)) {
+            km__resp_reset(&c->resp, c, false);
+            km__resp_error(c, 431);
+            return 0;
+        }
+        ssize_t r = km__conn_fill(c, dl);
+        if (r <= 0) {
+            if (r == -ETIMEDOUT && c->rlen) {
+                km__resp_reset(&c->resp, c, false);
+                km__resp_error(c, 408);
+            }
+            return 0;
+        }
+        if (!atomic_load(&c->busy)) {
+            atomic_store(&c->busy, true);
+            c->started = km_now();
+        }
+    }
+}
+
+/* Serves requests on one connection until it closes. */
+void km__http_conn_main(void *arg)
+{
+    km__conn *c = arg;
+    km_http_server *s = c->s;
+    const km_http_config *cfg = &s->cfg;
+    for (;;) {
+        int hl = next_head(c);
+        if (hl == 0)
+            break;
+        km_http_req *r = &c->req;
+        r->c = c;
+        r->nparams = 0;
+        r->body_start = (size_t)hl;
+        r->end = (size_t)hl;
+        r->body_state = (r->h.chunked || r->h.content_length > 0) ? BODY_UNREAD : BODY_NONE;
+        c->keep_alive = r->h.keep_alive;
+        c->sent_continue = false;
+        bool head = r->h.method.n == 4 && !memcmp(r->h.method.p, "HEAD", 4);
+        km__resp_reset(&c->resp, c, head);
+        if (r->h.content_length > 0 && (size_t)r->h.content_length > cfg->max_body_bytes) {
+            km__resp_error(c, 413);     /* refused before reading it */
+            break;
+        }
+        cfg->handler(r, &c->resp, cfg->ud);
+        if (!c->resp.head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
+            km__resp_error(c, -r->body_err);
+        km__resp_finish(&c->resp);
+        access_log(c);
+        if (c->broken || km__req_drain(r))
+            break;
+        if (!c->keep_alive)
+            break;
+        c->rpos = r->end;
+        if (c->rpos == c->rlen) {
+            c->rpos = c->rlen = 0;
+            if (km__resp_flush(c))
+                break;
+        } else if (c->wlen > c->wcap / 2 && km__resp_flush(c)) {
+            break;
+        }
+        atomic_store(&c->busy, false);
+    }
+    km__resp_flush(c);
+    km__http_conn_close(c);
+}

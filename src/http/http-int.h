@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/1.1 server internals: connections, requests, responses. */
+#ifndef KM_HTTP_INT_H
+#define KM_HTTP_INT_H
+
+#include <kumo.h>
+#include "parse.h"
+#include <stdatomic.h>
+
+#define KM__MAX_PARAMS 8
+
+typedef struct km__conn km__conn;
+
+struct km_http_req {
+    km__conn *c;
+    km__head  h;
+    km_str    pname[KM__MAX_PARAMS], pval[KM__MAX_PARAMS];
+    int       nparams;
+    int       body_state;       /* BODY_* */
+    int       body_err;         /* negated HTTP status when reading failed */
+    size_t    body_start;       /* offset of the body in the read buffer */
+    size_t    body_len;         /* decoded length, once read */
+    size_t    end;              /* offset just past this request, once known */
+};
+enum { BODY_NONE, BODY_UNREAD, BODY_READ, BODY_FAILED };
+
+struct km_http_resp {
+    km__conn *c;
+    int       status;
+    bool      head_sent;
+    bool      chunked;          /* streaming with chunked coding */
+    bool      no_body;          /* HEAD request, 204, 304 */
+    bool      done;
+    char      hdrs[1024];       /* extra header lines set by the handler */
+    size_t    hlen;
+};
+
+struct km__conn {
+    int              fd;
+    km_http_server  *s;
+    char            *rbuf;
+    size_t           rcap, rlen, rpos;  /* rpos: start of the current request */
+    char            *wbuf;
+    size_t           wcap, wlen;
+    km__hdr         *hdrs;
+    km_http_req      req;
+    km_http_resp     resp;
+    bool             keep_alive;
+    bool             sent_continue;
+    bool             broken;            /* a write failed: close */
+    int64_t          started;           /* when the current request began */
+    km__conn        *next, *prev;       /* the server's list */
+    atomic_bool      busy;              /* inside a request */
+};
+
+struct km_http_server {
+    km_http_config  cfg;
+    int             lfd;
+    int             port;
+    km_group       *group;              /* accept loop and connections */
+    km_mutex       *mu;                 /* conns list */
+    km__conn       *conns;
+    atomic_int      nconns;
+    atomic_bool     stopping;
+};
+
+/* conn.c, server.c */
+void km__http_conn_main(void *arg);
+void km__http_conn_close(km__conn *c);
+/* Grows the read buffer to at least need bytes, keeping request strings
+ * valid. 0 or -ENOMEM/-EMSGSIZE. */
+int  km__conn_reserve(km__conn *c, size_t need);
+/* Reads more bytes into the read buffer; > 0, 0 at EOF, or -errno. */
+ssize_t km__conn_fill(km__conn *c, int64_t deadline);
+
+/* resp.c */
+int  km__resp_flush(km__conn *c);
+int  km__resp_error(km__conn *c, int status);
+int  km__resp_finish(km_http_resp *w);
+void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request);
+/* Writes raw bytes through the output buffer. */
+int  km__out(km__conn *c, const void *p, size_t n);
+
+/* req.c */
+/* Reads (or skips) the rest of the current request's body so that the
+ * next request can be parsed. 0, or -1: the connection must close. */
+int  km__req_drain(km_http_req *r);
+
+#endif

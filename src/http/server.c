@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP server life cycle: listening, accepting, limits, graceful shutdown. */
+#include "http-int.h"
+#include "rt/rt-int.h"
+#include <string.h>
+#include <sys/socket.h>
+
+#define SEC 1000000000LL
+
+static void defaults(km_http_config *c)
+{
+    if (!c->backlog) c->backlog = 4096;
+    if (!c->max_header_bytes) c->max_header_bytes = 16384;
+    if (!c->max_headers) c->max_headers = 100;
+    if (!c->max_body_bytes) c->max_body_bytes = 1 << 20;
+    if (!c->read_header_timeout) c->read_header_timeout = 10 * SEC;
+    if (!c->body_timeout) c->body_timeout = 30 * SEC;
+    if (!c->write_timeout) c->write_timeout = 30 * SEC;
+    if (!c->idle_timeout) c->idle_timeout = 60 * SEC;
+    if (!c->max_conns) c->max_conns = 10000;
+}
+
+static km__conn *conn_new(km_http_server *s, int fd)
+{
+    km__conn *c = km__calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->s = s;
+    c->rcap = 4096;
+    c->wcap = 8192;
+    c->rbuf = km__malloc(c->rcap);
+    c->wbuf = km__malloc(c->wcap);
+    c->hdrs = km__malloc(s->cfg.max_headers * sizeof *c->hdrs);
+    if (!c->rbuf || !c->wbuf || !c->hdrs) {
+        km__free(c->rbuf); km__free(c->wbuf); km__free(c->hdrs); km__free(c);
+        return NULL;
+    }
+    km_mutex_lock(s->mu);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    km_mutex_unlock(s->mu);
+    atomic_fetch_add(&s->nconns, 1);
+    return c;
+}
+
+/* Closes like nginx's lingering close: after an early response the client
+ * may still be sending; reading that briefly lets it see the response
+ * instead of a reset. */
+void km__http_conn_close(km__conn *c)
+{
+    km_http_server *s = c->s;
+    if (!c->broken) {
+        km_shutdown(c->fd, SHUT_WR);
+        char sink[4096];
+        int64_t dl = km_now() + SEC / 2;
+        for (int i = 0; i < 16 && km_read(c->fd, sink, sizeof sink, dl) > 0; i++)
+            ;
+    }
+    km_close(c->fd);
+    km_mutex_lock(s->mu);
+    if (c->prev) c->prev->next = c->next; else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    km_mutex_unlock(s->mu);
+    atomic_fetch_sub(&s->nconns, 1);
+    km__free(c->rbuf);
+    km__free(c->wbuf);
+    km__free(c->hdrs);
+    km__free(c);
+}
+
+static void refuse(int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                               "Content-Length: 0\r\nRetry-After: 1\r\n\r\n";
+    km_write(fd, busy, sizeof busy - 1, km_now() + SEC);
+    km_close(fd);
+}
+
+static void accept_loop(void *arg)
+{
+    km_http_server *s = arg;
+    for (;;) {
+        int fd = km_accept(s->lfd, KM_FOREVER);
+        if (fd < 0) {
+            if (fd == -EBADF || fd == -ECANCELED || atomic_load(&s->stopping))
+                return;
+            km_sleep(SEC / 100);    /* out of fds or memory: back off */
+            continue;
+        }
+        if (atomic_load(&s->nconns) >= s->cfg.max_conns) {
+            refuse(fd);
+            continue;
+        }
+        km__conn *c = conn_new(s, fd);
+        if (!c || km_go(km__http_conn_main, c)) {
+            if (c)
+                km__http_conn_close(c);
+            else
+                km_close(fd);
+        }
+    }
+}
+
+int km_http_serve(km_http_server **out, const km_http_config *cfg)
+{
+    if (!out || !cfg || !cfg->addr || !cfg->handler)
+        return -EINVAL;
+    km_http_server *s = km__calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *cfg;
+    defaults(&s->cfg);
+    int rc = km_mutex_new(&s->mu);
+    if (!rc)
+        rc = km_group_new(&s->group, NULL, KM_FOREVER);
+    if (!rc && (s->lfd = km_listen(s->cfg.addr, s->cfg.backlog)) < 0)
+        rc = s->lfd;
+    if (!rc) {
+        s->port = km_local_port(s->lfd);
+        rc = km_group_go(s->group, accept_loop, s);
+        if (rc)
+            km_close(s->lfd);
+    }
+    if (rc) {
+        if (s->group) km_group_free(s->group);
+        if (s->mu) km_mutex_free(s->mu);
+        km__free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int km_http_server_port(const km_http_server *s)
+{
+    return s ? s->port : -EINVAL;
+}
+
+int km_http_shutdown(km_http_server *s, int64_t deadline)
+{
+    if (!s)
+        return -EINVAL;
+    atomic_store(&s->stopping, true);
+    km_close(s->lfd);                   /* wakes the accept loop */
+    /* Idle connections go now; busy ones finish their request first (they
+     * answer with Connection: close and stop). */
+    int rc = 0;
+    for (;;) {
+        km_mutex_lock(s->mu);
+        for (km__conn *c = s->conns; c; c = c->next)
+            if (!atomic_load(&c->busy))
+                km_shutdown(c->fd, SHUT_RD);
+        km_mutex_unlock(s->mu);
+        int64_t step = km_now() + SEC / 20;
+        if (deadline != KM_FOREVER && deadline < step)
+            step = deadline;
+        if (km_group_wait(s->group, step) == 0)
+            break;
+        if (deadline != KM_FOREVER && km_now() >= deadline) {
+            rc = -ETIMEDOUT;
+            km_group_cancel(s->group);  /* cut off what is left */
+            km_mutex_lock(s->mu);
+            for (km__conn *c = s->conns; c; c = c->next)
+                km_shutdown(c->fd, SHUT_RDWR);
+            km_mutex_unlock(s->mu);
+            km_group_wait(s->group, KM_FOREVER);
+            break;
+        }
+    }
+    km_group_free(s->group);
+    km_mutex_free(s->mu);
+    km__free(s);
+    return rc;
+}
