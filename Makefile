@@ -40,11 +40,13 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL:= tests/unit/util.c
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
-HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h)
+HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd/kumo/*.h)
+KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
+KUMO     := $(BUILD)/kumo
 
 .PHONY: all lib test run deps bench-runtime bench-net fuzz clean examples tests
 
-all: lib examples tests $(BUILD)/kumo.pc compile_commands.json
+all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
 
 lib: $(LIB)
 examples: $(EX_BIN)
@@ -62,6 +64,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The single binary, linked statically where the sanitizers allow it.
+ifeq ($(SAN),)
+STATIC := -static
+endif
+$(KUMO): $(KUMO_SRC) $(LIB) $(HDRS)
+	$(CC) $(CFLAGS) $(KUMO_SRC) -o $@ $(LIB) $(LDLIBS) $(STATIC)
+
 $(BUILD)/examples/%: examples/%.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
@@ -74,15 +83,20 @@ $(BUILD)/kumo.pc: scripts/kumo.pc.in
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' $< > $@
 
-compile_commands.json: Makefile $(LIB_C) $(TEST_SRC) $(EX_SRC)
-	@scripts/compdb.sh "$(CURDIR)" "$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit" $(LIB_C) $(TEST_SRC) $(EX_SRC) > $@
+compile_commands.json: Makefile $(LIB_C) $(TEST_SRC) $(EX_SRC) $(KUMO_SRC)
+	@scripts/compdb.sh "$(CURDIR)" "$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit" $(LIB_C) $(TEST_SRC) $(EX_SRC) $(KUMO_SRC) > $@
 
 deps:
 	@scripts/deps.sh
 
+# Black-box tests drive the binaries with real peers; in the plain build.
+ifeq ($(SAN),)
+INTEG := $(sort $(wildcard tests/integ/*.sh))
+endif
+
 test: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run-tests.sh $(BUILD) $(TEST_BIN)
+	@scripts/run-tests.sh $(BUILD) $(TEST_BIN) $(INTEG)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every test binary given, prints each one's Check summary and a closing
-# "N passed, N failed" line; exits non-zero if any test failed or crashed.
+# Runs every test given (Check binaries, or tests/integ/*.sh scripts, which
+# get the build directory as their argument), prints each one's summary and
+# a closing "N passed, N failed" line; exits non-zero if anything failed.
 build=$1; shift
 case "$build" in
   *asan*) export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:${ASAN_OPTIONS:-}"
@@ -11,6 +12,25 @@ esac
 case "$build" in *san*) export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4} ;; esac
 pass=0; fail=0; bad=""
 for t in "$@"; do
+  case "$t" in
+    *.sh)
+      out=$(bash "$t" "$build" 2>&1); rc=$?
+      line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+      if [ -n "$line" ]; then
+        n=$(printf '%s' "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+        f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+        pass=$((pass + n)); fail=$((fail + f))
+        [ $rc -ne 0 ] && [ "$f" -eq 0 ] && fail=$((fail + 1))
+      else
+        fail=$((fail + 1))
+      fi
+      if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        bad="$bad $t"
+        printf '%s\n' "$out" | tail -n 40
+      fi
+      printf '%-40s %s\n' "$t" "${line:-crashed (exit $rc)}"
+      continue ;;
+  esac
   out=$("$t" 2>&1); rc=$?
   line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
   if [ -n "$line" ]; then

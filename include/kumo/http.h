@@ -107,6 +107,55 @@ int  km_http_server_port(const km_http_server *s);
  * 0, or -ETIMEDOUT if requests had to be cut off. */
 int  km_http_shutdown(km_http_server *s, int64_t deadline);
 
+/* ---- client ---- */
+
+/* A pooled HTTP/1.1 client: keep-alive connections are reused per host.
+ * Safe to share between goroutines. Redirects are not followed. */
+typedef struct km_http_client km_http_client;
+
+typedef struct {
+    int     max_idle_per_host;      /* 0: 16 idle connections kept per host */
+    int     max_per_host;           /* 0: 64 open (busy + idle); more wait */
+    int64_t connect_timeout;        /* ns; 0: 5 s (the request's deadline also applies) */
+    int64_t idle_timeout;           /* ns; 0: 90 s; older idle connections are closed */
+    int64_t max_lifetime;           /* ns; 0: unlimited; older connections are not reused */
+    int64_t leak_threshold;         /* ns; 0: off; warn on stderr when a request holds
+                                       a connection longer (a stuck handler or peer) */
+    size_t  max_response_bytes;     /* 0: 8 MiB (-EMSGSIZE beyond) */
+} km_http_client_config;
+
+/* A received response; the caller frees it with km_http_response_free. */
+typedef struct km_http_response km_http_response;
+
+/* An outgoing request header. */
+typedef struct { const char *name, *value; } km_http_kv;
+
+int  km_http_client_new(km_http_client **out, const km_http_client_config *cfg);
+/* Closes idle connections and frees c; no request may be in flight. */
+void km_http_client_free(km_http_client *c);
+
+/* Sends method url (http:// only) with optional headers and body and waits
+ * for the whole response until deadline. 0 and *out; -EINVAL (bad URL or
+ * header), -EPROTONOSUPPORT (https), -ETIMEDOUT, -ECONNREFUSED and other
+ * socket errors, -EBADMSG (malformed response), -EMSGSIZE (too large),
+ * -ECANCELED, -ENOMEM. A request that fails on a reused connection before
+ * any response byte arrived is retried once on a new one if it is
+ * idempotent (GET, HEAD, OPTIONS, PUT, DELETE). */
+int  km_http_do(km_http_client *c, const char *method, const char *url,
+                const km_http_kv *hdrs, size_t nhdrs, const void *body, size_t n,
+                int64_t deadline, km_http_response **out);
+int  km_http_get(km_http_client *c, const char *url, int64_t deadline, km_http_response **out);
+
+int    km_http_response_status(const km_http_response *r);
+km_str km_http_response_body(const km_http_response *r);
+/* First header called name (case-insensitive); p NULL if absent. */
+km_str km_http_response_header(const km_http_response *r, const char *name);
+void   km_http_response_free(km_http_response *r);
+
+/* Splits an http:// URL. host/port point into url; *path is the path and
+ * query ("/" when absent). 0, -EINVAL, or -EPROTONOSUPPORT. */
+int km_http_url_parse(const char *url, km_str *host, int *port, km_str *path);
+
 /* Reason phrase of a status code ("Not Found"), "" if unknown. */
 const char *km_http_reason(int status);
 

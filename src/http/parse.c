@@ -40,6 +40,17 @@ bool km__str_ieq(km_str s, const char *lit)
     return true;
 }
 
+bool km__str_ieq_any(km_str s, const char *name)
+{
+    size_t n = strlen(name);
+    if (s.n != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)s.p[i]) != lower((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
 /* Does the comma-separated list v contain token tok (case-insensitive)? */
 static bool list_has(km_str v, const char *tok)
 {
@@ -180,6 +191,58 @@ static int note_header(km__head *h, km__hdr *x, int *hosts, int *cls, int *tes, 
     return 0;
 }
 
+/* Finds the CRLF CRLF that ends a head, resuming at *scanned. NULL when
+ * not there yet; *err is then -431 if max_bytes were searched in vain. */
+static const char *find_head_end(const char *buf, size_t len, size_t skip,
+                                 size_t *scanned, size_t max_bytes, int *err)
+{
+    size_t from = *scanned > skip + 3 ? *scanned - 3 : skip;
+    size_t lim = len < max_bytes + skip ? len : max_bytes + skip;
+    *err = 0;
+    for (size_t i = from; i + 3 < lim; i++) {
+        const char *c = memchr(buf + i, '\r', lim - 3 - i);
+        if (!c)
+            break;
+        i = (size_t)(c - buf);
+        if (c[1] == '\n' && c[2] == '\r' && c[3] == '\n')
+            return c + 4;
+    }
+    *scanned = lim;
+    if (len >= max_bytes + skip)
+        *err = -431;
+    return NULL;
+}
+
+/* Parses the field line at *pp (ending in CRLF before end) into x. */
+static int parse_field(const char **pp, const char *end, km__hdr *x)
+{
+    const char *p = *pp;
+    const char *eol = memchr(p, '\r', (size_t)(end - p));
+    if (eol[1] != '\n')
+        return -400;
+    if (*p == ' ' || *p == '\t')
+        return -400;    /* obs-fold */
+    const char *s = p;
+    while (p < eol && tchar[(unsigned char)*p])
+        p++;
+    if (p == s || p == eol || *p != ':')
+        return -400;    /* empty name, bad byte, or space before ':' */
+    x->name = (km_str){ s, (size_t)(p - s) };
+    p++;
+    while (p < eol && (*p == ' ' || *p == '\t'))
+        p++;
+    s = p;
+    for (; p < eol; p++)
+        if (!is_fvchar((unsigned char)*p))
+            return -400;    /* NUL, bare LF, other controls */
+    const char *e = eol;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    x->value = (km_str){ s, (size_t)(e - s) };
+    *pp = eol + 2;
+    return 0;
+}
+
 int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *h,
                         km__hdr *hdrs, size_t max_hdrs, size_t max_bytes)
 {
@@ -189,24 +252,10 @@ int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *
         skip += 2;
     if (skip >= 16)
         return -400;
-    /* Find the end of the head: CRLF CRLF. */
-    size_t from = *scanned > skip + 3 ? *scanned - 3 : skip;
-    size_t lim = len < max_bytes + skip ? len : max_bytes + skip;
-    const char *end = NULL;
-    for (size_t i = from; i + 3 < lim; i++) {
-        const char *c = memchr(buf + i, '\r', lim - 3 - i);
-        if (!c)
-            break;
-        i = (size_t)(c - buf);
-        if (c[1] == '\n' && c[2] == '\r' && c[3] == '\n') {
-            end = c + 4;
-            break;
-        }
-    }
-    if (!end) {
-        *scanned = lim;
-        return len >= max_bytes + skip ? -431 : 0;
-    }
+    int err;
+    const char *end = find_head_end(buf, len, skip, scanned, max_bytes, &err);
+    if (!end)
+        return err;
 
     memset(h, 0, sizeof *h);
     h->content_length = -1;
@@ -223,34 +272,12 @@ int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *
     int hosts = 0, cls = 0, tes = 0;
     bool close_ = false, keep = false;
     while (p < end - 2) {
-        eol = memchr(p, '\r', (size_t)(end - p));
-        if (eol[1] != '\n')
-            return -400;
-        if (*p == ' ' || *p == '\t')
-            return -400;    /* obs-fold */
-        const char *s = p;
-        while (p < eol && tchar[(unsigned char)*p])
-            p++;
-        if (p == s || p == eol || *p != ':')
-            return -400;    /* empty name, bad byte, or space before ':' */
         if (h->nhdrs == max_hdrs)
             return -431;
         km__hdr *x = &hdrs[h->nhdrs++];
-        x->name = (km_str){ s, (size_t)(p - s) };
-        p++;
-        while (p < eol && (*p == ' ' || *p == '\t'))
-            p++;
-        s = p;
-        for (; p < eol; p++)
-            if (!is_fvchar((unsigned char)*p))
-                return -400;    /* NUL, bare LF, other controls */
-        const char *e = eol;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        x->value = (km_str){ s, (size_t)(e - s) };
-        if ((rc = note_header(h, x, &hosts, &cls, &tes, &close_, &keep)))
+        if ((rc = parse_field(&p, end, x)) ||
+            (rc = note_header(h, x, &hosts, &cls, &tes, &close_, &keep)))
             return rc;
-        p = eol + 2;
     }
     if (h->chunked && cls)
         return -400;        /* both framings: a smuggling shape */
@@ -260,6 +287,53 @@ int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *
         return -400;
     if (hosts > 1)
         return -400;
+    h->keep_alive = h->version == 11 ? !close_ : (keep && !close_);
+    return (int)(end - buf);
+}
+
+int km__http_parse_resp_head(const char *buf, size_t len, size_t *scanned, km__resp_head *h,
+                             km__hdr *hdrs, size_t max_hdrs, size_t max_bytes)
+{
+    int err;
+    const char *end = find_head_end(buf, len, 0, scanned, max_bytes, &err);
+    if (!end)
+        return err;
+    memset(h, 0, sizeof *h);
+    h->content_length = -1;
+    h->hdrs = hdrs;
+    /* HTTP/1.x SP 3DIGIT SP [reason] CRLF */
+    const char *p = buf;
+    if (end - p < 14 || memcmp(p, "HTTP/1.", 7) || (p[7] != '0' && p[7] != '1') ||
+        p[8] != ' ' || p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+        p[11] < '0' || p[11] > '9' || (p[12] != ' ' && p[12] != '\r'))
+        return -400;
+    h->version = p[7] == '1' ? 11 : 10;
+    h->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    const char *eol = memchr(p, '\r', (size_t)(end - p));
+    if (eol[1] != '\n')
+        return -400;
+    for (const char *q = p + 12; q < eol; q++)
+        if (!is_fvchar((unsigned char)*q))
+            return -400;
+    p = eol + 2;
+    km__head tmp = { .content_length = -1, .version = h->version };
+    int hosts = 0, cls = 0, tes = 0, rc;
+    bool close_ = false, keep = false;
+    while (p < end - 2) {
+        if (h->nhdrs == max_hdrs)
+            return -431;
+        km__hdr *x = &hdrs[h->nhdrs++];
+        if ((rc = parse_field(&p, end, x)))
+            return rc;
+        if (km__str_ieq(x->name, "expect"))
+            continue;   /* meaningless in a response */
+        if ((rc = note_header(&tmp, x, &hosts, &cls, &tes, &close_, &keep)))
+            return rc;
+    }
+    if (tmp.chunked && cls)
+        return -400;
+    h->content_length = tmp.content_length;
+    h->chunked = tmp.chunked;
     h->keep_alive = h->version == 11 ? !close_ : (keep && !close_);
     return (int)(end - buf);
 }

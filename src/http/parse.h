@@ -32,6 +32,21 @@ typedef struct {
 int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *h,
                         km__hdr *hdrs, size_t max_hdrs, size_t max_bytes);
 
+typedef struct {
+    int      status;
+    int      version;
+    km__hdr *hdrs;
+    size_t   nhdrs;
+    int64_t  content_length;    /* -1: none */
+    bool     chunked;
+    bool     keep_alive;
+} km__resp_head;
+
+/* The same for a response head (the client side): > 0 head length, 0 need
+ * more, -400 malformed (including both framings), -431 too large. */
+int km__http_parse_resp_head(const char *buf, size_t len, size_t *scanned, km__resp_head *h,
+                             km__hdr *hdrs, size_t max_hdrs, size_t max_bytes);
+
 /* Incremental chunked-body decoder working in place: chunk data is moved
  * down over the framing, so the decoded body ends up contiguous. */
 typedef struct {
@@ -49,5 +64,7 @@ int km__chunked_decode(km__chunked *d, char *buf, size_t len, size_t max_body);
 
 /* Case-insensitive comparison of s with the NUL-terminated lower-case lit. */
 bool km__str_ieq(km_str s, const char *lit);
+/* The same for a name in any case. */
+bool km__str_ieq_any(km_str s, const char *name);
 
 #endif

@@ -17,25 +17,10 @@ int64_t km_http_content_length(const km_http_req *r)
     return r->h.content_length < 0 ? 0 : r->h.content_length;
 }
 
-static bool ieq_cstr(km_str s, const char *name)
-{
-    size_t n = strlen(name);
-    if (s.n != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = (unsigned char)s.p[i], b = (unsigned char)name[i];
-        if (a >= 'A' && a <= 'Z') a += 32;
-        if (b >= 'A' && b <= 'Z') b += 32;
-        if (a != b)
-            return false;
-    }
-    return true;
-}
-
 km_str km_http_header(const km_http_req *r, const char *name)
 {
     for (size_t i = 0; i < r->h.nhdrs; i++)
-        if (ieq_cstr(r->h.hdrs[i].name, name))
+        if (km__str_ieq_any(r->h.hdrs[i].name, name))
             return r->h.hdrs[i].value;
     return (km_str){ NULL, 0 };
 }

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* kumo: the single binary; dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+#include "cmd.h"
+
+static const struct { const char *name; int (*run)(int argc, char **argv); const char *help; } cmds[] = {
+    { "probe", kumo_probe, "check many URLs concurrently (health checker)" },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: kumo COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+    fprintf(f, "\n'kumo COMMAND -h' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "kumo: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
