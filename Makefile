@@ -38,6 +38,9 @@ LIB      := $(BUILD)/libkumo.a
 TEST_SRC := $(sort $(wildcard tests/unit/*/*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL:= tests/unit/util.c
+# Every fuzz target also runs as a test over its corpus and saved crashes.
+FUZZ_SRC := $(sort $(filter-out fuzz/replay.c,$(wildcard fuzz/*.c)))
+TEST_BIN += $(FUZZ_SRC:fuzz/%.c=$(BUILD)/tests/fuzz/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd/kumo/*.h)
@@ -79,6 +82,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_UTIL) $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests/unit $< $(TEST_UTIL) -o $@ $(LIB) $(CHECK_LIBS) $(LDLIBS)
 
+$(BUILD)/tests/fuzz/%: fuzz/%.c fuzz/replay.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -DFUZZ_NAME='"$*"' $< fuzz/replay.c -o $@ $(LIB) $(CHECK_LIBS) $(LDLIBS)
+
 $(BUILD)/kumo.pc: scripts/kumo.pc.in
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' $< > $@
@@ -112,7 +119,6 @@ bench-net: deps
 
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := $(sort $(wildcard fuzz/*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(HDRS)
 	@mkdir -p $(dir $@)
