@@ -1,7 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* The smallest kumo HTTP service: GET /ping answers "pong"; the benchmarks use it. */
+/* The smallest kumo HTTP service: GET /ping answers "pong"; the benchmarks use it.
+ * With --mw, requests also pass request-id, trace and timeout middleware and
+ * an access log goes to stderr (to measure what that costs). */
 #include <kumo.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *addr = "127.0.0.1:8080";
+static int with_mw;
+static int64_t timeout_ns = 5000000000LL;
+static const km_http_mw chain[] = {
+    { km_http_mw_request_id, NULL },
+    { km_http_mw_trace, NULL },
+    { km_http_mw_timeout, &timeout_ns },
+};
 
 static void ping(km_http_req *r, km_http_resp *w, void *ud)
 {
@@ -21,6 +34,7 @@ static void echo_body(km_http_req *r, km_http_resp *w, void *ud)
 
 static void serve(void *arg)
 {
+    (void)arg;
     km_http_router *rt;
     km_http_server *srv;
     if (km_http_router_new(&rt) ||
@@ -29,10 +43,15 @@ static void serve(void *arg)
         fprintf(stderr, "hello: out of memory\n");
         return;
     }
-    km_http_config cfg = { .addr = arg, .handler = km_http_router_serve, .ud = rt };
+    km_http_config cfg = { .addr = addr, .handler = km_http_router_serve, .ud = rt };
+    if (with_mw) {
+        cfg.middleware = chain;
+        cfg.nmiddleware = sizeof chain / sizeof chain[0];
+        cfg.access_log_fd = STDERR_FILENO;
+    }
     int rc = km_http_serve(&srv, &cfg);
     if (rc) {
-        fprintf(stderr, "hello: %s: %s\n", (const char *)arg, km_strerror(rc));
+        fprintf(stderr, "hello: %s: %s\n", addr, km_strerror(rc));
         km_http_router_free(rt);
         return;
     }
@@ -43,5 +62,11 @@ static void serve(void *arg)
 
 int main(int argc, char **argv)
 {
-    return km_main(serve, argc > 1 ? argv[1] : "127.0.0.1:8080") ? 1 : 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--mw"))
+            with_mw = 1;
+        else
+            addr = argv[i];
+    }
+    return km_main(serve, NULL) ? 1 : 0;
 }

@@ -38,6 +38,13 @@ int  km_group_new(km_group **out, km_group *parent, int64_t deadline);
  * cancelled (nothing started), or km_go's errors. */
 int  km_group_go(km_group *g, km_fn *fn, void *arg);
 
+/* Runs fn(arg) in the calling goroutine as if it were a member of g: its
+ * blocking calls see g's deadline and cancellation (Go's
+ * context.WithTimeout around one call). Goroutines fn starts join g.
+ * Returns km_group_err(g) after fn returned: 0 or -ECANCELED; -EINVAL,
+ * -EPERM outside a goroutine. */
+int  km_group_run(km_group *g, km_fn *fn, void *arg);
+
 /* Cancels g and its descendant groups. Idempotent; callable from any
  * goroutine, members included. */
 void km_group_cancel(km_group *g);

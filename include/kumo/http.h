@@ -13,6 +13,9 @@ extern "C" {
  * Strings from a request are valid until the handler returns. */
 typedef struct { const char *p; size_t n; } km_str;
 
+/* A header to send: name and value, NUL-terminated. */
+typedef struct { const char *name, *value; } km_http_kv;
+
 /* ---- requests ---- */
 
 /* A request, valid during the handler call only. */
@@ -63,6 +66,49 @@ int km_http_sendfile(km_http_resp *w, int status, const char *content_type,
 
 typedef void km_http_handler(km_http_req *r, km_http_resp *w, void *ud);
 
+/* ---- middleware ---- */
+
+/* A chain of middleware runs around the handler, in order (as in Kratos):
+ * each gets the request, the response and `next`, and decides whether and
+ * when to call the rest of the chain. */
+typedef struct km_http_next km_http_next;
+typedef void km_http_mw_fn(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
+typedef struct { km_http_mw_fn *fn; void *ud; } km_http_mw;
+
+/* Runs the rest of the chain (the next middleware, at the end the handler). */
+void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w);
+
+/* X-Request-ID: a sane incoming one (1..64 of [A-Za-z0-9._:-]) is kept,
+ * otherwise one is generated; it is echoed in the response. ud unused. */
+void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
+/* The request id, or p NULL without the middleware. */
+km_str km_http_request_id(const km_http_req *r);
+
+/* W3C Trace Context: a valid incoming traceparent (and its tracestate) is
+ * continued, anything else starts a new trace; every request gets a span
+ * id of its own. ud unused. */
+void km_http_mw_trace(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
+typedef struct {
+    char    trace_id[33];       /* 32 lower-case hex digits */
+    char    span_id[17];        /* this request's span */
+    char    parent_id[17];      /* the caller's span, "" when the trace starts here */
+    uint8_t flags;              /* bit 0: sampled */
+    km_str  tracestate;         /* as received (p NULL if none) */
+} km_http_trace_ctx;
+/* This request's trace, or NULL without the middleware. */
+const km_http_trace_ctx *km_http_trace(const km_http_req *r);
+/* Headers that carry the trace to an outgoing call (traceparent with this
+ * request's span as parent, and tracestate): fills out[0..1] with strings
+ * stored in buf; returns how many (0 without a trace). */
+#define KM_HTTP_TRACE_BUF 600
+size_t km_http_trace_headers(const km_http_req *r, km_http_kv out[2],
+                             char buf[KM_HTTP_TRACE_BUF]);
+
+/* Per-request timeout: ud points to an int64_t of nanoseconds. Blocking
+ * calls of the handler return -ECANCELED once it passes; a handler that
+ * has not answered by then gets a 503. */
+void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
+
 /* ---- router ---- */
 
 /* Routes by method and path pattern: literal segments, ":name" for one
@@ -93,6 +139,8 @@ typedef struct {
     int64_t          idle_timeout;      /* ns between requests; 0: 60 s */
     int              max_conns;         /* 0: 10,000; beyond: 503 and close */
     int              access_log_fd;     /* -1 or 0: none; else one JSON line per request */
+    const km_http_mw *middleware;       /* run in order around handler */
+    size_t           nmiddleware;
 } km_http_config;
 
 typedef struct km_http_server km_http_server;
@@ -126,9 +174,6 @@ typedef struct {
 
 /* A received response; the caller frees it with km_http_response_free. */
 typedef struct km_http_response km_http_response;
-
-/* An outgoing request header. */
-typedef struct { const char *name, *value; } km_http_kv;
 
 int  km_http_client_new(km_http_client **out, const km_http_client_config *cfg);
 /* Closes idle connections and frees c; no request may be in flight. */

@@ -101,8 +101,14 @@ static void access_log(km__conn *c)
     n += json_str(line + n, 64, r->h.method);
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"path\":\"");
     n += json_str(line + n, 600, r->h.path);
-    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"dur_us\":%lld}\n",
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"dur_us\":%lld",
                           c->resp.status, (long long)((km_now() - c->started) / 1000));
+    if (r->request_id[0])
+        n += (size_t)snprintf(line + n, sizeof line - n, ",\"request_id\":\"%s\"", r->request_id);
+    if (r->traced)
+        n += (size_t)snprintf(line + n, sizeof line - n, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"",
+                              r->trace.trace_id, r->trace.span_id);
+    n += (size_t)snprintf(line + n, sizeof line - n, "}\n");
     ssize_t w = write(fd, line, n);
     (void)w;
 }
@@ -181,7 +187,10 @@ void km__http_conn_main(void *arg)
             km__resp_error(c, 413);     /* refused before reading it */
             break;
         }
-        cfg->handler(r, &c->resp, cfg->ud);
+        r->request_id[0] = 0;
+        r->traced = false;
+        km_http_next chain = { cfg, 0 };
+        km_http_next_call(&chain, r, &c->resp);
         if (!c->resp.head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
             km__resp_error(c, -r->body_err);
         km__resp_finish(&c->resp);

@@ -21,6 +21,14 @@ struct km_http_req {
     size_t    body_start;       /* offset of the body in the read buffer */
     size_t    body_len;         /* decoded length, once read */
     size_t    end;              /* offset just past this request, once known */
+    char      request_id[65];   /* set by the request-id middleware */
+    bool      traced;           /* trace is set by the trace middleware */
+    km_http_trace_ctx trace;
+};
+
+struct km_http_next {
+    const km_http_config *cfg;
+    size_t                i;    /* next middleware to run */
 };
 enum { BODY_NONE, BODY_UNREAD, BODY_READ, BODY_FAILED };
 

@@ -3,13 +3,20 @@
 #include <kumo/group.h>
 #include "wait.h"
 
+/* A goroutine running a call under the group (km_group_run). */
+typedef struct runner {
+    km__g         *g;
+    struct runner *next, *prev;
+} runner;
+
 struct km_group {
-    km__lock    lock;           /* members, children */
+    km__lock    lock;           /* members, children, runners */
     atomic_int  cancelled;
     int64_t     deadline;       /* effective: min with the ancestors' */
     km_group   *parent;
     km_group   *children, *sibling_next, *sibling_prev;
     km__g      *members;
+    runner     *runners;
     atomic_long nmembers;
 };
 
@@ -110,6 +117,12 @@ static void cancel_locked_tree(km_group *grp, km__g **woken)
             *woken = m;
         }
     }
+    for (runner *r = grp->runners; r; r = r->next) {
+        if (km__claim(r->g, KM__WAKE_CANCEL)) {
+            r->g->schedlink = *woken;
+            *woken = r->g;
+        }
+    }
     for (km_group *c = grp->children; c; c = c->sibling_next)
         cancel_locked_tree(c, woken);
     km__lock_release(&grp->lock);
@@ -170,7 +183,7 @@ int km_group_free(km_group *grp)
 {
     if (!grp)
         return 0;
-    if (atomic_load(&grp->nmembers) || grp->children)
+    if (atomic_load(&grp->nmembers) || grp->children || grp->runners)
         return -EBUSY;
     km_group *p = grp->parent;
     if (p) {
@@ -182,6 +195,33 @@ int km_group_free(km_group *grp)
     }
     km__free(grp);
     return 0;
+}
+
+int km_group_run(km_group *grp, km_fn *fn, void *arg)
+{
+    km__g *self = km__curg();
+    if (!grp || !fn)
+        return -EINVAL;
+    if (!self)
+        return -EPERM;
+    runner me = { .g = self };
+    km__lock_acquire(&grp->lock);
+    me.next = grp->runners;
+    if (grp->runners)
+        grp->runners->prev = &me;
+    grp->runners = &me;
+    km__lock_release(&grp->lock);
+    /* Seen by parks (deadline, flag) and by spawns (inheritance); the
+     * caller's own membership elsewhere is untouched. */
+    void *saved = self->group;
+    self->group = grp;
+    fn(arg);
+    self->group = saved;
+    km__lock_acquire(&grp->lock);
+    if (me.prev) me.prev->next = me.next; else grp->runners = me.next;
+    if (me.next) me.next->prev = me.prev;
+    km__lock_release(&grp->lock);
+    return km_group_err(grp);
 }
 
 km_group *km_group_current(void)

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* Middleware: the chain, request ids, W3C trace context, per-request timeouts. */
+#include "http-int.h"
+#include "rt/rt-int.h"
+#include <string.h>
+
+void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w)
+{
+    const km_http_config *cfg = next->cfg;
+    if (next->i < cfg->nmiddleware) {
+        const km_http_mw *m = &cfg->middleware[next->i];
+        km_http_next rest = { cfg, next->i + 1 };
+        m->fn(r, w, m->ud, &rest);
+    } else {
+        cfg->handler(r, w, cfg->ud);
+    }
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static void random_hex(char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint32_t v = km__rand();
+        for (size_t j = 0; j < 8 && i + j < n; j++, v >>= 4)
+            out[i + j] = hexd[v & 15];
+    }
+    out[n] = 0;
+}
+
+/* ---- request id ---- */
+
+static bool id_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    (void)ud;
+    km_str in = km_http_header(r, "X-Request-ID");
+    bool ok = in.p && in.n >= 1 && in.n <= 64;
+    for (size_t i = 0; ok && i < in.n; i++)
+        ok = id_char((unsigned char)in.p[i]);
+    if (ok) {
+        memcpy(r->request_id, in.p, in.n);
+        r->request_id[in.n] = 0;
+    } else {
+        random_hex(r->request_id, 16);
+    }
+    km_http_set_header(w, "X-Request-ID", r->request_id);
+    km_http_next_call(next, r, w);
+}
+
+km_str km_http_request_id(const km_http_req *r)
+{
+    return r->request_id[0] ? (km_str){ r->request_id, strlen(r->request_id) }
+                            : (km_str){ NULL, 0 };
+}
+
+/* ---- W3C trace context (https://www.w3.org/TR/trace-context/) ---- */
+
+static bool lower_hex(const char *p, size_t n, bool *all_zero)
+{
+    *all_zero = true;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        if (c != '0')
+            *all_zero = false;
+    }
+    return true;
+}
+
+static int hexv(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+/* version "-" trace-id "-" parent-id "-" flags; version 00 is exactly 55
+ * bytes; a higher version may append fields after a '-'; ff is invalid. */
+static bool parse_traceparent(km_str v, km_http_trace_ctx *t)
+{
+    bool zero;
+    if (v.n < 55 || v.p[2] != '-' || v.p[35] != '-' || v.p[52] != '-')
+        return false;
+    if (!lower_hex(v.p, 2, &zero) || (v.p[0] == 'f' && v.p[1] == 'f'))
+        return false;
+    bool v00 = v.p[0] == '0' && v.p[1] == '0';
+    if ((v00 && v.n != 55) || (!v00 && v.n > 55 && v.p[55] != '-'))
+        return false;
+    if (!lower_hex(v.p + 3, 32, &zero) || zero)
+        return false;
+    memcpy(t->trace_id, v.p + 3, 32);
+    t->trace_id[32] = 0;
+    if (!lower_hex(v.p + 36, 16, &zero) || zero)
+        return false;
+    memcpy(t->parent_id, v.p + 36, 16);
+    t->parent_id[16] = 0;
+    if (!lower_hex(v.p + 53, 2, &zero))
+        return false;
+    t->flags = (uint8_t)(hexv(v.p[53]) * 16 + hexv(v.p[54]));
+    return true;
+}
+
+void km_http_mw_trace(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    (void)ud;
+    km_http_trace_ctx *t = &r->trace;
+    if (parse_traceparent(km_http_header(r, "traceparent"), t)) {
+        km_str ts = km_http_header(r, "tracestate");
+        t->tracestate = ts.p && ts.n <= 512 ? ts : (km_str){ NULL, 0 };
+    } else {
+        random_hex(t->trace_id, 32);
+        t->parent_id[0] = 0;
+        t->flags = 1;
+        t->tracestate = (km_str){ NULL, 0 };
+    }
+    random_hex(t->span_id, 16);
+    r->traced = true;
+    km_http_next_call(next, r, w);
+}
+
+const km_http_trace_ctx *km_http_trace(const km_http_req *r)
+{
+    return r->traced ? &r->trace : NULL;
+}
+
+size_t km_http_trace_headers(const km_http_req *r, km_http_kv out[2],
+                             char buf[KM_HTTP_TRACE_BUF])
+{
+    if (!r->traced)
+        return 0;
+    buf[0] = '0'; buf[1] = '0'; buf[2] = '-';
+    memcpy(buf + 3, r->trace.trace_id, 32);
+    buf[35] = '-';
+    memcpy(buf + 36, r->trace.span_id, 16);
+    buf[52] = '-';
+    buf[53] = hexd[r->trace.flags >> 4];
+    buf[54] = hexd[r->trace.flags & 15];
+    buf[55] = 0;
+    out[0] = (km_http_kv){ "traceparent", buf };
+    /* tracestate (at most 512 bytes, see km_http_mw_trace) follows it */
+    if (r->trace.tracestate.p && r->trace.tracestate.n < KM_HTTP_TRACE_BUF - 57) {
+        memcpy(buf + 56, r->trace.tracestate.p, r->trace.tracestate.n);
+        buf[56 + r->trace.tracestate.n] = 0;
+        out[1] = (km_http_kv){ "tracestate", buf + 56 };
+        return 2;
+    }
+    return 1;
+}
+
+/* ---- per-request timeout ---- */
+
+typedef struct { km_http_req *r; km_http_resp *w; km_http_next *next; } call;
+
+static void run_rest(void *arg)
+{
+    call *c = arg;
+    km_http_next_call(c->next, c->r, c->w);
+}
+
+void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    int64_t ns = ud ? *(const int64_t *)ud : 0;
+    km_group *g;
+    if (ns <= 0 || km_group_new(&g, km_group_current(), km_now() + ns)) {
+        km_http_next_call(next, r, w);
+        return;
+    }
+    call c = { r, w, next };
+    int rc = km_group_run(g, run_rest, &c);
+    if (rc && !w->head_sent) {
+        static const char msg[] = "request timed out\n";
+        km_http_send(w, 503, "text/plain; charset=utf-8", msg, sizeof msg - 1);
+    }
+    /* Goroutines the handler started stay in g: wait for them before
+     * freeing it (they see the same deadline). */
+    km_group_cancel(g);
+    km_group_wait(g, KM_FOREVER);
+    km_group_free(g);
+}
