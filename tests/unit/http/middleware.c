@@ -45,7 +45,8 @@ typedef struct { world *wd; int tag; } marker;
 static void mark(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     marker *m = ud;
-    m->wd->order[m->wd->norder++] = m->tag;
+    if (m->wd->norder < 4)
+        m->wd->order[m->wd->norder++] = m->tag;
     km_http_next_call(next, r, w);
 }
 
