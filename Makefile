@@ -47,7 +47,7 @@ HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd
 KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
 KUMO     := $(BUILD)/kumo
 
-.PHONY: all lib test run deps bench-runtime bench-net fuzz clean examples tests
+.PHONY: all lib test run deps bench-runtime bench-net bench-http fuzz clean examples tests
 
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
 
@@ -116,6 +116,10 @@ bench-runtime: deps
 bench-net: deps
 	@$(MAKE) --no-print-directory lib
 	@bench/net/run.sh
+
+bench-http: deps
+	@$(MAKE) --no-print-directory lib build/examples/hello
+	@bench/http/run.sh
 
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
