@@ -3,12 +3,18 @@
 # the main program. Both first install missing Debian packages.
 
 SAN      ?=
+CTX      ?=
 WERROR   ?= 0
 CC       ?= gcc
 ifeq ($(SAN),)
 BUILD    := build
 else
 BUILD    := build-$(SAN)
+endif
+# CTX=ucontext builds the portable context-switch fallback (build-ucontext/).
+ifeq ($(CTX),ucontext)
+BUILD    := build-ucontext
+EXTRA_CFLAGS += -DKM_CTX_UCONTEXT
 endif
 
 OPT      ?= -O2
@@ -137,4 +143,4 @@ fuzz: deps $(FUZZ_BIN)
 	  tail -n 2 build-fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz compile_commands.json
+	rm -rf build build-asan build-tsan build-ucontext build-fuzz compile_commands.json
