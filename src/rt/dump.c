@@ -180,19 +180,23 @@ static void *sigquit_thread(void *arg)
  * process, starts the thread that waits for it. */
 int km__sigquit_start(sigset_t *saved)
 {
-    static sigset_t set;
+    static sigset_t waited;         /* read by the SIGQUIT thread forever */
     static atomic_int started;
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGQUIT);
     if (pthread_sigmask(SIG_BLOCK, &set, saved))
         return -EAGAIN;
     if (atomic_exchange(&started, 1))
         return 0;
+    waited = set;
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&t, &a, sigquit_thread, &set);
+    int e = pthread_create(&t, &a, sigquit_thread, &waited);
     pthread_attr_destroy(&a);
+    if (e)
+        atomic_store(&started, 0);
     return -e;
 }

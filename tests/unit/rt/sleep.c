@@ -127,9 +127,9 @@ static void holder(void *arg)
     km_wg_done(h->done);
 }
 
-/* Runs every blocking _dl call where it cannot complete. want_elapsed_min:
- * for future deadlines, none may return before dl; for past ones, all must
- * return promptly. */
+/* Runs every blocking _dl call where it cannot complete: with future
+ * deadlines none may return before its deadline; with past ones (`past`)
+ * all must time out without waiting. */
 static void all_dl_timeout(int64_t (*mkdl)(void), int past)
 {
     km_chan *unbuf, *full, *empty;
@@ -396,7 +396,7 @@ static void sleepers_body(void *arg)
     REQUIRE_EQ(km_wg_wait(sl.ready), 0);
     int64_t start = km_now() + 20 * MS;
     for (long i = 0; i < N_SLEEPERS; i++)
-        sl.dl[i] = start + (int64_t)(rng_next(&rng) % (200 * MS));
+        sl.dl[i] = start + (int64_t)(rng_next(&rng) % (400 * MS));
     km_wg_done(sl.gate);
     REQUIRE_EQ(km_wg_wait(sl.wg), 0);
     km_wg_free(sl.ready);
@@ -407,8 +407,9 @@ static void sleepers_body(void *arg)
 
     /* Order-ish: among sleepers that went to sleep in time, the mean distance
      * between deadline rank and wake rank is small. A scheduler that wakes
-     * sleepers in arbitrary order scores about n/3; stalls of a noisy
-     * machine only scramble small windows. */
+     * sleepers in arbitrary order scores about n/3; a stall of the machine
+     * scrambles (at worst reverses) the sleepers due within it, and only one
+     * longer than about 250 ms of the 400 ms spread would reach n/5. */
     static long idx[N_SLEEPERS], by_wake[N_SLEEPERS], dl_key[N_SLEEPERS], rank_of[N_SLEEPERS];
     long n = 0;
     for (long i = 0; i < N_SLEEPERS; i++)
@@ -427,7 +428,7 @@ static void sleepers_body(void *arg)
         dist += d < 0 ? -d : d;
     }
     dist /= (double)n;
-    ck_assert_msg(dist < n / 10.0, "sleepers woke out of deadline order: mean rank distance %.1f of %ld",
+    ck_assert_msg(dist < n / 5.0, "sleepers woke out of deadline order: mean rank distance %.1f of %ld",
                   dist, n);
 }
 
