@@ -6,23 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Rebases every string of the current request after the read buffer moved. */
-static void rebase(km__conn *c, const char *old)
-{
-    km_http_req *r = &c->req;
-#define MOVE(s) do { if ((s).p >= old && (s).p <= old + c->rcap) (s).p = c->rbuf + ((s).p - old); } while (0)
-    MOVE(r->h.method); MOVE(r->h.target); MOVE(r->h.path); MOVE(r->h.query);
-    for (size_t i = 0; i < r->h.nhdrs; i++) {
-        MOVE(r->h.hdrs[i].name);
-        MOVE(r->h.hdrs[i].value);
-    }
-    for (int i = 0; i < r->nparams; i++) {
-        MOVE(r->pname[i]);
-        MOVE(r->pval[i]);
-    }
-#undef MOVE
-}
-
 int km__conn_reserve(km__conn *c, size_t need)
 {
     const km_http_config *cfg = &c->s->cfg;
@@ -38,12 +21,23 @@ int km__conn_reserve(km__conn *c, size_t need)
     if (!nb)
         return -ENOMEM;
     memcpy(nb, c->rbuf, c->rlen);
-    const char *old = c->rbuf;
+    /* The old buffer lives until the request is done: strings the handler
+     * already took from the request keep pointing into it. */
+    if (c->nretired == KM__MAX_RETIRED) {
+        km__free(nb);
+        return -ENOMEM;     /* cannot happen: the buffer doubles each time */
+    }
+    c->retired[c->nretired++] = c->rbuf;
     c->rbuf = nb;
     c->rcap = ncap;
-    rebase(c, old);
-    km__free((void *)old);
     return 0;
+}
+
+/* Frees the buffers the current request outgrew. */
+static void free_retired(km__conn *c)
+{
+    while (c->nretired)
+        km__free(c->retired[--c->nretired]);
 }
 
 ssize_t km__conn_fill(km__conn *c, int64_t deadline)
@@ -119,7 +113,7 @@ static int next_head(km__conn *c)
 {
     const km_http_config *cfg = &c->s->cfg;
     size_t scanned = 0;
-    int64_t dl = 0;
+    int64_t dl;
     compact(c);
     for (;;) {
         memset(&c->req.h, 0, sizeof c->req.h);
@@ -135,13 +129,17 @@ static int next_head(km__conn *c)
         /* About to block: pipelined responses go out first. */
         if (km__resp_flush(c) || atomic_load(&c->s->stopping))
             return 0;
+        /* Idle between requests; once a byte of the next one arrived, the
+         * whole head must come within read_header_timeout of it. */
         if (c->rlen == 0) {
             dl = km_now() + cfg->idle_timeout;
             atomic_store(&c->busy, false);
-        } else if (dl == 0 || !atomic_load(&c->busy)) {
-            dl = km_now() + cfg->read_header_timeout;
-            atomic_store(&c->busy, true);
-            c->started = km_now();
+        } else {
+            if (!atomic_load(&c->busy)) {
+                atomic_store(&c->busy, true);
+                c->started = km_now();
+            }
+            dl = c->started + cfg->read_header_timeout;
         }
         if (c->rlen == c->rcap && km__conn_reserve(c, c->rcap * 2)) {
             km__resp_reset(&c->resp, c, false);
@@ -195,7 +193,9 @@ void km__http_conn_main(void *arg)
             km__resp_error(c, -r->body_err);
         km__resp_finish(&c->resp);
         access_log(c);
-        if (c->broken || km__req_drain(r))
+        int drained = c->broken ? -1 : km__req_drain(r);
+        free_retired(c);
+        if (drained)
             break;
         if (!c->keep_alive)
             break;
@@ -210,5 +210,6 @@ void km__http_conn_main(void *arg)
         atomic_store(&c->busy, false);
     }
     km__resp_flush(c);
+    free_retired(c);
     km__http_conn_close(c);
 }

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #define KM__MAX_PARAMS 8
+#define KM__MAX_RETIRED 24      /* doublings of the read buffer per request */
 
 typedef struct km__conn km__conn;
 
@@ -48,6 +49,8 @@ struct km__conn {
     km_http_server  *s;
     char            *rbuf;
     size_t           rcap, rlen, rpos;  /* rpos: start of the current request */
+    char            *retired[KM__MAX_RETIRED];  /* outgrown read buffers */
+    int              nretired;
     char            *wbuf;
     size_t           wcap, wlen;
     km__hdr         *hdrs;
@@ -68,6 +71,8 @@ struct km_http_server {
     km_group       *group;              /* accept loop and connections */
     km_mutex       *mu;                 /* conns list */
     km__conn       *conns;
+    km__conn       *free;               /* closed ones, for reuse */
+    int             nfree;
     atomic_int      nconns;
     atomic_bool     stopping;
 };
@@ -75,8 +80,9 @@ struct km_http_server {
 /* conn.c, server.c */
 void km__http_conn_main(void *arg);
 void km__http_conn_close(km__conn *c);
-/* Grows the read buffer to at least need bytes, keeping request strings
- * valid. 0 or -ENOMEM/-EMSGSIZE. */
+/* Grows the read buffer to at least need bytes; strings of the current
+ * request stay valid (the old buffer is kept until the request is done).
+ * 0 or -ENOMEM/-EMSGSIZE. */
 int  km__conn_reserve(km__conn *c, size_t need);
 /* Reads more bytes into the read buffer; > 0, 0 at EOF, or -errno. */
 ssize_t km__conn_fill(km__conn *c, int64_t deadline);

@@ -199,6 +199,14 @@ static const char *find_head_end(const char *buf, size_t len, size_t skip,
     size_t from = *scanned > skip + 3 ? *scanned - 3 : skip;
     size_t lim = len < max_bytes + skip ? len : max_bytes + skip;
     *err = 0;
+    /* A LF without its CR never ends a head here: say so now rather than
+     * wait for a CRLF CRLF that may never come. */
+    for (const char *lf = buf + from; (lf = memchr(lf, '\n', (size_t)(buf + lim - lf))); lf++) {
+        if (lf == buf || lf[-1] != '\r') {
+            *err = -400;
+            return NULL;
+        }
+    }
     for (size_t i = from; i + 3 < lim; i++) {
         const char *c = memchr(buf + i, '\r', lim - 3 - i);
         if (!c)
@@ -256,7 +264,6 @@ int km__http_parse_head(const char *buf, size_t len, size_t *scanned, km__head *
     const char *end = find_head_end(buf, len, skip, scanned, max_bytes, &err);
     if (!end)
         return err;
-
     memset(h, 0, sizeof *h);
     h->content_length = -1;
     h->hdrs = hdrs;

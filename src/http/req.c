@@ -47,7 +47,8 @@ km_str km_http_param(const km_http_req *r, const char *name)
  * needed (after flushing earlier pipelined responses, which come first). */
 static int maybe_continue(km__conn *c)
 {
-    if (!c->req.h.expect_continue || c->sent_continue)
+    /* never to an HTTP/1.0 client, which does not know 1xx (RFC 9110 §10.1.1) */
+    if (!c->req.h.expect_continue || c->sent_continue || c->req.h.version < 11)
         return 0;
     c->sent_continue = true;
     int rc = km__out(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -94,7 +95,13 @@ static int read_chunked(km_http_req *r)
             break;
         if (rc < 0)
             return fail(r, -rc);
-        /* Framing costs bytes too: allow it some room beyond the body. */
+        /* Full: first reclaim the framing already decoded away (the gap
+         * between the decoded body and the undecoded input), then grow. */
+        if (c->rlen == c->rcap && d.rpos > d.wpos) {
+            memmove(c->rbuf + d.wpos, c->rbuf + d.rpos, c->rlen - d.rpos);
+            c->rlen -= d.rpos - d.wpos;
+            d.rpos = d.wpos;
+        }
         if (c->rlen == c->rcap && km__conn_reserve(c, c->rcap * 2 < r->body_start + max + 65536
                                                       ? c->rcap * 2 : r->body_start + max + 65536))
             return fail(r, 413);

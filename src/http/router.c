@@ -158,6 +158,7 @@ void km_http_router_serve(km_http_req *req, km_http_resp *w, void *ud)
     bool head = method_is(m, "HEAD");
     char allow[128];
     size_t alen = 0;
+    allow[0] = 0;
     for (route *r = rt->head; r; r = r->next) {
         if (!match(r, path, req))
             continue;
@@ -166,7 +167,11 @@ void km_http_router_serve(km_http_req *req, km_http_resp *w, void *ud)
             return;
         }
         size_t ml = strlen(r->method);
-        if (alen + ml + 2 < sizeof allow && !strstr(allow, r->method)) {
+        bool listed = false;
+        for (const char *a = allow; alen && (a = strstr(a, r->method)); a += ml)
+            if ((a == allow || a[-1] == ' ') && (a[ml] == ',' || a[ml] == 0))
+                listed = true;
+        if (alen + ml + 2 < sizeof allow && !listed) {
             if (alen) { allow[alen++] = ','; allow[alen++] = ' '; }
             memcpy(allow + alen, r->method, ml);
             alen += ml;

@@ -20,22 +20,47 @@ static void defaults(km_http_config *c)
     if (!c->max_conns) c->max_conns = 10000;
 }
 
+#define RBUF 4096
+#define WBUF 8192
+#define KEEP_FREE 256           /* closed connections kept for reuse */
+
+static void conn_destroy(km__conn *c)
+{
+    km__free(c->rbuf);
+    km__free(c->wbuf);
+    km__free(c->hdrs);
+    km__free(c);
+}
+
 static km__conn *conn_new(km_http_server *s, int fd)
 {
-    km__conn *c = km__calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    km_mutex_lock(s->mu);
+    km__conn *c = s->free;
+    if (c) {
+        s->free = c->next;
+        s->nfree--;
+    }
+    km_mutex_unlock(s->mu);
+    if (!c) {
+        c = km__calloc(1, sizeof *c);
+        if (!c)
+            return NULL;
+        c->rcap = RBUF;
+        c->wcap = WBUF;
+        c->rbuf = km__malloc(c->rcap);
+        c->wbuf = km__malloc(c->wcap);
+        c->hdrs = km__malloc(s->cfg.max_headers * sizeof *c->hdrs);
+        if (!c->rbuf || !c->wbuf || !c->hdrs) {
+            conn_destroy(c);
+            return NULL;
+        }
+    }
     c->fd = fd;
     c->s = s;
-    c->rcap = 4096;
-    c->wcap = 8192;
-    c->rbuf = km__malloc(c->rcap);
-    c->wbuf = km__malloc(c->wcap);
-    c->hdrs = km__malloc(s->cfg.max_headers * sizeof *c->hdrs);
-    if (!c->rbuf || !c->wbuf || !c->hdrs) {
-        km__free(c->rbuf); km__free(c->wbuf); km__free(c->hdrs); km__free(c);
-        return NULL;
-    }
+    c->rlen = c->rpos = c->wlen = 0;
+    c->broken = false;
+    c->prev = NULL;
+    atomic_store(&c->busy, false);
     km_mutex_lock(s->mu);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
@@ -51,7 +76,11 @@ static km__conn *conn_new(km_http_server *s, int fd)
 void km__http_conn_close(km__conn *c)
 {
     km_http_server *s = c->s;
-    if (!c->broken) {
+    /* Only when the client may still be sending (input we did not use,
+     * a body we did not read): otherwise a plain close is clean. */
+    bool unread = c->rlen > c->rpos || c->req.body_state == BODY_UNREAD ||
+                  c->req.body_state == BODY_FAILED;
+    if (!c->broken && unread) {
         km_shutdown(c->fd, SHUT_WR);
         char sink[4096];
         int64_t dl = km_now() + SEC / 2;
@@ -59,15 +88,23 @@ void km__http_conn_close(km__conn *c)
             ;
     }
     km_close(c->fd);
+    c->fd = -1;
+    memset(&c->req, 0, sizeof c->req);
     km_mutex_lock(s->mu);
     if (c->prev) c->prev->next = c->next; else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    /* Keep it for the next connection unless its buffers grew. */
+    bool keep = s->nfree < KEEP_FREE && c->rcap == RBUF && c->wcap == WBUF &&
+                !atomic_load(&s->stopping);
+    if (keep) {
+        c->next = s->free;
+        s->free = c;
+        s->nfree++;
+    }
     km_mutex_unlock(s->mu);
     atomic_fetch_sub(&s->nconns, 1);
-    km__free(c->rbuf);
-    km__free(c->wbuf);
-    km__free(c->hdrs);
-    km__free(c);
+    if (!keep)
+        conn_destroy(c);
 }
 
 static void refuse(int fd)
@@ -170,6 +207,11 @@ int km_http_shutdown(km_http_server *s, int64_t deadline)
         }
     }
     km_group_free(s->group);
+    while (s->free) {
+        km__conn *c = s->free;
+        s->free = c->next;
+        conn_destroy(c);
+    }
     km_mutex_free(s->mu);
     km__free(s);
     return rc;

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP/1.1 server over loopback with raw requests: keep-alive, pipelining, request bodies, 100-continue, HEAD, close semantics. */
+#include "util.h"
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MS  1000000LL
+#define SEC 1000000000LL
+
+static int64_t soon(void) { return km_now() + 10 * SEC; }
+
+/* ---- a raw HTTP/1.1 client over km_dial ---- */
+
+typedef struct { int fd; char *buf; size_t len, cap; } cli;
+typedef struct { int status; char head[4096]; char *body; size_t body_n; } resp;
+
+static void cli_open(cli *c, int port)
+{
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    c->fd = km_dial(addr, soon());
+    ck_assert_msg(c->fd >= 0, "dial %s: %s", addr, km_strerror(c->fd));
+    c->cap = 1 << 20;
+    c->buf = malloc(c->cap);
+    c->len = 0;
+}
+
+static void cli_close(cli *c)
+{
+    km_close(c->fd);
+    free(c->buf);
+}
+
+static void cli_sendn(cli *c, const void *p, size_t n)
+{
+    ssize_t w = km_write(c->fd, p, n, soon());
+    ck_assert_msg(w == (ssize_t)n, "write: %s", km_strerror((int)w));
+}
+
+static void cli_send(cli *c, const char *s) { cli_sendn(c, s, strlen(s)); }
+
+/* Reads more: > 0, or -errno (-ENODATA at EOF). */
+static ssize_t cli_fill(cli *c)
+{
+    ck_assert_msg(c->len < c->cap, "client buffer full");
+    ssize_t n = km_read(c->fd, c->buf + c->len, c->cap - c->len, soon());
+    if (n > 0)
+        c->len += (size_t)n;
+    return n == 0 ? -ENODATA : n;
+}
+
+static ssize_t cli_need(cli *c, size_t n)
+{
+    while (c->len < n) {
+        ssize_t r = cli_fill(c);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static void cli_consume(cli *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* Offset just past delim, reading as needed; -errno. */
+static ssize_t cli_find(cli *c, const char *delim)
+{
+    size_t dn = strlen(delim);
+    for (;;) {
+        char *p = memmem(c->buf, c->len, delim, dn);
+        if (p)
+            return p - c->buf + (ssize_t)dn;
+        ssize_t r = cli_fill(c);
+        if (r < 0)
+            return r;
+    }
+}
+
+static bool hdr(const resp *r, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(r->head, "\r\n"); l && l[2] != '\r'; l = strstr(l + 2, "\r\n")) {
+        if (!strncasecmp(l + 2, name, nl) && l[2 + nl] == ':') {
+            const char *v = l + 3 + nl, *e = strstr(v, "\r\n");
+            while (*v == ' ') v++;
+            snprintf(out, cap, "%.*s", (int)(e - v), v);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool hdr_is(const resp *r, const char *name, const char *want)
+{
+    char v[256];
+    return hdr(r, name, v, sizeof v) && !strcasecmp(v, want);
+}
+
+static void body_add(resp *r, const char *p, size_t n)
+{
+    r->body = realloc(r->body, r->body_n + n + 1);
+    memcpy(r->body + r->body_n, p, n);
+    r->body_n += n;
+    r->body[r->body_n] = 0;
+}
+
+static int read_head(cli *c, resp *r)
+{
+    memset(r, 0, sizeof *r);
+    ssize_t e = cli_find(c, "\r\n\r\n");
+    if (e < 0)
+        return (int)e;
+    ck_assert((size_t)e < sizeof r->head);
+    memcpy(r->head, c->buf, (size_t)e);
+    ck_assert_msg(sscanf(r->head, "HTTP/1.%*1d %3d ", &r->status) == 1, "status line: %s", r->head);
+    cli_consume(c, (size_t)e);
+    body_add(r, "", 0);
+    return r->status;
+}
+
+/* Reads one response: fixed, chunked or close-delimited body (none for
+ * HEAD, 1xx, 204, 304). Its status, or -errno (-ENODATA: EOF). */
+static int read_resp(cli *c, resp *r, bool head_req)
+{
+    int st = read_head(c, r);
+    if (st < 0 || head_req || st < 200 || st == 204 || st == 304)
+        return st;
+    char v[64];
+    ssize_t e;
+    if (hdr(r, "transfer-encoding", v, sizeof v)) {
+        ck_assert_str_eq(v, "chunked");
+        ck_assert(!hdr(r, "content-length", v, sizeof v));
+        for (;;) {
+            if ((e = cli_find(c, "\r\n")) < 0)
+                return (int)e;
+            size_t n = strtoul(c->buf, NULL, 16);
+            cli_consume(c, (size_t)e);
+            if (n == 0)
+                break;
+            if ((e = cli_need(c, n + 2)) < 0)
+                return (int)e;
+            ck_assert(c->buf[n] == '\r' && c->buf[n + 1] == '\n');
+            body_add(r, c->buf, n);
+            cli_consume(c, n + 2);
+        }
+        if ((e = cli_find(c, "\r\n")) < 0)   /* no trailers from kumo */
+            return (int)e;
+        ck_assert_int_eq(e, 2);
+        cli_consume(c, 2);
+    } else if (hdr(r, "content-length", v, sizeof v)) {
+        size_t n = strtoul(v, NULL, 10);
+        if ((e = cli_need(c, n)) < 0)
+            return (int)e;
+        body_add(r, c->buf, n);
+        cli_consume(c, n);
+    } else {
+        while ((e = cli_fill(c)) > 0)
+            ;
+        if (e != -ENODATA)
+            return (int)e;
+        body_add(r, c->buf, c->len);
+        cli_consume(c, c->len);
+    }
+    return st;
+}
+
+/* Sends raw (if any) and reads one response, which must have the status
+ * and body given. */
+static void roundtrip(cli *c, const char *raw, int status, const char *body)
+{
+    resp r;
+    if (*raw)
+        cli_send(c, raw);
+    int st = read_resp(c, &r, !strncmp(raw, "HEAD ", 5));
+    ck_assert_msg(st == status, "%.40s...: status %d (%s), want %d", raw, st,
+                  st < 0 ? km_strerror(st) : "", status);
+    if (body)
+        ck_assert_msg(r.body_n == strlen(body) && !memcmp(r.body, body, r.body_n),
+                      "%.40s...: body '%s', want '%s'", raw, r.body, body);
+    free(r.body);
+}
+
+/* The server closed the connection: EOF (or a reset), no more bytes. */
+static void expect_closed(cli *c)
+{
+    ck_assert_msg(c->len == 0, "%zu unexpected bytes: %.*s", c->len, (int)c->len, c->buf);
+    ssize_t n = cli_fill(c);
+    ck_assert_msg(n == -ENODATA || n == -ECONNRESET, "after the last response: %zd (%s)", n,
+                  n > 0 ? c->buf : km_strerror((int)n));
+}
+
+/* ---- the server under test ---- */
+
+typedef struct {
+    km_chan    *started, *gate;     /* handler -> test, test -> handler */
+    atomic_bool reading;            /* the handler asked for the body */
+} ctx;
+
+static void signal_(km_chan *ch) { int one = 1; km_chan_send(ch, &one); }
+static void wait_(km_chan *ch) { int x; ck_assert_int_eq(km_chan_recv_dl(ch, &x, soon()), 0); }
+
+static bool is(km_str s, const char *lit) { return s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
+
+static void handler(km_http_req *r, km_http_resp *w, void *ud)
+{
+    ctx *x = ud;
+    km_str path = km_http_path(r), b;
+    char out[1024];
+    if (is(path, "/ping")) {
+        km_http_send(w, 200, "text/plain", "pong", 4);
+    } else if (is(path, "/echo")) {
+        if (km_http_body(r, &b) == 0)
+            km_http_send(w, 200, "application/octet-stream", b.p, b.n);
+    } else if (is(path, "/gate-echo")) {
+        signal_(x->started);
+        wait_(x->gate);
+        atomic_store(&x->reading, true);
+        if (km_http_body(r, &b) == 0)
+            km_http_send(w, 200, "application/octet-stream", b.p, b.n);
+    } else if (is(path, "/noread")) {
+        km_http_send(w, 200, "text/plain", "ignored", 7);
+    } else if (is(path, "/info")) {
+        km_str m = km_http_method(r), t = km_http_target(r), q = km_http_query(r);
+        km_str host = km_http_header(r, "HOST"), x1 = km_http_header(r, "x-one"), nm, vl;
+        int n = snprintf(out, sizeof out, "%.*s %.*s q=%.*s v=%d n=%zu host=%.*s x=%.*s cl=%lld",
+                         (int)m.n, m.p, (int)t.n, t.p, (int)q.n, q.p, km_http_version(r),
+                         km_http_header_count(r), (int)host.n, host.p ? host.p : "",
+                         (int)x1.n, x1.p ? x1.p : "", (long long)km_http_content_length(r));
+        ck_assert(km_http_header(r, "x-absent").p == NULL);
+        ck_assert_int_eq(km_http_header_at(r, km_http_header_count(r), &nm, &vl), -ERANGE);
+        ck_assert_int_eq(km_http_header_at(r, 0, &nm, &vl), 0);
+        n += snprintf(out + n, sizeof out - (size_t)n, " first=%.*s", (int)nm.n, nm.p);
+        km_http_set_header(w, "X-Reply", "yes");
+        km_http_send(w, 200, "text/plain", out, (size_t)n);
+    } else if (is(path, "/chunky")) {
+        km_http_write(w, "abc", 3);
+        km_http_write(w, "", 0);
+        km_http_write(w, "def", 3);
+    } else if (is(path, "/late/some/long/path")) {
+        km_str tag = km_http_header(r, "X-Tag");
+        if (km_http_body(r, &b) == 0 && path.n + tag.n < 512) {
+            /* memcpy, not %.*s: ASan then checks every byte read */
+            size_t n = 0;
+            memcpy(out, path.p, path.n), n += path.n, out[n++] = '|';
+            memcpy(out + n, tag.p, tag.n), n += tag.n;
+            n += (size_t)snprintf(out + n, sizeof out - n, "|%zu", b.n);
+            km_http_send(w, 200, "text/plain", out, n);
+        }
+    } else if (is(path, "/nocontent")) {
+        km_http_send(w, 204, NULL, NULL, 0);
+    } else if (is(path, "/empty")) {
+        /* says nothing: 200 with an empty body */
+    } else {
+        km_http_send(w, 404, "text/plain", "nf", 2);
+    }
+}
+
+typedef struct { ctx x; km_http_server *srv; int port; cli c; } fixture;
+
+static void setup_cfg(fixture *f, km_http_config *cfg)
+{
+    memset(&f->x, 0, sizeof f->x);
+    ck_assert_int_eq(km_chan_new(&f->x.started, sizeof(int), 1), 0);
+    ck_assert_int_eq(km_chan_new(&f->x.gate, sizeof(int), 1), 0);
+    cfg->addr = "127.0.0.1:0";
+    cfg->handler = handler;
+    cfg->ud = &f->x;
+    ck_assert_int_eq(km_http_serve(&f->srv, cfg), 0);
+    f->port = km_http_server_port(f->srv);
+    ck_assert_int_gt(f->port, 0);
+    cli_open(&f->c, f->port);
+}
+
+static void setup(fixture *f) { km_http_config cfg = { 0 }; setup_cfg(f, &cfg); }
+
+static void teardown(fixture *f)
+{
+    cli_close(&f->c);
+    ck_assert_int_eq(km_http_shutdown(f->srv, soon()), 0);
+    km_chan_free(f->x.started);
+    km_chan_free(f->x.gate);
+}
+
+#define TEST(name)                                                  \
+    static void name##_body(fixture *f);                            \
+    static void name##_run(void *arg) { (void)arg; fixture f; setup(&f); name##_body(&f); teardown(&f); } \
+    START_TEST(name) { t_run(name##_run, NULL); } END_TEST          \
+    static void name##_body(fixture *f)
+
+/* ---- tests ---- */
+
+TEST(keep_alive)
+{
+    for (int i = 0; i < 5; i++) {
+        resp r;
+        cli_send(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+        ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+        ck_assert_str_eq(r.body, "pong");
+        ck_assert(hdr_is(&r, "content-length", "4"));
+        ck_assert(hdr_is(&r, "content-type", "text/plain"));
+        ck_assert(hdr_is(&r, "server", "kumo"));
+        char v[64];
+        ck_assert(hdr(&r, "date", v, sizeof v) && strstr(v, " GMT"));
+        ck_assert(!hdr(&r, "connection", v, sizeof v));
+        free(r.body);
+    }
+    resp r;
+    cli_send(&f->c, "GET /info?a=b&c HTTP/1.1\r\nhost: example\r\nX-One:  1 \r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_str_eq(r.body, "GET /info?a=b&c q=a=b&c v=11 n=2 host=example x=1 cl=0 first=host");
+    ck_assert(hdr_is(&r, "x-reply", "yes"));
+    free(r.body);
+    roundtrip(&f->c, "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\n", 204, "");
+    roundtrip(&f->c, "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n", 200, "");
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+TEST(pipelining)
+{
+    char all[16 * 64];
+    size_t n = 0;
+    for (int i = 0; i < 16; i++)
+        n += (size_t)snprintf(all + n, sizeof all - n, "GET /info?i=%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+    cli_sendn(&f->c, all, n);
+    for (int i = 0; i < 16; i++) {
+        resp r;
+        ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+        char want[32];
+        snprintf(want, sizeof want, " q=i=%d ", i);
+        ck_assert_msg(strstr(r.body, want), "response %d: %s", i, r.body);
+        free(r.body);
+    }
+    /* bodies, HEAD and an unread body in one batch */
+    cli_send(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    "HEAD /ping HTTP/1.1\r\nHost: t\r\n\r\n"
+                    "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz"
+                    "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    resp r;
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_str_eq(r.body, "hello");
+    free(r.body);
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_str_eq(r.body, "abc");
+    free(r.body);
+    ck_assert_int_eq(read_resp(&f->c, &r, true), 200);
+    ck_assert(hdr_is(&r, "content-length", "4"));
+    free(r.body);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+        ck_assert_str_eq(r.body, "pong");
+        free(r.body);
+    }
+}
+
+static char *pattern(size_t n)
+{
+    char *p = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)('a' + (i * 7 + i / 251) % 26);
+    return p;
+}
+
+TEST(content_length_body)
+{
+    size_t n = 300 * 1024;      /* the read buffer starts at 4 KiB */
+    char *body = pattern(n), head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+    cli_send(&f->c, head);
+    cli_sendn(&f->c, body, 1000);
+    km_sleep(10 * MS);
+    cli_sendn(&f->c, body + 1000, n - 1000);
+    resp r;
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_uint_eq(r.body_n, n);
+    ck_assert(memcmp(r.body, body, n) == 0);
+    free(r.body);
+    free(body);
+    roundtrip(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 200, "");
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+TEST(chunked_body)
+{
+    size_t sizes[] = { 1, 10, 4096, 50000, 3 }, total = 0;
+    for (size_t i = 0; i < 5; i++)
+        total += sizes[i];
+    char *want = pattern(total);
+    cli_send(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    size_t off = 0;
+    for (size_t i = 0; i < 5; i++) {
+        char sz[32];
+        snprintf(sz, sizeof sz, i == 2 ? "%zx;name=\"v\"\r\n" : "%zX\r\n", sizes[i]);
+        cli_send(&f->c, sz);
+        cli_sendn(&f->c, want + off, sizes[i]);
+        cli_send(&f->c, "\r\n");
+        off += sizes[i];
+        km_yield();
+    }
+    cli_send(&f->c, "0\r\nX-Checksum: 1\r\n\r\n");
+    resp r;
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert(hdr_is(&r, "content-length", "54110"));
+    ck_assert_uint_eq(r.body_n, total);
+    ck_assert(memcmp(r.body, want, total) == 0);
+    free(r.body);
+    free(want);
+    /* an unread chunked body is skipped, keeping the connection */
+    roundtrip(&f->c, "POST /ping HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "4\r\nskip\r\n0\r\n\r\n", 200, "pong");
+    roundtrip(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, "");
+    /* bad framing: the server answers 400 itself and closes */
+    roundtrip(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabcX\r\n0\r\n\r\n", 400, NULL);
+    expect_closed(&f->c);
+}
+
+TEST(expect_continue)
+{
+    cli_send(&f->c, "POST /gate-echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    wait_(f->x.started);
+    /* the handler has not asked for the body: nothing was sent */
+    char c;
+    ck_assert_int_eq(km_read(f->c.fd, &c, 1, 0), -ETIMEDOUT);
+    signal_(f->x.gate);
+    resp r;
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 100);
+    ck_assert(atomic_load(&f->x.reading));
+    ck_assert_msg(!strcmp(r.head, "HTTP/1.1 100 Continue\r\n\r\n"), "interim: %s", r.head);
+    free(r.body);
+    cli_send(&f->c, "hello");
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_str_eq(r.body, "hello");
+    free(r.body);
+    /* the body sent without waiting: no 100 needed, and no stray one later */
+    signal_(f->x.gate);
+    cli_send(&f->c, "POST /gate-echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc");
+    wait_(f->x.started);
+    roundtrip(&f->c, "", 200, "abc");
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+    /* a handler that never reads the body: no 100, a final answer, then close */
+    roundtrip(&f->c, "POST /noread HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+              200, "ignored");
+    expect_closed(&f->c);
+}
+
+/* RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request. */
+TEST(expect_ignored_in_http10)
+{
+    signal_(f->x.gate);
+    cli_send(&f->c, "POST /gate-echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    wait_(f->x.started);
+    /* the handler now waits for the body; an HTTP/1.0 client gets no interim answer */
+    km_sleep(200 * MS);
+    char c;
+    ssize_t n = km_read(f->c.fd, &c, 1, 0);
+    ck_assert_msg(n == -ETIMEDOUT, "sent to an HTTP/1.0 client before its body: %zd bytes ('%c')", n, c);
+    cli_send(&f->c, "hello");
+    roundtrip(&f->c, "", 200, "hello");
+}
+
+TEST(head_requests)
+{
+    resp r;
+    cli_send(&f->c, "HEAD /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, true), 200);
+    ck_assert(hdr_is(&r, "content-length", "4"));
+    free(r.body);
+    /* a streamed answer to HEAD: no body, no chunk framing */
+    cli_send(&f->c, "HEAD /chunky HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, true), 200);
+    char v[64];
+    ck_assert(!hdr(&r, "transfer-encoding", v, sizeof v));
+    free(r.body);
+    /* nothing else was sent: the next bytes are the next response */
+    roundtrip(&f->c, "GET /chunky HTTP/1.1\r\nHost: t\r\n\r\n", 200, "abcdef");
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+TEST(connection_close)
+{
+    resp r;
+    cli_send(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_str_eq(r.body, "pong");
+    ck_assert(hdr_is(&r, "connection", "close"));
+    free(r.body);
+    expect_closed(&f->c);
+    /* pipelined requests after the closing one are not answered */
+    cli_close(&f->c);
+    cli_open(&f->c, f->port);
+    cli_send(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                    "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    roundtrip(&f->c, "", 200, "pong");
+    expect_closed(&f->c);
+}
+
+TEST(http10)
+{
+    resp r;
+    cli_send(&f->c, "GET /ping HTTP/1.0\r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    ck_assert_msg(!strncmp(r.head, "HTTP/1.0 200 OK\r\n", 17), "%s", r.head);
+    ck_assert(hdr_is(&r, "connection", "close"));
+    free(r.body);
+    expect_closed(&f->c);
+    /* keep-alive on request */
+    cli_close(&f->c);
+    cli_open(&f->c, f->port);
+    for (int i = 0; i < 3; i++) {
+        cli_send(&f->c, "GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+        ck_assert(hdr_is(&r, "connection", "keep-alive"));
+        free(r.body);
+    }
+    /* a streamed answer to HTTP/1.0 is delimited by the close */
+    cli_send(&f->c, "GET /chunky HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+    char v[64];
+    ck_assert(!hdr(&r, "transfer-encoding", v, sizeof v) && !hdr(&r, "content-length", v, sizeof v));
+    ck_assert_str_eq(r.body, "abcdef");
+    free(r.body);
+    expect_closed(&f->c);
+}
+
+/* http.h: "Strings from a request are valid until the handler returns",
+ * also when reading a large body moved the request into a bigger buffer. */
+TEST(strings_survive_body_read)
+{
+    size_t n = 200 * 1024;
+    char *body = pattern(n), head[256];
+    snprintf(head, sizeof head, "POST /late/some/long/path HTTP/1.1\r\nHost: t\r\nX-Tag: abcdefgh\r\n"
+             "Content-Length: %zu\r\n\r\n", n);
+    cli_send(&f->c, head);
+    cli_sendn(&f->c, body, n);
+    roundtrip(&f->c, "", 200, "/late/some/long/path|abcdefgh|204800");
+    free(body);
+}
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("http/server");
+    TCase *tc = tcase_create("server");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, keep_alive);
+    tcase_add_test(tc, pipelining);
+    tcase_add_test(tc, content_length_body);
+    tcase_add_test(tc, chunked_body);
+    tcase_add_test(tc, expect_continue);
+    tcase_add_test(tc, expect_ignored_in_http10);
+    tcase_add_test(tc, head_requests);
+    tcase_add_test(tc, connection_close);
+    tcase_add_test(tc, http10);
+    tcase_add_test(tc, strings_survive_body_read);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+T_MAIN(suite)
