@@ -198,23 +198,30 @@ static const char *find_head_end(const char *buf, size_t len, size_t skip,
 {
     size_t from = *scanned > skip + 3 ? *scanned - 3 : skip;
     size_t lim = len < max_bytes + skip ? len : max_bytes + skip;
+    const char *end = NULL;
     *err = 0;
-    /* A LF without its CR never ends a head here: say so now rather than
-     * wait for a CRLF CRLF that may never come. */
-    for (const char *lf = buf + from; (lf = memchr(lf, '\n', (size_t)(buf + lim - lf))); lf++) {
-        if (lf == buf || lf[-1] != '\r') {
-            *err = -400;
-            return NULL;
-        }
-    }
     for (size_t i = from; i + 3 < lim; i++) {
         const char *c = memchr(buf + i, '\r', lim - 3 - i);
         if (!c)
             break;
         i = (size_t)(c - buf);
-        if (c[1] == '\n' && c[2] == '\r' && c[3] == '\n')
-            return c + 4;
+        if (c[1] == '\n' && c[2] == '\r' && c[3] == '\n') {
+            end = c + 4;
+            break;
+        }
     }
+    /* A LF without its CR never ends a head here: say so now rather than
+     * wait for a CRLF CRLF that may never come. Only the head is checked
+     * (a body that follows may hold anything). */
+    const char *stop = end ? end : buf + lim;
+    for (const char *lf = buf + from; (lf = memchr(lf, '\n', (size_t)(stop - lf))); lf++) {
+        if (lf == buf || lf[-1] != '\r') {
+            *err = -400;
+            return NULL;
+        }
+    }
+    if (end)
+        return end;
     *scanned = lim;
     if (len >= max_bytes + skip)
         *err = -431;

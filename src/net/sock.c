@@ -3,6 +3,8 @@
 #include <kumo/net.h>
 #include "addr.h"
 #include "rt/rt-int.h"
+
+void km__fd_created_nonblocking(int fd);
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -37,6 +39,7 @@ static int listen_one(const struct sockaddr *sa, socklen_t len, int backlog, uns
         close(fd);
         return e;
     }
+    km__fd_created_nonblocking(fd);
     return fd;
 }
 
@@ -65,8 +68,10 @@ int km_accept(int lfd, int64_t deadline)
 {
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0) {
+            km__fd_created_nonblocking(fd);
             return fd;      /* TCP_NODELAY: inherited from the listener */
+        }
         switch (errno) {
         case EINTR:
         case ECONNABORTED:      /* the peer gave up before we took it */
@@ -88,6 +93,7 @@ static int dial_one(const struct sockaddr *sa, socklen_t len, int64_t deadline)
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    km__fd_created_nonblocking(fd);
     tune(fd, sa->sa_family);
     int rc = 0;
     if (connect(fd, sa, len) < 0) {

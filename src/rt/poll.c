@@ -18,6 +18,7 @@ typedef struct {
     km__lock    lock;
     uint32_t    seq;
     bool        registered;
+    bool        nonblock;       /* created non-blocking by kumo: no fcntl */
     bool        rready, wready;
     km__waiter *rw, *ww;
 } pollfd;
@@ -172,11 +173,13 @@ km__g *km__poll_wait(int64_t deadline, bool poller, bool *woken)
 
 static int pd_register(pollfd *pd, int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -errno;
+    if (!pd->nonblock) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+            return -errno;
+        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return -errno;
+    }
     struct epoll_event ev = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
         .data.u64 = ((uint64_t)pd->seq << 32) | (uint32_t)fd,
@@ -245,6 +248,18 @@ int km_fd_wait(int fd, int events, int64_t deadline)
     return tok == KM__WAKE_CLOSED ? -EBADF : km__wake_err(tok);
 }
 
+/* kumo made fd with SOCK_NONBLOCK: its first wait can skip fcntl. */
+void km__fd_created_nonblocking(int fd)
+{
+    pollfd *pd = pd_get(fd, true);
+    if (pd) {
+        km__lock_acquire(&pd->lock);
+        if (!pd->registered)
+            pd->nonblock = true;
+        km__lock_release(&pd->lock);
+    }
+}
+
 int km_close(int fd)
 {
     if (fd < 0)
@@ -264,9 +279,11 @@ int km_close(int fd)
             }
         }
         pd->rw = pd->ww = NULL;
-        if (pd->registered)
-            epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+        /* No EPOLL_CTL_DEL: close() drops the registration (and should the
+         * file live on through a dup, its events carry the old seq and
+         * are ignored). One system call less per connection. */
         pd->registered = false;
+        pd->nonblock = false;
         pd->rready = pd->wready = false;
         pd->seq++;
         rc = close(fd) ? -errno : 0;
