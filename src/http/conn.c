@@ -197,9 +197,9 @@ void km__http_conn_main(void *arg)
         free_retired(c);
         if (drained)
             break;
+        c->rpos = r->end;
         if (!c->keep_alive)
             break;
-        c->rpos = r->end;
         if (c->rpos == c->rlen) {
             c->rpos = c->rlen = 0;
             if (km__resp_flush(c))
