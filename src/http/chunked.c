@@ -26,7 +26,7 @@ int km__chunked_decode(km__chunked *d, char *buf, size_t len, size_t max_body)
             int v = hexval(c);
             if (v >= 0) {
                 if (d->left >> 56)
-                    return -400;        /* more than 14 hex digits */
+                    return -400;        /* more than 15 hex digits */
                 d->left = d->left * 16 + (uint64_t)v;
                 d->state = SIZE_MORE;
             } else if (d->state == SIZE) {

@@ -87,12 +87,14 @@ void km__http_conn_close(km__conn *c)
         for (int i = 0; i < 16 && km_read(c->fd, sink, sizeof sink, dl) > 0; i++)
             ;
     }
-    km_close(c->fd);
-    c->fd = -1;
     memset(&c->req, 0, sizeof c->req);
+    /* Unlinked and closed under the lock: km_http_shutdown must never
+     * reach an fd number that may already belong to another file. */
     km_mutex_lock(s->mu);
     if (c->prev) c->prev->next = c->next; else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    km_close(c->fd);
+    c->fd = -1;
     /* Keep it for the next connection unless its buffers grew. */
     bool keep = s->nfree < KEEP_FREE && c->rcap == RBUF && c->wcap == WBUF &&
                 !atomic_load(&s->stopping);

@@ -108,6 +108,27 @@ START_TEST(body_follows_head)
 }
 END_TEST
 
+/* Only the head is parsed: body bytes after it (bare LF, CR, NUL, 8-bit)
+ * arriving in the same read are none of the parser's business. */
+START_TEST(binary_body_after_head)
+{
+    static const char r[] = "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n"
+                            "a\nb\0\r\rc\n\n\xff\x01\n";
+    size_t hl = (size_t)(strstr(r, "\r\n\r\n") - r) + 4;
+    ck_assert_int_eq(PARSE(r), (int)hl);
+    /* also when an earlier call saw part of the head (scanned > 0) */
+    for (size_t cut = 1; cut < hl; cut++) {
+        size_t scanned = 0;
+        ck_assert_int_eq(km__http_parse_head(r, cut, &scanned, &h, hdrs, MAXH, 4096), 0);
+        int rc = km__http_parse_head(r, sizeof r - 1, &scanned, &h, hdrs, MAXH, 4096);
+        ck_assert_msg(rc == (int)hl, "cut %zu: %d", cut, rc);
+    }
+    static const char c[] = "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "3\r\n\n\n\n\r\n0\r\n\r\n";
+    ck_assert_int_eq(PARSE(c), (int)(strstr(c, "3\r\n") - c));
+}
+END_TEST
+
 START_TEST(absolute_form)
 {
     ck_assert_int_gt(PARSE("GET http://example.com:8080/p/q?z=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"), 0);
@@ -560,6 +581,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, origin_form_with_query);
     tcase_add_test(tc, body_follows_head);
+    tcase_add_test(tc, binary_body_after_head);
     tcase_add_test(tc, absolute_form);
     tcase_add_test(tc, options_asterisk);
     tcase_add_test(tc, connection_semantics);

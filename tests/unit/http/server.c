@@ -359,11 +359,12 @@ TEST(pipelining)
     }
 }
 
+/* Every byte value, LF, CR and NUL included, in no simple period. */
 static char *pattern(size_t n)
 {
     char *p = malloc(n);
     for (size_t i = 0; i < n; i++)
-        p[i] = (char)('a' + (i * 7 + i / 251) % 26);
+        p[i] = (char)(i * 7 + i / 251);
     return p;
 }
 
@@ -419,6 +420,29 @@ TEST(chunked_body)
     roundtrip(&f->c, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "3\r\nabcX\r\n0\r\n\r\n", 400, NULL);
     expect_closed(&f->c);
+}
+
+/* Head and a binary body in one write, so they arrive in one read. */
+TEST(binary_body_with_head)
+{
+    size_t n = 3000;
+    char *body = pattern(n), *wire = malloc(n + 256);
+    for (int chunked = 0; chunked < 2; chunked++) {
+        size_t k = (size_t)sprintf(wire, chunked ? "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n%zx\r\n"
+                                   : "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", n);
+        memcpy(wire + k, body, n);
+        k += n;
+        if (chunked)
+            k += (size_t)sprintf(wire + k, "\r\n0\r\n\r\n");
+        cli_sendn(&f->c, wire, k);
+        resp r;
+        ck_assert_int_eq(read_resp(&f->c, &r, false), 200);
+        ck_assert_msg(r.body_n == n && !memcmp(r.body, body, n), "chunked %d: %zu bytes back", chunked, r.body_n);
+        free(r.body);
+    }
+    free(wire);
+    free(body);
 }
 
 TEST(expect_continue)
@@ -552,6 +576,7 @@ static Suite *suite(void)
     tcase_add_test(tc, pipelining);
     tcase_add_test(tc, content_length_body);
     tcase_add_test(tc, chunked_body);
+    tcase_add_test(tc, binary_body_with_head);
     tcase_add_test(tc, expect_continue);
     tcase_add_test(tc, expect_ignored_in_http10);
     tcase_add_test(tc, head_requests);
