@@ -155,7 +155,14 @@ void km__execute(km__p *p, km__g *g)
     if (KM__UNLIKELY(!(g->flags & KM__G_STARTED)))
         g_start(p, g);
     atomic_store_explicit(&p->curg, g, memory_order_relaxed);
-    p->schedtick++;
+    /* A peer woken into runnext continues the current round (as Go's
+     * inherited time slice): a ping-pong pair does not trigger the
+     * fairness checks every 61 hops, only every 61 rounds of 1,024. */
+    if (!p->from_next || ++p->inherited == 1024) {
+        p->schedtick++;
+        p->inherited = 0;
+    }
+    p->from_next = false;
     stat_inc(&p->st.switches);
     km__switch(&p->g0, &g->ctx, g->stack_lo, g->stack_size, g->tsan_fiber, false);
     atomic_store_explicit(&p->curg, NULL, memory_order_relaxed);

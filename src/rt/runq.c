@@ -71,8 +71,10 @@ bool km__runq_put(km__p *p, km__g *g, bool next)
 km__g *km__runq_get(km__p *p)
 {
     km__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-    if (g && (g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel)))
+    if (g && (g = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel))) {
+        p->from_next = true;
         return g;
+    }
     for (;;) {
         unsigned h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
         unsigned t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);

@@ -29,7 +29,9 @@ struct km__p {
     _Atomic(km__g *) curg;      /* read by thieves: relaxed atomics */
     km__ctx      g0;            /* the worker thread's own stack */
     int          after;         /* KM__SW_* */
-    uint32_t     schedtick;
+    uint32_t     schedtick;     /* scheduling rounds, for fairness checks */
+    uint32_t     inherited;     /* runnext runs since schedtick last moved */
+    bool         from_next;     /* the G about to run came from runnext */
     uint64_t     rng;
     bool         spinning;      /* looking for work to steal */
     /* Idle bookkeeping, under the scheduler lock. */

@@ -5,13 +5,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* ck_assert_* tells Check's parent process about every check that passes
- * (one write(2) each), far too slow for loops of millions; these speak up
- * only on failure. */
-#define REQUIRE(c) do { if (!(c)) ck_abort_msg("Assertion '%s' failed", #c); } while (0)
-#define REQUIRE_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-    if (a_ != b_) ck_abort_msg("Assertion '%s == %s' failed: %lld != %lld", #a, #b, a_, b_); } while (0)
-
 #if defined(__SANITIZE_THREAD__)
 /* TSan counts every goroutine (a fiber) against its limit of 8,128 threads,
  * and creating one costs it about half a millisecond. */

@@ -11,13 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ck_assert_* tells Check's parent process about every check that passes
- * (one write(2) each), far too slow for loops of millions; these speak up
- * only on failure. */
-#define REQUIRE(c) do { if (!(c)) ck_abort_msg("Assertion '%s' failed", #c); } while (0)
-#define REQUIRE_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-    if (a_ != b_) ck_abort_msg("Assertion '%s == %s' failed: %lld != %lld", #a, #b, a_, b_); } while (0)
-
 static const int procs_tab[] = { 1, 2, 8 };
 
 /* ---- km_main runs fn and returns after it ---- */

@@ -7,13 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ck_assert_* tells Check's parent process about every check that passes
- * (one write(2) each), far too slow for loops of millions; these speak up
- * only on failure. */
-#define REQUIRE(c) do { if (!(c)) ck_abort_msg("Assertion '%s' failed", #c); } while (0)
-#define REQUIRE_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
-    if (a_ != b_) ck_abort_msg("Assertion '%s == %s' failed: %lld != %lld", #a, #b, a_, b_); } while (0)
-
 #define MS (1000 * 1000LL)
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
