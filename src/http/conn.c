@@ -103,8 +103,21 @@ static void access_log(km__conn *c)
         n += (size_t)snprintf(line + n, sizeof line - n, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"",
                               r->trace.trace_id, r->trace.span_id);
     n += (size_t)snprintf(line + n, sizeof line - n, "}\n");
-    ssize_t w = write(fd, line, n);
-    (void)w;
+    /* Buffered per connection and written with the responses it
+     * describes, so a pipelined batch costs one write, not one per line. */
+    if (c->loglen + n > sizeof c->logbuf)
+        km__conn_log_flush(c);
+    memcpy(c->logbuf + c->loglen, line, n);
+    c->loglen += n;
+}
+
+void km__conn_log_flush(km__conn *c)
+{
+    if (c->loglen) {
+        ssize_t w = write(c->s->cfg.access_log_fd, c->logbuf, c->loglen);
+        (void)w;    /* a log that cannot be written must not fail requests */
+        c->loglen = 0;
+    }
 }
 
 /* Waits for, parses and returns the next request head: its length, or 0
@@ -210,6 +223,7 @@ void km__http_conn_main(void *arg)
         atomic_store(&c->busy, false);
     }
     km__resp_flush(c);
+    km__conn_log_flush(c);
     free_retired(c);
     km__http_conn_close(c);
 }

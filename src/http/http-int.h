@@ -60,6 +60,8 @@ struct km__conn {
     bool             sent_continue;
     bool             broken;            /* a write failed: close */
     int64_t          started;           /* when the current request began */
+    char             logbuf[2048];      /* access log lines not yet written */
+    size_t           loglen;
     km__conn        *next, *prev;       /* the server's list */
     atomic_bool      busy;              /* inside a request */
 };
@@ -80,6 +82,7 @@ struct km_http_server {
 /* conn.c, server.c */
 void km__http_conn_main(void *arg);
 void km__http_conn_close(km__conn *c);
+void km__conn_log_flush(km__conn *c);
 /* Grows the read buffer to at least need bytes; strings of the current
  * request stay valid (the old buffer is kept until the request is done).
  * 0 or -ENOMEM/-EMSGSIZE. */

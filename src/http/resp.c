@@ -22,6 +22,7 @@ static int64_t write_deadline(km__conn *c)
 
 int km__resp_flush(km__conn *c)
 {
+    km__conn_log_flush(c);
     if (c->broken)
         return -EPIPE;
     if (c->wlen == 0)

@@ -57,7 +57,7 @@ static km__conn *conn_new(km_http_server *s, int fd)
     }
     c->fd = fd;
     c->s = s;
-    c->rlen = c->rpos = c->wlen = 0;
+    c->rlen = c->rpos = c->wlen = c->loglen = 0;
     c->broken = false;
     c->prev = NULL;
     atomic_store(&c->busy, false);
