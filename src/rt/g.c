@@ -41,7 +41,56 @@ static void switch_to_g0(km__g *g, int why)
 {
     km__p *p = km__getp();
     p->after = why;
+    p->back = g;
     km__switch(&g->ctx, &p->g0, p->asan_lo, p->asan_size, p->tsan_g0, why == KM__SW_EXIT);
+}
+
+/* Run right after a goroutine resumes: if it was switched to directly by
+ * another goroutine (see park_switch), that one's stack is now free. */
+static inline void finish_switch(void)
+{
+    km__p *p = km__getp();
+    km__g *prev = p->prev;
+    if (prev) {
+        p->prev = NULL;
+        km__stack_check(prev, false);
+        atomic_store_explicit(&prev->onstack, 0, memory_order_release);
+    }
+}
+
+/* Parks g. When this worker's runnext holds a goroutine that has run
+ * before (the peer g just woke, in a ping-pong), switch straight to it:
+ * one context switch instead of two through the scheduler. Every 1,024th
+ * hand-off still goes through the scheduler, for timers, polls and
+ * fairness. */
+static void park_switch(km__g *g)
+{
+    km__p *p = km__getp();
+    km__g *next = NULL;
+    if (p->inherited < 1023 && atomic_load_explicit(&p->runnext, memory_order_relaxed) &&
+        !atomic_load_explicit(&km__s.stop, memory_order_relaxed)) {
+        next = atomic_exchange_explicit(&p->runnext, NULL, memory_order_acq_rel);
+        if (next && !(next->flags & KM__G_STARTED)) {
+            km__runq_put(p, next, true);    /* a new goroutine: via g0 */
+            next = NULL;
+        }
+    }
+    if (!next) {
+        switch_to_g0(g, KM__SW_PARK);
+        finish_switch();
+        return;
+    }
+    for (unsigned spins = 0; atomic_load_explicit(&next->onstack, memory_order_acquire); spins++) {
+        if (spins < 128) km__cpu_relax(); else sched_yield();
+    }
+    atomic_store_explicit(&next->onstack, 1, memory_order_relaxed);
+    atomic_store_explicit(&next->state, KM__G_RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&p->curg, next, memory_order_relaxed);
+    p->inherited++;
+    stat_inc(&p->st.switches);
+    p->prev = g;
+    km__switch(&g->ctx, &next->ctx, next->stack_lo, next->stack_size, next->tsan_fiber, false);
+    finish_switch();
 }
 
 static _Noreturn void g_exit(km__g *g)
@@ -165,6 +214,9 @@ void km__execute(km__p *p, km__g *g)
     p->from_next = false;
     stat_inc(&p->st.switches);
     km__switch(&p->g0, &g->ctx, g->stack_lo, g->stack_size, g->tsan_fiber, false);
+    /* Not necessarily g: it may have handed the worker to its peer
+     * directly, and the peer is the one coming back. */
+    g = p->back;
     atomic_store_explicit(&p->curg, NULL, memory_order_relaxed);
     if (p->after != KM__SW_EXIT)
         km__stack_check(g, false);
@@ -235,7 +287,7 @@ int km__park(km__g *g, int64_t deadline, bool cancellable)
         km__timer_add(&g->timer, deadline);
     }
     stat_inc(&km__getp()->st.parks);
-    switch_to_g0(g, KM__SW_PARK);
+    park_switch(g);
     tok = atomic_load_explicit(&g->wake, memory_order_acquire);
     if (deadline != KM_FOREVER && tok != KM__WAKE_TIMEOUT)
         km__timer_del(&g->timer);

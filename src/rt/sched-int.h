@@ -29,6 +29,9 @@ struct km__p {
     _Atomic(km__g *) curg;      /* read by thieves: relaxed atomics */
     km__ctx      g0;            /* the worker thread's own stack */
     int          after;         /* KM__SW_* */
+    km__g       *back;          /* the goroutine that switched back to g0 */
+    km__g       *prev;          /* switched directly to its runnext peer;
+                                   the resumed goroutine finishes it */
     uint32_t     schedtick;     /* scheduling rounds, for fairness checks */
     uint32_t     inherited;     /* runnext runs since schedtick last moved */
     bool         from_next;     /* the G about to run came from runnext */
