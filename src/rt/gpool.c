@@ -72,9 +72,16 @@ void km__g_release(km__p *p, km__g *g)
         p->gcache[p->ngcache++] = g;
         return;
     }
+    /* Full: hand half of the cache to the global list in one go, so a
+     * worker that only runs (another only spawns) locks once per 32. */
     km__lock_acquire(&lock);
     g->schedlink = free_list;
     free_list = g;
+    while (p && p->ngcache > KM__GCACHE / 2) {
+        km__g *x = p->gcache[--p->ngcache];
+        x->schedlink = free_list;
+        free_list = x;
+    }
     km__lock_release(&lock);
 }
 

@@ -118,6 +118,11 @@ int km__stack_attach(km__p *p, km__g *g)
         if (nhot_) {
             lo = hot[--nhot_];
             atomic_fetch_sub(&nhot, 1);
+            /* take more warm stacks while the lock is held */
+            while (p && nhot_ && p->nscache < KM__GCACHE / 2) {
+                p->scache[p->nscache++] = hot[--nhot_];
+                atomic_fetch_sub(&nhot, 1);
+            }
         } else if (ncold || new_slab()) {
             lo = cold[--ncold];
         }
@@ -147,9 +152,14 @@ void km__stack_detach(km__p *p, km__g *g)
         p->scache[p->nscache++] = lo;
         return;
     }
+    /* Full: half of the cache goes back with it, under one lock. */
     km__lock_acquire(&pool_lock);
     hot[nhot_++] = lo;
     atomic_fetch_add(&nhot, 1);
+    while (p && p->nscache > KM__GCACHE / 2) {
+        hot[nhot_++] = p->scache[--p->nscache];
+        atomic_fetch_add(&nhot, 1);
+    }
     km__lock_release(&pool_lock);
 }
 
