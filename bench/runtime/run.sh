@@ -38,7 +38,7 @@ echo "building benchmarks into $OUT/ and $OUT/go/" >&2
 for p in $PROGS; do
   $CC -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -Iinclude \
       "bench/runtime/$p.c" -o "$OUT/$p" "$LIB" -pthread -lm
-  GO111MODULE=off go build -o "$OUT/go/$p" "bench/go/$p.go"
+  GO111MODULE=off go build -o "$OUT/go/$p" "bench/go/$p.go" bench/go/benchutil.go
 done
 
 : > "$RAW"

@@ -166,7 +166,7 @@ static int note_header(km__head *h, km__hdr *x, int *hosts, int *cls, int *tes, 
                 return -400;
             if (!km__str_ieq(v, "chunked")) {
                 /* chunked must come last, else the length is unknowable;
-                 * other codings (gzip, ...) are not implemented */
+                 * other codings (gzip, ...) are answered with 501 */
                 size_t e = v.n;
                 while (e > 0 && v.p[e - 1] != ',') e--;
                 km_str last = { v.p + e, v.n - e };
