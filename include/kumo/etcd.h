@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd's v3 JSON API (as etcd 3.4's gateway serves it) over a km_store. */
+#ifndef KUMO_ETCD_H
+#define KUMO_ETCD_H
+
+#include "http.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct km_hub km_hub;      /* watch fan-out, see hub.h */
+
+typedef struct {
+    km_store *store;
+    km_hub   *hub;                 /* NULL: /v3/watch answers 503 */
+    uint64_t  cluster_id, member_id;  /* echoed in every response header */
+    size_t    max_request_bytes;   /* 0: 1.5 MiB, as etcd */
+} km_etcd_config;
+
+typedef struct km_etcd km_etcd;
+
+/* 0, -ENOMEM or -EINVAL. The store and hub must outlive the API. */
+int  km_etcd_new(km_etcd **out, const km_etcd_config *cfg);
+/* Registers POST /v3/kv/range, put, deleterange, txn, compaction,
+ * /v3/lease/grant, revoke, keepalive, timetolive, leases, /v3/watch and
+ * /v3/maintenance/status on rt. 0 or -errno from km_http_route. */
+int  km_etcd_routes(km_etcd *e, km_http_router *rt);
+void km_etcd_free(km_etcd *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

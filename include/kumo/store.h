@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* The config center's store: an MVCC key-value store with revisions, txn,
+ * leases and history, numbered as etcd v3 numbers them. One interface;
+ * the embedded LMDB store is the default backend. */
+#ifndef KUMO_STORE_H
+#define KUMO_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "rt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes that are not NUL-terminated. In requests they belong to the caller;
+ * in results to the result that holds them (km_store_res). */
+typedef struct { const uint8_t *p; size_t n; } km_bytes;
+
+/* Limits (requests beyond them fail with -EMSGSIZE or -E2BIG). */
+#define KM_STORE_MAX_KEY     480            /* bytes per key (an LMDB key holds 511) */
+#define KM_STORE_MAX_VALUE   (1024 * 1024)  /* bytes per value */
+#define KM_STORE_MAX_OPS     128            /* operations per txn, as etcd */
+
+/* One version of a key. create_revision, mod_revision and version as in
+ * etcd: version counts puts since creation (1 for a new key) and restarts
+ * after a delete; lease is 0 without one. */
+typedef struct {
+    km_bytes key, value;
+    int64_t  create_revision, mod_revision, version, lease;
+} km_kv;
+
+/* ---- requests (mirror etcd's RangeRequest, PutRequest, ...) ---- */
+
+/* A key range: range_end empty = the single key; range_end "\0" (one zero
+ * byte) = every key >= key; otherwise [key, range_end). key "\0" with
+ * range_end "\0" means all keys. */
+
+enum { KM_SORT_NONE, KM_SORT_ASCEND, KM_SORT_DESCEND };
+enum { KM_SORT_KEY, KM_SORT_VERSION, KM_SORT_CREATE, KM_SORT_MOD, KM_SORT_VALUE };
+
+typedef struct {
+    km_bytes key, range_end;
+    int64_t  limit;            /* 0: no limit */
+    int64_t  revision;         /* <= 0: current */
+    int      sort_order, sort_target;
+    bool     serializable, keys_only, count_only;
+    int64_t  min_mod_revision, max_mod_revision;        /* 0: no bound */
+    int64_t  min_create_revision, max_create_revision;
+} km_range_req;
+
+typedef struct {
+    km_bytes key, value;
+    int64_t  lease;            /* 0: none */
+    bool     prev_kv, ignore_value, ignore_lease;
+} km_put_req;
+
+typedef struct {
+    km_bytes key, range_end;
+    bool     prev_kv;
+} km_del_req;
+
+enum { KM_CMP_EQUAL, KM_CMP_GREATER, KM_CMP_LESS, KM_CMP_NOT_EQUAL };
+enum { KM_CMP_VERSION, KM_CMP_CREATE, KM_CMP_MOD, KM_CMP_VALUE, KM_CMP_LEASE };
+
+/* A txn guard. A missing key compares as version, create, mod and lease 0;
+ * a VALUE compare on a missing key is false (as in etcd). With range_end
+ * the compare must hold for every key in the range. */
+typedef struct {
+    int      result, target;
+    km_bytes key, range_end;
+    int64_t  num;              /* VERSION, CREATE, MOD, LEASE */
+    km_bytes value;            /* VALUE */
+} km_cmp;
+
+enum { KM_OP_RANGE, KM_OP_PUT, KM_OP_DELETE, KM_OP_TXN };
+
+typedef struct km_txn_req km_txn_req;
+typedef struct {
+    int type;
+    union { km_range_req range; km_put_req put; km_del_req del; const km_txn_req *txn; };
+} km_op;
+
+struct km_txn_req {
+    const km_cmp *cmp;     size_t ncmp;
+    const km_op  *success; size_t nsuccess;
+    const km_op  *failure; size_t nfailure;
+};
+
+/* ---- results ---- */
+
+typedef struct {
+    km_kv  *kvs;  size_t nkvs;
+    bool    more;             /* limit cut the result */
+    int64_t count;            /* keys in range (before limit) */
+} km_range_resp;
+
+typedef struct { bool has_prev; km_kv prev_kv; } km_put_resp;
+
+typedef struct {
+    int64_t deleted;
+    km_kv  *prev_kvs; size_t nprev;   /* only when prev_kv was asked */
+} km_del_resp;
+
+typedef struct km_txn_resp km_txn_resp;
+typedef struct {
+    int type;                 /* KM_OP_* of the request */
+    union { km_range_resp range; km_put_resp put; km_del_resp del; km_txn_resp *txn; };
+} km_op_resp;
+
+struct km_txn_resp {
+    bool        succeeded;    /* the compares held: success ops ran */
+    km_op_resp *resp;  size_t nresp;
+};
+
+/* The outcome of one store call. Every pointer in it lives in memory the
+ * result owns, until km_store_res_free. */
+typedef struct km_store_res {
+    int64_t     revision;     /* store revision after the call (etcd's header.revision) */
+    km_txn_resp txn;          /* km_store_txn; km_store_range fills resp[0] */
+    struct km__arena *arena;
+} km_store_res;
+
+void km_store_res_free(km_store_res *res);
+
+/* ---- the store ---- */
+
+typedef struct km_store km_store;
+
+typedef struct {
+    const char *dir;          /* data directory, created if missing */
+    size_t      map_size;     /* 0: 8 GiB of address space (grows on disk as used) */
+    int         max_batch;    /* writes per group commit; 0: 1024 */
+} km_store_config;
+
+/* Opens (or creates) the store in cfg->dir; starts its committer and lease
+ * goroutines. Call from a goroutine. 0, -errno (open/mmap), -EBADMSG for a
+ * corrupt or foreign data dir, -ENOMEM. */
+int  km_store_open(km_store **out, const km_store_config *cfg);
+/* Stops the goroutines, finishes queued writes, closes. */
+void km_store_close(km_store *s);
+
+/* Runs a txn atomically. Read-only txns read a snapshot without waiting;
+ * writes are queued to the committer, batched with other writes into one
+ * LMDB commit (fsync) and acknowledged only once durable. A txn that
+ * changes something (any put; a delete that removes a key) takes the next
+ * revision, all its changes sharing it; one that changes nothing takes none.
+ * 0 (fills *res; free it even on error), or:
+ *  -EINVAL   empty key, bad range, lease and ignore_lease both set, ...
+ *  -EMSGSIZE key or value over the limits
+ *  -E2BIG    more than KM_STORE_MAX_OPS operations
+ *  -ENOTUNIQ a key written twice in one txn ("duplicate key given in txn request")
+ *  -ERANGE   a range at a future revision
+ *  -ENODATA  a range at a compacted revision
+ *  -ENOENT   a put with a lease that does not exist
+ *  -ENOSPC, -EIO  the disk refused the write (nothing acknowledged)
+ *  -ENOMEM, -ECANCELED, -ESHUTDOWN (store closing) */
+int  km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res);
+/* One operation as a txn without compares: res->txn.resp[0] is its result. */
+int  km_store_do(km_store *s, const km_op *op, km_store_res *res);
+
+/* Compacts history at or below rev: superseded versions and deletions are
+ * removed (the latest version of each live key stays). 0; -ERANGE (future),
+ * -ENODATA (already compacted at or past rev). *revision gets the current
+ * revision. */
+int  km_store_compact(km_store *s, int64_t rev, int64_t *revision);
+
+typedef struct {
+    int64_t revision;          /* current */
+    int64_t compact_revision;  /* 0 if never compacted */
+    int64_t db_size;           /* bytes of the data file */
+    int64_t db_size_in_use;    /* bytes of pages in use */
+    int64_t keys;              /* live keys */
+    int64_t leases;
+} km_store_stat;
+int  km_store_stat_read(km_store *s, km_store_stat *st);
+
+/* ---- leases (expiry is kept in memory and restarts at open, as in etcd) ---- */
+
+/* Grants a lease of ttl seconds (raised to a minimum TTL as etcd does);
+ * id 0 picks a fresh one. 0 and *out_id; -EEXIST (id in use), -EINVAL. */
+int  km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision);
+/* Deletes the lease and its keys (watchers see DELETE events) in one
+ * revision. 0 or -ENOENT. */
+int  km_lease_revoke(km_store *s, int64_t id, int64_t *revision);
+/* Restarts the lease's countdown. 0 and *ttl (granted TTL); -ENOENT. */
+int  km_lease_keepalive(km_store *s, int64_t id, int64_t *ttl);
+
+typedef struct {
+    int64_t   id, ttl, granted_ttl;   /* ttl: seconds left, -1 if expired */
+    km_bytes *keys; size_t nkeys;     /* when asked; in res's arena */
+} km_lease_info;
+/* 0; -ENOENT (ttl -1 is then also filled in, as etcd answers). res holds keys. */
+int  km_lease_ttl(km_store *s, int64_t id, bool keys, km_lease_info *out, km_store_res *res);
+/* Every lease id, ascending, into an array in res's arena. */
+int  km_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res);
+
+/* ---- history and change feed (what the watch hub is built on) ---- */
+
+enum { KM_EV_PUT, KM_EV_DELETE };
+/* One change. For DELETE, kv holds key and mod_revision (the deleting
+ * revision) only. prev_kv is the version it replaced (has_prev false for a
+ * new key). */
+typedef struct {
+    int   type;
+    km_kv kv;
+    bool  has_prev;
+    km_kv prev_kv;
+} km_event;
+
+/* Called by the committer after each durable commit, once per revision in
+ * order, with that revision's events (their memory is valid during the
+ * call only). Must not block. One subscriber. */
+typedef void km_store_feed_fn(void *ud, int64_t revision, const km_event *ev, size_t n);
+void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud);
+
+/* Events with revision in [from, to] (to <= 0: current) whose key is in
+ * [key, range_end) (as in ranges), in revision order, into res's arena;
+ * at most max events (0: no limit), *next the revision to continue from.
+ * prev_kv filled when with_prev. -ENODATA if from <= compact revision
+ * (res->revision then holds the compact revision). */
+int  km_store_history(km_store *s, int64_t from, int64_t to, km_bytes key, km_bytes range_end,
+                      bool with_prev, size_t max, km_event **ev, size_t *n, int64_t *next,
+                      km_store_res *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Base64 by hand: two small tables beat a library call per field. */
+#include "etcd/b64.h"
+
+static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 0..63, or 0xff for a character outside the alphabet. */
+static const uint8_t dec[256] = {
+#define X 0xff
+#define R16 X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X
+    R16, R16,
+    X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
+    X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+    X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+    R16, R16, R16, R16, R16, R16, R16, R16,
+#undef R16
+#undef X
+};
+
+size_t km__b64_encode(char *out, const uint8_t *in, size_t n)
+{
+    char *o = out;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        *o++ = enc[v >> 18];
+        *o++ = enc[(v >> 12) & 63];
+        *o++ = enc[(v >> 6) & 63];
+        *o++ = enc[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        *o++ = enc[v >> 18];
+        *o++ = enc[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        *o++ = enc[v >> 18];
+        *o++ = enc[(v >> 12) & 63];
+        *o++ = enc[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    return (size_t)(o - out);
+}
+
+long km__b64_decode(uint8_t *out, const char *in, size_t n)
+{
+    /* Padding only at the end: strip it, then the rest must be alphabet. */
+    size_t pad = 0;
+    while (n > 0 && in[n - 1] == '=' && pad < 2) {
+        n--;
+        pad++;
+    }
+    if ((n + pad) % 4)
+        return -1;
+    uint8_t *o = out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t d = dec[(uint8_t)in[i]];
+        if (d == 0xff)
+            return -1;
+        acc = acc << 6 | d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (uint8_t)(acc >> bits);
+        }
+    }
+    /* Leftover bits must be zero (canonical encoding), as Go's decoder checks. */
+    if (bits && (acc & ((1u << bits) - 1)))
+        return -1;
+    return (long)(o - out);
+}
