@@ -5,7 +5,15 @@
 #include "cmd.h"
 
 static const struct { const char *name; int (*run)(int argc, char **argv); const char *help; } cmds[] = {
+    { "serve", kumo_serve, "run the configuration center (etcd v3 API, watches)" },
     { "probe", kumo_probe, "check many URLs concurrently (health checker)" },
+    { "get", kumo_get, "read keys from an etcd v3 server" },
+    { "put", kumo_put, "write a key" },
+    { "del", kumo_del, "delete keys" },
+    { "txn", kumo_txn, "run a transaction read from stdin (etcdctl syntax)" },
+    { "watch", kumo_watch, "stream changes to keys" },
+    { "compact", kumo_compact, "compact the key history up to a revision" },
+    { "lease", kumo_lease, "grant, revoke, inspect and keep alive leases" },
 };
 
 static void usage(FILE *f)

@@ -17,6 +17,7 @@ typedef struct {
     km_hub   *hub;                 /* NULL: /v3/watch answers 503 */
     uint64_t  cluster_id, member_id;  /* echoed in every response header */
     size_t    max_request_bytes;   /* 0: 1.5 MiB, as etcd */
+    int64_t   progress_interval;   /* watch progress notifications, ns; 0: 10 min, as etcd */
 } km_etcd_config;
 
 typedef struct km_etcd km_etcd;

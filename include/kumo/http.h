@@ -3,6 +3,7 @@
 #ifndef KUMO_HTTP_H
 #define KUMO_HTTP_H
 
+#include <stdbool.h>
 #include "rt.h"
 
 #ifdef __cplusplus
@@ -40,6 +41,12 @@ int64_t km_http_content_length(const km_http_req *r);
  * framing; -ETIMEDOUT; -ECONNRESET. The server answers those errors itself
  * (413, 400, 408) if the handler does not respond. */
 int     km_http_body(km_http_req *r, km_str *body);
+
+/* True once the client has closed its side of the connection (or reset
+ * it). Never blocks: long streaming handlers (watches) call it while idle,
+ * since a stream that only writes would not notice a departed reader
+ * until its next write. */
+bool    km_http_peer_closed(const km_http_req *r);
 
 /* ---- responses ---- */
 

@@ -147,13 +147,17 @@ void km_store_close(km_store *s);
  * changes something (any put; a delete that removes a key) takes the next
  * revision, all its changes sharing it; one that changes nothing takes none.
  * 0 (fills *res; free it even on error), or:
- *  -EINVAL   empty key, bad range, lease and ignore_lease both set, ...
+ *  -EINVAL   empty key, lease with ignore_lease, value with ignore_value,
+ *            bad sort or compare enum. A range_end below key is an empty
+ *            range, not an error (as in etcd).
  *  -EMSGSIZE key or value over the limits
  *  -E2BIG    more than KM_STORE_MAX_OPS operations
  *  -ENOTUNIQ a key written twice in one txn ("duplicate key given in txn request")
  *  -ERANGE   a range at a future revision
  *  -ENODATA  a range at a compacted revision
- *  -ENOENT   a put with a lease that does not exist
+ *  -ENOENT   a put with a lease that does not exist ("requested lease not found")
+ *  -ENOKEY   a put with ignore_value or ignore_lease on a missing key
+ *            ("etcdserver: key not found")
  *  -ENOSPC, -EIO  the disk refused the write (nothing acknowledged)
  *  -ENOMEM, -ECANCELED, -ESHUTDOWN (store closing) */
 int  km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res);
@@ -163,7 +167,8 @@ int  km_store_do(km_store *s, const km_op *op, km_store_res *res);
 /* Compacts history at or below rev: superseded versions and deletions are
  * removed (the latest version of each live key stays). 0; -ERANGE (future),
  * -ENODATA (already compacted at or past rev). *revision gets the current
- * revision. */
+ * revision. Afterwards ranges at a revision below rev fail with -ENODATA;
+ * a range at rev itself still works (as in etcd). */
 int  km_store_compact(km_store *s, int64_t rev, int64_t *revision);
 
 typedef struct {
@@ -173,16 +178,20 @@ typedef struct {
     int64_t db_size_in_use;    /* bytes of pages in use */
     int64_t keys;              /* live keys */
     int64_t leases;
+    int64_t commits;           /* LMDB commits (one fsync each) since open */
+    int64_t writes;            /* write requests those commits carried */
 } km_store_stat;
 int  km_store_stat_read(km_store *s, km_store_stat *st);
 
 /* ---- leases (expiry is kept in memory and restarts at open, as in etcd) ---- */
 
-/* Grants a lease of ttl seconds (raised to a minimum TTL as etcd does);
- * id 0 picks a fresh one. 0 and *out_id; -EEXIST (id in use), -EINVAL. */
+/* Grants a lease of ttl seconds (raised to etcd's minimum, 2 s); id 0
+ * picks a fresh positive one. Takes no revision (*revision: the current).
+ * 0 and *out_id; -EEXIST (id in use), -EINVAL (ttl over 9e9 s, etcd's
+ * "too large lease TTL"). */
 int  km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision);
 /* Deletes the lease and its keys (watchers see DELETE events) in one
- * revision. 0 or -ENOENT. */
+ * revision; a lease without keys takes none. 0 or -ENOENT. */
 int  km_lease_revoke(km_store *s, int64_t id, int64_t *revision);
 /* Restarts the lease's countdown. 0 and *ttl (granted TTL); -ENOENT. */
 int  km_lease_keepalive(km_store *s, int64_t id, int64_t *ttl);
@@ -217,9 +226,12 @@ void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud);
 
 /* Events with revision in [from, to] (to <= 0: current) whose key is in
  * [key, range_end) (as in ranges), in revision order, into res's arena;
- * at most max events (0: no limit), *next the revision to continue from.
- * prev_kv filled when with_prev. -ENODATA if from <= compact revision
- * (res->revision then holds the compact revision). */
+ * at most max events (0: no limit; a revision's events are never split, so
+ * a little more than max may come), *next the revision to continue from.
+ * prev_kv filled when with_prev (absent if compacted away). -ENODATA if
+ * from < compact revision, as etcd cancels a watch (res->revision then
+ * holds the compact revision; resuming from it is allowed). A from past
+ * the current revision yields no events (*next = from). */
 int  km_store_history(km_store *s, int64_t from, int64_t to, km_bytes key, km_bytes range_end,
                       bool with_prev, size_t max, km_event **ev, size_t *n, int64_t *next,
                       km_store_res *res);

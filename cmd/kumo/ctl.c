@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/* Client commands' shared helpers: global options, JSON calls, base64, output. */
+#include <ctype.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "ctl.h"
+#include "etcd/b64.h"
+
+volatile int ctl_interrupted;
+static volatile int sig_fd = -1;
+
+static int opt_value(int *i, int argc, char **argv, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t l = strlen(name);
+    if (strncmp(a, name, l))
+        return 0;
+    if (a[l] == '=') {
+        *val = a + l + 1;
+        return 1;
+    }
+    if (a[l])
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "kumo: %s needs a value\n", name);
+        return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int ctl_globals(ctl *c, int *argc, char **argv)
+{
+    const char *env = getenv("KUMO_ENDPOINT");
+    c->endpoint = env && *env ? env : "127.0.0.1:2379";
+    c->timeout = 5000000000LL;
+    c->json = false;
+    int o = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (!strcmp(argv[i], "--")) {       /* the rest is positional */
+            while (i < *argc)
+                argv[o++] = argv[i++];
+            break;
+        }
+        if ((r = opt_value(&i, *argc, argv, "--endpoint", &v)) ||
+            (r = opt_value(&i, *argc, argv, "--endpoints", &v))) {
+            if (r < 0)
+                return 2;
+            if (!*v || !strchr(v, ':')) {
+                fprintf(stderr, "kumo: bad endpoint \"%s\" (want HOST:PORT)\n", v);
+                return 2;
+            }
+            if (!strncmp(v, "http://", 7))
+                v += 7;
+            c->endpoint = v;
+        } else if ((r = opt_value(&i, *argc, argv, "--timeout", &v))) {
+            if (r < 0)
+                return 2;
+            if (ctl_parse_dur(v, &c->timeout) || c->timeout <= 0) {
+                fprintf(stderr, "kumo: bad duration \"%s\" for --timeout\n", v);
+                return 2;
+            }
+        } else if ((r = opt_value(&i, *argc, argv, "-w", &v)) ||
+                   (r = opt_value(&i, *argc, argv, "--write-out", &v))) {
+            if (r < 0)
+                return 2;
+            if (strcmp(v, "simple") && strcmp(v, "json")) {
+                fprintf(stderr, "kumo: unknown output format \"%s\" (simple or json)\n", v);
+                return 2;
+            }
+            c->json = !strcmp(v, "json");
+        } else {
+            argv[o++] = argv[i];
+        }
+    }
+    argv[o] = NULL;
+    *argc = o;
+    return 0;
+}
+
+typedef struct { ctl *c; ctl_fn *fn; void *arg; int rc; } run_ctx;
+
+static void run(void *p)
+{
+    run_ctx *r = p;
+    km_http_client_config cc = { .max_per_host = 4, .max_idle_per_host = 4,
+                                 .connect_timeout = r->c->timeout };
+    int rc = km_http_client_new(&r->c->http, &cc);
+    if (rc) {
+        fprintf(stderr, "kumo: %s\n", km_strerror(rc));
+        r->rc = 1;
+        return;
+    }
+    r->rc = r->fn(r->c, r->arg);
+    fflush(stdout);
+    km_http_client_free(r->c->http);
+    r->c->http = NULL;
+}
+
+int ctl_run(ctl *c, ctl_fn *fn, void *arg)
+{
+    run_ctx r = { c, fn, arg, 1 };
+    int rc = km_main(run, &r);
+    if (rc) {
+        fprintf(stderr, "kumo: %s\n", km_strerror(rc));
+        return 1;
+    }
+    return r.rc;
+}
+
+void ctl_unreachable(const ctl *c, int err)
+{
+    /* km_strerror says "ECONNREFUSED: Connection refused"; users want the
+     * plain words. */
+    const char *s = km_strerror(err), *d = strstr(s, ": ");
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s", d ? d + 2 : s);
+    if (d && msg[0] && isupper((unsigned char)msg[0]) && !isupper((unsigned char)msg[1]))
+        msg[0] = (char)tolower((unsigned char)msg[0]);
+    fprintf(stderr, "kumo: cannot reach %s: %s\n", c->endpoint, msg);
+}
+
+void ctl_server_error(int status, const char *body, size_t n)
+{
+    json_error_t je;
+    json_t *root = n ? json_loadb(body, n, 0, &je) : NULL, *j = root;
+    const char *m = NULL;
+    if (j) {
+        json_t *e = json_object_get(j, "error");
+        if (json_is_object(e))      /* a stream's error frame */
+            j = e;
+        m = json_string_value(json_object_get(j, "message"));
+        if (!m || !*m)
+            m = json_string_value(json_object_get(j, "error"));
+    }
+    if (m && *m)
+        fprintf(stderr, "kumo: %s\n", m);
+    else if (n && n < 200 && !memchr(body, '\n', n - 1))
+        fprintf(stderr, "kumo: HTTP %d %s: %.*s\n", status, km_http_reason(status),
+                (int)(body[n - 1] == '\n' ? n - 1 : n), body);
+    else
+        fprintf(stderr, "kumo: HTTP %d %s\n", status, km_http_reason(status));
+    json_decref(root);
+}
+
+int ctl_call(ctl *c, const char *path, json_t *req, json_t **out)
+{
+    *out = NULL;
+    char *body = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(req);
+    if (!body) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return 1;
+    }
+    char url[512];
+    snprintf(url, sizeof url, "http://%s%s", c->endpoint, path);
+    km_http_kv h[] = { { "Content-Type", "application/json" } };
+    km_http_response *r;
+    int rc = km_http_do(c->http, "POST", url, h, 1, body, strlen(body),
+                        km_now() + c->timeout, &r);
+    free(body);
+    if (rc) {
+        if (rc == -EINVAL)
+            fprintf(stderr, "kumo: bad endpoint \"%s\"\n", c->endpoint);
+        else
+            ctl_unreachable(c, rc);
+        return 1;
+    }
+    int st = km_http_response_status(r);
+    km_str b = km_http_response_body(r);
+    json_error_t je;
+    json_t *j = st == 200 ? json_loadb(b.p, b.n, 0, &je) : NULL;
+    if (st == 200 && json_is_object(j) && !json_object_get(j, "error")) {
+        km_http_response_free(r);
+        *out = j;
+        return 0;
+    }
+    json_decref(j);
+    if (st == 200 && !j)
+        fprintf(stderr, "kumo: bad response from %s: %s\n", c->endpoint, je.text);
+    else
+        ctl_server_error(st, b.p, b.n);
+    km_http_response_free(r);
+    return 1;
+}
+
+void ctl_print_json(json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+json_t *ctl_b64(const void *p, size_t n)
+{
+    char *s = malloc(km__b64_enc_len(n) + 1);
+    if (!s)
+        return NULL;
+    s[km__b64_encode(s, p, n)] = 0;
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+char *ctl_unb64(json_t *o, const char *key, size_t *n)
+{
+    json_t *v = json_object_get(o, key);
+    const char *s = json_string_value(v);
+    size_t l = s ? json_string_length(v) : 0;
+    char *out = malloc(km__b64_dec_max(l) + 1);
+    if (!out)
+        return NULL;
+    long d = l ? km__b64_decode((uint8_t *)out, s, l) : 0;
+    if (d < 0) {
+        free(out);
+        return NULL;
+    }
+    out[d] = 0;
+    *n = (size_t)d;
+    return out;
+}
+
+int64_t ctl_i64(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (json_is_string(v))
+        return strtoll(json_string_value(v), NULL, 10);
+    if (json_is_true(v))
+        return 1;
+    return 0;
+}
+
+char *ctl_prefix_end(const char *key, size_t n, size_t *outn)
+{
+    char *e = malloc(n + 1);
+    if (!e)
+        return NULL;
+    memcpy(e, key, n);
+    /* Drop trailing 0xff bytes and bump the last other one; a key of only
+     * 0xff (or empty) means "to the end of the keyspace": "\0". */
+    while (n > 0 && (unsigned char)e[n - 1] == 0xff)
+        n--;
+    if (n == 0) {
+        e[0] = 0;
+        *outn = 1;
+        return e;
+    }
+    e[n - 1]++;
+    e[n] = 0;
+    *outn = n;
+    return e;
+}
+
+int ctl_parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int ctl_parse_hex(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 16);
+    if (!*s || *end || errno || *s == '-')
+        return -EINVAL;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int ctl_parse_dur(const char *s, int64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0)
+        return -EINVAL;
+    double mul;
+    if (!*end || !strcmp(end, "s")) mul = 1e9;
+    else if (!strcmp(end, "ms")) mul = 1e6;
+    else if (!strcmp(end, "us")) mul = 1e3;
+    else if (!strcmp(end, "m")) mul = 60e9;
+    else if (!strcmp(end, "h")) mul = 3600e9;
+    else return -EINVAL;
+    if (v * mul > 9e18)
+        return -EINVAL;
+    *ns = (int64_t)(v * mul);
+    return 0;
+}
+
+void ctl_print_kv(json_t *kv, bool keys_only)
+{
+    size_t n;
+    char *k = ctl_unb64(kv, "key", &n);
+    if (k) {
+        fwrite(k, 1, n, stdout);
+        putchar('\n');
+        free(k);
+    }
+    if (keys_only) {            /* etcdctl keeps the (empty) value line */
+        putchar('\n');
+        return;
+    }
+    char *v = ctl_unb64(kv, "value", &n);
+    if (v) {
+        fwrite(v, 1, n, stdout);
+        putchar('\n');
+        free(v);
+    }
+}
+
+void ctl_print_range(json_t *resp, bool keys_only, bool count_only)
+{
+    if (count_only) {
+        printf("%lld\n", (long long)ctl_i64(resp, "count"));
+        return;
+    }
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(resp, "kvs"), i, kv)
+        ctl_print_kv(kv, keys_only);
+}
+
+void ctl_print_del(json_t *resp, bool prev_kv)
+{
+    printf("%lld\n", (long long)ctl_i64(resp, "deleted"));
+    if (!prev_kv)
+        return;
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(resp, "prev_kvs"), i, kv)
+        ctl_print_kv(kv, false);
+}
+
+void ctl_print_put(json_t *resp, bool prev_kv)
+{
+    puts("OK");
+    json_t *p = json_object_get(resp, "prev_kv");
+    if (prev_kv && json_is_object(p))
+        ctl_print_kv(p, false);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ctl_interrupted = 1;
+    if (sig_fd >= 0)
+        shutdown(sig_fd, SHUT_RDWR);
+}
+
+void ctl_on_signal(int fd)
+{
+    sig_fd = fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int simple_fn(ctl *c, void *arg)
+{
+    ctl_req *r = arg;
+    json_t *resp;
+    if (ctl_call(c, r->path, r->req, &resp))
+        return 1;
+    if (c->json)
+        ctl_print_json(resp);
+    else
+        r->print(resp, r->ud);
+    json_decref(resp);
+    return 0;
+}
+
+int ctl_simple(ctl *c, ctl_req *r)
+{
+    if (!r->req) {
+        fprintf(stderr, "kumo: out of memory\n");
+        return 1;
+    }
+    return ctl_run(c, simple_fn, r);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* The watch hub: fans each store commit out to every matching watcher. */
+#ifndef KUMO_HUB_H
+#define KUMO_HUB_H
+
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Watchers with the same key range and options form a group: a commit is
+ * matched once per group and each message is encoded once per group, then
+ * shared by reference. A watcher that falls behind (its queue is full) or
+ * starts in the past reads the store's history until it is level with the
+ * feed, then rejoins its group: nothing is dropped or repeated. */
+typedef struct km_hub km_hub;
+
+typedef struct {
+    size_t queue;     /* messages a watcher may have pending; 0: 64 */
+} km_hub_config;
+
+/* Creates the hub and subscribes it to the store's feed (the store's only
+ * subscriber). 0 or -ENOMEM. The store must outlive the hub. */
+int  km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg);
+/* Ends every watch: their waits return -ESHUTDOWN from now on (a server
+ * stopping). */
+void km_hub_shutdown(km_hub *h);
+/* Every watch must have been freed. */
+void km_hub_free(km_hub *h);
+
+typedef struct {
+    int64_t watchers;      /* open watches */
+    int64_t groups;        /* distinct (range, options) */
+    int64_t catching_up;   /* reading history (new in the past, or fell behind) */
+    int64_t fell_behind;   /* times a watcher's queue overflowed, since start */
+    int64_t revision;      /* last revision fanned out */
+} km_hub_stat;
+void km_hub_stat_read(km_hub *h, km_hub_stat *st);
+
+typedef struct km_watch km_watch;
+
+enum { KM_WATCH_NOPUT = 1, KM_WATCH_NODELETE = 2, KM_WATCH_PREV_KV = 4 };
+
+typedef struct {
+    km_bytes key, range_end;   /* as in ranges (copied) */
+    int64_t  start_revision;   /* <= 0: changes after the current revision */
+    unsigned flags;            /* KM_WATCH_* */
+} km_watch_opts;
+
+/* Starts a watch. *created_rev gets the revision it was created at (the
+ * header revision of etcd's "created" answer). 0, -EINVAL, -ENOMEM. */
+int  km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *created_rev);
+/* Ends the watch and drops what it had pending. */
+void km_watch_free(km_watch *w);
+
+/* A message: the events of one revision (or, when catching up, of several)
+ * matching the watch, in revision order. Shared between the watchers of a
+ * group; read-only. */
+typedef struct km_watch_msg km_watch_msg;
+
+/* Waits for the next message until deadline. 0 and *out (release it with
+ * km_watch_msg_release); -ETIMEDOUT; -ECANCELED; -ESHUTDOWN; -ENODATA when the history
+ * the watch needs was compacted (*compact_rev gets the compact revision;
+ * the watch is over); -ENOMEM, -EIO from the store. */
+int  km_watch_next(km_watch *w, int64_t deadline, km_watch_msg **out, int64_t *compact_rev);
+/* Like km_watch_next with a deadline already past, but only returns what is
+ * queued: 0 or -EAGAIN. For batching writes. */
+int  km_watch_poll(km_watch *w, km_watch_msg **out);
+
+/* The message's events (n of them), in revision order. */
+const km_event *const *km_watch_msg_events(const km_watch_msg *m, size_t *n);
+/* The store revision the message speaks for (etcd's header revision). */
+int64_t km_watch_msg_revision(const km_watch_msg *m);
+
+/* The message's wire form for one format, built by enc the first time any
+ * watcher of the group asks, then shared. enc fills *p with memory from
+ * the allocator hook (km_set_allocator; the hub frees it with the message)
+ * and returns 0 or -ENOMEM.
+ * fmt is a small index (0..KM_WATCH_FORMATS-1) naming the encoding. */
+#define KM_WATCH_FORMATS 2
+typedef int km_watch_enc_fn(const km_watch_msg *m, void *ud, char **p, size_t *n);
+int  km_watch_msg_encoded(km_watch_msg *m, int fmt, km_watch_enc_fn *enc, void *ud,
+                          const char **p, size_t *n);
+void km_watch_msg_release(km_watch_msg *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The config center as a library: store, watch hub, etcd's v3 JSON API and
+ * the native API on one HTTP server (what `kumo serve` runs). */
+#ifndef KUMO_SERVE_H
+#define KUMO_SERVE_H
+
+#include "etcd.h"
+#include "hub.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const char *listen;          /* NULL: "127.0.0.1:2379" */
+    const char *data_dir;        /* NULL: "kumo.data" */
+    size_t      map_size;        /* store address space; 0: 8 GiB */
+    int         max_conns;       /* 0: 200,000 (watchers hold one each) */
+    int         access_log_fd;   /* -1 or 0: none */
+    int64_t     progress_interval; /* etcd watch progress notifications, ns; 0: 10 min */
+} km_serve_config;
+
+typedef struct km_serve km_serve;
+
+/* Opens the store and starts serving; returns once listening. Call from a
+ * goroutine. 0 or -errno (store, listen). */
+int  km_serve_start(km_serve **out, const km_serve_config *cfg);
+/* The bound port (for ":0"). */
+int  km_serve_port(const km_serve *s);
+/* Stops accepting, ends watches and requests by deadline, closes the store. */
+int  km_serve_stop(km_serve *s, int64_t deadline);
+
+/* Routes of the native API for people on rt: GET/PUT/DELETE
+ * /api/v1/kv/<key> (raw bodies; ?prefix, ?rev, ?lease), GET /api/v1/watch
+ * (Server-Sent Events; ?key or ?prefix, ?rev, Last-Event-ID), /healthz,
+ * /readyz. The store and hub must outlive the routes. */
+typedef struct km_native km_native;
+int  km_native_new(km_native **out, km_store *s, km_hub *h);
+int  km_native_routes(km_native *n, km_http_router *rt);
+void km_native_free(km_native *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

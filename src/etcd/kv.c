@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* POST /v3/kv/range, put, deleterange, txn and compaction. */
+#include <errno.h>
+#include <string.h>
+#include "etcd/etcd-int.h"
+
+/* Runs one op and answers with enc's body. */
+static void do_op(km_etcd *e, km_http_resp *w, const km_op *op)
+{
+    km_store_res res;
+    memset(&res, 0, sizeof res);
+    int rc = km_store_do(e->store, op, &res);
+    if (rc) {
+        km_store_res_free(&res);
+        km__etcd_fail(w, rc);
+        return;
+    }
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"header\":");
+    km__etcd_header(&b, e, res.revision);
+    if (res.txn.nresp) {
+        const km_op_resp *o = &res.txn.resp[0];
+        switch (op->type) {
+        case KM_OP_RANGE: km__etcd_enc_range(&b, &o->range); break;
+        case KM_OP_PUT: km__etcd_enc_put(&b, &o->put); break;
+        default: km__etcd_enc_del(&b, &o->del); break;
+        }
+    }
+    km__jbuf_putc(&b, '}');
+    km_store_res_free(&res);
+    km__etcd_send(w, &b);
+}
+
+void km__etcd_range(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km__arena *a;
+    json_t *o;
+    if (km__etcd_begin(e, r, w, &a, &o))
+        return;
+    km_op op = { .type = KM_OP_RANGE };
+    const char *msg = NULL;
+    int rc = km__etcd_dec_range(o, a, &op.range, &msg);
+    if (!rc && (msg = km__etcd_check_range(&op.range)))
+        rc = -EINVAL;
+    if (rc)
+        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
+    else
+        do_op(e, w, &op);
+    km__etcd_end(a, o);
+}
+
+void km__etcd_put(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km__arena *a;
+    json_t *o;
+    if (km__etcd_begin(e, r, w, &a, &o))
+        return;
+    km_op op = { .type = KM_OP_PUT };
+    const char *msg = NULL;
+    int rc = km__etcd_dec_put(o, a, &op.put, &msg);
+    if (!rc && (msg = km__etcd_check_put(&op.put)))
+        rc = -EINVAL;
+    if (rc)
+        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
+    else
+        do_op(e, w, &op);
+    km__etcd_end(a, o);
+}
+
+void km__etcd_delete(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km__arena *a;
+    json_t *o;
+    if (km__etcd_begin(e, r, w, &a, &o))
+        return;
+    km_op op = { .type = KM_OP_DELETE };
+    const char *msg = NULL;
+    int rc = km__etcd_dec_del(o, a, &op.del, &msg);
+    if (!rc && (msg = km__etcd_check_del(&op.del)))
+        rc = -EINVAL;
+    if (rc)
+        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
+    else
+        do_op(e, w, &op);
+    km__etcd_end(a, o);
+}
+
+void km__etcd_txn(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km__arena *a;
+    json_t *o;
+    if (km__etcd_begin(e, r, w, &a, &o))
+        return;
+    km_txn_req t;
+    const char *msg = NULL;
+    int rc = km__etcd_dec_txn(o, a, &t, &msg);
+    if (!rc && (msg = km__etcd_check_txn(&t)))
+        rc = -EINVAL;
+    if (rc) {
+        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
+        km__etcd_end(a, o);
+        return;
+    }
+    km_store_res res;
+    memset(&res, 0, sizeof res);
+    rc = km_store_txn(e->store, &t, &res);
+    if (rc) {
+        km_store_res_free(&res);
+        km__etcd_fail(w, rc);
+        km__etcd_end(a, o);
+        return;
+    }
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"header\":");
+    km__etcd_header(&b, e, res.revision);
+    km__etcd_enc_txn(&b, res.revision, &res.txn);
+    km__jbuf_putc(&b, '}');
+    km_store_res_free(&res);
+    km__etcd_end(a, o);
+    km__etcd_send(w, &b);
+}
+
+void km__etcd_compact(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km__arena *a;
+    json_t *o;
+    if (km__etcd_begin(e, r, w, &a, &o))
+        return;
+    int64_t rev = 0, cur = 0;
+    bool physical;
+    const char *msg = NULL;
+    int rc = km__etcd_dec_i64a(o, "revision", a, &rev, &msg);
+    if (!rc)
+        rc = km__etcd_dec_bool(o, "physical", &physical, &msg);   /* compaction is always durable here */
+    if (rc) {
+        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
+    } else if ((rc = km_store_compact(e->store, rev, &cur))) {
+        km__etcd_fail(w, rc);
+    } else {
+        km__jbuf b = KM__JBUF_INIT;
+        km__jbuf_puts(&b, "{\"header\":");
+        km__etcd_header(&b, e, cur);
+        km__jbuf_putc(&b, '}');
+        km__etcd_send(w, &b);
+    }
+    km__etcd_end(a, o);
+}

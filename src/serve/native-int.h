@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the native API: query strings and JSON bits shared by the
+ * key-value and watch endpoints. */
+#ifndef KUMO_SERVE_NATIVE_INT_H
+#define KUMO_SERVE_NATIVE_INT_H
+
+#include <kumo/serve.h>
+#include "etcd/etcd-int.h"
+
+struct km_native {
+    km_store *store;
+    km_hub   *hub;
+};
+
+/* Query parameter name: true if present; *val is its percent-decoded
+ * value in a (empty for a bare "?prefix"). false also when the value is
+ * badly encoded (*bad set). */
+bool km__query_get(km_str query, const char *name, km__arena *a, km_bytes *val, bool *bad);
+/* Percent-decodes s into a; false for a bad escape. */
+bool km__pct_decode(km_str s, km__arena *a, km_bytes *out);
+/* The range_end that makes [key, end) every key starting with key. */
+km_bytes km__prefix_end(km_bytes key, km__arena *a);
+/* A decimal int64 in b (optional leading '-'); false if not one. */
+bool km__parse_i64(km_bytes b, int64_t *v);
+
+/* "name":"text" for valid UTF-8, else "name_base64":"..." (JSON strings
+ * carry text only). */
+void km__json_bytes(km__jbuf *b, const char *name, km_bytes v);
+/* Answers {"error":msg} with status. */
+void km__native_fail(km_http_resp *w, int status, const char *msg);
+/* Answers with the status and message that fit a store error. */
+void km__native_fail_errno(km_http_resp *w, int err);
+
+void km__native_watch(km_http_req *r, km_http_resp *w, void *native);
+
+#endif

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/* The native API for people: raw values over GET/PUT/DELETE /api/v1/kv/<key>,
+ * health and readiness. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "rt/rt-int.h"
+#include "serve/native-int.h"
+
+/* The key from the path and the options every kv call shares. */
+typedef struct {
+    km__arena *a;
+    km_bytes   key, range_end;
+    bool       prefix;
+    int64_t    rev, lease;
+} kvargs;
+
+static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
+{
+    km_str q = km_http_query(r);
+    km_bytes v;
+    bool bad = false;
+    if (!km__pct_decode(km_http_param(r, "key"), k->a, &k->key)) {
+        km__native_fail(w, 400, "bad percent-encoding in the key");
+        return -1;
+    }
+    k->prefix = km__query_get(q, "prefix", k->a, &v, &bad);
+    if (km__query_get(q, "rev", k->a, &v, &bad) && !(km__parse_i64(v, &k->rev) && k->rev >= 0)) {
+        km__native_fail(w, 400, "rev must be a non-negative integer");
+        return -1;
+    }
+    if (km__query_get(q, "lease", k->a, &v, &bad) && !(km__parse_i64(v, &k->lease) && k->lease >= 0)) {
+        km__native_fail(w, 400, "lease must be a non-negative integer");
+        return -1;
+    }
+    if (bad) {
+        km__native_fail(w, 400, "bad percent-encoding in the query");
+        return -1;
+    }
+    if (k->prefix)
+        k->range_end = km__prefix_end(k->key, k->a);
+    if (!k->key.n && !k->prefix) {
+        km__native_fail(w, 400, "a key is required (or ?prefix for all keys)");
+        return -1;
+    }
+    if (!k->key.n) {
+        /* Every key: etcd spells that key "\0", range_end "\0". */
+        static const uint8_t zero = 0;
+        k->key = (km_bytes){ &zero, 1 };
+    }
+    return 0;
+}
+
+static void kv_json(km__jbuf *b, const km_kv *kv)
+{
+    km__jbuf_putc(b, '{');
+    km__json_bytes(b, "key", kv->key);
+    km__json_bytes(b, "value", kv->value);
+    km__jbuf_key(b, "create_revision");
+    km__jbuf_int(b, (long)kv->create_revision);
+    km__jbuf_key(b, "mod_revision");
+    km__jbuf_int(b, (long)kv->mod_revision);
+    km__jbuf_key(b, "version");
+    km__jbuf_int(b, (long)kv->version);
+    if (kv->lease) {
+        km__jbuf_key(b, "lease");
+        km__jbuf_int(b, (long)kv->lease);
+    }
+    km__jbuf_putc(b, '}');
+}
+
+static void send_json(km_http_resp *w, km__jbuf *b)
+{
+    if (b->err)
+        km__native_fail(w, 500, "out of memory");
+    else
+        km_http_send(w, 200, "application/json", b->p, b->n);
+    km__jbuf_free(b);
+}
+
+static void set_num(km_http_resp *w, const char *name, int64_t v)
+{
+    char s[24];
+    snprintf(s, sizeof s, "%lld", (long long)v);
+    km_http_set_header(w, name, s);
+}
+
+static void kv_get(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *n = ud;
+    kvargs k = { .a = km__arena_new() };
+    km_store_res res = { 0 };
+    if (!k.a) {
+        km__native_fail(w, 500, "out of memory");
+        return;
+    }
+    if (parse_args(r, w, &k) < 0)
+        goto out;
+    km_op op = { .type = KM_OP_RANGE };
+    op.range.key = k.key;
+    op.range.range_end = k.range_end;
+    op.range.revision = k.rev;
+    int rc = km_store_do(n->store, &op, &res);
+    if (rc < 0) {
+        km__native_fail_errno(w, rc);
+        goto out;
+    }
+    const km_range_resp *rr = &res.txn.resp[0].range;
+    set_num(w, "X-Kumo-Revision", res.revision);
+    if (!k.prefix) {
+        if (!rr->nkvs) {
+            km__native_fail(w, 404, "key not found");
+            goto out;
+        }
+        const km_kv *kv = &rr->kvs[0];
+        set_num(w, "X-Kumo-Create-Revision", kv->create_revision);
+        set_num(w, "X-Kumo-Mod-Revision", kv->mod_revision);
+        set_num(w, "X-Kumo-Version", kv->version);
+        if (kv->lease)
+            set_num(w, "X-Kumo-Lease", kv->lease);
+        km_http_send(w, 200, "application/octet-stream", kv->value.p, kv->value.n);
+        goto out;
+    }
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"revision\":");
+    km__jbuf_int(&b, (long)res.revision);
+    km__jbuf_puts(&b, ",\"count\":");
+    km__jbuf_int(&b, (long)rr->count);
+    km__jbuf_puts(&b, ",\"kvs\":[");
+    for (size_t i = 0; i < rr->nkvs; i++) {
+        km__jbuf_sep(&b);
+        kv_json(&b, &rr->kvs[i]);
+    }
+    km__jbuf_puts(&b, "]}\n");
+    send_json(w, &b);
+out:
+    km_store_res_free(&res);
+    km__arena_free(k.a);
+}
+
+static void kv_put(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *n = ud;
+    kvargs k = { .a = km__arena_new() };
+    km_store_res res = { 0 };
+    if (!k.a) {
+        km__native_fail(w, 500, "out of memory");
+        return;
+    }
+    if (parse_args(r, w, &k) < 0)
+        goto out;
+    if (k.prefix || k.rev) {
+        km__native_fail(w, 400, "PUT takes one key; ?prefix and ?rev do not apply");
+        goto out;
+    }
+    km_str body;
+    int rc = km_http_body(r, &body);
+    if (rc < 0)
+        goto out;       /* the server answers 413, 400 or 408 */
+    km_op op = { .type = KM_OP_PUT };
+    op.put.key = k.key;
+    op.put.value = (km_bytes){ (const uint8_t *)body.p, body.n };
+    op.put.lease = k.lease;
+    rc = km_store_do(n->store, &op, &res);
+    if (rc < 0) {
+        km__native_fail_errno(w, rc);
+        goto out;
+    }
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"revision\":");
+    km__jbuf_int(&b, (long)res.revision);
+    km__jbuf_puts(&b, "}\n");
+    send_json(w, &b);
+out:
+    km_store_res_free(&res);
+    km__arena_free(k.a);
+}
+
+static void kv_delete(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *n = ud;
+    kvargs k = { .a = km__arena_new() };
+    km_store_res res = { 0 };
+    if (!k.a) {
+        km__native_fail(w, 500, "out of memory");
+        return;
+    }
+    if (parse_args(r, w, &k) < 0)
+        goto out;
+    km_op op = { .type = KM_OP_DELETE };
+    op.del.key = k.key;
+    op.del.range_end = k.range_end;
+    int rc = km_store_do(n->store, &op, &res);
+    if (rc < 0) {
+        km__native_fail_errno(w, rc);
+        goto out;
+    }
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"revision\":");
+    km__jbuf_int(&b, (long)res.revision);
+    km__jbuf_puts(&b, ",\"deleted\":");
+    km__jbuf_int(&b, (long)res.txn.resp[0].del.deleted);
+    km__jbuf_puts(&b, "}\n");
+    send_json(w, &b);
+out:
+    km_store_res_free(&res);
+    km__arena_free(k.a);
+}
+
+static void healthz(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_http_send(w, 200, "text/plain", "ok\n", 3);
+}
+
+/* Ready when the store answers a read. */
+static void readyz(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *n = ud;
+    km_store_stat st;
+    if (km_store_stat_read(n->store, &st) == 0)
+        km_http_send(w, 200, "text/plain", "ready\n", 6);
+    else
+        km_http_send(w, 503, "text/plain", "store unavailable\n", 18);
+}
+
+int km_native_new(km_native **out, km_store *s, km_hub *h)
+{
+    km_native *n = km__calloc(1, sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    n->store = s;
+    n->hub = h;
+    *out = n;
+    return 0;
+}
+
+void km_native_free(km_native *n)
+{
+    km__free(n);
+}
+
+int km_native_routes(km_native *n, km_http_router *rt)
+{
+    static const struct { const char *method, *path; km_http_handler *h; } routes[] = {
+        { "GET", "/api/v1/kv/*key", kv_get },
+        { "PUT", "/api/v1/kv/*key", kv_put },
+        { "DELETE", "/api/v1/kv/*key", kv_delete },
+        { "GET", "/api/v1/kv/", kv_get },
+        { "DELETE", "/api/v1/kv/", kv_delete },
+        { "GET", "/api/v1/watch", km__native_watch },
+        { "GET", "/healthz", healthz },
+        { "GET", "/readyz", readyz },
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = km_http_route(rt, routes[i].method, routes[i].path, routes[i].h, n);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* Assembles the config center: store, hub, both APIs, one HTTP server. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "rt/rt-int.h"
+#include <kumo/serve.h>
+
+struct km_serve {
+    km_store       *store;
+    km_hub         *hub;
+    km_etcd        *etcd;
+    km_native      *native;
+    km_http_router *router;
+    km_http_server *http;
+};
+
+/* Ids stable for a data directory, so clients that compare them across
+ * restarts see the same cluster (etcd derives its own from its config). */
+static uint64_t id_for(const char *dir, uint64_t salt)
+{
+    char path[PATH_MAX];
+    const char *p = realpath(dir, path) ? path : dir;
+    uint64_t h = 1469598103934665603ull ^ salt;
+    for (; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static void teardown(km_serve *s)
+{
+    km_native_free(s->native);
+    km_etcd_free(s->etcd);
+    if (s->router)
+        km_http_router_free(s->router);
+    km_hub_free(s->hub);
+    if (s->store)
+        km_store_close(s->store);
+    km__free(s);
+}
+
+int km_serve_start(km_serve **out, const km_serve_config *cfg)
+{
+    km_serve *s = km__calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    const char *dir = cfg->data_dir ? cfg->data_dir : "kumo.data";
+    km_store_config sc = { .dir = dir, .map_size = cfg->map_size };
+    int rc = km_store_open(&s->store, &sc);
+    if (rc < 0)
+        goto fail;
+    if ((rc = km_hub_new(&s->hub, s->store, NULL)) < 0)
+        goto fail;
+    km_etcd_config ec = {
+        .store = s->store, .hub = s->hub,
+        .cluster_id = id_for(dir, 0x6b756d6f),
+        .member_id = id_for(dir, 0x6d656d62),
+        .progress_interval = cfg->progress_interval,
+    };
+    if ((rc = km_etcd_new(&s->etcd, &ec)) < 0 ||
+        (rc = km_native_new(&s->native, s->store, s->hub)) < 0 ||
+        (rc = km_http_router_new(&s->router)) < 0 ||
+        (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
+        (rc = km_native_routes(s->native, s->router)) < 0)
+        goto fail;
+    km_http_config hc = {
+        .addr = cfg->listen ? cfg->listen : "127.0.0.1:2379",
+        .handler = km_http_router_serve,
+        .ud = s->router,
+        /* The APIs apply their own request limits (etcd: 1.5 MiB) and
+         * answer in their own error shapes. */
+        .max_body_bytes = 4 << 20,
+        .max_conns = cfg->max_conns ? cfg->max_conns : 200000,
+        .access_log_fd = cfg->access_log_fd,
+    };
+    if ((rc = km_http_serve(&s->http, &hc)) < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    teardown(s);
+    return rc;
+}
+
+int km_serve_port(const km_serve *s)
+{
+    return km_http_server_port(s->http);
+}
+
+int km_serve_stop(km_serve *s, int64_t deadline)
+{
+    km_hub_shutdown(s->hub);        /* watch streams end now, not at the deadline */
+    int rc = km_http_shutdown(s->http, deadline);
+    teardown(s);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /api/v1/watch: changes as Server-Sent Events, resumable with the
+ * browser's Last-Event-ID (each event's id is its revision). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "rt/rt-int.h"
+#include "serve/native-int.h"
+#include "watch/pump.h"
+
+#define FMT_SSE 1
+/* A comment line this often keeps proxies from closing an idle stream. */
+#define KEEPALIVE_NS (15 * 1000000000LL)
+
+/* One SSE event per change. Only the last event of a revision carries the
+ * id, so a client that resumes from it never skips half a revision. */
+static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
+{
+    const unsigned *flags = ud;
+    size_t nev;
+    const km_event *const *ev = km_watch_msg_events(m, &nev);
+    km__jbuf b = KM__JBUF_INIT;
+    for (size_t i = 0; i < nev; i++) {
+        const km_event *e = ev[i];
+        bool put = e->type == KM_EV_PUT;
+        km__jbuf_puts(&b, put ? "event: put\ndata: {\"type\":\"PUT\"" : "event: delete\ndata: {\"type\":\"DELETE\"");
+        km__json_bytes(&b, "key", e->kv.key);
+        if (put)
+            km__json_bytes(&b, "value", e->kv.value);
+        km__jbuf_key(&b, "mod_revision");
+        km__jbuf_int(&b, (long)e->kv.mod_revision);
+        if (put) {
+            km__jbuf_key(&b, "create_revision");
+            km__jbuf_int(&b, (long)e->kv.create_revision);
+            km__jbuf_key(&b, "version");
+            km__jbuf_int(&b, (long)e->kv.version);
+        }
+        /* Committed events carry prev_kv; only watches that asked get it. */
+        if (e->has_prev && (*flags & KM_WATCH_PREV_KV))
+            km__json_bytes(&b, "prev_value", e->prev_kv.value);
+        km__jbuf_puts(&b, "}\n");
+        if (i + 1 == nev || ev[i + 1]->kv.mod_revision != e->kv.mod_revision) {
+            char id[40];
+            snprintf(id, sizeof id, "id: %lld\n", (long long)e->kv.mod_revision);
+            km__jbuf_puts(&b, id);
+        }
+        km__jbuf_putc(&b, '\n');
+    }
+    if (b.err) {
+        km__jbuf_free(&b);
+        return -ENOMEM;
+    }
+    *p = b.p;
+    *n = b.n;
+    return 0;
+}
+
+static int keepalive(void *ud, km_http_resp *w)
+{
+    return km_http_write(w, ": keep-alive\n\n", 14);
+}
+
+static int compacted(void *ud, km_http_resp *w, int64_t crev)
+{
+    char s[96];
+    int n = snprintf(s, sizeof s, "event: compacted\ndata: {\"compact_revision\":%lld}\n\n",
+                     (long long)crev);
+    return km_http_write(w, s, (size_t)n);
+}
+
+void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *nat = ud;
+    km__arena *a = km__arena_new();
+    if (!a) {
+        km__native_fail(w, 500, "out of memory");
+        return;
+    }
+    km_str q = km_http_query(r);
+    km_watch_opts o = { 0 };
+    km_bytes v;
+    bool bad = false, have_key = false;
+    if (km__query_get(q, "prefix", a, &v, &bad)) {
+        o.key = v;
+        o.range_end = km__prefix_end(v, a);
+        if (!v.n) {
+            static const uint8_t zero = 0;
+            o.key = (km_bytes){ &zero, 1 };
+        }
+        have_key = true;
+    } else if (km__query_get(q, "key", a, &v, &bad) && v.n) {
+        o.key = v;
+        have_key = true;
+    }
+    if (km__query_get(q, "rev", a, &v, &bad) &&
+        !(km__parse_i64(v, &o.start_revision) && o.start_revision >= 0)) {
+        km__native_fail(w, 400, "rev must be a non-negative integer");
+        goto out;
+    }
+    if (km__query_get(q, "prev_kv", a, &v, &bad))
+        o.flags |= KM_WATCH_PREV_KV;
+    /* A reconnecting EventSource resumes after the last id it saw. */
+    km_str last = km_http_header(r, "Last-Event-ID");
+    if (last.p && last.n) {
+        int64_t id;
+        if (!km__parse_i64((km_bytes){ (const uint8_t *)last.p, last.n }, &id) || id < 0) {
+            km__native_fail(w, 400, "Last-Event-ID must be a revision");
+            goto out;
+        }
+        o.start_revision = id + 1;
+    }
+    if (bad || !have_key) {
+        km__native_fail(w, 400, bad ? "bad percent-encoding in the query"
+                                    : "give ?key=K or ?prefix=P (?prefix= for all keys)");
+        goto out;
+    }
+    km_watch *wt;
+    int64_t created;
+    int rc = km_watch_new(nat->hub, &o, &wt, &created);
+    if (rc < 0) {
+        km__native_fail_errno(w, rc);
+        goto out;
+    }
+    km_http_set_header(w, "Content-Type", "text/event-stream");
+    km_http_set_header(w, "Cache-Control", "no-cache");
+    km_http_status(w, 200);
+    char hello[64];
+    int n = snprintf(hello, sizeof hello, ": watching from revision %lld\n\n",
+                     (long long)(o.start_revision > 0 ? o.start_revision : created + 1));
+    if (km_http_write(w, hello, (size_t)n) == 0 && km_http_flush(w) == 0) {
+        km__pump_ops ops = {
+            .fmt = FMT_SSE, .enc = enc_sse, .ud = &o.flags,
+            .idle = keepalive, .idle_interval = KEEPALIVE_NS,
+            .compacted = compacted,
+        };
+        km__watch_pump(wt, r, w, &ops);
+    }
+    km_watch_free(wt);
+out:
+    km__arena_free(a);
+}

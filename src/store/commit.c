@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* The committer: one goroutine batches queued writes into one LMDB commit (one fsync). */
+#include <string.h>
+#include <kumo/net.h>
+#include "rt/rt-int.h"
+#include "store/store-int.h"
+
+typedef struct {
+    km_store  *s;
+    km__wreq  *head;
+    km__arena *eva;
+    bool       listen;
+} batch;
+
+/* Runs on the offload pool: LMDB's write lock is a thread's, so the whole
+ * batch, begin to commit, stays on one thread. */
+static void batch_fn(void *arg)
+{
+    batch *b = arg;
+    km_store *s = b->s;
+    int64_t rev = atomic_load(&s->revision), compact = atomic_load(&s->compact);
+    MDB_txn *parent;
+    int rc = km__mdb_err(mdb_txn_begin(s->env, NULL, 0, &parent));
+    bool changed = false;
+    for (km__wreq *w = b->head; w; w = w->next) {
+        if (rc) {
+            w->rc = rc;
+            continue;
+        }
+        MDB_txn *child;
+        int wrc = km__mdb_err(mdb_txn_begin(s->env, parent, 0, &child));
+        if (wrc) {
+            w->rc = wrc;
+            continue;
+        }
+        km__xc x = {
+            .s = s, .txn = child, .a = w->res ? w->res->arena : b->eva,
+            .rev = rev, .compact = compact, .write = true,
+            .w = b->listen ? w : NULL, .eva = b->eva,
+        };
+        bool mine = w->kind != KM__W_TXN;
+        switch (w->kind) {
+        case KM__W_TXN:
+            wrc = km__txn_exec(&x, w->req, &w->res->txn);
+            break;
+        case KM__W_GRANT:
+            wrc = km__grant(&x, w->id, w->ttl);
+            break;
+        case KM__W_REVOKE:
+            wrc = km__revoke(&x, w->id);
+            break;
+        default:
+            if (w->rev > rev)
+                wrc = -ERANGE;
+            else if (w->rev <= compact)
+                wrc = -ENODATA;
+            else
+                wrc = km__compact_apply(&x, w->rev);
+            break;
+        }
+        if (!wrc && x.sub > 0)
+            wrc = km__meta_set(s, child, "rev", rev + 1);
+        if (!wrc)
+            wrc = km__mdb_err(mdb_txn_commit(child));
+        else
+            mdb_txn_abort(child);
+        if (wrc) {
+            w->nev = 0;
+        } else {
+            if (x.sub > 0)
+                rev++;
+            if (w->kind == KM__W_COMPACT)
+                compact = w->rev;
+            changed |= mine || x.sub > 0;
+        }
+        w->rc = wrc;
+        w->out_rev = rev;
+    }
+    if (rc)
+        return;
+    if (!changed) {
+        mdb_txn_abort(parent);
+        return;
+    }
+    rc = km__mdb_err(mdb_txn_commit(parent));
+    atomic_fetch_add(&s->commits, 1);
+    if (rc) {
+        /* nothing of the batch is durable: fail every request in it */
+        for (km__wreq *w = b->head; w; w = w->next) {
+            w->rc = rc;
+            w->nev = 0;
+        }
+        return;
+    }
+    atomic_store(&s->revision, rev);
+    atomic_store(&s->compact, compact);
+}
+
+static void committer(void *arg)
+{
+    km_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->qlock);
+        km__wreq *head = s->qhead, *tail = NULL;
+        int n = 0;
+        for (km__wreq *w = head; w && n < s->max_batch; w = w->next, n++) {
+            w->taken = true;
+            tail = w;
+        }
+        if (tail) {
+            s->qhead = tail->next;
+            if (!s->qhead)
+                s->qtail = NULL;
+            tail->next = NULL;
+        }
+        bool closing = s->closing;
+        km_store_feed_fn *feed = s->feed;
+        void *ud = s->feed_ud;
+        pthread_mutex_unlock(&s->qlock);
+        if (!tail) {
+            if (closing)
+                break;
+            if (km_chan_recv(s->wake, NULL) == -ECANCELED)
+                km_yield();   /* our group was cancelled: keep serving */
+            continue;
+        }
+        batch b = { s, head, km__arena_new(), feed != NULL };
+        if (!b.eva) {
+            b.listen = false;
+            b.eva = NULL;
+        }
+        km_blocking(batch_fn, &b);
+        atomic_fetch_add(&s->writes, n);
+        for (km__wreq *w = head; w; w = w->next) {
+            if (w->rc == 0 && w->kind == KM__W_GRANT)
+                km__lease_mem_add(s, w->id, w->ttl);
+            if ((w->rc == 0 || w->rc == -ENOENT) && w->kind == KM__W_REVOKE)
+                km__lease_mem_del(s, w->id);
+            if (w->rc == 0 && feed && w->nev)
+                feed(ud, w->ev_rev, w->ev, w->nev);
+        }
+        km__arena_free(b.eva);
+        for (km__wreq *w = head, *nx; w; w = nx) {
+            nx = w->next;
+            km__free(w->ev);
+            w->ev = NULL;
+            km_chan *done = w->done;
+            /* the last touch of w: its owner may return at once */
+            km_chan_send(done, NULL);
+        }
+    }
+    km_chan_send(s->committer_done, NULL);
+}
+
+int km__submit(km_store *s, km__wreq *w)
+{
+    int rc = km_chan_new(&w->done, 0, 1);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->qlock);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->qlock);
+        km_chan_free(w->done);
+        return -ESHUTDOWN;
+    }
+    w->next = NULL;
+    if (s->qtail)
+        s->qtail->next = w;
+    else
+        s->qhead = w;
+    s->qtail = w;
+    pthread_mutex_unlock(&s->qlock);
+    km_chan_send_dl(s->wake, NULL, 0);
+    rc = km_chan_recv(w->done, NULL);
+    if (rc == -ECANCELED) {
+        pthread_mutex_lock(&s->qlock);
+        if (!w->taken) {
+            km__wreq **pp = &s->qhead, *prev = NULL;
+            while (*pp != w) {
+                prev = *pp;
+                pp = &(*pp)->next;
+            }
+            *pp = w->next;
+            if (s->qtail == w)
+                s->qtail = prev;
+            pthread_mutex_unlock(&s->qlock);
+            km_chan_free(w->done);
+            return -ECANCELED;
+        }
+        pthread_mutex_unlock(&s->qlock);
+        /* In flight: the write may become durable, so wait for its outcome.
+         * A receive that need not park still works in a cancelled group. */
+        while (km_chan_recv_dl(w->done, NULL, 0) != 0)
+            km_yield();
+    }
+    km_chan_free(w->done);
+    return w->rc;
+}
+
+int km__commit_start(km_store *s)
+{
+    int rc = km_chan_new(&s->wake, 0, 1);
+    if (!rc)
+        rc = km_chan_new(&s->committer_done, 0, 1);
+    if (!rc)
+        rc = km_go(committer, s);
+    if (rc) {
+        km_chan_free(s->wake);
+        km_chan_free(s->committer_done);
+        s->wake = s->committer_done = NULL;
+    }
+    return rc;
+}
+
+void km__commit_stop(km_store *s)
+{
+    pthread_mutex_lock(&s->qlock);
+    s->closing = true;
+    pthread_mutex_unlock(&s->qlock);
+    km_chan_send_dl(s->wake, NULL, 0);
+    /* the queued writes are finished before the committer leaves */
+    while (km_chan_recv(s->committer_done, NULL) == -ECANCELED)
+        km_yield();
+    km_chan_free(s->wake);
+    km_chan_free(s->committer_done);
+}

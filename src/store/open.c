@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening and closing the LMDB store, its metadata, read txns and stats. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <kumo/net.h>
+#include "rt/rt-int.h"
+#include "store/store-int.h"
+
+void km_store_res_free(km_store_res *res)
+{
+    if (!res)
+        return;
+    km__arena_free(res->arena);
+    memset(res, 0, sizeof *res);
+}
+
+int km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v)
+{
+    MDB_val k = { strlen(name), (void *)name }, d;
+    int rc = mdb_get(t, s->meta, &k, &d);
+    if (rc == MDB_NOTFOUND) {
+        *v = 0;
+        return 0;
+    }
+    if (rc)
+        return km__mdb_err(rc);
+    if (d.mv_size != 8)
+        return -EBADMSG;
+    *v = km__get_be64(d.mv_data);
+    return 0;
+}
+
+int km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v)
+{
+    uint8_t b[8];
+    km__put_be64(b, v);
+    MDB_val k = { strlen(name), (void *)name }, d = { 8, b };
+    return km__mdb_err(mdb_put(t, s->meta, &k, &d, 0));
+}
+
+int km__rtxn_get(km_store *s, MDB_txn **out)
+{
+    MDB_txn *t = NULL;
+    pthread_mutex_lock(&s->rlock);
+    if (s->nrpool)
+        t = s->rpool[--s->nrpool];
+    pthread_mutex_unlock(&s->rlock);
+    if (t) {
+        int rc = mdb_txn_renew(t);
+        if (rc == 0) {
+            *out = t;
+            return 0;
+        }
+        mdb_txn_abort(t);
+    }
+    return km__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, out));
+}
+
+void km__rtxn_put(km_store *s, MDB_txn *t)
+{
+    mdb_txn_reset(t);
+    pthread_mutex_lock(&s->rlock);
+    if (s->nrpool < (int)(sizeof s->rpool / sizeof s->rpool[0])) {
+        s->rpool[s->nrpool++] = t;
+        t = NULL;
+    }
+    pthread_mutex_unlock(&s->rlock);
+    if (t)
+        mdb_txn_abort(t);
+}
+
+static int mkdirs(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    km_store *s;
+    const km_store_config *cfg;
+    int rc;
+} open_arg;
+
+/* A fresh env (no named DBs yet) is initialised; anything else must carry
+ * our format mark, so a foreign LMDB file is refused. */
+static int open_dbs(km_store *s)
+{
+    MDB_txn *t;
+    int rc = km__mdb_err(mdb_txn_begin(s->env, NULL, 0, &t));
+    if (rc)
+        return rc;
+    MDB_dbi main;
+    MDB_stat st;
+    rc = km__mdb_err(mdb_dbi_open(t, NULL, 0, &main));
+    if (!rc)
+        rc = km__mdb_err(mdb_stat(t, main, &st));
+    bool fresh = !rc && st.ms_entries == 0;
+    if (!rc) {
+        int rc2 = mdb_dbi_open(t, "meta", fresh ? MDB_CREATE : 0, &s->meta);
+        rc = rc2 == MDB_NOTFOUND || rc2 == MDB_INCOMPATIBLE ? -EBADMSG : km__mdb_err(rc2);
+    }
+    if (!rc) {
+        MDB_val k = { 6, "format" }, d;
+        int g = mdb_get(t, s->meta, &k, &d);
+        if (g == MDB_NOTFOUND && fresh) {
+            d.mv_size = strlen(KM__STORE_FORMAT);
+            d.mv_data = KM__STORE_FORMAT;
+            rc = km__mdb_err(mdb_put(t, s->meta, &k, &d, 0));
+            if (!rc)
+                rc = km__meta_set(s, t, "rev", 1);
+        } else if (g) {
+            rc = g == MDB_NOTFOUND ? -EBADMSG : km__mdb_err(g);
+        } else if (d.mv_size != strlen(KM__STORE_FORMAT) ||
+                   memcmp(d.mv_data, KM__STORE_FORMAT, d.mv_size) != 0) {
+            rc = -EBADMSG;
+        }
+    }
+    struct { const char *name; MDB_dbi *dbi; unsigned flags; } dbs[] = {
+        { "cur", &s->cur, 0 },
+        { "rev", &s->rev, 0 },
+        { "hist", &s->hist, MDB_DUPSORT | MDB_DUPFIXED },
+        { "lease", &s->lease, 0 },
+        { "leasekeys", &s->leasekeys, MDB_DUPSORT },
+    };
+    for (size_t i = 0; !rc && i < sizeof dbs / sizeof dbs[0]; i++) {
+        int r = mdb_dbi_open(t, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+        rc = r == MDB_INCOMPATIBLE ? -EBADMSG : km__mdb_err(r);
+    }
+    int64_t rev = 0, compact = 0;
+    if (!rc)
+        rc = km__meta_get(s, t, "rev", &rev);
+    if (!rc)
+        rc = km__meta_get(s, t, "compact", &compact);
+    if (!rc && (rev < 1 || compact < 0 || compact > rev))
+        rc = -EBADMSG;
+    if (!rc)
+        rc = km__lease_load(s, t);
+    if (!rc)
+        rc = km__mdb_err(mdb_txn_commit(t));
+    else
+        mdb_txn_abort(t);
+    atomic_store(&s->revision, rev);
+    atomic_store(&s->compact, compact);
+    return rc;
+}
+
+static void open_fn(void *arg)
+{
+    open_arg *o = arg;
+    km_store *s = o->s;
+    int rc = mkdirs(o->cfg->dir);
+    if (!rc)
+        rc = km__mdb_err(mdb_env_create(&s->env));
+    if (rc) {
+        o->rc = rc;
+        return;
+    }
+    size_t map = o->cfg->map_size ? o->cfg->map_size : (size_t)8 << 30;
+    rc = km__mdb_err(mdb_env_set_mapsize(s->env, map));
+    if (!rc)
+        rc = km__mdb_err(mdb_env_set_maxdbs(s->env, 8));
+    if (!rc)
+        rc = km__mdb_err(mdb_env_set_maxreaders(s->env, 512));
+    if (!rc)
+        rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir, MDB_NOTLS, 0644));
+    if (!rc)
+        rc = open_dbs(s);
+    o->rc = rc;
+}
+
+int km_store_open(km_store **out, const km_store_config *cfg)
+{
+    *out = NULL;
+    if (!cfg || !cfg->dir || !cfg->dir[0])
+        return -EINVAL;
+    km_store *s = km__calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_mutex_init(&s->rlock, NULL);
+    pthread_mutex_init(&s->llock, NULL);
+    s->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
+    size_t pl = strlen(cfg->dir) + 16;
+    s->path = km__malloc(pl);
+    if (!s->path) {
+        km__free(s);
+        return -ENOMEM;
+    }
+    snprintf(s->path, pl, "%s/data.mdb", cfg->dir);
+    open_arg o = { s, cfg, 0 };
+    km_blocking(open_fn, &o);
+    int rc = o.rc;
+    if (!rc)
+        rc = km__commit_start(s);
+    if (!rc) {
+        rc = km__lease_start(s);
+        if (rc)
+            km__commit_stop(s);
+    }
+    if (rc) {
+        if (s->env)
+            mdb_env_close(s->env);
+        km__lease_mem_free(s);
+        pthread_mutex_destroy(&s->qlock);
+        pthread_mutex_destroy(&s->rlock);
+        pthread_mutex_destroy(&s->llock);
+        km__free(s->path);
+        km__free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static void close_fn(void *arg)
+{
+    km_store *s = arg;
+    for (int i = 0; i < s->nrpool; i++)
+        mdb_txn_abort(s->rpool[i]);
+    s->nrpool = 0;
+    mdb_env_close(s->env);
+}
+
+void km_store_close(km_store *s)
+{
+    if (!s)
+        return;
+    km__lease_stop(s);
+    km__commit_stop(s);
+    km_blocking(close_fn, s);
+    km__lease_mem_free(s);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_mutex_destroy(&s->rlock);
+    pthread_mutex_destroy(&s->llock);
+    km__free(s->path);
+    km__free(s);
+}
+
+void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&s->qlock);
+    s->feed = fn;
+    s->feed_ud = ud;
+    pthread_mutex_unlock(&s->qlock);
+}
+
+int km_store_stat_read(km_store *s, km_store_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    MDB_txn *t;
+    int rc = km__rtxn_get(s, &t);
+    if (rc)
+        return rc;
+    MDB_stat ms;
+    int64_t pages = 2;   /* the two meta pages */
+    size_t psize = 4096;
+    MDB_dbi dbis[] = { s->cur, s->rev, s->hist, s->meta, s->lease, s->leasekeys };
+    for (size_t i = 0; !rc && i < sizeof dbis / sizeof dbis[0]; i++) {
+        rc = km__mdb_err(mdb_stat(t, dbis[i], &ms));
+        if (rc)
+            break;
+        pages += (int64_t)(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages);
+        psize = ms.ms_psize;
+        if (dbis[i] == s->cur)
+            st->keys = (int64_t)ms.ms_entries;
+        if (dbis[i] == s->lease)
+            st->leases = (int64_t)ms.ms_entries;
+    }
+    if (!rc)
+        rc = km__meta_get(s, t, "rev", &st->revision);
+    if (!rc)
+        rc = km__meta_get(s, t, "compact", &st->compact_revision);
+    km__rtxn_put(s, t);
+    st->db_size_in_use = pages * (int64_t)psize;
+    struct stat fst;
+    if (stat(s->path, &fst) == 0)
+        st->db_size = (int64_t)fst.st_size;
+    st->commits = atomic_load(&s->commits);
+    st->writes = atomic_load(&s->writes);
+    return rc;
+}

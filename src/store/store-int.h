@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* Store internals shared by the LMDB store's files: layout, codecs, the committer. */
+#ifndef KUMO_STORE_INT_H
+#define KUMO_STORE_INT_H
+
+#include <kumo/store.h>
+#include <kumo/chan.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "store/arena.h"
+
+/* On-disk layout (all integers big-endian, so memcmp orders them):
+ *   cur       key -> crec + value            the live version of each key
+ *   rev       (main, sub) -> erec + key + value   every change, in order
+ *   hist      DUPSORT key -> (main, sub)      every change of a key
+ *   meta      "format", "rev", "compact"
+ *   lease     id -> granted ttl
+ *   leasekeys DUPSORT id -> key               keys attached to a lease */
+#define KM__STORE_FORMAT "kumo-store-1"
+
+typedef struct {
+    int64_t create, mod, version, lease;
+} km__crec;
+#define KM__CREC_SIZE 32
+
+enum { KM__EV_PUT = 0, KM__EV_DEL = 1 };
+typedef struct {
+    int     type;
+    int64_t create, version, lease;
+    km_bytes key, value;
+} km__erec;
+#define KM__EREC_HDR 32
+
+/* A lease as the server keeps it in memory: its deadline restarts at open. */
+typedef struct {
+    int64_t id, ttl;        /* granted ttl, seconds */
+    int64_t expiry;         /* monotonic ns */
+} km__lease;
+
+/* A queued write for the committer. */
+enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT };
+typedef struct km__wreq {
+    struct km__wreq *next;
+    int               kind;
+    const km_txn_req *req;
+    km_store_res     *res;
+    int64_t           id, ttl, rev;   /* lease grant/revoke, compact */
+    int               rc;
+    int64_t           out_rev;        /* revision after the write */
+    bool              taken;          /* the committer took it */
+    atomic_int        finished;
+    km_chan          *done;
+    /* events of this write's revision, for the feed (batch arena) */
+    km_event         *ev;
+    size_t            nev, cev;
+    int64_t           ev_rev;
+} km__wreq;
+
+struct km_store {
+    MDB_env *env;
+    MDB_dbi  cur, rev, hist, meta, lease, leasekeys;
+    char    *path;                 /* data file, for its size */
+
+    atomic_llong revision, compact;
+    atomic_llong commits, writes;
+
+    /* the write queue */
+    pthread_mutex_t qlock;
+    km__wreq  *qhead, *qtail;
+    bool       closing;
+    km_chan   *wake;               /* cap 1, wakes the committer */
+    km_chan   *committer_done;
+    int        max_batch;
+    km_store_feed_fn *feed;
+    void      *feed_ud;
+
+    /* read txns kept reset for reuse */
+    pthread_mutex_t rlock;
+    MDB_txn  *rpool[32];
+    int       nrpool;
+
+    /* leases in memory, sorted by id */
+    pthread_mutex_t llock;
+    km__lease *leases;
+    size_t     nleases, cleases;
+    km_chan   *lease_stop, *lease_done;
+};
+
+/* ---- codecs (codec.c) ---- */
+void    km__put_be64(uint8_t *p, int64_t v);
+int64_t km__get_be64(const uint8_t *p);
+void    km__revkey(uint8_t out[16], int64_t main, int64_t sub);
+int     km__crec_decode(const MDB_val *v, km__crec *c, km_bytes *value);
+int     km__erec_decode(const MDB_val *v, km__erec *e);
+/* LMDB and errno codes to a negative errno. */
+int     km__mdb_err(int rc);
+/* Whether key lies in the range (key0, end) as ranges define it. */
+bool    km__in_range(km_bytes k, km_bytes key0, km_bytes end);
+int     km__bytes_cmp(km_bytes a, km_bytes b);
+
+/* ---- read txns (open.c) ---- */
+int  km__rtxn_get(km_store *s, MDB_txn **out);
+void km__rtxn_put(km_store *s, MDB_txn *t);
+int  km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v);
+int  km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v);
+
+/* ---- executing requests (exec.c, range.c, write.c) ---- */
+typedef struct {
+    km_store  *s;
+    MDB_txn   *txn;
+    km__arena *a;          /* results */
+    int64_t    rev, compact; /* before this request */
+    bool       write;
+    int64_t    sub;        /* changes made so far; they get revision rev + 1 */
+    km__wreq  *w;          /* where events go (NULL: nobody listens) */
+    km__arena *eva;        /* event memory */
+    bool      *path;       /* compare outcomes in depth-first order */
+    size_t     npath, ipath;
+} km__xc;
+
+int  km__range(km__xc *x, const km_range_req *r, km_range_resp *out);
+int  km__cmp_eval(km__xc *x, const km_cmp *c, bool *ok);
+int  km__put(km__xc *x, const km_put_req *r, km_put_resp *out);
+int  km__del(km__xc *x, const km_del_req *r, km_del_resp *out);
+/* Deletes a lease and its keys. -ENOENT if it does not exist. */
+int  km__revoke(km__xc *x, int64_t id);
+int  km__grant(km__xc *x, int64_t id, int64_t ttl);
+int  km__compact_apply(km__xc *x, int64_t rev);
+/* Runs a validated txn; fills out. */
+int  km__txn_exec(km__xc *x, const km_txn_req *req, km_txn_resp *out);
+/* Checks a txn request; sets *write when it may change something. */
+int  km__txn_check(const km_txn_req *req, bool *write);
+/* Reads the kv of key at revision at (<= 0: current) into a (or just the crec). */
+int  km__kv_at(km__xc *x, km_bytes key, int64_t at, km_kv *kv, bool *found, bool keys_only);
+
+/* ---- the committer (commit.c) ---- */
+int  km__commit_start(km_store *s);
+void km__commit_stop(km_store *s);
+/* Queues w and parks until it is durable (or failed). */
+int  km__submit(km_store *s, km__wreq *w);
+
+/* ---- leases in memory (lease.c) ---- */
+int  km__lease_start(km_store *s);
+void km__lease_stop(km_store *s);
+int  km__lease_load(km_store *s, MDB_txn *t);
+void km__lease_mem_add(km_store *s, int64_t id, int64_t ttl);
+void km__lease_mem_del(km_store *s, int64_t id);
+bool km__lease_mem_has(km_store *s, int64_t id);
+void km__lease_mem_free(km_store *s);
+
+/* Minimum lease TTL: etcd's default (1.5 x election timeout, 1 s) rounded up. */
+#define KM__LEASE_MIN_TTL 2
+#define KM__LEASE_MAX_TTL 9000000000LL
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* Hub internals: revision messages, groups, watchers. */
+#ifndef KUMO_WATCH_INT_H
+#define KUMO_WATCH_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <kumo/chan.h>
+#include <kumo/hub.h>
+
+/* One revision's events as committed, copied once and shared by every
+ * group message cut from it. */
+typedef struct revmsg {
+    atomic_long refs;
+    int64_t     revision;
+    size_t      n;
+    km_event    ev[];      /* followed by the key and value bytes */
+} revmsg;
+
+typedef struct group group;
+
+/* A message's wire form in one format. */
+struct encoded { char *p; size_t n; };
+
+/* What a watcher receives: the events of a revmsg matching one group (or a
+ * private catch-up batch, rev NULL and events in an arena). */
+struct km_watch_msg {
+    atomic_long        refs;
+    int64_t            revision;      /* header revision */
+    int64_t            last_rev;      /* revision of the last event */
+    revmsg            *rev;           /* NULL for a catch-up batch */
+    struct km__arena  *arena;         /* catch-up batch memory */
+    const km_event   **ev;            /* pointers into rev or arena */
+    size_t             n;
+    _Atomic(struct encoded *) enc[KM_WATCH_FORMATS];
+};
+
+enum { W_SYNCED, W_CATCHING_UP, W_GONE };
+
+struct km_watch {
+    km_hub   *hub;
+    group    *g;
+    km_watch *prev, *next;   /* in g's list while W_SYNCED */
+    km_chan  *wake;          /* cap 1: "look at your queue" */
+    int       state;         /* under the hub lock */
+    int64_t   next_rev;      /* first revision not yet handed to the consumer */
+    size_t    head, len;     /* queue ring, under the hub lock */
+    km_watch_msg *q[];       /* hub->qcap entries */
+};
+
+struct group {
+    group    *next;          /* hash chain (exact key) or range list */
+    uint64_t  hash;
+    km_bytes  key, range_end;/* owned copies */
+    unsigned  flags;
+    km_watch *watchers;      /* synced members */
+    size_t    nmembers;      /* synced + catching up */
+    int64_t   seen_rev;      /* dedupes candidate lookups per revision */
+};
+
+struct km_hub {
+    km_store       *store;
+    pthread_mutex_t mu;      /* short sections; taken from goroutines only */
+    int64_t         last_rev;
+    size_t          qcap;
+    group         **buckets; /* exact-key groups by hash */
+    size_t          nbuckets, nexact;
+    group          *ranges;  /* groups with a range_end */
+    km_hub_stat     st;
+    bool            closed;  /* km_hub_shutdown was called */
+};
+
+#endif

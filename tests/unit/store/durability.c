@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/* Store durability and concurrency: reopen, corrupt data dirs, group commit under many writers. */
+#include "st.h"
+#include <fcntl.h>
+#include <lmdb.h>
+#include <unistd.h>
+
+static void reopen_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    int64_t id;
+    REQUIRE_EQ(km_lease_grant(e.s, 0, 60, &id, NULL), 0);
+    REQUIRE_EQ(st_put(e.s, "a", "1", 0, NULL), 0);
+    REQUIRE_EQ(st_put(e.s, "a", "2", id, NULL), 0);
+    REQUIRE_EQ(st_put(e.s, "b", "1", 0, NULL), 0);
+    REQUIRE_EQ(st_del(e.s, "b", NULL, NULL, NULL), 0);
+    REQUIRE_EQ(km_store_compact(e.s, 3, NULL), 0);
+    km_store_close(e.s);
+    st_open_in(&e);
+    km_store *s = e.s;
+    km_store_stat st;
+    REQUIRE_EQ(km_store_stat_read(s, &st), 0);
+    REQUIRE_EQ(st.revision, 5);
+    REQUIRE_EQ(st.compact_revision, 3);
+    REQUIRE_EQ(st.keys, 1);
+    REQUIRE_EQ(st.leases, 1);
+    km_kv kv;
+    char v[8];
+    REQUIRE_EQ(st_get(s, "a", 0, &kv, v, sizeof v), 1);
+    REQUIRE(strcmp(v, "2") == 0);
+    REQUIRE_EQ(kv.version, 2);
+    REQUIRE_EQ(kv.lease, id);
+    REQUIRE_EQ(st_get(s, "b", 4, NULL, NULL, 0), 1);
+    REQUIRE_EQ(st_get(s, "a", 2, NULL, NULL, 0), -ENODATA);
+    km_lease_info li;
+    km_store_res res;
+    REQUIRE_EQ(km_lease_ttl(s, id, true, &li, &res), 0);
+    REQUIRE_EQ(li.granted_ttl, 60);
+    REQUIRE_EQ(li.nkeys, 1);
+    km_store_res_free(&res);
+    int64_t rev;
+    REQUIRE_EQ(st_put(s, "c", "1", 0, &rev), 0);
+    REQUIRE_EQ(rev, 6);
+    st_close(&e);
+}
+
+START_TEST(reopen) { t_run(reopen_body, NULL); }
+END_TEST
+
+static void corrupt_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    REQUIRE_EQ(st_put(e.s, "a", "1", 0, NULL), 0);
+    km_store_close(e.s);
+    /* overwrite the format mark behind the store's back */
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi meta;
+    REQUIRE_EQ(mdb_env_create(&env), 0);
+    REQUIRE_EQ(mdb_env_set_maxdbs(env, 8), 0);
+    REQUIRE_EQ(mdb_env_open(env, e.dir, 0, 0644), 0);
+    REQUIRE_EQ(mdb_txn_begin(env, NULL, 0, &t), 0);
+    REQUIRE_EQ(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    MDB_val k = { 6, "format" }, d = { 5, "other" };
+    REQUIRE_EQ(mdb_put(t, meta, &k, &d, 0), 0);
+    REQUIRE_EQ(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+    km_store_config cfg = { .dir = e.dir };
+    km_store *s;
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EBADMSG);
+    /* not an LMDB file at all */
+    char path[128];
+    snprintf(path, sizeof path, "%s/data.mdb", e.dir);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    REQUIRE(fd >= 0);
+    char junk[8192];
+    memset(junk, 'j', sizeof junk);
+    REQUIRE_EQ(write(fd, junk, sizeof junk), (long)sizeof junk);
+    close(fd);
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EBADMSG);
+    st_rmdir(e.dir);
+}
+
+START_TEST(corrupt) { t_run(corrupt_body, NULL); }
+END_TEST
+
+enum { WRITERS = 32, PUTS = 20 };
+
+typedef struct {
+    km_store *s;
+    km_wg    *wg;
+    int       id, fails;
+} writer_arg;
+
+static void writer(void *arg)
+{
+    writer_arg *w = arg;
+    char k[32];
+    snprintf(k, sizeof k, "w/%02d", w->id);
+    for (int i = 0; i < PUTS; i++)
+        if (st_put(w->s, k, "v", 0, NULL) != 0)
+            w->fails++;
+    km_wg_done(w->wg);
+}
+
+static void group_commit_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    km_store *s = e.s;
+    static writer_arg wa[WRITERS];
+    km_wg *wg;
+    REQUIRE_EQ(km_wg_new(&wg), 0);
+    km_wg_add(wg, WRITERS);
+    for (int i = 0; i < WRITERS; i++) {
+        wa[i] = (writer_arg){ s, wg, i, 0 };
+        REQUIRE_EQ(km_go(writer, &wa[i]), 0);
+    }
+    REQUIRE_EQ(km_wg_wait(wg), 0);
+    km_wg_free(wg);
+    for (int i = 0; i < WRITERS; i++)
+        REQUIRE_EQ(wa[i].fails, 0);
+    km_store_stat st;
+    REQUIRE_EQ(km_store_stat_read(s, &st), 0);
+    REQUIRE_EQ(st.revision, 1 + WRITERS * PUTS);
+    REQUIRE_EQ(st.writes, WRITERS * PUTS);
+    REQUIRE_EQ(st.keys, WRITERS);
+    /* many writers, fewer fsyncs */
+    ck_assert_msg(st.commits < st.writes, "commits %lld, writes %lld",
+                  (long long)st.commits, (long long)st.writes);
+    km_kv kv;
+    REQUIRE_EQ(st_get(s, "w/07", 0, &kv, NULL, 0), 1);
+    REQUIRE_EQ(kv.version, PUTS);
+    km_event *ev;
+    size_t n;
+    int64_t next;
+    km_store_res res;
+    REQUIRE_EQ(km_store_history(s, 2, 0, B("w/"), B("w0"), false, 0, &ev, &n, &next, &res), 0);
+    REQUIRE_EQ(n, WRITERS * PUTS);
+    for (size_t i = 0; i < n; i++)
+        REQUIRE_EQ(ev[i].kv.mod_revision, (int64_t)i + 2);
+    km_store_res_free(&res);
+    st_close(&e);
+}
+
+START_TEST(group_commit) { t_run(group_commit_body, NULL); }
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("store_durability");
+    TCase *tc = tcase_create("durability");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, reopen);
+    tcase_add_test(tc, corrupt);
+    tcase_add_test(tc, group_commit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+T_MAIN(suite)
