@@ -53,7 +53,7 @@ HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd
 KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
 KUMO     := $(BUILD)/kumo
 
-.PHONY: all lib test run deps bench-runtime bench-net bench-http fuzz clean examples tests
+.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-config fuzz clean examples tests
 
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
 
@@ -111,9 +111,13 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run-tests.sh $(BUILD) $(TEST_BIN) $(INTEG)
 
+# The configuration center on the embedded store (KUMO_LISTEN, KUMO_DATA
+# override where).
+KUMO_LISTEN ?= 127.0.0.1:2379
+KUMO_DATA   ?= kumo.data
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/examples/demo
+	$(BUILD)/kumo serve --listen $(KUMO_LISTEN) --data-dir $(KUMO_DATA)
 
 bench-runtime: deps
 	@$(MAKE) --no-print-directory lib
@@ -126,6 +130,10 @@ bench-net: deps
 bench-http: deps
 	@$(MAKE) --no-print-directory lib build/examples/hello
 	@bench/http/run.sh
+
+bench-config: deps
+	@$(MAKE) --no-print-directory lib $(BUILD)/kumo
+	@bench/config/run.sh
 
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60

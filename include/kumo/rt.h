@@ -22,7 +22,8 @@ typedef void km_fn(void *arg);
  * completes if it can at once, else returns -ETIMEDOUT. */
 #define KM_FOREVER ((int64_t)-1)
 
-/* Starts the worker threads (KM_PROCS env, default: online CPUs), runs fn(arg)
+/* Starts the worker threads (KM_PROCS env, default: the CPUs the process may
+ * run on, as sched_getaffinity tells), runs fn(arg)
  * as the first goroutine on the calling thread's worker and returns when fn
  * returns. Goroutines still alive then are abandoned, as in Go. Environment:
  *   KM_PROCS        worker threads (1..1024)

@@ -2,6 +2,7 @@
 /* km_main: starting the workers, running the main goroutine, shutting down. */
 #include "sched-int.h"
 #include "switch.h"
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,11 @@ int km_main(km_fn *fn, void *arg)
     if (!atomic_compare_exchange_strong(&busy, &zero, 1))
         return -EBUSY;
     int nprocs, rc;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Like GOMAXPROCS: the CPUs this process may run on (taskset), not all
+     * the machine has. */
+    cpu_set_t cpus;
+    long ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                              : sysconf(_SC_NPROCESSORS_ONLN);
     int spin_us;
     if ((rc = env_int("KM_PROCS", ncpu > 0 ? (int)ncpu : 1, 1, 1024, &nprocs)) ||
         (rc = env_int("KM_POLL_SPIN_US", 50, 0, 10000, &spin_us)) ||

@@ -49,13 +49,16 @@ static void batch_fn(void *arg)
         case KM__W_REVOKE:
             wrc = km__revoke(&x, w->id);
             break;
-        default:
+        case KM__W_COMPACT:
             if (w->rev > rev)
                 wrc = -ERANGE;
             else if (w->rev <= compact)
                 wrc = -ENODATA;
             else
-                wrc = km__compact_apply(&x, w->rev);
+                wrc = km__compact_apply(&x, w->rev, true, w->ckey, &w->ckn, &w->cmore);
+            break;
+        default:
+            wrc = km__compact_apply(&x, w->rev, false, w->ckey, &w->ckn, &w->cmore);
             break;
         }
         if (!wrc && x.sub > 0)

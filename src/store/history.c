@@ -6,11 +6,20 @@
 
 int km_store_compact(km_store *s, int64_t rev, int64_t *revision)
 {
+    if (rev <= 0)
+        return -ENODATA;
+    /* Chunks go through the queue one by one, so writes are not held up
+     * behind a big compaction; reads below rev fail from the first one. */
     km__wreq w;
     memset(&w, 0, sizeof w);
     w.kind = KM__W_COMPACT;
     w.rev = rev;
     int rc = km__submit(s, &w);
+    while (!rc && w.cmore) {
+        w.kind = KM__W_COMPACT_MORE;
+        w.cmore = false;
+        rc = km__submit(s, &w);
+    }
     if (revision)
         *revision = atomic_load(&s->revision);
     return rc;

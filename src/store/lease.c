@@ -136,8 +136,19 @@ static void expirer(void *arg)
             memset(&w, 0, sizeof w);
             w.kind = KM__W_REVOKE;
             w.id = id;
-            if (km__submit(s, &w) == -ESHUTDOWN)
+            int rc = km__submit(s, &w);
+            if (rc == -ESHUTDOWN)
                 break;
+            if (rc && rc != -ENOENT) {
+                /* the disk refused: try again at the next tick */
+                pthread_mutex_lock(&s->llock);
+                bool hit;
+                size_t i = find(s, id, &hit);
+                if (hit)
+                    s->leases[i].expiry = now + TICK;
+                pthread_mutex_unlock(&s->llock);
+                break;
+            }
         }
     }
     km_chan_send(s->lease_done, NULL);

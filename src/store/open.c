@@ -158,6 +158,36 @@ static int open_dbs(km_store *s)
     return rc;
 }
 
+/* A compaction cut short by a close or crash is finished before serving,
+ * one chunk per txn. */
+static int finish_compaction(km_store *s)
+{
+    uint8_t key[512];
+    size_t kn = 0;
+    bool more = true;
+    while (more) {
+        MDB_txn *t;
+        int rc = km__mdb_err(mdb_txn_begin(s->env, NULL, 0, &t));
+        if (rc)
+            return rc;
+        int64_t rev = 0;
+        rc = km__meta_get(s, t, "compacting", &rev);
+        if (rc || rev <= 0) {
+            mdb_txn_abort(t);
+            return rc;
+        }
+        km__xc x = { .s = s, .txn = t, .write = true };
+        rc = km__compact_apply(&x, rev, false, key, &kn, &more);
+        if (!rc)
+            rc = km__mdb_err(mdb_txn_commit(t));
+        else
+            mdb_txn_abort(t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static void open_fn(void *arg)
 {
     open_arg *o = arg;
@@ -179,6 +209,8 @@ static void open_fn(void *arg)
         rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir, MDB_NOTLS, 0644));
     if (!rc)
         rc = open_dbs(s);
+    if (!rc)
+        rc = finish_compaction(s);
     o->rc = rc;
 }
 

@@ -39,13 +39,16 @@ typedef struct {
 } km__lease;
 
 /* A queued write for the committer. */
-enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT };
+enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT, KM__W_COMPACT_MORE };
 typedef struct km__wreq {
     struct km__wreq *next;
     int               kind;
     const km_txn_req *req;
     km_store_res     *res;
     int64_t           id, ttl, rev;   /* lease grant/revoke, compact */
+    uint8_t           ckey[512];      /* compaction: where the next chunk starts */
+    size_t            ckn;
+    bool              cmore;
     int               rc;
     int64_t           out_rev;        /* revision after the write */
     bool              taken;          /* the committer took it */
@@ -126,7 +129,12 @@ int  km__del(km__xc *x, const km_del_req *r, km_del_resp *out);
 /* Deletes a lease and its keys. -ENOENT if it does not exist. */
 int  km__revoke(km__xc *x, int64_t id);
 int  km__grant(km__xc *x, int64_t id, int64_t ttl);
-int  km__compact_apply(km__xc *x, int64_t rev);
+/* Compaction, a chunk at a time: the first chunk (first true) records
+ * rev as the compact revision, so reads below it fail at once; each chunk
+ * handles up to KM__COMPACT_CHUNK keys from *key (n 0: the first) and
+ * leaves where to go on in key/n, with *more. */
+#define KM__COMPACT_CHUNK 4096
+int  km__compact_apply(km__xc *x, int64_t rev, bool first, uint8_t *key, size_t *n, bool *more);
 /* Runs a validated txn; fills out. */
 int  km__txn_exec(km__xc *x, const km_txn_req *req, km_txn_resp *out);
 /* Checks a txn request; sets *write when it may change something. */

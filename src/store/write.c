@@ -433,38 +433,53 @@ static int compact_key(km__xc *x, MDB_cursor *c, int64_t rev, MDB_val *key)
     return rc;
 }
 
-int km__compact_apply(km__xc *x, int64_t rev)
+int km__compact_apply(km__xc *x, int64_t rev, bool first, uint8_t *key, size_t *keyn, bool *more)
 {
+    int rc = 0;
+    if (first) {
+        rc = km__meta_set(x->s, x->txn, "compact", rev);
+        if (!rc)
+            rc = km__meta_set(x->s, x->txn, "compacting", rev);
+        if (rc)
+            return rc;
+    }
     MDB_cursor *c;
-    int rc = km__mdb_err(mdb_cursor_open(x->txn, x->s->hist, &c));
-    if (rc)
+    if ((rc = km__mdb_err(mdb_cursor_open(x->txn, x->s->hist, &c))))
         return rc;
-    uint8_t kb[512];
-    size_t kn = 0;
-    MDB_val k, d;
-    int g = mdb_cursor_get(c, &k, &d, MDB_FIRST);
-    while (g == 0 && !rc) {
-        if (k.mv_size > sizeof kb) {
+    size_t kn = *keyn;
+    MDB_val k = { kn, key }, d;
+    int g = kn ? mdb_cursor_get(c, &k, &d, MDB_SET_RANGE) : mdb_cursor_get(c, &k, &d, MDB_FIRST);
+    *more = false;
+    for (int done = 0; g == 0 && !rc; done++) {
+        if (k.mv_size > 511) {
             rc = -EBADMSG;
             break;
         }
         kn = k.mv_size;
-        memcpy(kb, k.mv_data, kn);
-        MDB_val key = { kn, kb };
-        rc = compact_key(x, c, rev, &key);
-        if (rc)
+        memmove(key, k.mv_data, kn);
+        if (done == KM__COMPACT_CHUNK) {
+            *more = true;
+            break;
+        }
+        MDB_val cur = { kn, key };
+        if ((rc = compact_key(x, c, rev, &cur)))
             break;
         /* the deletes moved the cursor: find our place again */
         k.mv_size = kn;
-        k.mv_data = kb;
+        k.mv_data = key;
         g = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
-        if (g == 0 && k.mv_size == kn && memcmp(k.mv_data, kb, kn) == 0)
+        if (g == 0 && k.mv_size == kn && memcmp(k.mv_data, key, kn) == 0)
             g = mdb_cursor_get(c, &k, &d, MDB_NEXT_NODUP);
     }
     if (!rc && g && g != MDB_NOTFOUND)
         rc = km__mdb_err(g);
     mdb_cursor_close(c);
-    if (!rc)
-        rc = km__meta_set(x->s, x->txn, "compact", rev);
+    *keyn = kn;
+    if (!rc && !*more) {
+        MDB_val mk = { 10, "compacting" };
+        int r = mdb_del(x->txn, x->s->meta, &mk, NULL);
+        if (r && r != MDB_NOTFOUND)
+            rc = km__mdb_err(r);
+    }
     return rc;
 }

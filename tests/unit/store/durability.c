@@ -151,6 +151,40 @@ static void group_commit_body(void *arg)
 START_TEST(group_commit) { t_run(group_commit_body, NULL); }
 END_TEST
 
+/* A full disk fails the write alone; the store keeps working. */
+static void full_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    strcpy(e.dir, "/tmp/kmstoreXXXXXX");
+    REQUIRE(mkdtemp(e.dir) != NULL);
+    km_store_config cfg = { .dir = e.dir, .map_size = 1 << 20 };
+    REQUIRE_EQ(km_store_open(&e.s, &cfg), 0);
+    km_store *s = e.s;
+    static uint8_t val[64 * 1024];
+    memset(val, 'v', sizeof val);
+    int rc = 0, i;
+    char k[16];
+    for (i = 0; i < 64 && rc == 0; i++) {
+        snprintf(k, sizeof k, "big%02d", i);
+        km_op op = { .type = KM_OP_PUT, .put = { .key = BS(k), .value = { val, sizeof val } } };
+        km_store_res res;
+        rc = km_store_do(s, &op, &res);
+        km_store_res_free(&res);
+    }
+    REQUIRE_EQ(rc, -ENOSPC);
+    int64_t rev = st_rev(s);
+    REQUIRE_EQ(rev, i);   /* i - 1 puts went through */
+    REQUIRE_EQ(st_get(s, "big00", 0, NULL, NULL, 0), 1);
+    REQUIRE_EQ(st_get(s, k, 0, NULL, NULL, 0), 0);
+    REQUIRE_EQ(st_del(s, "big", "bih", NULL, NULL), 0);
+    REQUIRE_EQ(st_put(s, "small", "1", 0, NULL), 0);
+    st_close(&e);
+}
+
+START_TEST(full) { t_run(full_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_durability");
@@ -159,6 +193,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reopen);
     tcase_add_test(tc, corrupt);
     tcase_add_test(tc, group_commit);
+    tcase_add_test(tc, full);
     suite_add_tcase(s, tc);
     return s;
 }

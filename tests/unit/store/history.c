@@ -127,68 +127,6 @@ static void history_body(void *arg)
 START_TEST(history) { t_run(history_body, NULL); }
 END_TEST
 
-static void compact_body(void *arg)
-{
-    (void)arg;
-    st_env e;
-    st_open(&e);
-    km_store *s = e.s;
-    REQUIRE_EQ(st_put(s, "a", "1", 0, NULL), 0);   /* 2 */
-    REQUIRE_EQ(st_put(s, "a", "2", 0, NULL), 0);   /* 3 */
-    REQUIRE_EQ(st_put(s, "b", "1", 0, NULL), 0);   /* 4 */
-    REQUIRE_EQ(st_del(s, "b", NULL, NULL, NULL), 0); /* 5 */
-    REQUIRE_EQ(st_put(s, "a", "3", 0, NULL), 0);   /* 6 */
-    REQUIRE_EQ(st_put(s, "c", "1", 0, NULL), 0);   /* 7 */
-    int64_t rev;
-    REQUIRE_EQ(km_store_compact(s, 8, &rev), -ERANGE);
-    REQUIRE_EQ(rev, 7);
-    REQUIRE_EQ(km_store_compact(s, 5, &rev), 0);
-    REQUIRE_EQ(km_store_compact(s, 5, &rev), -ENODATA);
-    REQUIRE_EQ(km_store_compact(s, 4, &rev), -ENODATA);
-    REQUIRE_EQ(st_rev(s), 7);   /* compaction takes no revision */
-    km_store_stat st;
-    REQUIRE_EQ(km_store_stat_read(s, &st), 0);
-    REQUIRE_EQ(st.compact_revision, 5);
-    char v[8];
-    km_kv kv;
-    REQUIRE_EQ(st_get(s, "a", 4, NULL, NULL, 0), -ENODATA);
-    REQUIRE_EQ(st_get(s, "a", 5, &kv, v, sizeof v), 1);   /* at the compact revision: fine */
-    REQUIRE(strcmp(v, "2") == 0);
-    REQUIRE_EQ(kv.version, 2);
-    REQUIRE_EQ(st_get(s, "b", 5, NULL, NULL, 0), 0);
-    REQUIRE_EQ(st_get(s, "a", 6, NULL, v, sizeof v), 1);
-    REQUIRE(strcmp(v, "3") == 0);
-    km_event *ev;
-    size_t n;
-    int64_t next;
-    km_store_res res;
-    REQUIRE_EQ(km_store_history(s, 4, 0, ALL, ALL, false, 0, &ev, &n, &next, &res), -ENODATA);
-    REQUIRE_EQ(res.revision, 5);
-    km_store_res_free(&res);
-    REQUIRE_EQ(km_store_history(s, 5, 0, ALL, ALL, true, 0, &ev, &n, &next, &res), 0);
-    REQUIRE_EQ(n, 2);   /* 6 and 7; the deletion at 5 went with the compaction */
-    REQUIRE_EQ(ev[0].kv.mod_revision, 6);
-    REQUIRE(ev[0].has_prev);
-    REQUIRE(bytes_is(ev[0].prev_kv.value, "2"));
-    km_store_res_free(&res);
-    /* what survives: a@3 (latest at 5), a@6, c@7 */
-    REQUIRE_EQ(km_store_history(s, 1, 0, ALL, ALL, false, 0, &ev, &n, &next, &res), -ENODATA);
-    km_store_res_free(&res);
-    REQUIRE_EQ(km_store_compact(s, 7, &rev), 0);
-    REQUIRE_EQ(st_get(s, "a", 7, NULL, v, sizeof v), 1);
-    REQUIRE(strcmp(v, "3") == 0);
-    REQUIRE_EQ(st_get(s, "c", 0, &kv, NULL, 0), 1);
-    REQUIRE_EQ(kv.create_revision, 7);
-    REQUIRE_EQ(st_put(s, "a", "4", 0, NULL), 0);   /* 8 */
-    REQUIRE_EQ(st_get(s, "a", 0, &kv, NULL, 0), 1);
-    REQUIRE_EQ(kv.version, 4);
-    REQUIRE_EQ(kv.create_revision, 2);
-    st_close(&e);
-}
-
-START_TEST(compact) { t_run(compact_body, NULL); }
-END_TEST
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_history");
@@ -196,7 +134,6 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, feed_order);
     tcase_add_test(tc, history);
-    tcase_add_test(tc, compact);
     suite_add_tcase(s, tc);
     return s;
 }

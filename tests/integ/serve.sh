@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# kumo serve as a user runs it: static binary in an empty chroot, the native
+# API and its SSE watch with curl, health, bad input, restart and shutdown.
+set -u
+build=${1:-build}
+kumo=$(realpath "$build/kumo")
+pass=0; fail=0
+ok()  { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
+
+tmp=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# ---- static, and alone in an empty root ----
+if ldd "$kumo" 2>&1 | grep -q "not a dynamic executable"; then ok "build/kumo is static"; else bad "ldd: $(ldd "$kumo" 2>&1)"; fi
+echo "info: build/kumo is $(stat -c %s "$kumo") bytes"
+if [ "$(id -u)" -eq 0 ]; then
+    root="$tmp/root"; mkdir -p "$root"; cp "$kumo" "$root/kumo"
+    port=$(free_port)
+    t0=$(date +%s%N)
+    chroot "$root" /kumo serve --listen "127.0.0.1:$port" --data-dir /data 2> "$tmp/chroot.log" &
+    cpid=$!; pids="$pids $cpid"
+    if wait_ready "$port"; then
+        t1=$(date +%s%N)
+        echo "info: exec to first /healthz answer in $(( (t1 - t0) / 1000000 )) ms (polling every 50 ms)"
+        curl -s -X PUT "http://127.0.0.1:$port/api/v1/kv/greeting" -d hello > /dev/null
+        check "serves from an empty chroot" "$(curl -s "http://127.0.0.1:$port/api/v1/kv/greeting")" "hello"
+        [ -f "$root/data/data.mdb" ] && ok "data dir created inside the chroot" || bad "no data.mdb in $root/data: $(ls -R "$root")"
+    else
+        bad "kumo serve did not start in a chroot: $(cat "$tmp/chroot.log")"
+    fi
+    kill $cpid; wait $cpid 2>/dev/null
+else
+    echo "skip chroot test: needs root"
+fi
+
+# ---- the native API ----
+port=$(free_port); E="http://127.0.0.1:$port"
+"$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" 2> "$tmp/serve.log" &
+spid=$!; pids="$pids $spid"
+wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; echo "$pass passed, $fail failed"; exit 1; }
+check "/healthz" "$(curl -s $E/healthz)" "ok"
+check "/readyz" "$(curl -s -o /dev/null -w '%{http_code}' $E/readyz)" "200"
+
+# an SSE watch on the prefix, opened before the writes
+curl -s -N "$E/api/v1/watch?prefix=app/&prev_kv" > "$tmp/sse" &
+wpid=$!; pids="$pids $wpid"
+sleep 0.3
+check "PUT answers the revision" "$(curl -s -X PUT $E/api/v1/kv/app/color -d blue)" '{"revision":2}'
+curl -s -X PUT $E/api/v1/kv/app/size -d 10 > /dev/null
+curl -s -X PUT $E/api/v1/kv/app/color -d green > /dev/null
+check "GET returns the raw value" "$(curl -s $E/api/v1/kv/app/color)" "green"
+check "GET at an old revision" "$(curl -s "$E/api/v1/kv/app/color?rev=2")" "blue"
+check "revision headers" "$(curl -s -D - -o /dev/null $E/api/v1/kv/app/color | tr -d '\r' | grep -E '^X-Kumo-(Mod-Revision|Version)' | tr '\n' ' ')" "X-Kumo-Mod-Revision: 4 X-Kumo-Version: 2 "
+check "prefix listing" "$(curl -s "$E/api/v1/kv/app/?prefix")" '{"revision":4,"count":2,"kvs":[{"key":"app/color","value":"green","create_revision":2,"mod_revision":4,"version":2},{"key":"app/size","value":"10","create_revision":3,"mod_revision":3,"version":1}]}'
+check "percent-encoded key" "$(curl -s -X PUT "$E/api/v1/kv/sp%20ace" -d x | tr -d '\n'; curl -s "$E/api/v1/kv/sp%20ace")" '{"revision":5}x'
+check "missing key is 404" "$(curl -s -o /dev/null -w '%{http_code}' $E/api/v1/kv/nope)" "404"
+check "bad rev is 400" "$(curl -s -o /dev/null -w '%{http_code}' "$E/api/v1/kv/app/color?rev=x")" "400"
+check "future rev" "$(curl -s -w ' %{http_code}' "$E/api/v1/kv/app/color?rev=99" | tr -d '\n')" '{"error":"etcdserver: mvcc: required revision is a future revision"} 400'
+check "DELETE with prefix" "$(curl -s -X DELETE "$E/api/v1/kv/app/?prefix")" '{"revision":6,"deleted":2}'
+sleep 0.3
+kill $wpid 2>/dev/null
+got=$(grep -E '^(event|id):' "$tmp/sse" | tr '\n' ' ')
+check "SSE events and ids" "$got" "event: put id: 2 event: put id: 3 event: put id: 4 event: delete event: delete id: 6 "
+grep -q '"prev_value":"blue"' "$tmp/sse" && ok "SSE prev_value" || bad "no prev_value in $(cat "$tmp/sse")"
+# resume as a browser's EventSource would
+timeout 1 curl -s -N -H 'Last-Event-ID: 4' "$E/api/v1/watch?prefix=app/" > "$tmp/sse2"
+check "SSE resumes after Last-Event-ID" "$(grep -E '^id:' "$tmp/sse2" | tr '\n' ' ')" "id: 6 "
+
+# ---- bad input changes nothing ----
+rev0=$(curl -s $E/v3/kv/range -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "malformed JSON is 400" "$(curl -s -o /dev/null -w '%{http_code}' $E/v3/kv/put -d '{"key":')" "400"
+check "bad base64 is 400" "$(curl -s -o /dev/null -w '%{http_code}' $E/v3/kv/put -d '{"key":"!!!!","value":"YQ=="}')" "400"
+head -c 2000000 /dev/zero | tr '\0' 'A' > "$tmp/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' $E/v3/kv/put --data-binary @"$tmp/big")
+[ "$code" -ge 400 ] && [ "$code" -lt 500 ] && ok "oversized request is $code" || bad "oversized request gave $code"
+check "wrong method on the etcd API is 405, as etcd" "$(curl -s -o /dev/null -w '%{http_code}' -X GET $E/v3/kv/range)" "405"
+rev1=$(curl -s $E/v3/kv/range -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+check "revision unchanged by bad requests" "$rev1" "$rev0"
+
+# ---- SIGTERM with a watch open: prompt, clean exit; data survives ----
+curl -s -N "$E/v3/watch" -d '{"create_request":{"key":"AA=="}}' > /dev/null &
+pids="$pids $!"
+sleep 0.2
+t0=$(date +%s%N)
+kill -TERM $spid; wait $spid; rc=$?
+t1=$(date +%s%N)
+check "SIGTERM exit status" "$rc" "0"
+ms=$(( (t1 - t0) / 1000000 ))
+[ $ms -lt 3000 ] && ok "shutdown with an open watch took $ms ms" || bad "shutdown took $ms ms"
+"$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" 2>> "$tmp/serve.log" &
+spid=$!; pids="$pids $spid"
+wait_ready "$port" || bad "restart failed: $(cat "$tmp/serve.log")"
+check "data survives a restart" "$(curl -s "$E/api/v1/kv/sp%20ace")" "x"
+check "revision survives a restart" "$(curl -s $E/v3/kv/range -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')" "$rev1"
+kill $spid; wait $spid 2>/dev/null
+
+# ---- usage errors ----
+"$kumo" serve --bogus > /dev/null 2>&1; check "unknown flag exits 2" "$?" "2"
+"$kumo" serve --listen 127.0.0.1:$port --data-dir /proc/nope > /dev/null 2>&1; check "unusable data dir exits 1" "$?" "1"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
