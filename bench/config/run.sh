@@ -42,11 +42,14 @@ mkdir -p "$WORK"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude bench/config/fanout.c build/libkumo.a \
     -llmdb -ljansson -pthread -lm -o "$FANOUT_BIN"
 
-# 10,000 watch streams need that many sockets in the client and the server.
+# 10,000 watch streams need that many sockets in the client and in the
+# server, plus whatever the server still holds from earlier runs: take the
+# hard limit (at least the largest fan-out plus 1,000).
 need=$(( $(echo "$FANOUT" | tr ' ' '\n' | sort -n | tail -n 1) + 1000 ))
 hard=$(ulimit -Hn)
-[ "$hard" = unlimited ] || [ "$hard" -ge "$need" ] || need=$hard
-ulimit -n "$need"
+[ "$hard" = unlimited ] && hard=1048576
+[ "$hard" -ge "$need" ] || { echo "bench/config: ulimit -Hn is $hard, need $need" >&2; exit 1; }
+ulimit -n "$hard"
 
 pid=
 cleanup() {
@@ -162,6 +165,8 @@ fanout_run() {
     record "$name" "fanout_${n}w_$k" "$(echo "$line" | sed -nE "s/.* $k=([0-9.-]+).*/\\1/p")"
   done
   sleep 1      # let the server drop the closed streams
+  # sockets the server still holds 1 s after every watcher hung up
+  record "$name" "fds_after_${n}w" "$(ls "/proc/$pid/fd" | wc -l)"
 }
 
 : > "$RAW"
@@ -198,10 +203,11 @@ for line in open(raw):
         vals.setdefault((metric, srv), []).append(float(v))
     except ValueError:
         pass
-higher = lambda m: m.endswith("_rps")
+higher = lambda m: m.endswith("_rps")   # for the rest, lower is better
 metrics = ["range_rps", "prefix100_rps", "put_rps", "range_cpu_us", "prefix100_cpu_us", "put_cpu_us"]
 for n in fan:
     metrics += ["fanout_%dw_%s" % (n, k) for k in ("p50_ms", "p99_ms", "all_ms", "connect_ms")]
+metrics += ["fds_after_%dw" % n for n in fan]
 metrics += ["rss_idle_kb"] + ["rss_%dw_kb" % fan[-1], "rss_per_watcher_%dw_kb" % fan[-1]]
 def cell(m, s):
     v = vals.get((m, s))

@@ -29,6 +29,9 @@ int  km_etcd_new(km_etcd **out, const km_etcd_config *cfg);
  * /v3/maintenance/status on rt. 0 or -errno from km_http_route. */
 int  km_etcd_routes(km_etcd *e, km_http_router *rt);
 void km_etcd_free(km_etcd *e);
+/* A not-found handler for the router (km_http_router_not_found): unknown
+ * /v3/ paths get etcd's gateway answer, others Go's plain 404. */
+void km_etcd_not_found(km_http_req *r, km_http_resp *w, void *ud);
 
 #ifdef __cplusplus
 }

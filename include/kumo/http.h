@@ -42,11 +42,9 @@ int64_t km_http_content_length(const km_http_req *r);
  * (413, 400, 408) if the handler does not respond. */
 int     km_http_body(km_http_req *r, km_str *body);
 
-/* True once the client has closed its side of the connection (or reset
- * it). Never blocks: long streaming handlers (watches) call it while idle,
- * since a stream that only writes would not notice a departed reader
- * until its next write. */
-bool    km_http_peer_closed(const km_http_req *r);
+/* The connection's socket, for noticing (with epoll) that the client went
+ * away while a long stream idles; never read from or write to it. */
+int     km_http_fd(const km_http_req *r);
 
 /* ---- responses ---- */
 
@@ -126,6 +124,8 @@ int  km_http_router_new(km_http_router **out);
 /* 0, -EINVAL (bad pattern), -EEXIST (same method and pattern), -ENOMEM. */
 int  km_http_route(km_http_router *rt, const char *method, const char *pattern,
                    km_http_handler *h, void *ud);
+/* Answers requests no route's path matches (instead of the plain 404). */
+void km_http_router_not_found(km_http_router *rt, km_http_handler *h, void *ud);
 /* The router as a handler: pass it with the router as ud. */
 void km_http_router_serve(km_http_req *r, km_http_resp *w, void *router);
 void km_http_router_free(km_http_router *rt);

@@ -21,7 +21,9 @@ typedef struct {
 } km_hub_config;
 
 /* Creates the hub and subscribes it to the store's feed (the store's only
- * subscriber). 0 or -ENOMEM. The store must outlive the hub. */
+ * subscriber); starts the goroutine that notices clients hanging up (in
+ * the caller's group, if any). Call from a goroutine. 0, -ENOMEM, -EMFILE.
+ * The store must outlive the hub. */
 int  km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg);
 /* Ends every watch: their waits return -ESHUTDOWN from now on (a server
  * stopping). */
@@ -51,6 +53,10 @@ typedef struct {
 /* Starts a watch. *created_rev gets the revision it was created at (the
  * header revision of etcd's "created" answer). 0, -EINVAL, -ENOMEM. */
 int  km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *created_rev);
+/* Ends the watch once fd (the client's connection) hangs up: waits then
+ * return -ECONNRESET. Lets an idle stream notice a departed client at once
+ * instead of at its next write. 0, or -errno from epoll. */
+int  km_watch_bind_fd(km_watch *w, int fd);
 /* Ends the watch and drops what it had pending. */
 void km_watch_free(km_watch *w);
 
@@ -60,9 +66,10 @@ void km_watch_free(km_watch *w);
 typedef struct km_watch_msg km_watch_msg;
 
 /* Waits for the next message until deadline. 0 and *out (release it with
- * km_watch_msg_release); -ETIMEDOUT; -ECANCELED; -ESHUTDOWN; -ENODATA when the history
- * the watch needs was compacted (*compact_rev gets the compact revision;
- * the watch is over); -ENOMEM, -EIO from the store. */
+ * km_watch_msg_release); -ETIMEDOUT; -ECANCELED; -ESHUTDOWN; -ECONNRESET
+ * (the bound fd hung up); -ENODATA when the history the watch needs was
+ * compacted (*compact_rev gets the compact revision; the watch is over);
+ * -ENOMEM, -EIO from the store. */
 int  km_watch_next(km_watch *w, int64_t deadline, km_watch_msg **out, int64_t *compact_rev);
 /* Like km_watch_next with a deadline already past, but only returns what is
  * queued: 0 or -EAGAIN. For batching writes. */

@@ -20,7 +20,7 @@ typedef struct { const uint8_t *p; size_t n; } km_bytes;
 
 /* Limits (requests beyond them fail with -EMSGSIZE or -E2BIG). */
 #define KM_STORE_MAX_KEY     480            /* bytes per key (an LMDB key holds 511) */
-#define KM_STORE_MAX_VALUE   (1024 * 1024)  /* bytes per value */
+#define KM_STORE_MAX_VALUE   (1536 * 1024)  /* bytes per value (etcd's request limit) */
 #define KM_STORE_MAX_OPS     128            /* operations per txn, as etcd */
 
 /* One version of a key. create_revision, mod_revision and version as in
@@ -135,10 +135,13 @@ typedef struct {
 } km_store_config;
 
 /* Opens (or creates) the store in cfg->dir; starts its committer and lease
- * goroutines. Call from a goroutine. 0, -errno (open/mmap), -EBADMSG for a
- * corrupt or foreign data dir, -ENOMEM. */
+ * goroutines (they keep working even if the caller's group is cancelled)
+ * and finishes a compaction a previous run left half done. Call from a
+ * goroutine. 0, -errno (open/mmap), -EBADMSG for a corrupt or foreign data
+ * dir, -ENOMEM. */
 int  km_store_open(km_store **out, const km_store_config *cfg);
-/* Stops the goroutines, finishes queued writes, closes. */
+/* Stops the lease goroutine, lets the committer finish every queued write,
+ * closes and frees s. Every other call on s must have returned first. */
 void km_store_close(km_store *s);
 
 /* Runs a txn atomically. Read-only txns read a snapshot without waiting;
@@ -187,8 +190,8 @@ int  km_store_stat_read(km_store *s, km_store_stat *st);
 
 /* Grants a lease of ttl seconds (raised to etcd's minimum, 2 s); id 0
  * picks a fresh positive one. Takes no revision (*revision: the current).
- * 0 and *out_id; -EEXIST (id in use), -EINVAL (ttl over 9e9 s, etcd's
- * "too large lease TTL"). */
+ * 0 and *out_id; -EEXIST (id in use, "lease already exists"), -EFBIG
+ * (ttl over 9e9 s, "etcdserver: too large lease TTL"). */
 int  km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision);
 /* Deletes the lease and its keys (watchers see DELETE events) in one
  * revision; a lease without keys takes none. 0 or -ENOENT. */
@@ -202,7 +205,7 @@ typedef struct {
 } km_lease_info;
 /* 0; -ENOENT (ttl -1 is then also filled in, as etcd answers). res holds keys. */
 int  km_lease_ttl(km_store *s, int64_t id, bool keys, km_lease_info *out, km_store_res *res);
-/* Every lease id, ascending, into an array in res's arena. */
+/* Every lease id, soonest expiry first (as etcd), into an array in res's arena. */
 int  km_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res);
 
 /* ---- history and change feed (what the watch hub is built on) ---- */
@@ -220,7 +223,12 @@ typedef struct {
 
 /* Called by the committer after each durable commit, once per revision in
  * order, with that revision's events (their memory is valid during the
- * call only). Must not block. One subscriber. */
+ * call only). Must not block, nor call back into the store's subscribe.
+ * One subscriber; fn NULL unsubscribes. km_store_subscribe returns only
+ * when no call of the previous subscriber is in progress, so its state
+ * may be freed right after unsubscribing. Every revision committed after
+ * it returns reaches fn: subscribe first, then read the revision
+ * (km_store_stat_read) and skip deliveries at or below it. */
 typedef void km_store_feed_fn(void *ud, int64_t revision, const km_event *ev, size_t n);
 void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud);
 

@@ -97,3 +97,14 @@ void km__etcd_status(km_http_req *r, km_http_resp *w, void *etcd)
     km__jbuf_putc(&b, '}');
     km__etcd_send(w, &b);
 }
+
+void km_etcd_not_found(km_http_req *r, km_http_resp *w, void *ud)
+{
+    (void)ud;
+    km_str p = km_http_path(r);
+    km_http_set_header(w, "X-Content-Type-Options", "nosniff");
+    if (p.n >= 4 && !memcmp(p.p, "/v3/", 4))
+        km_http_send(w, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
+    else
+        km_http_send(w, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+}

@@ -67,6 +67,26 @@ static bool too_deep(const char *p, size_t n)
     return false;
 }
 
+/* Go reads a token starting with n, t or f as the literal null, true or
+ * false and names the first character that breaks it. tok is jansson's
+ * quoted token; 0 once *msg is set, -1 if the token is not such a case. */
+static int literal_error(const char *tok, km__arena *a, const char **msg)
+{
+    const char *lit = tok[0] == 'n' ? "null" : tok[0] == 't' ? "true" : "false";
+    for (size_t j = 1; lit[j]; j++) {
+        char c = tok[j];
+        if (c == '\'' || c == 0)
+            return -1;              /* cut short: the generic message */
+        if (c != lit[j]) {
+            if (c < 0x20 || c > 0x7e)
+                c = '?';
+            fail(a, msg, "invalid character '%c' in literal %s (expecting '%c')", c, lit, lit[j]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 json_t *km__etcd_parse(const char *p, size_t n, km__arena *a, const char **msg)
 {
     size_t i = 0;
@@ -88,7 +108,9 @@ json_t *km__etcd_parse(const char *p, size_t n, km__arena *a, const char **msg)
             fail(a, msg, "unexpected EOF");
         else if (json_error_code(&err) == json_error_numeric_overflow)
             fail(a, msg, "json: cannot unmarshal number %.40s into Go value of type int64", near + 6);
-        else {
+        else if (strchr("ntf", near[6]) && !literal_error(near + 6, a, msg)) {
+            /* message set: a misspelt null, true or false */
+        } else {
             char c = near[6];
             if (c < 0x20 || c > 0x7e)
                 c = '?';
@@ -183,17 +205,23 @@ int km__etcd_dec_i64a(json_t *o, const char *name, km__arena *a, int64_t *v, con
 
 int km__etcd_dec_i64(json_t *o, const char *name, int64_t *v, const char **msg)
 {
+    /* no arena on the common path: only a failure needs one, for its message */
+    int rc = km__etcd_dec_i64a(o, name, NULL, v, msg);
+    if (!rc)
+        return 0;
     km__arena *a = km__arena_new();
     if (!a)
         return -ENOMEM;
-    int rc = km__etcd_dec_i64a(o, name, a, v, msg);
+    rc = km__etcd_dec_i64a(o, name, a, v, msg);
     if (rc && *msg) {
         /* the arena goes: keep the gist in a static message */
         *msg = strncmp(*msg, "invalid character", 17) == 0
                    ? "invalid character looking for beginning of value"
                    : strncmp(*msg, "json: cannot unmarshal number", 29) == 0
                          ? "json: cannot unmarshal number into Go value of type int64"
-                         : "json: cannot unmarshal value into Go value of type int64";
+                         : strncmp(*msg, "unexpected end", 14) == 0
+                               ? "unexpected end of JSON input"
+                               : "json: cannot unmarshal value into Go value of type int64";
     }
     km__arena_free(a);
     return rc;

@@ -24,6 +24,10 @@ km__etcd_err km__etcd_errinfo(int err)
         return (km__etcd_err){ 400, 3, "etcdserver: request is too large" };
     case -E2BIG:
         return (km__etcd_err){ 400, 3, "etcdserver: too many operations in txn request" };
+    case -EFBIG:
+        return (km__etcd_err){ 400, 11, "etcdserver: too large lease TTL" };
+    case -EIO:      /* the commit (write or fsync) failed: nothing acknowledged */
+        return (km__etcd_err){ 500, 2, "etcdserver: write to disk failed (input/output error)" };
     case -EEXIST:
         return (km__etcd_err){ 412, 9, "etcdserver: lease already exists" };
     case -ENOSPC:

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP requests: accessors, and reading the body (fixed or chunked). */
 #include "http-int.h"
-#include <errno.h>
 #include <string.h>
-#include <sys/socket.h>
 
 km_str km_http_method(const km_http_req *r) { return r->h.method; }
 km_str km_http_target(const km_http_req *r) { return r->h.target; }
@@ -158,9 +156,7 @@ int km__req_drain(km_http_req *r)
     return km_http_body(r, &b) ? -1 : 0;
 }
 
-bool km_http_peer_closed(const km_http_req *r)
+int km_http_fd(const km_http_req *r)
 {
-    char b;
-    ssize_t n = recv(r->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    return r->c->fd;
 }

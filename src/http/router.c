@@ -23,7 +23,15 @@ typedef struct route {
 
 struct km_http_router {
     route *head, *tail;
+    km_http_handler *not_found;     /* NULL: the plain 404 */
+    void            *nf_ud;
 };
+
+void km_http_router_not_found(km_http_router *rt, km_http_handler *h, void *ud)
+{
+    rt->not_found = h;
+    rt->nf_ud = ud;
+}
 
 int km_http_router_new(km_http_router **out)
 {
@@ -184,6 +192,8 @@ void km_http_router_serve(km_http_req *req, km_http_resp *w, void *ud)
         allow[alen] = 0;
         km_http_set_header(w, "Allow", allow);
         km_http_send(w, 405, "text/plain; charset=utf-8", na, sizeof na - 1);
+    } else if (rt->not_found) {
+        rt->not_found(req, w, rt->nf_ud);
     } else {
         km_http_send(w, 404, "text/plain; charset=utf-8", nf, sizeof nf - 1);
     }

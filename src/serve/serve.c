@@ -65,6 +65,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
         (rc = km_native_routes(s->native, s->router)) < 0)
         goto fail;
+    km_http_router_not_found(s->router, km_etcd_not_found, NULL);
     km_http_config hc = {
         .addr = cfg->listen ? cfg->listen : "127.0.0.1:2379",
         .handler = km_http_router_serve,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The committer: one goroutine batches queued writes into one LMDB commit (one fsync). */
 #include <string.h>
-#include <kumo/net.h>
+#include <unistd.h>
 #include "rt/rt-int.h"
 #include "store/store-int.h"
 
@@ -99,6 +99,16 @@ static void batch_fn(void *arg)
     atomic_store(&s->compact, compact);
 }
 
+static void nap_fn(void *arg)
+{
+    usleep((useconds_t)(intptr_t)arg * 1000);
+}
+
+void km__nap(int ms)
+{
+    km__blocking(nap_fn, (void *)(intptr_t)ms, false);
+}
+
 static void committer(void *arg)
 {
     km_store *s = arg;
@@ -117,31 +127,35 @@ static void committer(void *arg)
             tail->next = NULL;
         }
         bool closing = s->closing;
-        km_store_feed_fn *feed = s->feed;
-        void *ud = s->feed_ud;
         pthread_mutex_unlock(&s->qlock);
         if (!tail) {
             if (closing)
                 break;
             if (km_chan_recv(s->wake, NULL) == -ECANCELED)
-                km_yield();   /* our group was cancelled: keep serving */
+                km__nap(1);   /* our group was cancelled: keep serving, polling */
             continue;
         }
-        batch b = { s, head, km__arena_new(), feed != NULL };
-        if (!b.eva) {
-            b.listen = false;
-            b.eva = NULL;
+        /* Events are kept even with nobody subscribed: one may subscribe
+         * while this batch runs and must not miss its revisions. */
+        batch b = { s, head, km__arena_new(), true };
+        /* without event memory the feed would miss revisions: refuse */
+        int brc = b.eva ? km__blocking(batch_fn, &b, false) : -ENOMEM;
+        for (km__wreq *w = head; brc && w; w = w->next) {
+            w->rc = brc;     /* the batch never ran */
+            w->nev = 0;
         }
-        km_blocking(batch_fn, &b);
         atomic_fetch_add(&s->writes, n);
         for (km__wreq *w = head; w; w = w->next) {
             if (w->rc == 0 && w->kind == KM__W_GRANT)
                 km__lease_mem_add(s, w->id, w->ttl);
             if ((w->rc == 0 || w->rc == -ENOENT) && w->kind == KM__W_REVOKE)
                 km__lease_mem_del(s, w->id);
-            if (w->rc == 0 && feed && w->nev)
-                feed(ud, w->ev_rev, w->ev, w->nev);
         }
+        pthread_mutex_lock(&s->flock);
+        for (km__wreq *w = head; s->feed && w; w = w->next)
+            if (w->rc == 0 && w->nev)
+                s->feed(s->feed_ud, w->ev_rev, w->ev, w->nev);
+        pthread_mutex_unlock(&s->flock);
         km__arena_free(b.eva);
         for (km__wreq *w = head, *nx; w; w = nx) {
             nx = w->next;

@@ -119,11 +119,15 @@ static bool has_put(const ivs *v, km_bytes k)
     return false;
 }
 
+/* etcd checks duplicates on literal intervals: a range_end of "\0" is the
+ * empty interval here, not "every key from key on" as in a range. */
 static bool in_dels(const ivs *v, km_bytes k)
 {
-    for (size_t i = 0; i < v->nd; i++)
-        if (km__in_range(k, v->dk[i], v->de[i]))
+    for (size_t i = 0; i < v->nd; i++) {
+        if (!v->de[i].n ? km__bytes_cmp(k, v->dk[i]) == 0
+                        : km__bytes_cmp(k, v->dk[i]) >= 0 && km__bytes_cmp(k, v->de[i]) < 0)
             return true;
+    }
     return false;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Leases: the in-memory countdowns, the expiry goroutine and the lease calls. */
+#include <stdlib.h>
 #include <string.h>
 #include "rt/rt-int.h"
 #include "store/store-int.h"
@@ -46,6 +47,28 @@ static int mem_add_locked(km_store *s, int64_t id, int64_t ttl)
     s->leases[i].ttl = ttl;
     s->leases[i].expiry = km_now() + ttl * SEC;
     return 0;
+}
+
+/* Room for one more lease, so a durable grant always gets its countdown. */
+static int mem_reserve(km_store *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->llock);
+    if (s->nleases + 1 >= s->cleases) {
+        size_t cap = s->cleases ? s->cleases * 2 : 16;
+        km__lease *nv = km__malloc(cap * sizeof *nv);
+        if (nv) {
+            if (s->nleases)
+                memcpy(nv, s->leases, s->nleases * sizeof *nv);
+            km__free(s->leases);
+            s->leases = nv;
+            s->cleases = cap;
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&s->llock);
+    return rc;
 }
 
 void km__lease_mem_add(km_store *s, int64_t id, int64_t ttl)
@@ -116,7 +139,7 @@ static void expirer(void *arg)
         if (rc == -EPIPE || rc == 0)
             break;
         if (rc == -ECANCELED)
-            km_yield();
+            km__nap((int)(TICK / 1000000));
         int64_t now = km_now();
         for (;;) {
             int64_t id = 0;
@@ -190,13 +213,15 @@ static int64_t rand_id(void)
 int km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision)
 {
     if (ttl > KM__LEASE_MAX_TTL)
-        return -EINVAL;
+        return -EFBIG;
     if (ttl < KM__LEASE_MIN_TTL)
         ttl = KM__LEASE_MIN_TTL;
     bool pick = id == 0;
     for (int tries = 0;; tries++) {
         if (pick)
             id = rand_id();
+        if (mem_reserve(s))
+            return -ENOMEM;
         km__wreq w;
         memset(&w, 0, sizeof w);
         w.kind = KM__W_GRANT;
@@ -312,6 +337,15 @@ int km_lease_ttl(km_store *s, int64_t id, bool keys, km_lease_info *out, km_stor
     return rc;
 }
 
+/* etcd lists leases soonest expiry first. */
+static int by_expiry(const void *a, const void *b)
+{
+    const km__lease *x = a, *y = b;
+    if (x->expiry != y->expiry)
+        return x->expiry < y->expiry ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 int km_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res)
 {
     *ids = NULL;
@@ -324,9 +358,15 @@ int km_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res)
     pthread_mutex_lock(&s->llock);
     size_t cnt = s->nleases;
     int64_t *v = km__arena_alloc(res->arena, (cnt ? cnt : 1) * sizeof *v);
-    if (v)
+    km__lease *tmp = km__arena_alloc(res->arena, (cnt ? cnt : 1) * sizeof *tmp);
+    if (v && tmp) {
+        memcpy(tmp, s->leases, cnt * sizeof *tmp);
+        qsort(tmp, cnt, sizeof *tmp, by_expiry);
         for (size_t i = 0; i < cnt; i++)
-            v[i] = s->leases[i].id;
+            v[i] = tmp[i].id;
+    } else {
+        v = NULL;
+    }
     pthread_mutex_unlock(&s->llock);
     if (!v)
         return -ENOMEM;

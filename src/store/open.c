@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <kumo/net.h>
 #include "rt/rt-int.h"
 #include "store/store-int.h"
 
@@ -225,6 +224,7 @@ int km_store_open(km_store **out, const km_store_config *cfg)
     pthread_mutex_init(&s->qlock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->llock, NULL);
+    pthread_mutex_init(&s->flock, NULL);
     s->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
     size_t pl = strlen(cfg->dir) + 16;
     s->path = km__malloc(pl);
@@ -234,8 +234,9 @@ int km_store_open(km_store **out, const km_store_config *cfg)
     }
     snprintf(s->path, pl, "%s/data.mdb", cfg->dir);
     open_arg o = { s, cfg, 0 };
-    km_blocking(open_fn, &o);
-    int rc = o.rc;
+    int rc = km__blocking(open_fn, &o, false);
+    if (!rc)
+        rc = o.rc;
     if (!rc)
         rc = km__commit_start(s);
     if (!rc) {
@@ -250,6 +251,7 @@ int km_store_open(km_store **out, const km_store_config *cfg)
         pthread_mutex_destroy(&s->qlock);
         pthread_mutex_destroy(&s->rlock);
         pthread_mutex_destroy(&s->llock);
+        pthread_mutex_destroy(&s->flock);
         km__free(s->path);
         km__free(s);
         return rc;
@@ -273,21 +275,23 @@ void km_store_close(km_store *s)
         return;
     km__lease_stop(s);
     km__commit_stop(s);
-    km_blocking(close_fn, s);
+    if (km__blocking(close_fn, s, false) != 0)
+        close_fn(s);   /* no memory for the offload: close right here */
     km__lease_mem_free(s);
     pthread_mutex_destroy(&s->qlock);
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->llock);
+    pthread_mutex_destroy(&s->flock);
     km__free(s->path);
     km__free(s);
 }
 
 void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud)
 {
-    pthread_mutex_lock(&s->qlock);
+    pthread_mutex_lock(&s->flock);
     s->feed = fn;
     s->feed_ud = ud;
-    pthread_mutex_unlock(&s->qlock);
+    pthread_mutex_unlock(&s->flock);
 }
 
 int km_store_stat_read(km_store *s, km_store_stat *st)

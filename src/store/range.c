@@ -191,7 +191,9 @@ static int range_cb(void *ud, const km_kv *kv)
     return kvlist_add(&rc->l, kv);
 }
 
-static int kv_cmp(const km_kv *a, const km_kv *b, int target)
+/* Orders by target; ties stay in ascending key order in both directions,
+ * as etcd's sort leaves them (its input is in key order). */
+static int target_cmp(const km_kv *a, const km_kv *b, int target)
 {
     int64_t x = 0, y = 0;
     switch (target) {
@@ -204,16 +206,23 @@ static int kv_cmp(const km_kv *a, const km_kv *b, int target)
             return c;
         break;
     }
-    default: break;
+    default:
+        return km__bytes_cmp(a->key, b->key);
     }
-    if (x != y)
-        return x < y ? -1 : 1;
-    return km__bytes_cmp(a->key, b->key);
+    return x == y ? 0 : x < y ? -1 : 1;
 }
 
 static __thread int tl_target;
-static int cmp_asc(const void *a, const void *b) { return kv_cmp(a, b, tl_target); }
-static int cmp_desc(const void *a, const void *b) { return kv_cmp(b, a, tl_target); }
+static int cmp_asc(const void *a, const void *b)
+{
+    int c = target_cmp(a, b, tl_target);
+    return c ? c : km__bytes_cmp(((const km_kv *)a)->key, ((const km_kv *)b)->key);
+}
+static int cmp_desc(const void *a, const void *b)
+{
+    int c = target_cmp(b, a, tl_target);
+    return c ? c : km__bytes_cmp(((const km_kv *)a)->key, ((const km_kv *)b)->key);
+}
 
 int km__range(km__xc *x, const km_range_req *r, km_range_resp *out)
 {

@@ -75,6 +75,9 @@ struct km_store {
     km_chan   *wake;               /* cap 1, wakes the committer */
     km_chan   *committer_done;
     int        max_batch;
+    /* the subscriber; held while it is called, so unsubscribing waits
+     * for a call in progress */
+    pthread_mutex_t flock;
     km_store_feed_fn *feed;
     void      *feed_ud;
 
@@ -142,7 +145,15 @@ int  km__txn_check(const km_txn_req *req, bool *write);
 /* Reads the kv of key at revision at (<= 0: current) into a (or just the crec). */
 int  km__kv_at(km__xc *x, km_bytes key, int64_t at, km_kv *kv, bool *found, bool keys_only);
 
+/* The runtime's offload call (src/rt/offload.c). The store always passes
+ * cancellable false: a batch, an open or a close must run to its end and
+ * its caller must wait for it, cancelled group or not. */
+int  km__blocking(km_fn *fn, void *arg, bool cancellable);
+
 /* ---- the committer (commit.c) ---- */
+/* Waits ms on the offload pool: how the store's goroutines pause once
+ * their group is cancelled (every parking call then fails at once). */
+void km__nap(int ms);
 int  km__commit_start(km_store *s);
 void km__commit_stop(km_store *s);
 /* Queues w and parks until it is durable (or failed). */

@@ -359,7 +359,11 @@ int km__revoke(km__xc *x, int64_t id)
         int g = mdb_get(x->txn, x->s->cur, &k, &d);
         if (g == MDB_NOTFOUND)
             continue;   /* already gone */
-        rc = g ? km__mdb_err(g) : del_one(x, keys[i], NULL);
+        km__crec cr;
+        if (g)
+            rc = km__mdb_err(g);
+        else if (!(rc = km__crec_decode(&d, &cr, NULL)) && cr.lease == id)
+            rc = del_one(x, keys[i], NULL);
     }
     if (!rc) {
         MDB_val k = { 8, k8 };

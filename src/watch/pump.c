@@ -4,11 +4,6 @@
 #include "rt/rt-int.h"
 #include "watch/pump.h"
 
-/* How often an idle stream checks that its client is still there: a
- * stream that only writes would otherwise keep a departed client's watch
- * until the next change on its keys. */
-#define PEER_CHECK_NS (30 * 1000000000LL)
-
 static int write_msg(km_watch_msg *m, km_http_resp *w, const km__pump_ops *ops)
 {
     const char *p;
@@ -31,22 +26,16 @@ static int write_msg(km_watch_msg *m, km_http_resp *w, const km__pump_ops *ops)
 
 int km__watch_pump(km_watch *wt, const km_http_req *r, km_http_resp *w, const km__pump_ops *ops)
 {
-    int64_t now = km_now();
+    /* A client that leaves ends the watch at once (-ECONNRESET below). */
+    km_watch_bind_fd(wt, km_http_fd(r));
     bool idle_on = ops->idle && ops->idle_interval > 0;
-    int64_t next_idle = idle_on ? now + ops->idle_interval : KM_FOREVER;
-    int64_t next_check = now + PEER_CHECK_NS;
+    int64_t next_idle = idle_on ? km_now() + ops->idle_interval : KM_FOREVER;
     for (;;) {
-        int64_t dl = next_idle != KM_FOREVER && next_idle < next_check ? next_idle : next_check;
         km_watch_msg *m;
         int64_t crev = 0;
-        int rc = km_watch_next(wt, dl, &m, &crev);
+        int rc = km_watch_next(wt, next_idle, &m, &crev);
         if (rc == -ETIMEDOUT) {
-            now = km_now();
-            if (now >= next_check) {
-                if (km_http_peer_closed(r))
-                    return 0;
-                next_check = now + PEER_CHECK_NS;
-            }
+            int64_t now = km_now();
             if (idle_on && now >= next_idle) {
                 rc = ops->idle(ops->ud, w);
                 if (rc == 0)
@@ -61,6 +50,8 @@ int km__watch_pump(km_watch *wt, const km_http_req *r, km_http_resp *w, const km
             rc = ops->compacted(ops->ud, w, crev);
             return rc < 0 ? rc : km_http_flush(w);
         }
+        if (rc == -ECONNRESET)
+            return 0;
         if (rc < 0)
             return rc;
         /* Everything already queued goes out in one flush. */

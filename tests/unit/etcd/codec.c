@@ -250,6 +250,19 @@ START_TEST(decode_range)
     ck_assert_int_eq(r.key.n, 1);
     ck_assert_int_eq(range_of("{\"limit\":\"-9223372036854775808\"}", &r, a, &msg), 0);
     ck_assert(r.limit == INT64_MIN);
+    /* the arena-less variant (watch requests) */
+    json_t *o = km__etcd_parse("{\"a\":\"12\",\"b\":\"x\",\"c\":1.5}", 26, a, &msg);
+    ck_assert_ptr_nonnull(o);
+    int64_t v;
+    ck_assert_int_eq(km__etcd_dec_i64(o, "a", &v, &msg), 0);
+    ck_assert_int_eq(v, 12);
+    ck_assert_int_eq(km__etcd_dec_i64(o, "b", &v, &msg), -EINVAL);
+    ck_assert_str_eq(msg, "invalid character looking for beginning of value");
+    ck_assert_int_eq(km__etcd_dec_i64(o, "c", &v, &msg), -EINVAL);
+    ck_assert_str_eq(msg, "json: cannot unmarshal number into Go value of type int64");
+    ck_assert_int_eq(km__etcd_dec_i64(o, "none", &v, &msg), 0);
+    ck_assert_int_eq(v, 0);
+    json_decref(o);
     km__arena_free(a);
 
     /* messages recorded from etcd (Go's decoder) */

@@ -185,6 +185,98 @@ static void full_body(void *arg)
 START_TEST(full) { t_run(full_body, NULL); }
 END_TEST
 
+/* The store's goroutines outlive a cancelled group of the opener, and a
+ * writer in a cancelled group gets either the outcome or -ECANCELED. */
+typedef struct {
+    st_env e;
+    int    rc;
+} grp_arg;
+
+static void open_in_group(void *arg)
+{
+    grp_arg *g = arg;
+    st_open(&g->e);
+}
+
+static void put_in_group(void *arg)
+{
+    grp_arg *g = arg;
+    g->rc = st_put(g->e.s, "c", "1", 0, NULL);
+}
+
+static void cancelled_body(void *arg)
+{
+    (void)arg;
+    static grp_arg g;
+    km_group *grp;
+    REQUIRE_EQ(km_group_new(&grp, NULL, KM_FOREVER), 0);
+    REQUIRE_EQ(km_group_run(grp, open_in_group, &g), 0);
+    km_group_cancel(grp);
+    km_sleep(20 * 1000000LL);
+    int64_t rev;
+    REQUIRE_EQ(st_put(g.e.s, "a", "1", 0, &rev), 0);
+    REQUIRE_EQ(rev, 2);
+    km_group_run(grp, put_in_group, &g);
+    REQUIRE(g.rc == 0 || g.rc == -ECANCELED);
+    REQUIRE_EQ(st_put(g.e.s, "b", "1", 0, &rev), 0);
+    REQUIRE_EQ(rev, g.rc == 0 ? 4 : 3);
+    st_close(&g.e);
+    REQUIRE_EQ(km_group_wait(grp, KM_FOREVER), 0);
+    km_group_free(grp);
+}
+
+START_TEST(cancelled) { t_run(cancelled_body, NULL); }
+END_TEST
+
+/* Out of memory anywhere in a write or a read fails that call alone with
+ * -ENOMEM: nothing leaks, and a failed write changed nothing. */
+static void feed_nop(void *ud, int64_t rev, const km_event *ev, size_t n)
+{
+    (void)ud; (void)rev; (void)ev; (void)n;
+}
+
+static void nomem_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    km_store *s = e.s;
+    km_store_subscribe(s, feed_nop, NULL);
+    REQUIRE_EQ(st_put(s, "a", "0", 0, NULL), 0);
+    int64_t want = 2;
+    for (long n = 1; n < 60; n++) {
+        km_op ops[] = {
+            { .type = KM_OP_PUT, .put = { .key = B("a"), .value = B("1"), .prev_kv = true } },
+            { .type = KM_OP_RANGE, .range = { .key = B("a"), .range_end = ALL } },
+            { .type = KM_OP_DELETE, .del = { .key = B("b"), .prev_kv = true } },
+        };
+        km_txn_req t = { .success = ops, .nsuccess = 3 };
+        km_store_res res;
+        t_fail_alloc_after(n);
+        int rc = km_store_txn(s, &t, &res);
+        t_fail_alloc_after(0);
+        km_store_res_free(&res);
+        ck_assert_msg(rc == 0 || rc == -ENOMEM, "n %ld: %s", n, km_strerror(rc));
+        if (rc == 0)
+            want++;
+        REQUIRE_EQ(st_rev(s), want);
+        km_op get = { .type = KM_OP_RANGE, .range = { .key = B("a"), .range_end = ALL } };
+        t_fail_alloc_after(n);
+        rc = km_store_do(s, &get, &res);
+        t_fail_alloc_after(0);
+        km_store_res_free(&res);
+        ck_assert_msg(rc == 0 || rc == -ENOMEM, "n %ld: %s", n, km_strerror(rc));
+    }
+    km_kv kv = { 0 };
+    REQUIRE_EQ(st_get(s, "a", 0, &kv, NULL, 0), 1);
+    REQUIRE_EQ(kv.version, want - 1);
+    km_store_subscribe(s, NULL, NULL);
+    st_close(&e);
+}
+
+START_TEST(nomem) { t_run(nomem_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_durability");
@@ -194,6 +286,8 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupt);
     tcase_add_test(tc, group_commit);
     tcase_add_test(tc, full);
+    tcase_add_test(tc, cancelled);
+    tcase_add_test(tc, nomem);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -127,6 +127,80 @@ static void history_body(void *arg)
 START_TEST(history) { t_run(history_body, NULL); }
 END_TEST
 
+/* Subscribing while writes stream in: after subscribing and reading the
+ * revision, every later revision arrives, in order; after unsubscribing,
+ * no call is in progress or comes. */
+typedef struct {
+    _Atomic int64_t calls, first, last, gaps;
+} sub_log;
+
+static void sub_feed(void *ud, int64_t rev, const km_event *ev, size_t n)
+{
+    sub_log *l = ud;
+    (void)ev; (void)n;
+    int64_t last = l->last;
+    if (last && rev != last + 1)
+        l->gaps++;
+    if (!last)
+        l->first = rev;
+    l->last = rev;
+    l->calls++;
+}
+
+typedef struct {
+    km_store *s;
+    km_wg    *wg;
+    _Atomic int stop;
+} churn_arg;
+
+static void churn(void *arg)
+{
+    churn_arg *c = arg;
+    while (!c->stop)
+        REQUIRE_EQ(st_put(c->s, "churn", "x", 0, NULL), 0);
+    km_wg_done(c->wg);
+}
+
+static void subscribe_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    static churn_arg c;
+    c.s = e.s;
+    c.stop = 0;
+    REQUIRE_EQ(km_wg_new(&c.wg), 0);
+    km_wg_add(c.wg, 4);
+    for (int i = 0; i < 4; i++)
+        REQUIRE_EQ(km_go(churn, &c), 0);
+    for (int round = 0; round < 5; round++) {
+        static sub_log l;
+        memset(&l, 0, sizeof l);
+        km_sleep(5 * 1000000LL);
+        km_store_subscribe(e.s, sub_feed, &l);
+        int64_t from = st_rev(e.s);
+        for (int i = 0; i < 500 && l.calls < 3; i++)
+            km_sleep(10 * 1000000LL);
+        km_store_subscribe(e.s, NULL, NULL);
+        int64_t calls = l.calls, last = l.last;
+        int64_t now = st_rev(e.s);
+        REQUIRE(calls > 0);
+        REQUIRE_EQ(l.gaps, 0);
+        REQUIRE(last >= from);
+        REQUIRE(l.first <= from + 1);   /* nothing after from was missed */
+        REQUIRE(last <= now);
+        km_sleep(10 * 1000000LL);
+        REQUIRE_EQ(l.calls, calls);   /* nothing after unsubscribing */
+    }
+    c.stop = 1;
+    REQUIRE_EQ(km_wg_wait(c.wg), 0);
+    km_wg_free(c.wg);
+    st_close(&e);
+}
+
+START_TEST(subscribe) { t_run(subscribe_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_history");
@@ -134,6 +208,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, feed_order);
     tcase_add_test(tc, history);
+    tcase_add_test(tc, subscribe);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,8 @@
 #include "../store/st.h"
 #include <kumo/hub.h>
 #include "rt/rt-int.h"
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Drains w until it has seen revision `until`; checks that the PUT events
  * of key prefix p are exactly revisions from..until, each once, in order. */
@@ -297,6 +299,34 @@ static void shutdown_body(void *arg)
 START_TEST(shutdown_wakes) { t_run(shutdown_body, NULL); }
 END_TEST
 
+/* A watch bound to a connection ends as soon as the peer hangs up. */
+static void hangup_body(void *arg)
+{
+    st_env e;
+    st_open(&e);
+    km_hub *h;
+    REQUIRE_EQ(km_hub_new(&h, e.s, NULL), 0);
+    int sv[2];
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    km_watch *w;
+    int64_t created, crev;
+    km_watch_opts o = { .key = B("h") };
+    REQUIRE_EQ(km_watch_new(h, &o, &w, &created), 0);
+    REQUIRE_EQ(km_watch_bind_fd(w, sv[0]), 0);
+    km_watch_msg *m;
+    REQUIRE_EQ(km_watch_next(w, km_now() + 20000000, &m, &crev), -ETIMEDOUT);
+    close(sv[1]);
+    int64_t t0 = km_now();
+    REQUIRE_EQ(km_watch_next(w, km_now() + 2000000000LL, &m, &crev), -ECONNRESET);
+    REQUIRE(km_now() - t0 < 500000000);
+    km_watch_free(w);
+    close(sv[0]);
+    km_hub_free(h);
+    st_close(&e);
+}
+START_TEST(hangup) { t_run(hangup_body, NULL); }
+END_TEST
+
 /* Many watchers, each on its own key, plus many on one key. */
 static void many_body(void *arg)
 {
@@ -349,6 +379,7 @@ static Suite *suite(void)
     tcase_add_test(tc, compacted);
     tcase_add_test(tc, shutdown_wakes);
     tcase_add_test(tc, many);
+    tcase_add_test(tc, hangup);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP server metrics: requests, durations and requests in flight, as a middleware. */
+#include "metrics-int.h"
+#include "http/http-int.h"
+#include <stdio.h>
+
+struct km_metrics_http {
+    km_metric *requests, *duration;
+    km_series *in_flight;
+    char     **routes;          /* patterns, or none: the default labels */
+    size_t     nroutes;
+};
+
+/* Checks a router pattern: '/'-separated, ":name" a segment, "*name" last. */
+static bool pattern_ok(const char *p)
+{
+    if (!p || p[0] != '/')
+        return false;
+    for (const char *q = p + 1; *q; q++) {
+        if (q[-1] != '/')
+            continue;
+        if (*q == '*' && (!q[1] || strchr(q, '/')))
+            return false;
+        if (*q == ':' && (!q[1] || q[1] == '/'))
+            return false;
+    }
+    return true;
+}
+
+/* Does path (without query) match pattern, with the router's syntax? */
+static bool match(const char *pat, km_str path)
+{
+    size_t i = 0;
+    for (const char *q = pat; *q;) {
+        bool seg_start = q > pat && q[-1] == '/';
+        if (seg_start && *q == '*')
+            return true;
+        if (seg_start && *q == ':') {
+            while (*q && *q != '/')
+                q++;
+            size_t s = i;
+            while (i < path.n && path.p[i] != '/')
+                i++;
+            if (i == s)
+                return false;
+            continue;
+        }
+        if (i >= path.n || path.p[i] != *q)
+            return false;
+        i++;
+        q++;
+    }
+    return i == path.n;
+}
+
+static bool plain_path(km_str p)
+{
+    for (size_t i = 0; i < p.n; i++) {
+        char c = p.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static size_t put_label(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n + 1 > cap)
+        return put_label(out, cap, "other", 5);
+    memcpy(out, s, n);
+    out[n] = 0;
+    return n;
+}
+
+size_t km_metrics_route_default(km_str path, int status, char *out, size_t cap)
+{
+    static const char kv[] = "/api/v1/kv/";
+    if (path.n >= sizeof kv - 1 && !memcmp(path.p, kv, sizeof kv - 1))
+        return put_label(out, cap, "/api/v1/kv/*key", 15);
+    if (status == 404)
+        return put_label(out, cap, "unmatched", 9);
+    /* Why 64: the API's fixed paths are shorter; anything longer is a
+     * client's invention and would only grow the series. */
+    if (path.n == 0 || path.n > 64 || !plain_path(path))
+        return put_label(out, cap, "other", 5);
+    return put_label(out, cap, path.p, path.n);
+}
+
+static const char *method_label(km_str m)
+{
+    static const char *const known[] = {
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i]) == m.n && !memcmp(known[i], m.p, m.n))
+            return known[i];
+    return "OTHER";
+}
+
+void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    km_metrics_http *h = ud;
+    int64_t t0 = km_now();
+    km_gauge_inc(h->in_flight);
+    km_http_next_call(next, r, w);
+    double secs = (double)(km_now() - t0) / 1e9;
+    km_gauge_dec(h->in_flight);
+
+    /* The status sent, or the one the server will send for a body that
+     * could not be read (it answers those after the chain returns). */
+    int status = w->status;
+    if (!w->head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
+        status = -r->body_err;
+    km_str path = km_http_path(r);
+    char route[96], code[8];
+    const char *rl = "unmatched";
+    if (h->nroutes) {
+        for (size_t i = 0; i < h->nroutes; i++) {
+            if (match(h->routes[i], path)) {
+                rl = h->routes[i];
+                break;
+            }
+        }
+    } else {
+        km_metrics_route_default(path, status, route, sizeof route);
+        rl = route;
+    }
+    snprintf(code, sizeof code, "%d", status);
+    const char *method = method_label(km_http_method(r));
+    km_counter_inc(km_metric_with(h->requests, method, rl, code));
+    km_histogram_observe(km_metric_with(h->duration, method, rl), secs);
+}
+
+void km_metrics_http_free(km_metrics_http *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->nroutes; i++)
+        km__free(h->routes[i]);
+    km__free(h->routes);
+    km__free(h);
+}
+
+int km_metrics_http_new(km_metrics_http **out, km_metrics *r, const km_metrics_http_config *cfg)
+{
+    static const km_metrics_http_config none = { 0 };
+    if (!out || !r)
+        return -EINVAL;
+    if (!cfg)
+        cfg = &none;
+    if (cfg->nroutes && !cfg->routes)
+        return -EINVAL;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (!pattern_ok(cfg->routes[i]))
+            return -EINVAL;
+    km_metrics_http *h = km__calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    int rc = 0;
+    if (cfg->nroutes && !(h->routes = km__calloc(cfg->nroutes, sizeof *h->routes)))
+        rc = -ENOMEM;
+    for (size_t i = 0; i < cfg->nroutes && !rc; i++) {
+        size_t n = strlen(cfg->routes[i]) + 1;
+        if (!(h->routes[i] = km__malloc(n)))
+            rc = -ENOMEM;
+        else
+            memcpy(h->routes[i], cfg->routes[i], n);
+        h->nroutes = i + 1;
+    }
+    /* Found rather than duplicated when r has them already: several
+     * servers may share one registry. */
+    km_metric *inf = NULL;
+    if (!rc)
+        rc = km__family_get(r, &h->requests, KM__COUNTER, "http_requests_total",
+                            "HTTP requests answered, by method, route and status code.",
+                            "method,route,code", NULL, 0);
+    if (!rc)
+        rc = km__family_get(r, &h->duration, KM__HISTOGRAM, "http_request_duration_seconds",
+                            "Time from a request's head to its handler's return.",
+                            "method,route", cfg->buckets, cfg->nbuckets);
+    if (!rc)
+        rc = km__family_get(r, &inf, KM__GAUGE, "http_requests_in_flight",
+                            "HTTP requests being handled.", NULL, NULL, 0);
+    if (!rc && !(h->in_flight = km_metric_with(inf)))
+        rc = -ENOMEM;
+    if (rc) {
+        km_metrics_http_free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}

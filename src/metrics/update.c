@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* The hot path: counter, gauge and histogram updates on per-worker shards. */
+#include "metrics-int.h"
+#include <math.h>
+
+/* The calling thread's shard of s. *own: the shard has this worker as its
+ * only writer, so a plain load and store suffice (a goroutine cannot be
+ * moved between them); the shared shard needs atomic read-modify-writes. */
+static inline char *shard(const km_series *s, bool *own)
+{
+    int i = km__worker_index();
+    *own = i >= 0 && i < s->nown;
+    return s->cells + (size_t)(*own ? i : s->nown) * s->stride;
+}
+
+static inline _Atomic uint64_t *word(char *cell, size_t i)
+{
+    return (_Atomic uint64_t *)(cell + i * sizeof(uint64_t));
+}
+
+static inline void add_d(_Atomic uint64_t *w, double v, bool own)
+{
+    uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+    if (own) {
+        atomic_store_explicit(w, km__d2bits(km__bits2d(old) + v), memory_order_relaxed);
+        return;
+    }
+    while (!atomic_compare_exchange_weak_explicit(w, &old, km__d2bits(km__bits2d(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static inline void add_u(_Atomic uint64_t *w, uint64_t v, bool own)
+{
+    if (own)
+        atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) + v,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(w, v, memory_order_relaxed);
+}
+
+/* Counters keep whole increments in an integer word (one add, exact to
+ * 2^64) and fractional ones in a double. */
+void km_counter_add(km_series *s, double v)
+{
+    if (!s || s->kind != KM__COUNTER || !(v >= 0))
+        return;
+    bool own;
+    char *c = shard(s, &own);
+    if (v == 1)
+        add_u(word(c, 1), 1, own);
+    else if (v < 9007199254740992.0 && v == (double)(uint64_t)v)
+        add_u(word(c, 1), (uint64_t)v, own);
+    else
+        add_d(word(c, 0), v, own);
+}
+
+void km_counter_inc(km_series *s)
+{
+    if (!s || s->kind != KM__COUNTER)
+        return;
+    bool own;
+    char *c = shard(s, &own);
+    add_u(word(c, 1), 1, own);
+}
+
+void km_counter_set(km_series *s, double v)
+{
+    if (!s || s->kind != KM__COUNTER)
+        return;
+    atomic_store_explicit(&s->value, km__d2bits(v - km__counter_shards(s)), memory_order_relaxed);
+}
+
+void km_gauge_set(km_series *s, double v)
+{
+    if (s && s->kind == KM__GAUGE)
+        atomic_store_explicit(&s->value, km__d2bits(v), memory_order_relaxed);
+}
+
+/* Why one word, not shards: a gauge is also set, and a set cannot be
+ * merged with adds made on other shards. */
+void km_gauge_add(km_series *s, double v)
+{
+    if (s && s->kind == KM__GAUGE)
+        add_d(&s->value, v, false);
+}
+
+void km_gauge_inc(km_series *s) { km_gauge_add(s, 1); }
+void km_gauge_dec(km_series *s) { km_gauge_add(s, -1); }
+
+void km_histogram_observe(km_series *s, double v)
+{
+    if (!s || s->kind != KM__HISTOGRAM)
+        return;
+    const double *b = s->m->bounds;
+    size_t n = s->m->nbounds, i;
+    if (n <= 16) {
+        for (i = 0; i < n && !(v <= b[i]); i++)
+            ;
+    } else {
+        size_t lo = 0, hi = n;      /* first bound >= v */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (v <= b[mid])
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        i = lo;
+    }
+    bool own;
+    char *c = shard(s, &own);
+    add_u(word(c, 1 + i), 1, own);
+    add_d(word(c, 0), v, own);
+}
+
+double km_series_value(const km_series *s)
+{
+    if (!s)
+        return NAN;
+    double base = km__bits2d(atomic_load_explicit(&s->value, memory_order_relaxed));
+    if (s->kind == KM__GAUGE)
+        return base;
+    if (s->kind == KM__HISTOGRAM)
+        return km__shards_sumd(s, 0);
+    return base + km__counter_shards(s);
+}
+
+uint64_t km_histogram_count(const km_series *s)
+{
+    if (!s || s->kind != KM__HISTOGRAM)
+        return 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i <= s->m->nbounds; i++)
+        n += km__shards_sumu(s, (1 + i) * sizeof(uint64_t));
+    return n;
+}

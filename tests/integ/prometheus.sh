@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A real Prometheus scrapes a kumo service's /metrics: promtool accepts the
+# exposition, the target is up, and http_requests_total moves by exactly the
+# requests sent.
+set -u
+build=${1:-build}
+pass=0; fail=0
+ok()  { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null; then
+    echo "skipped: prometheus is not installed (Debian package prometheus)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+tmp=$(mktemp -d)
+srv=""; prom=""
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; [ -n "$prom" ] && kill $prom 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+
+"$build/examples/metrics" 127.0.0.1:0 > "$tmp/out" 2>&1 &
+srv=$!
+for _ in $(seq 50); do grep -q port "$tmp/out" && break; sleep 0.1; done
+port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/out")
+[ -n "$port" ] || { echo "metrics example did not start: $(cat "$tmp/out")"; echo "0 passed, 1 failed"; exit 1; }
+base="http://127.0.0.1:$port"
+
+# The exposition passes promtool's parser and lint, traffic included.
+curl -sf "$base/ping" > /dev/null
+curl -sf -D "$tmp/head" "$base/metrics" > "$tmp/metrics"
+if promtool check metrics < "$tmp/metrics" > "$tmp/lint" 2>&1; then
+    ok "promtool check metrics"
+else
+    bad "promtool check metrics: $(cat "$tmp/lint")"
+fi
+if grep -qi '^Content-Type: text/plain; version=0.0.4; charset=utf-8' "$tmp/head"; then
+    ok "content type of the text format 0.0.4"
+else
+    bad "content type: $(cat "$tmp/head")"
+fi
+
+# Our own Prometheus on a free port, scraping every second.
+pport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$tmp/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: kumo
+    static_configs:
+      - targets: ['127.0.0.1:$port']
+EOF
+prometheus --config.file "$tmp/prometheus.yml" --storage.tsdb.path "$tmp/tsdb" \
+    --web.listen-address "127.0.0.1:$pport" > "$tmp/prom.log" 2>&1 &
+prom=$!
+papi="http://127.0.0.1:$pport/api/v1/query"
+
+# The value of an instant query with one result, or "none".
+query() {
+    curl -sf -G "$papi" --data-urlencode "query=$1" 2>/dev/null | python3 -c '
+import json, sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]
+    print(r[0]["value"][1] if len(r) == 1 else "none")
+except Exception:
+    print("none")'
+}
+
+# Waits up to $2 seconds for query $1 to equal $3.
+wait_for() {
+    local end=$(( $(date +%s) + $2 )) v
+    while :; do
+        v=$(query "$1")
+        [ "$v" = "$3" ] && return 0
+        [ "$(date +%s)" -ge "$end" ] && { echo "  $1 = $v, want $3" >&2; return 1; }
+        sleep 0.3
+    done
+}
+
+if wait_for 'up{job="kumo"}' 15 1; then
+    ok "target up in Prometheus"
+else
+    bad "target not up: $(tail -n 5 "$tmp/prom.log")"
+fi
+
+q='http_requests_total{job="kumo",method="GET",route="/ping",code="200"}'
+before=$(query "$q")
+if [ "$before" = 1 ]; then ok "http_requests_total scraped (1 request so far)"; else bad "before: $before, want 1"; fi
+for _ in $(seq 37); do curl -sf "$base/ping" > /dev/null; done
+if wait_for "$q" 8 38; then
+    ok "http_requests_total moved by the 37 requests sent"
+else
+    bad "http_requests_total did not reach 38"
+fi
+if wait_for 'http_request_duration_seconds_count{job="kumo",route="/ping"}' 3 38; then
+    ok "request duration histogram counted them"
+else
+    bad "duration histogram"
+fi
+v=$(query 'kumo_goroutines{job="kumo"} > 0 and process_resident_memory_bytes{job="kumo"} > 0')
+if [ "$v" != none ]; then ok "runtime and process metrics scraped"; else bad "runtime metrics missing"; fi
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

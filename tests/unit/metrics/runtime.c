@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Runtime and process metrics: present, plausible, registered once. */
+#include "util.h"
+#include <kumo/metrics.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The value of the sample whose line starts with "name " (or "name{...} "). */
+static double sample(const char *text, const char *series)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", series);
+    const char *p = strstr(text, key);
+    ck_assert_msg(p, "no sample %s", series);
+    return strtod(p + strlen(key), NULL);
+}
+
+static void sleeper(void *arg)
+{
+    km_wg_done(arg);
+    km_sleep(20000000);
+}
+
+static void body(void *arg)
+{
+    (void)arg;
+    km_metrics *r;
+    ck_assert_int_eq(km_metrics_new(&r), 0);
+    ck_assert_int_eq(km_metrics_runtime(r), 0);
+    ck_assert_int_eq(km_metrics_runtime(r), -EEXIST);
+    km_wg *wg;
+    ck_assert_int_eq(km_wg_new(&wg), 0);
+    km_wg_add(wg, 10);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(km_go(sleeper, wg), 0);
+    km_wg_wait(wg);
+
+    char *t;
+    size_t n;
+    ck_assert_int_eq(km_metrics_text(r, &t, &n), 0);
+    ck_assert_double_ge(sample(t, "kumo_goroutines"), 11);
+    ck_assert_double_ge(sample(t, "kumo_goroutines_state{state=\"running\"}"), 1);
+    ck_assert_double_ge(sample(t, "kumo_goroutines_state{state=\"waiting\"}"), 1);
+    ck_assert_double_eq(sample(t, "kumo_procs"), 2);
+    ck_assert_double_ge(sample(t, "kumo_goroutines_spawned_total"), 11);
+    ck_assert_double_ge(sample(t, "kumo_sched_parks_total"), 1);
+    sample(t, "kumo_sched_steals_total");
+    sample(t, "kumo_sched_polls_total");
+    sample(t, "kumo_offload_queue_length");
+    sample(t, "kumo_sched_global_queue_length");
+    ck_assert_double_gt(sample(t, "process_resident_memory_bytes"), 1 << 20);
+    ck_assert_double_gt(sample(t, "process_virtual_memory_bytes"), 1 << 20);
+    ck_assert_double_ge(sample(t, "process_open_fds"), 3);
+    ck_assert_double_gt(sample(t, "process_max_fds"), 3);
+    ck_assert_double_ge(sample(t, "process_cpu_seconds_total"), 0);
+    double start = sample(t, "process_start_time_seconds");
+    double now = (double)time(NULL);
+    ck_assert_msg(start > now - 3600 && start <= now + 1, "start %f now %f", start, now);
+    ck_assert_ptr_nonnull(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(t, "# TYPE kumo_goroutines gauge\n"));
+    km_metrics_text_free(t);
+    km_sleep(30000000);     /* the sleepers leave */
+    km_wg_free(wg);
+    km_metrics_free(r);
+}
+
+START_TEST(runtime_metrics)
+{
+    t_procs(2);
+    t_run(body, NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("metrics/runtime");
+    TCase *tc = tcase_create("runtime");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, runtime_metrics);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+T_MAIN(suite)
