@@ -10,5 +10,6 @@
 #include "kumo/debug.h"
 #include "kumo/net.h"
 #include "kumo/http.h"
+#include "kumo/metrics.h"
 
 #endif

@@ -31,6 +31,7 @@ static void usage(FILE *f)
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --access-log FILE      one JSON line per request (\"-\": stderr)\n"
         "  --max-conns N          open connections, watches included (default 200000)\n"
+        "  --no-metrics           no GET /metrics and no per-request counting\n"
         "  --progress-interval D  watch progress notifications (default 10m)\n"
         "  --grace D              how long in-flight requests may finish at shutdown (default 5s)\n");
 }
@@ -82,6 +83,7 @@ int kumo_serve(int argc, char **argv)
         { "max-conns", required_argument, 0, 'm' },
         { "progress-interval", required_argument, 0, 'p' },
         { "grace", required_argument, 0, 'g' },
+        { "no-metrics", no_argument, 0, 'n' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -93,6 +95,7 @@ int kumo_serve(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l': a.cfg.listen = optarg; break;
+        case 'n': a.cfg.no_metrics = true; break;
         case 'd': a.cfg.data_dir = optarg; break;
         case 'a':
             if (!strcmp(optarg, "-")) {

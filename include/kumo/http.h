@@ -65,6 +65,14 @@ int km_http_write(km_http_resp *w, const void *p, size_t n);
 int km_http_status(km_http_resp *w, int status);
 /* Pushes buffered response bytes to the client now (watch streams, SSE). */
 int km_http_flush(km_http_resp *w);
+/* For responses that stay open a long time (watches, Server-Sent Events):
+ * gives back the connection's read and write buffers, keeping a copy of
+ * the request just large enough for it, and drops the write buffer each
+ * time the stream is flushed. The request's method, target, headers and
+ * params stay valid; a body string taken earlier does not. 0, -EBUSY
+ * (the request cannot be copied: unread body, a pipelined request behind
+ * it, or larger than 16 KiB; nothing changes), -ENOMEM. */
+int km_http_stream_lean(km_http_req *r, km_http_resp *w);
 /* Sends n bytes of file fd from off as the body (sendfile(2)). */
 int km_http_sendfile(km_http_resp *w, int status, const char *content_type,
                      int fd, off_t off, size_t n);

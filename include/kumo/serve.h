@@ -18,6 +18,7 @@ typedef struct {
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */
     int         access_log_fd;   /* -1 or 0: none */
     int64_t     progress_interval; /* etcd watch progress notifications, ns; 0: 10 min */
+    bool        no_metrics;      /* true: no GET /metrics and no per-request counting */
 } km_serve_config;
 
 typedef struct km_serve km_serve;

@@ -225,11 +225,17 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
         km__etcd_fail(w, rc);
         goto out;
     }
+    /* The watch copied what it needs; a watch may live for hours. */
+    json_decref(root);
+    km__arena_free(a);
+    root = NULL;
+    a = NULL;
     km__jbuf b = KM__JBUF_INIT;
     open_result(&b, &x, created_rev);
     km__jbuf_key(&b, "created");
     km__jbuf_puts(&b, "true}}\n");
     if (send_buf(w, &b) == 0 && km_http_flush(w) == 0) {
+        km_http_stream_lean(r, w);      /* -EBUSY just keeps the buffers */
         km__pump_ops ops = {
             /* A watch_id or fragmenting changes the bytes: encode alone. */
             .fmt = x.watch_id || x.fragment ? -1 : FMT_ETCD,
@@ -243,6 +249,7 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
     }
     km_watch_free(wt);
 out:
-    json_decref(root);
+    if (root)
+        json_decref(root);
     km__arena_free(a);
 }

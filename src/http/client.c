@@ -203,6 +203,23 @@ static char *format_request(const char *method, km_str hostport, km_str path,
     return b;
 }
 
+/* Moves the response into a buffer of nc bytes; the parsed header
+ * strings move with it. 0 or -ENOMEM. */
+static int regrow(km_http_response *r, size_t len, size_t nc)
+{
+    char *nb = km__malloc(nc);
+    if (!nb)
+        return -ENOMEM;
+    memcpy(nb, r->buf, len);
+    for (size_t i = 0; i < r->h.nhdrs; i++) {
+        r->hdrs[i].name.p = nb + (r->hdrs[i].name.p - r->buf);
+        r->hdrs[i].value.p = nb + (r->hdrs[i].value.p - r->buf);
+    }
+    km__free(r->buf);
+    r->buf = nb;
+    return 0;
+}
+
 /* Reads one response into r. Returns 0 (*reusable says whether the
  * connection can carry another request), or -errno; *got_bytes tells
  * whether any response byte arrived (for the retry rule). */
@@ -263,12 +280,8 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
                 if (cap >= max)
                     return -EMSGSIZE;
                 size_t nc = cap * 2 < max ? cap * 2 : max;
-                char *nb = km__malloc(nc);
-                if (!nb)
+                if (regrow(r, len, nc))
                     return -ENOMEM;
-                memcpy(nb, r->buf, len);
-                km__free(r->buf);
-                r->buf = nb;
                 cap = nc;
             }
             ssize_t n = km_read(fd, r->buf + len, cap - len, deadline);
@@ -289,12 +302,8 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
                     return -EMSGSIZE;
                 size_t nc = until_close ? cap * 2 : want;
                 if (nc > max) nc = max;
-                char *nb = km__malloc(nc);
-                if (!nb)
+                if (regrow(r, len, nc))
                     return -ENOMEM;
-                memcpy(nb, r->buf, len);
-                km__free(r->buf);
-                r->buf = nb;
                 cap = nc;
             }
             ssize_t n = km_read(fd, r->buf + len, cap - len, deadline);

@@ -105,7 +105,9 @@ static void access_log(km__conn *c)
     n += (size_t)snprintf(line + n, sizeof line - n, "}\n");
     /* Buffered per connection and written with the responses it
      * describes, so a pipelined batch costs one write, not one per line. */
-    if (c->loglen + n > sizeof c->logbuf)
+    if (!c->logbuf && !(c->logbuf = km__malloc(KM__LOGBUF)))
+        return;     /* no memory for the log: the request still succeeded */
+    if (c->loglen + n > KM__LOGBUF)
         km__conn_log_flush(c);
     memcpy(c->logbuf + c->loglen, line, n);
     c->loglen += n;
@@ -220,6 +222,8 @@ void km__http_conn_main(void *arg)
         } else if (c->wlen > c->wcap / 2 && km__resp_flush(c)) {
             break;
         }
+        if (c->lean && km__conn_unlean(c))
+            break;
         atomic_store(&c->busy, false);
     }
     km__resp_flush(c);

@@ -9,6 +9,10 @@
 
 #define KM__MAX_PARAMS 8
 #define KM__MAX_RETIRED 24      /* doublings of the read buffer per request */
+#define KM__RBUF 4096           /* a connection's read buffer, to start */
+#define KM__WBUF 8192           /* its write buffer */
+#define KM__LOGBUF 2048         /* access-log lines held per connection */
+#define KM__RESP_HDRS 1024      /* extra response header bytes per response */
 
 typedef struct km__conn km__conn;
 
@@ -40,7 +44,8 @@ struct km_http_resp {
     bool      chunked;          /* streaming with chunked coding */
     bool      no_body;          /* HEAD request, 204, 304 */
     bool      done;
-    char      hdrs[1024];       /* extra header lines set by the handler */
+    char     *hdrs;             /* extra header lines set by the handler:
+                                   KM__RESP_HDRS bytes, taken at first use */
     size_t    hlen;
 };
 
@@ -60,7 +65,8 @@ struct km__conn {
     bool             sent_continue;
     bool             broken;            /* a write failed: close */
     int64_t          started;           /* when the current request began */
-    char             logbuf[2048];      /* access log lines not yet written */
+    char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
+    bool             lean;              /* km_http_stream_lean: big buffers given back */
     size_t           loglen;
     km__conn        *next, *prev;       /* the server's list */
     atomic_bool      busy;              /* inside a request */
@@ -97,6 +103,9 @@ int  km__resp_finish(km_http_resp *w);
 void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request);
 /* Writes raw bytes through the output buffer. */
 int  km__out(km__conn *c, const void *p, size_t n);
+
+/* lean.c: after a lean stream, buffers for the next request; 0 or -ENOMEM. */
+int  km__conn_unlean(km__conn *c);
 
 /* req.c */
 /* Reads (or skips) the rest of the current request's body so that the

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP responses: heads, fixed and chunked bodies, sendfile, buffering. */
 #include "http-int.h"
+#include "rt/rt-int.h"
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -29,6 +30,12 @@ int km__resp_flush(km__conn *c)
         return 0;
     ssize_t r = km_write(c->fd, c->wbuf, c->wlen, write_deadline(c));
     c->wlen = 0;
+    if (c->lean) {
+        /* An idle stream holds no write buffer; the next write takes one. */
+        km__free(c->wbuf);
+        c->wbuf = NULL;
+        c->wcap = 0;
+    }
     if (r < 0) {
         c->broken = true;
         return (int)r;
@@ -40,6 +47,13 @@ int km__out(km__conn *c, const void *p, size_t n)
 {
     if (c->broken)
         return -EPIPE;
+    if (!c->wbuf) {
+        if (!(c->wbuf = km__malloc(KM__WBUF))) {
+            c->broken = true;
+            return -ENOMEM;
+        }
+        c->wcap = KM__WBUF;
+    }
     if (n <= c->wcap - c->wlen) {
         memcpy(c->wbuf + c->wlen, p, n);
         c->wlen += n;
@@ -163,8 +177,10 @@ int km_http_set_header(km_http_resp *w, const char *name, const char *value)
     for (size_t i = 0; i < vl; i++)
         if (value[i] == '\r' || value[i] == '\n')
             return -EINVAL;
-    if (w->hlen + nl + vl + 4 > sizeof w->hdrs)
+    if (w->hlen + nl + vl + 4 > KM__RESP_HDRS)
         return -ENOSPC;
+    if (!w->hdrs && !(w->hdrs = km__malloc(KM__RESP_HDRS)))
+        return -ENOMEM;
     char *p = w->hdrs + w->hlen;
     p = put(p, name, nl);
     p = put(p, ": ", 2);

@@ -20,8 +20,6 @@ static void defaults(km_http_config *c)
     if (!c->max_conns) c->max_conns = 10000;
 }
 
-#define RBUF 4096
-#define WBUF 8192
 #define KEEP_FREE 256           /* closed connections kept for reuse */
 
 static void conn_destroy(km__conn *c)
@@ -29,6 +27,8 @@ static void conn_destroy(km__conn *c)
     km__free(c->rbuf);
     km__free(c->wbuf);
     km__free(c->hdrs);
+    km__free(c->logbuf);
+    km__free(c->resp.hdrs);
     km__free(c);
 }
 
@@ -45,8 +45,8 @@ static km__conn *conn_new(km_http_server *s, int fd)
         c = km__calloc(1, sizeof *c);
         if (!c)
             return NULL;
-        c->rcap = RBUF;
-        c->wcap = WBUF;
+        c->rcap = KM__RBUF;
+        c->wcap = KM__WBUF;
         c->rbuf = km__malloc(c->rcap);
         c->wbuf = km__malloc(c->wcap);
         c->hdrs = km__malloc(s->cfg.max_headers * sizeof *c->hdrs);
@@ -58,7 +58,7 @@ static km__conn *conn_new(km_http_server *s, int fd)
     c->fd = fd;
     c->s = s;
     c->rlen = c->rpos = c->wlen = c->loglen = 0;
-    c->broken = false;
+    c->broken = c->lean = false;
     c->prev = NULL;
     atomic_store(&c->busy, false);
     km_mutex_lock(s->mu);
@@ -96,7 +96,7 @@ void km__http_conn_close(km__conn *c)
     km_close(c->fd);
     c->fd = -1;
     /* Keep it for the next connection unless its buffers grew. */
-    bool keep = s->nfree < KEEP_FREE && c->rcap == RBUF && c->wcap == WBUF &&
+    bool keep = s->nfree < KEEP_FREE && c->rcap == KM__RBUF && (c->wcap == KM__WBUF || !c->wbuf) &&
                 !atomic_load(&s->stopping);
     if (keep) {
         c->next = s->free;

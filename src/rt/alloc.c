@@ -3,6 +3,8 @@
 #include "rt-int.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,21 @@ void *km__calloc(size_t n, size_t sz)
     if (p)
         memset(p, 0, total);
     return p;
+}
+
+/* Freed bytes not yet offered back to the kernel. */
+static atomic_size_t freed_since_trim;
+
+void km__release_freed(size_t n)
+{
+    /* Only libc's heap can be trimmed; a custom allocator manages its own. */
+    if (alloc.malloc_fn != sys_malloc)
+        return;
+    size_t total = atomic_fetch_add_explicit(&freed_since_trim, n, memory_order_relaxed) + n;
+    if (total < KM__TRIM_EVERY)
+        return;
+    atomic_store_explicit(&freed_since_trim, 0, memory_order_relaxed);
+    malloc_trim(0);
 }
 
 void km__free(void *p)

@@ -30,6 +30,12 @@ typedef struct km__timer km__timer;
 void *km__malloc(size_t n);
 void *km__calloc(size_t n, size_t sz);
 void  km__free(void *p);
+/* Notes n bytes just freed that will stay unused for long (buffers of a
+ * lean stream); every KM__TRIM_EVERY such bytes, libc's heap gives its free
+ * pages back to the kernel (malloc_trim), since long-lived small objects
+ * between them would otherwise pin them. */
+#define KM__TRIM_EVERY (4u << 20)
+void  km__release_freed(size_t n);
 /* Prints "kumo: fatal: ..." and aborts: for misuse Go would panic on. */
 _Noreturn void km__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,16 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "rt/rt-int.h"
-#include <kumo/serve.h>
-
-struct km_serve {
-    km_store       *store;
-    km_hub         *hub;
-    km_etcd        *etcd;
-    km_native      *native;
-    km_http_router *router;
-    km_http_server *http;
-};
+#include "serve/serve-int.h"
 
 /* Ids stable for a data directory, so clients that compare them across
  * restarts see the same cluster (etcd derives its own from its config). */
@@ -31,6 +22,7 @@ static uint64_t id_for(const char *dir, uint64_t salt)
 
 static void teardown(km_serve *s)
 {
+    km__serve_metrics_stop(s);          /* its scrape hook reads the store: first */
     km_native_free(s->native);
     km_etcd_free(s->etcd);
     if (s->router)
@@ -63,7 +55,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (rc = km_native_new(&s->native, s->store, s->hub)) < 0 ||
         (rc = km_http_router_new(&s->router)) < 0 ||
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
-        (rc = km_native_routes(s->native, s->router)) < 0)
+        (rc = km_native_routes(s->native, s->router)) < 0 ||
+        (!cfg->no_metrics && (rc = km__serve_metrics_start(s)) < 0))
         goto fail;
     km_http_router_not_found(s->router, km_etcd_not_found, NULL);
     km_http_config hc = {
@@ -75,6 +68,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         .max_body_bytes = 4 << 20,
         .max_conns = cfg->max_conns ? cfg->max_conns : 200000,
         .access_log_fd = cfg->access_log_fd,
+        .middleware = s->mw,
+        .nmiddleware = s->nmw,
     };
     if ((rc = km_http_serve(&s->http, &hc)) < 0)
         goto fail;

@@ -121,13 +121,17 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
         km__native_fail_errno(w, rc);
         goto out;
     }
+    int64_t from = o.start_revision > 0 ? o.start_revision : created + 1;
+    km__arena_free(a);      /* the watch copied its keys; it may live for hours */
+    a = NULL;
     km_http_set_header(w, "Content-Type", "text/event-stream");
     km_http_set_header(w, "Cache-Control", "no-cache");
     km_http_status(w, 200);
     char hello[64];
     int n = snprintf(hello, sizeof hello, ": watching from revision %lld\n\n",
-                     (long long)(o.start_revision > 0 ? o.start_revision : created + 1));
+                     (long long)from);
     if (km_http_write(w, hello, (size_t)n) == 0 && km_http_flush(w) == 0) {
+        km_http_stream_lean(r, w);      /* -EBUSY just keeps the buffers */
         km__pump_ops ops = {
             .fmt = FMT_SSE, .enc = enc_sse, .ud = &o.flags,
             .idle = keepalive, .idle_interval = KEEPALIVE_NS,
