@@ -245,3 +245,11 @@ if a == "etcd" and b == "kumo":
         target("RSS per watcher <= etcd's / 10", k <= e / 10, "%.2f KiB vs %.2f KiB" % (k, e))
 EOF
 echo "raw results: $RAW; wrk and fan-out output: $WORK/wrk.log" >&2
+
+# The hub alone, past the open-file limit real connections hit: 100,000
+# watchers as goroutines in one process, one put (HUB_WATCHERS to change).
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude bench/config/hub.c build/libkumo.a \
+    -llmdb -ljansson -pthread -lm -o "$OUT/config_hub"
+echo
+echo "watch hub without sockets (KM_PROCS=1, core $SERVER_CPU):"
+taskset -c "$SERVER_CPU" env KM_PROCS=1 "$OUT/config_hub" "${HUB_WATCHERS:-100000}"

@@ -314,9 +314,10 @@ static int stream(watch *w, ctl *c)
         if ((rc = drain(w, c, &d)))
             goto out;
     }
-    if (ctl_interrupted)
-        rc = 0;
-    else if (err == -ECONNRESET)
+    rc = ctl_interrupted ? 0 : 1;
+    if (rc == 0)
+        goto out;
+    if (err == -ECONNRESET)
         fprintf(stderr, "kumo: the server ended the watch stream\n");
     else if (err == -EBADMSG)
         fprintf(stderr, "kumo: bad chunked framing in the watch stream\n");
