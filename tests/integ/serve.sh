@@ -101,6 +101,17 @@ check "data survives a restart" "$(curl -s "$E/api/v1/kv/sp%20ace")" "x"
 check "revision survives a restart" "$(curl -s $E/v3/kv/range -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')" "$rev1"
 kill $spid; wait $spid 2>/dev/null
 
+# ---- etcd watch progress notifications (interval shortened) ----
+"$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" --progress-interval 300ms 2>> "$tmp/serve.log" &
+spid=$!; pids="$pids $spid"
+wait_ready "$port" || bad "restart with --progress-interval failed"
+timeout 1.2 curl -s -N "$E/v3/watch" -d '{"create_request":{"key":"AA==","progress_notify":true}}' > "$tmp/progress"
+n=$(grep -c '^{"result":{"header":{[^}]*}}}$' "$tmp/progress")
+[ "$n" -ge 2 ] && ok "progress notifications while idle ($n in 1.2 s)" || bad "progress: $(cat "$tmp/progress")"
+timeout 0.8 curl -s -N "$E/v3/watch" -d '{"create_request":{"key":"AA=="}}' > "$tmp/noprogress"
+check "none without progress_notify" "$(grep -c '"created"' "$tmp/noprogress") $(wc -l < "$tmp/noprogress")" "1 1"
+kill $spid; wait $spid 2>/dev/null
+
 # ---- usage errors ----
 "$kumo" serve --bogus > /dev/null 2>&1; check "unknown flag exits 2" "$?" "2"
 "$kumo" serve --listen 127.0.0.1:$port --data-dir /proc/nope > /dev/null 2>&1; check "unusable data dir exits 1" "$?" "1"
