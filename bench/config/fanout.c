@@ -85,7 +85,11 @@ static void watcher(void *arg)
         }
         if (scan(&sc, rbuf, (size_t)r, "\"events\"")) {
             lat[i] = km_now() - t_put;
-            break;
+            /* Left open: closing now would charge both sides a connection
+             * teardown while other watchers still wait for the event.
+             * The process exits when every watcher is done. */
+            atomic_fetch_add(&finished, 1);
+            return;
         }
     }
     atomic_fetch_add(&finished, 1);
