@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* usage: fanout HOST:PORT WATCHERS [HOLD_MS]
+/* usage: fanout HOST:PORT WATCHERS [HOLD_MS [LINGER_MS]]
  * Opens WATCHERS watch streams on key "fanout" (at most BATCH connecting at
  * once, so neither side's listen backlog overflows), prints "ready N" once
  * every stream has its "created" message, waits HOLD_MS (the caller reads
@@ -15,7 +15,8 @@
  * watcher, the time from just before the put request is written to the
  * moment the event arrives. Prints one result line:
  *   fanout: watchers=N connect_ms=... p50_ms=... p99_ms=... all_ms=... missed=M
- * Exits 1 if a watcher failed or missed the event (within 60 s). */
+ * Exits 1 if a watcher failed or missed the event (within 60 s); waits
+ * LINGER_MS first with every stream still open (for profiling the server). */
 
 #define BATCH 256
 #define KEY_B64 "ZmFub3V0"                 /* "fanout" */
@@ -27,6 +28,7 @@ static atomic_long created, finished, failed;
 static atomic_int go_put;                   /* after the put is sent */
 static int64_t t_put;
 static int64_t give_up;
+static long linger_ms;
 
 /* Finds needle in the last n bytes read, with the tail of the previous read
  * kept in front so a token split across reads is still seen. */
@@ -157,18 +159,20 @@ static void run(void *arg)
     printf("fanout: watchers=%ld connect_ms=%.1f p50_ms=%.3f p99_ms=%.3f all_ms=%.3f missed=%ld failed=%ld\n",
            nwatch, connect / 1e6, p50, p99, all, missed, atomic_load(&failed));
     fflush(stdout);
+    km_sleep(linger_ms * 1000000LL);
     _exit(missed || rc < 0 ? 1 : 0);    /* the watchers' goroutines need no teardown */
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: fanout HOST:PORT WATCHERS [HOLD_MS]\n");
+        fprintf(stderr, "usage: fanout HOST:PORT WATCHERS [HOLD_MS [LINGER_MS]]\n");
         return 2;
     }
     addr = argv[1];
     nwatch = atol(argv[2]);
     long hold = argc > 3 ? atol(argv[3]) : 0;
+    linger_ms = argc > 4 ? atol(argv[4]) : 0;
     if (nwatch <= 0)
         return 2;
     lat = calloc((size_t)nwatch, sizeof *lat);

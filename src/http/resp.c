@@ -224,9 +224,14 @@ int km_http_write(km_http_resp *w, const void *p, size_t n)
         return 0;
     if (!w->chunked)
         return km__out(w->c, p, n);
-    char hdr[24];
-    int hl = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    if ((rc = km__out(w->c, hdr, (size_t)hl)) || (rc = km__out(w->c, p, n)))
+    /* The chunk-size line, in hex; streams write one per message. */
+    char hdr[24], *h = hdr + sizeof hdr;
+    *--h = '\n';
+    *--h = '\r';
+    for (size_t v = n; v; v >>= 4)
+        *--h = "0123456789abcdef"[v & 15];
+    size_t hl = (size_t)(hdr + sizeof hdr - h);
+    if ((rc = km__out(w->c, h, hl)) || (rc = km__out(w->c, p, n)))
         return rc;
     return km__out(w->c, "\r\n", 2);
 }
