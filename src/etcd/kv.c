@@ -31,61 +31,58 @@ static void do_op(km_etcd *e, km_http_resp *w, const km_op *op)
     km__etcd_send(w, &b);
 }
 
-void km__etcd_range(km_http_req *r, km_http_resp *w, void *etcd)
+/* Decodes and checks one operation of op->type: 0, or -EINVAL with *msg
+ * (etcd's wording), or another -errno. */
+static int decode_op(json_t *o, km__arena *a, km_op *op, const char **msg)
 {
-    km_etcd *e = etcd;
+    int rc;
+    switch (op->type) {
+    case KM_OP_RANGE:
+        if (!(rc = km__etcd_dec_range(o, a, &op->range, msg)))
+            *msg = km__etcd_check_range(&op->range);
+        break;
+    case KM_OP_PUT:
+        if (!(rc = km__etcd_dec_put(o, a, &op->put, msg)))
+            *msg = km__etcd_check_put(&op->put);
+        break;
+    default:
+        if (!(rc = km__etcd_dec_del(o, a, &op->del, msg)))
+            *msg = km__etcd_check_del(&op->del);
+        break;
+    }
+    return rc ? rc : *msg ? -EINVAL : 0;
+}
+
+/* The range, put and deleterange endpoints: one operation each. */
+static void single(km_http_req *r, km_http_resp *w, km_etcd *e, int type)
+{
     km__arena *a;
     json_t *o;
     if (km__etcd_begin(e, r, w, &a, &o))
         return;
-    km_op op = { .type = KM_OP_RANGE };
+    km_op op = { .type = type };
     const char *msg = NULL;
-    int rc = km__etcd_dec_range(o, a, &op.range, &msg);
-    if (!rc && (msg = km__etcd_check_range(&op.range)))
-        rc = -EINVAL;
+    int rc = decode_op(o, a, &op, &msg);
     if (rc)
         msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
     else
         do_op(e, w, &op);
     km__etcd_end(a, o);
+}
+
+void km__etcd_range(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    single(r, w, etcd, KM_OP_RANGE);
 }
 
 void km__etcd_put(km_http_req *r, km_http_resp *w, void *etcd)
 {
-    km_etcd *e = etcd;
-    km__arena *a;
-    json_t *o;
-    if (km__etcd_begin(e, r, w, &a, &o))
-        return;
-    km_op op = { .type = KM_OP_PUT };
-    const char *msg = NULL;
-    int rc = km__etcd_dec_put(o, a, &op.put, &msg);
-    if (!rc && (msg = km__etcd_check_put(&op.put)))
-        rc = -EINVAL;
-    if (rc)
-        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
-    else
-        do_op(e, w, &op);
-    km__etcd_end(a, o);
+    single(r, w, etcd, KM_OP_PUT);
 }
 
 void km__etcd_delete(km_http_req *r, km_http_resp *w, void *etcd)
 {
-    km_etcd *e = etcd;
-    km__arena *a;
-    json_t *o;
-    if (km__etcd_begin(e, r, w, &a, &o))
-        return;
-    km_op op = { .type = KM_OP_DELETE };
-    const char *msg = NULL;
-    int rc = km__etcd_dec_del(o, a, &op.del, &msg);
-    if (!rc && (msg = km__etcd_check_del(&op.del)))
-        rc = -EINVAL;
-    if (rc)
-        msg ? km__etcd_fail_msg(w, 400, 3, msg) : km__etcd_fail(w, rc);
-    else
-        do_op(e, w, &op);
-    km__etcd_end(a, o);
+    single(r, w, etcd, KM_OP_DELETE);
 }
 
 void km__etcd_txn(km_http_req *r, km_http_resp *w, void *etcd)

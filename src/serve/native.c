@@ -85,45 +85,42 @@ static void set_num(km_http_resp *w, const char *name, int64_t v)
     km_http_set_header(w, name, s);
 }
 
-static void kv_get(km_http_req *r, km_http_resp *w, void *ud)
+/* {"revision":N} or {"revision":N,"deleted":D} (deleted >= 0). */
+static void send_revision(km_http_resp *w, int64_t rev, int64_t deleted)
 {
-    km_native *n = ud;
-    kvargs k = { .a = km__arena_new() };
-    km_store_res res = { 0 };
-    if (!k.a) {
-        km__native_fail(w, 500, "out of memory");
-        return;
-    }
-    if (parse_args(r, w, &k) < 0)
-        goto out;
-    km_op op = { .type = KM_OP_RANGE };
-    op.range.key = k.key;
-    op.range.range_end = k.range_end;
-    op.range.revision = k.rev;
-    int rc = km_store_do(n->store, &op, &res);
-    if (rc < 0) {
-        km__native_fail_errno(w, rc);
-        goto out;
-    }
-    const km_range_resp *rr = &res.txn.resp[0].range;
-    set_num(w, "X-Kumo-Revision", res.revision);
-    if (!k.prefix) {
-        if (!rr->nkvs) {
-            km__native_fail(w, 404, "key not found");
-            goto out;
-        }
-        const km_kv *kv = &rr->kvs[0];
-        set_num(w, "X-Kumo-Create-Revision", kv->create_revision);
-        set_num(w, "X-Kumo-Mod-Revision", kv->mod_revision);
-        set_num(w, "X-Kumo-Version", kv->version);
-        if (kv->lease)
-            set_num(w, "X-Kumo-Lease", kv->lease);
-        km_http_send(w, 200, "application/octet-stream", kv->value.p, kv->value.n);
-        goto out;
-    }
     km__jbuf b = KM__JBUF_INIT;
     km__jbuf_puts(&b, "{\"revision\":");
-    km__jbuf_int(&b, (long)res.revision);
+    km__jbuf_int(&b, (long)rev);
+    if (deleted >= 0) {
+        km__jbuf_puts(&b, ",\"deleted\":");
+        km__jbuf_int(&b, (long)deleted);
+    }
+    km__jbuf_puts(&b, "}\n");
+    send_json(w, &b);
+}
+
+static void get_one(km_http_resp *w, const km_store_res *res)
+{
+    const km_range_resp *rr = &res->txn.resp[0].range;
+    if (!rr->nkvs) {
+        km__native_fail(w, 404, "key not found");
+        return;
+    }
+    const km_kv *kv = &rr->kvs[0];
+    set_num(w, "X-Kumo-Create-Revision", kv->create_revision);
+    set_num(w, "X-Kumo-Mod-Revision", kv->mod_revision);
+    set_num(w, "X-Kumo-Version", kv->version);
+    if (kv->lease)
+        set_num(w, "X-Kumo-Lease", kv->lease);
+    km_http_send(w, 200, "application/octet-stream", kv->value.p, kv->value.n);
+}
+
+static void get_list(km_http_resp *w, const km_store_res *res)
+{
+    const km_range_resp *rr = &res->txn.resp[0].range;
+    km__jbuf b = KM__JBUF_INIT;
+    km__jbuf_puts(&b, "{\"revision\":");
+    km__jbuf_int(&b, (long)res->revision);
     km__jbuf_puts(&b, ",\"count\":");
     km__jbuf_int(&b, (long)rr->count);
     km__jbuf_puts(&b, ",\"kvs\":[");
@@ -133,78 +130,65 @@ static void kv_get(km_http_req *r, km_http_resp *w, void *ud)
     }
     km__jbuf_puts(&b, "]}\n");
     send_json(w, &b);
+}
+
+/* One kv call: the key and options from the request, one store operation
+ * of the method's kind, the answer. */
+static void kv_call(km_http_req *r, km_http_resp *w, km_native *n, int type)
+{
+    kvargs k = { .a = km__arena_new() };
+    km_store_res res = { 0 };
+    if (!k.a) {
+        km__native_fail(w, 500, "out of memory");
+        return;
+    }
+    if (parse_args(r, w, &k) < 0)
+        goto out;
+    km_op op = { .type = type };
+    if (type == KM_OP_RANGE) {
+        op.range = (km_range_req){ .key = k.key, .range_end = k.range_end, .revision = k.rev };
+    } else if (type == KM_OP_DELETE) {
+        op.del = (km_del_req){ .key = k.key, .range_end = k.range_end };
+    } else {
+        if (k.prefix || k.rev) {
+            km__native_fail(w, 400, "PUT takes one key; ?prefix and ?rev do not apply");
+            goto out;
+        }
+        km_str body;
+        if (km_http_body(r, &body) < 0)
+            goto out;       /* the server answers 413, 400 or 408 */
+        op.put = (km_put_req){ .key = k.key, .lease = k.lease,
+                               .value = { (const uint8_t *)body.p, body.n } };
+    }
+    int rc = km_store_do(n->store, &op, &res);
+    if (rc < 0)
+        km__native_fail_errno(w, rc);
+    else if (type == KM_OP_PUT)
+        send_revision(w, res.revision, -1);
+    else if (type == KM_OP_DELETE)
+        send_revision(w, res.revision, res.txn.resp[0].del.deleted);
+    else {
+        set_num(w, "X-Kumo-Revision", res.revision);
+        (k.prefix ? get_list : get_one)(w, &res);
+    }
 out:
     km_store_res_free(&res);
     km__arena_free(k.a);
+}
+
+static void kv_get(km_http_req *r, km_http_resp *w, void *ud)
+{
+    kv_call(r, w, ud, KM_OP_RANGE);
 }
 
 static void kv_put(km_http_req *r, km_http_resp *w, void *ud)
 {
-    km_native *n = ud;
-    kvargs k = { .a = km__arena_new() };
-    km_store_res res = { 0 };
-    if (!k.a) {
-        km__native_fail(w, 500, "out of memory");
-        return;
-    }
-    if (parse_args(r, w, &k) < 0)
-        goto out;
-    if (k.prefix || k.rev) {
-        km__native_fail(w, 400, "PUT takes one key; ?prefix and ?rev do not apply");
-        goto out;
-    }
-    km_str body;
-    int rc = km_http_body(r, &body);
-    if (rc < 0)
-        goto out;       /* the server answers 413, 400 or 408 */
-    km_op op = { .type = KM_OP_PUT };
-    op.put.key = k.key;
-    op.put.value = (km_bytes){ (const uint8_t *)body.p, body.n };
-    op.put.lease = k.lease;
-    rc = km_store_do(n->store, &op, &res);
-    if (rc < 0) {
-        km__native_fail_errno(w, rc);
-        goto out;
-    }
-    km__jbuf b = KM__JBUF_INIT;
-    km__jbuf_puts(&b, "{\"revision\":");
-    km__jbuf_int(&b, (long)res.revision);
-    km__jbuf_puts(&b, "}\n");
-    send_json(w, &b);
-out:
-    km_store_res_free(&res);
-    km__arena_free(k.a);
+    kv_call(r, w, ud, KM_OP_PUT);
 }
 
 static void kv_delete(km_http_req *r, km_http_resp *w, void *ud)
 {
-    km_native *n = ud;
-    kvargs k = { .a = km__arena_new() };
-    km_store_res res = { 0 };
-    if (!k.a) {
-        km__native_fail(w, 500, "out of memory");
-        return;
-    }
-    if (parse_args(r, w, &k) < 0)
-        goto out;
-    km_op op = { .type = KM_OP_DELETE };
-    op.del.key = k.key;
-    op.del.range_end = k.range_end;
-    int rc = km_store_do(n->store, &op, &res);
-    if (rc < 0) {
-        km__native_fail_errno(w, rc);
-        goto out;
-    }
-    km__jbuf b = KM__JBUF_INIT;
-    km__jbuf_puts(&b, "{\"revision\":");
-    km__jbuf_int(&b, (long)res.revision);
-    km__jbuf_puts(&b, ",\"deleted\":");
-    km__jbuf_int(&b, (long)res.txn.resp[0].del.deleted);
-    km__jbuf_puts(&b, "}\n");
-    send_json(w, &b);
-out:
-    km_store_res_free(&res);
-    km__arena_free(k.a);
+    kv_call(r, w, ud, KM_OP_DELETE);
 }
 
 static void healthz(km_http_req *r, km_http_resp *w, void *ud)

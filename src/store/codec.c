@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Encoding of the store's records and keys, and LMDB error mapping. */
 #include <string.h>
+#include "rt/rt-int.h"
 #include "store/store-int.h"
 
 void km__put_be64(uint8_t *p, int64_t v)
@@ -101,4 +102,20 @@ bool km__in_range(km_bytes k, km_bytes key0, km_bytes end)
     if (end.n == 1 && end.p[0] == 0)
         return true;
     return km__bytes_cmp(k, end) < 0;
+}
+
+int km__grow(void **p, size_t *cap, size_t n, size_t esz)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *np = km__malloc(nc * esz);
+    if (!np)
+        return -ENOMEM;
+    if (n)
+        memcpy(np, *p, n * esz);
+    km__free(*p);
+    *p = np;
+    *cap = nc;
+    return 0;
 }

@@ -73,25 +73,10 @@ static void ivs_free(ivs *v)
     memset(v, 0, sizeof *v);
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t esz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 8;
-    void *np = km__malloc(nc * esz);
-    if (!np)
-        return -ENOMEM;
-    if (n)
-        memcpy(np, *p, n * esz);
-    km__free(*p);
-    *p = np;
-    *cap = nc;
-    return 0;
-}
 
 static int add_put(ivs *v, km_bytes k)
 {
-    if (grow((void **)&v->puts, &v->cp, v->np, sizeof *v->puts))
+    if (km__grow((void **)&v->puts, &v->cp, v->np, sizeof *v->puts))
         return -ENOMEM;
     v->puts[v->np++] = k;
     return 0;
@@ -100,10 +85,10 @@ static int add_put(ivs *v, km_bytes k)
 static int add_del(ivs *v, km_bytes k, km_bytes e)
 {
     size_t cd = v->cd;
-    if (grow((void **)&v->dk, &cd, v->nd, sizeof *v->dk))
+    if (km__grow((void **)&v->dk, &cd, v->nd, sizeof *v->dk))
         return -ENOMEM;
     cd = v->cd;
-    if (grow((void **)&v->de, &cd, v->nd, sizeof *v->de))
+    if (km__grow((void **)&v->de, &cd, v->nd, sizeof *v->de))
         return -ENOMEM;
     v->cd = cd;
     v->dk[v->nd] = k;
@@ -222,7 +207,7 @@ static int eval_path(km__xc *x, const km_txn_req *req, size_t *cap)
         if (rc)
             return rc;
     }
-    if (grow((void **)&x->path, cap, x->npath, sizeof *x->path))
+    if (km__grow((void **)&x->path, cap, x->npath, sizeof *x->path))
         return -ENOMEM;
     x->path[x->npath++] = ok;
     const km_op *ops = ok ? req->success : req->failure;

@@ -37,25 +37,9 @@ static int prev_of(km__xc *x, MDB_cursor *hc, km_bytes key, const uint8_t rk[16]
         return 0;
     if (rc)
         return km__mdb_err(rc);
-    MDB_val rv;
-    rc = mdb_get(x->txn, x->s->rev, &d, &rv);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc)
-        return km__mdb_err(rc);
-    km__erec e;
-    if ((rc = km__erec_decode(&rv, &e)))
-        return rc;
-    if (e.type != KM__EV_PUT)
-        return 0;
-    kv->key = key;
-    kv->value = e.value;
-    kv->create_revision = e.create;
-    kv->mod_revision = km__get_be64(d.mv_data);
-    kv->version = e.version;
-    kv->lease = e.lease;
-    *found = true;
-    return 0;
+    if (d.mv_size != 16)
+        return -EBADMSG;
+    return km__kv_at_rev(x, key, d.mv_data, kv, found);
 }
 
 static int dup_kv(km__arena *a, km_kv *kv)

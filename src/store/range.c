@@ -35,8 +35,14 @@ static int hist_lookup(km__xc *x, MDB_cursor *c, km_bytes key, int64_t at, km_kv
         return km__mdb_err(rc);
     if (d.mv_size != 16)
         return -EBADMSG;
-    MDB_val rv;
-    rc = mdb_get(x->txn, x->s->rev, &d, &rv);
+    return km__kv_at_rev(x, key, d.mv_data, kv, found);
+}
+
+int km__kv_at_rev(km__xc *x, km_bytes key, const void *rk, km_kv *kv, bool *found)
+{
+    *found = false;
+    MDB_val d = { 16, (void *)rk }, rv;
+    int rc = mdb_get(x->txn, x->s->rev, &d, &rv);
     if (rc == MDB_NOTFOUND)   /* compacted away */
         return 0;
     if (rc)
@@ -49,7 +55,7 @@ static int hist_lookup(km__xc *x, MDB_cursor *c, km_bytes key, int64_t at, km_kv
     kv->key = key;
     kv->value = e.value;
     kv->create_revision = e.create;
-    kv->mod_revision = km__get_be64(d.mv_data);
+    kv->mod_revision = km__get_be64(rk);
     kv->version = e.version;
     kv->lease = e.lease;
     *found = true;
@@ -94,17 +100,8 @@ typedef struct {
 
 static int kvlist_add(kvlist *l, const km_kv *kv)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        km_kv *nv = km__malloc(cap * sizeof *nv);
-        if (!nv)
-            return -ENOMEM;
-        if (l->n)
-            memcpy(nv, l->v, l->n * sizeof *nv);
-        km__free(l->v);
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (km__grow((void **)&l->v, &l->cap, l->n, sizeof *l->v))
+        return -ENOMEM;
     l->v[l->n++] = *kv;
     return 0;
 }

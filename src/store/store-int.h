@@ -99,6 +99,9 @@ int64_t km__get_be64(const uint8_t *p);
 void    km__revkey(uint8_t out[16], int64_t main, int64_t sub);
 int     km__crec_decode(const MDB_val *v, km__crec *c, km_bytes *value);
 int     km__erec_decode(const MDB_val *v, km__erec *e);
+/* Makes room for element n of a doubling array (*p of *cap elements of esz
+ * bytes). 0 or -ENOMEM (the array is unchanged). */
+int     km__grow(void **p, size_t *cap, size_t n, size_t esz);
 /* LMDB and errno codes to a negative errno. */
 int     km__mdb_err(int rc);
 /* Whether key lies in the range (key0, end) as ranges define it. */
@@ -126,6 +129,10 @@ typedef struct {
 } km__xc;
 
 int  km__range(km__xc *x, const km_range_req *r, km_range_resp *out);
+/* The version of key written at revision rk (16 bytes) in x's snapshot:
+ * *found false when that change was a delete or was compacted away. kv's
+ * value points into the snapshot. 0 or -errno. */
+int  km__kv_at_rev(km__xc *x, km_bytes key, const void *rk, km_kv *kv, bool *found);
 int  km__cmp_eval(km__xc *x, const km_cmp *c, bool *ok);
 int  km__put(km__xc *x, const km_put_req *r, km_put_resp *out);
 int  km__del(km__xc *x, const km_del_req *r, km_del_resp *out);

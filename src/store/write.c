@@ -19,17 +19,8 @@ static int ev_add(km__xc *x, int type, const km_kv *kv, const km_kv *prev)
     km__wreq *w = x->w;
     if (!w)
         return 0;
-    if (w->nev == w->cev) {
-        size_t cap = w->cev ? w->cev * 2 : 8;
-        km_event *nv = km__malloc(cap * sizeof *nv);
-        if (!nv)
-            return -ENOMEM;
-        if (w->nev)
-            memcpy(nv, w->ev, w->nev * sizeof *nv);
-        km__free(w->ev);
-        w->ev = nv;
-        w->cev = cap;
-    }
+    if (km__grow((void **)&w->ev, &w->cev, w->nev, sizeof *w->ev))
+        return -ENOMEM;
     km_event *e = &w->ev[w->nev];
     memset(e, 0, sizeof *e);
     e->type = type;
