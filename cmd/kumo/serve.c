@@ -29,9 +29,13 @@ static void usage(FILE *f)
         "/api/v1/watch) and /healthz, /readyz on one port, with the data in DIR.\n\n"
         "  --listen ADDR          address to serve on (default 127.0.0.1:2379)\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
-        "  --access-log FILE      one JSON line per request (\"-\": stderr)\n"
+        "  --access-log FILE      one record per request: method, path, route, status,\n"
+        "                         latency, request and trace ids (\"-\": stderr)\n"
+        "  --log-format F         json (default) or logfmt\n"
         "  --max-conns N          open connections, watches included (default 200000)\n"
         "  --no-metrics           no GET /metrics and no per-request counting\n"
+        "  --shed                 shed load when in-flight requests exceed what recent\n"
+        "                         latency sustains (503 + Retry-After; watches exempt)\n"
         "  --progress-interval D  watch progress notifications (default 10m)\n"
         "  --grace D              how long in-flight requests may finish at shutdown (default 5s)\n");
 }
@@ -80,10 +84,12 @@ int kumo_serve(int argc, char **argv)
         { "listen", required_argument, 0, 'l' },
         { "data-dir", required_argument, 0, 'd' },
         { "access-log", required_argument, 0, 'a' },
+        { "log-format", required_argument, 0, 'f' },
         { "max-conns", required_argument, 0, 'm' },
         { "progress-interval", required_argument, 0, 'p' },
         { "grace", required_argument, 0, 'g' },
         { "no-metrics", no_argument, 0, 'n' },
+        { "shed", no_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -96,15 +102,21 @@ int kumo_serve(int argc, char **argv)
         switch (c) {
         case 'l': a.cfg.listen = optarg; break;
         case 'n': a.cfg.no_metrics = true; break;
+        case 's': a.cfg.shedding = true; break;
         case 'd': a.cfg.data_dir = optarg; break;
         case 'a':
-            if (!strcmp(optarg, "-")) {
+            if (!strcmp(optarg, "-"))
                 a.cfg.access_log_fd = 2;
-            } else if ((a.cfg.access_log_fd = open(optarg, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-                fprintf(stderr, "kumo serve: %s: %s\n", optarg, km_strerror(-errno));
-                return 1;
-            }
+            else
+                a.cfg.access_log = optarg;
             break;
+        case 'f':
+            if (!strcmp(optarg, "json") || !strcmp(optarg, "logfmt")) {
+                a.cfg.log_format = optarg[0] == 'j' ? KM_LOG_JSON : KM_LOG_LOGFMT;
+                break;
+            }
+            fprintf(stderr, "kumo serve: --log-format is json or logfmt\n");
+            return 2;
         case 'm': {
             char *end;
             long v = strtol(optarg, &end, 10);

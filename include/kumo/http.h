@@ -32,6 +32,10 @@ km_str  km_http_header(const km_http_req *r, const char *name);
 size_t  km_http_header_count(const km_http_req *r);
 /* The i-th header as received. 0, or -ERANGE. */
 int     km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *value);
+/* The pattern of the route that matched, as registered (with its ":id"
+ * and "*rest" segments): a label with a bounded set of values for logs and
+ * metrics. p NULL before routing or when no route matched. */
+km_str  km_http_route_pattern(const km_http_req *r);
 /* A parameter captured by the router (":name" or "*name"); p NULL if none. */
 km_str  km_http_param(const km_http_req *r, const char *name);
 /* Body length from Content-Length, or -1 (chunked, or no body: 0). */
@@ -61,6 +65,10 @@ int km_http_send(km_http_resp *w, int status, const char *content_type,
 /* Streaming: sends the head (chunked transfer coding, or close-delimited
  * for HTTP/1.0) on the first call, then body bytes. */
 int km_http_write(km_http_resp *w, const void *p, size_t n);
+/* The status sent or to be sent, including the 413/400/408 the server
+ * answers after the chain for a body the handler could not read (for
+ * middleware that logs or counts). */
+int km_http_resp_status(const km_http_resp *w);
 /* Sets the status for a streaming response (before the first write). */
 int km_http_status(km_http_resp *w, int status);
 /* Pushes buffered response bytes to the client now (watch streams, SSE). */

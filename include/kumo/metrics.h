@@ -118,9 +118,11 @@ void km_metrics_handler(km_http_req *r, km_http_resp *w, void *registry);
  * chain after this one and the handler (not the flush of the response). */
 typedef struct km_metrics_http km_metrics_http;
 typedef struct {
-    /* The route label: the first of these router patterns (the router's
-     * syntax: ":name" one segment, "*" "name" the rest) that the path matches,
-     * else "unmatched". NULL or 0: km_metrics_route_default. Copied. */
+    /* The route label is the pattern of the route that matched, when a
+     * km_http_router handled the request. Otherwise: the first of these
+     * patterns (the router's syntax: ":name" one segment, "*" "name" the
+     * rest) that the path matches, else "unmatched"; NULL or 0:
+     * km_metrics_route_default. Copied. */
     const char *const *routes;
     size_t             nroutes;
     const double      *buckets;    /* durations; NULL: the defaults */

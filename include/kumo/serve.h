@@ -16,9 +16,14 @@ typedef struct {
     const char *data_dir;        /* NULL: "kumo.data" */
     size_t      map_size;        /* store address space; 0: 8 GiB */
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */
-    int         access_log_fd;   /* -1 or 0: none */
+    const char *access_log;      /* file for one record per request (appended); NULL: */
+    int         access_log_fd;   /* ...this fd instead; -1 or 0: no access log */
+    int         log_format;      /* KM_LOG_JSON (0) or KM_LOG_LOGFMT */
     int64_t     progress_interval; /* etcd watch progress notifications, ns; 0: 10 min */
     bool        no_metrics;      /* true: no GET /metrics and no per-request counting */
+    bool        shedding;        /* adaptive load shedding of unary requests (503 +
+                                    Retry-After); off by default: a closed-loop load
+                                    such as a benchmark's would be shed needlessly */
 } km_serve_config;
 
 typedef struct km_serve km_serve;

@@ -202,6 +202,7 @@ void km__http_conn_main(void *arg)
         }
         r->request_id[0] = 0;
         r->traced = false;
+        r->route = NULL;
         km_http_next chain = { cfg, 0 };
         km_http_next_call(&chain, r, &c->resp);
         if (!c->resp.head_sent && r->body_state == BODY_FAILED && r->body_err != -499)

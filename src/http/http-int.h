@@ -27,6 +27,7 @@ struct km_http_req {
     size_t    body_len;         /* decoded length, once read */
     size_t    end;              /* offset just past this request, once known */
     char      request_id[65];   /* set by the request-id middleware */
+    const char *route;          /* the matched router pattern, NULL before or without one */
     bool      traced;           /* trace is set by the trace middleware */
     km_http_trace_ctx trace;
 };

@@ -34,6 +34,11 @@ int km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *valu
     return 0;
 }
 
+km_str km_http_route_pattern(const km_http_req *r)
+{
+    return (km_str){ r->route, r->route ? strlen(r->route) : 0 };
+}
+
 km_str km_http_param(const km_http_req *r, const char *name)
 {
     size_t n = strlen(name);

@@ -308,3 +308,13 @@ int km__resp_error(km__conn *c, int status)
     int n = snprintf(body, sizeof body, "%d %s\n", status, reason);
     return km_http_send(w, status, "text/plain; charset=utf-8", body, (size_t)n);
 }
+
+int km_http_resp_status(const km_http_resp *w)
+{
+    /* A body the handler could not read is answered by the server after
+     * the chain returns (413, 400, 408): that is the status sent. */
+    const km_http_req *r = &w->c->req;
+    if (!w->head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
+        return -r->body_err;
+    return w->status;
+}

@@ -171,6 +171,7 @@ void km_http_router_serve(km_http_req *req, km_http_resp *w, void *ud)
         if (!match(r, path, req))
             continue;
         if (method_is(m, r->method) || (head && !strcmp(r->method, "GET"))) {
+            req->route = r->pattern;
             r->h(req, w, r->ud);
             return;
         }

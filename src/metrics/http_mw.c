@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP server metrics: requests, durations and requests in flight, as a middleware. */
 #include "metrics-int.h"
-#include "http/http-int.h"
 #include <stdio.h>
 
 struct km_metrics_http {
@@ -109,13 +108,13 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
 
     /* The status sent, or the one the server will send for a body that
      * could not be read (it answers those after the chain returns). */
-    int status = w->status;
-    if (!w->head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
-        status = -r->body_err;
-    km_str path = km_http_path(r);
+    int status = km_http_resp_status(w);
+    km_str path = km_http_path(r), pat = km_http_route_pattern(r);
     char route[96], code[8];
     const char *rl = "unmatched";
-    if (h->nroutes) {
+    if (pat.p) {
+        rl = pat.p;         /* the router's pattern: a bounded set */
+    } else if (h->nroutes) {
         for (size_t i = 0; i < h->nroutes; i++) {
             if (match(h->routes[i], path)) {
                 rl = h->routes[i];

@@ -25,7 +25,7 @@ bool km__parse_i64(km_bytes b, int64_t *v);
 
 /* "name":"text" for valid UTF-8, else "name_base64":"..." (JSON strings
  * carry text only). */
-void km__json_bytes(km__jbuf *b, const char *name, km_bytes v);
+void km__native_bytes(km__jbuf *b, const char *name, km_bytes v);
 /* Answers {"error":msg} with status. */
 void km__native_fail(km_http_resp *w, int status, const char *msg);
 /* Answers with the status and message that fit a store error. */

@@ -54,8 +54,8 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
 static void kv_json(km__jbuf *b, const km_kv *kv)
 {
     km__jbuf_putc(b, '{');
-    km__json_bytes(b, "key", kv->key);
-    km__json_bytes(b, "value", kv->value);
+    km__native_bytes(b, "key", kv->key);
+    km__native_bytes(b, "value", kv->value);
     km__jbuf_key(b, "create_revision");
     km__jbuf_int(b, (long)kv->create_revision);
     km__jbuf_key(b, "mod_revision");

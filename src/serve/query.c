@@ -134,7 +134,7 @@ static bool utf8_ok(const uint8_t *p, size_t n)
     return true;
 }
 
-void km__json_bytes(km__jbuf *b, const char *name, km_bytes v)
+void km__native_bytes(km__jbuf *b, const char *name, km_bytes v)
 {
     if (utf8_ok(v.p, v.n)) {
         km__jbuf_key(b, name);

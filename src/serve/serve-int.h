@@ -3,7 +3,9 @@
 #ifndef KUMO_SERVE_INT_H
 #define KUMO_SERVE_INT_H
 
+#include <kumo/log.h>
 #include <kumo/metrics.h>
+#include <kumo/resil.h>
 #include <kumo/serve.h>
 
 enum { STORE_SERIES = 12 };
@@ -17,9 +19,11 @@ struct km_serve {
     km_http_server  *http;
     km_metrics      *metrics;       /* NULL when turned off */
     km_metrics_http *mhttp;
-    km_http_mw       mw[1];         /* the server's chain; outlives it */
+    km_http_mw       mw[5];         /* the server's chain; outlives it */
     size_t           nmw;
     km_series       *st[STORE_SERIES];
+    km_shedder      *shed;          /* adaptive load shedding, unary requests only */
+    km_logger       *log;           /* request records; NULL without an access log */
 };
 
 /* metrics.c: the registry, GET /metrics, the HTTP middleware (added to

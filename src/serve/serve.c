@@ -23,6 +23,9 @@ static uint64_t id_for(const char *dir, uint64_t salt)
 static void teardown(km_serve *s)
 {
     km__serve_metrics_stop(s);          /* its scrape hook reads the store: first */
+    if (s->shed)
+        km_shedder_free(s->shed);
+    km_log_free(s->log);
     km_native_free(s->native);
     km_etcd_free(s->etcd);
     if (s->router)
@@ -31,6 +34,18 @@ static void teardown(km_serve *s)
     if (s->store)
         km_store_close(s->store);
     km__free(s);
+}
+
+/* Watch streams stay in flight for hours and never complete: only unary
+ * requests go through the shedder, whose limit comes from completions. */
+static void shed_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    km_str p = km_http_path(r);
+    if ((p.n >= 9 && !memcmp(p.p, "/v3/watch", 9)) ||
+        (p.n >= 13 && !memcmp(p.p, "/api/v1/watch", 13)))
+        km_http_next_call(next, r, w);
+    else
+        km_shedder_http_mw(r, w, ud, next);
 }
 
 int km_serve_start(km_serve **out, const km_serve_config *cfg)
@@ -59,6 +74,23 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (!cfg->no_metrics && (rc = km__serve_metrics_start(s)) < 0))
         goto fail;
     km_http_router_not_found(s->router, km_etcd_not_found, NULL);
+    /* After the metrics middleware, so shed requests are counted too. */
+    if (cfg->shedding) {
+        if ((rc = km_shedder_new(&s->shed, NULL)) < 0)
+            goto fail;
+        s->mw[s->nmw++] = (km_http_mw){ shed_mw, s->shed };
+    }
+    /* Request ids and W3C trace context for every request (echoed to the
+     * client); one structured record per request with an access log. */
+    s->mw[s->nmw++] = (km_http_mw){ km_http_mw_request_id, NULL };
+    s->mw[s->nmw++] = (km_http_mw){ km_http_mw_trace, NULL };
+    if (cfg->access_log || cfg->access_log_fd > 0) {
+        km_log_config lc = { .fd = cfg->access_log_fd > 0 ? cfg->access_log_fd : 0,
+                             .path = cfg->access_log, .format = cfg->log_format };
+        if ((rc = km_log_new(&s->log, &lc)) < 0)
+            goto fail;
+        s->mw[s->nmw++] = (km_http_mw){ km_log_mw_request, s->log };
+    }
     km_http_config hc = {
         .addr = cfg->listen ? cfg->listen : "127.0.0.1:2379",
         .handler = km_http_router_serve,
@@ -67,7 +99,6 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
          * answer in their own error shapes. */
         .max_body_bytes = 4 << 20,
         .max_conns = cfg->max_conns ? cfg->max_conns : 200000,
-        .access_log_fd = cfg->access_log_fd,
         .middleware = s->mw,
         .nmiddleware = s->nmw,
     };

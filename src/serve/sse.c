@@ -24,9 +24,9 @@ static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
         const km_event *e = ev[i];
         bool put = e->type == KM_EV_PUT;
         km__jbuf_puts(&b, put ? "event: put\ndata: {\"type\":\"PUT\"" : "event: delete\ndata: {\"type\":\"DELETE\"");
-        km__json_bytes(&b, "key", e->kv.key);
+        km__native_bytes(&b, "key", e->kv.key);
         if (put)
-            km__json_bytes(&b, "value", e->kv.value);
+            km__native_bytes(&b, "value", e->kv.value);
         km__jbuf_key(&b, "mod_revision");
         km__jbuf_int(&b, (long)e->kv.mod_revision);
         if (put) {
@@ -37,7 +37,7 @@ static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
         }
         /* Committed events carry prev_kv; only watches that asked get it. */
         if (e->has_prev && (*flags & KM_WATCH_PREV_KV))
-            km__json_bytes(&b, "prev_value", e->prev_kv.value);
+            km__native_bytes(&b, "prev_value", e->prev_kv.value);
         km__jbuf_puts(&b, "}\n");
         if (i + 1 == nev || ev[i + 1]->kv.mod_revision != e->kv.mod_revision) {
             char id[40];

@@ -121,7 +121,7 @@ static const variant default_routes = {
         "\nhttp_requests_total{method=\"GET\",route=\"/ping\",code=\"200\"} 25\n",
         "\nhttp_requests_total{method=\"GET\",route=\"/api/v1/kv/*key\",code=\"200\"} 2\n",
         "\nhttp_requests_total{method=\"GET\",route=\"unmatched\",code=\"404\"} 1\n",
-        "\nhttp_requests_total{method=\"GET\",route=\"/users/42\",code=\"418\"} 1\n",
+        "\nhttp_requests_total{method=\"GET\",route=\"/users/:id\",code=\"418\"} 2\n",
         "\nhttp_requests_total{method=\"POST\",route=\"/ping\",code=\"405\"} 1\n",
         "\nhttp_requests_total{method=\"OTHER\",route=\"/ping\",code=\"405\"} 1\n",
         "\nhttp_request_duration_seconds_count{method=\"GET\",route=\"/ping\"} 25\n",

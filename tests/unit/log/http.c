@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* The request-log and span middleware through a real server and client round trip. */
+#include "util.h"
+#include <kumo/log.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEC 1000000000LL
+#define TRACE "0af7651916cd43dd8448eb211c80319c"
+#define CALLER "b7ad6b7169203331"
+
+typedef struct {
+    km_logger *log;
+    char req_span[17], call_span[17], outgoing[80];
+} world;
+
+static void handler(km_http_req *r, km_http_resp *w, void *ud)
+{
+    world *wd = ud;
+    km_str p = km_http_path(r);
+    if (p.n == 5 && !memcmp(p.p, "/fail", 5)) {
+        km_http_send(w, 503, "text/plain", "no", 2);
+        return;
+    }
+    /* a handler's outgoing call, as a child span of the request */
+    const km_http_trace_ctx *t = km_http_trace(r);
+    snprintf(wd->req_span, sizeof wd->req_span, "%s", t ? t->span_id : "");
+    km_span sp;
+    km_span_start_req(&sp, wd->log, "call backend", r);
+    km_http_kv kv[2];
+    char buf[KM_HTTP_TRACE_BUF];
+    km_span_headers(&sp, kv, buf);
+    snprintf(wd->outgoing, sizeof wd->outgoing, "%s", kv[0].value);
+    snprintf(wd->call_span, sizeof wd->call_span, "%s", sp.ctx.span_id);
+    km_span_end(&sp, 0);
+    km_http_send(w, 200, "text/plain", "ok", 2);
+}
+
+static const char *sget(json_t *j, const char *k)
+{
+    const char *s = json_string_value(json_object_get(j, k));
+    return s ? s : "(missing)";
+}
+
+static char path[64];
+
+static void body(void *arg)
+{
+    world wd = { 0 };
+    km_log_config lc = { .path = path };
+    REQUIRE_EQ(km_log_new(&wd.log, &lc), 0);
+    km_http_mw chain[] = {
+        { km_http_mw_request_id, NULL },
+        { km_http_mw_trace, NULL },
+        { km_log_mw_request, wd.log },
+        { km_log_mw_span, wd.log },
+    };
+    km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = &wd,
+                           .middleware = chain, .nmiddleware = 4 };
+    km_http_server *srv;
+    REQUIRE_EQ(km_http_serve(&srv, &cfg), 0);
+    char url[64], url2[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hello", km_http_server_port(srv));
+    snprintf(url2, sizeof url2, "http://127.0.0.1:%d/fail", km_http_server_port(srv));
+
+    km_http_client *cl;
+    REQUIRE_EQ(km_http_client_new(&cl, NULL), 0);
+    km_http_kv hdrs[] = {
+        { "traceparent", "00-" TRACE "-" CALLER "-01" },
+        { "tracestate", "vendor=1" },
+        { "X-Request-ID", "req-7" },
+    };
+    km_http_response *resp;
+    REQUIRE_EQ(km_http_do(cl, "GET", url, hdrs, 3, NULL, 0, km_now() + 5 * SEC, &resp), 0);
+    REQUIRE_EQ(km_http_response_status(resp), 200);
+    km_http_response_free(resp);
+    REQUIRE_EQ(km_http_do(cl, "POST", url2, NULL, 0, "abc", 3, km_now() + 5 * SEC, &resp), 0);
+    REQUIRE_EQ(km_http_response_status(resp), 503);
+    km_http_response_free(resp);
+    km_http_client_free(cl);
+    REQUIRE_EQ(km_http_shutdown(srv, km_now() + SEC), 0);
+    km_log_free(wd.log);
+
+    char want[80];
+    snprintf(want, sizeof want, "00-" TRACE "-%s-01", wd.call_span);
+    ck_assert_str_eq(wd.outgoing, want);
+
+    FILE *f = fopen(path, "r");
+    ck_assert(f != NULL);
+    char line[4096];
+    int n = 0, seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *j = json_loads(line, 0, &je);
+        ck_assert_msg(j != NULL, "%s: %s", je.text, line);
+        const char *msg = sget(j, "msg"), *name = sget(j, "name");
+        ck_assert_uint_eq(strlen(sget(j, "time")), 27);
+        if (!strcmp(msg, "span") && !strcmp(name, "call backend")) {
+            ck_assert_str_eq(sget(j, "trace_id"), TRACE);
+            ck_assert_str_eq(sget(j, "parent_id"), wd.req_span);
+            ck_assert_str_eq(sget(j, "span_id"), wd.call_span);
+            ck_assert_str_eq(sget(j, "status"), "ok");
+            seen |= 1;
+        } else if (!strcmp(msg, "span") && !strcmp(name, "GET /hello")) {
+            ck_assert_str_eq(sget(j, "trace_id"), TRACE);       /* continued */
+            ck_assert_str_eq(sget(j, "parent_id"), CALLER);     /* the caller's span */
+            ck_assert_str_eq(sget(j, "span_id"), wd.req_span);
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "code")), 200);
+            ck_assert(json_integer_value(json_object_get(j, "duration_us")) >= 0);
+            ck_assert_uint_eq(strlen(sget(j, "start")), 27);
+            seen |= 2;
+        } else if (!strcmp(msg, "span") && !strcmp(name, "POST /fail")) {
+            ck_assert_str_eq(sget(j, "level"), "warn");
+            ck_assert_str_eq(sget(j, "status"), "error");
+            ck_assert_str_eq(sget(j, "parent_id"), "");        /* a new trace */
+            seen |= 4;
+        } else if (!strcmp(msg, "request") && !strcmp(sget(j, "path"), "/hello")) {
+            ck_assert_str_eq(sget(j, "level"), "info");
+            ck_assert_str_eq(sget(j, "method"), "GET");
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 200);
+            ck_assert_str_eq(sget(j, "request_id"), "req-7");
+            ck_assert_str_eq(sget(j, "trace_id"), TRACE);
+            ck_assert_str_eq(sget(j, "span_id"), wd.req_span);
+            ck_assert(!strncmp(sget(j, "remote"), "127.0.0.1:", 10));
+            ck_assert(json_is_integer(json_object_get(j, "latency_us")));
+            ck_assert_ptr_null(json_object_get(j, "req_bytes"));
+            seen |= 8;
+        } else if (!strcmp(msg, "request") && !strcmp(sget(j, "path"), "/fail")) {
+            ck_assert_str_eq(sget(j, "level"), "warn");
+            ck_assert_str_eq(sget(j, "method"), "POST");
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 503);
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "req_bytes")), 3);
+            ck_assert_uint_eq(strlen(sget(j, "request_id")), 16);
+            seen |= 16;
+        } else {
+            ck_abort_msg("unexpected record %s", line);
+        }
+        json_decref(j);
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(seen, 31);
+}
+
+START_TEST(request_and_span)
+{
+    t_procs(2);
+    snprintf(path, sizeof path, "/tmp/kumo-log-http-%d.log", (int)getpid());
+    unlink(path);
+    t_run(body, NULL);
+    unlink(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("log/http");
+    TCase *tc = tcase_create("http");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, request_and_span);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+T_MAIN(suite)
