@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The smallest kumo HTTP service: GET /ping answers "pong"; the benchmarks use it.
- * With --mw, requests also pass request-id, trace and timeout middleware and
- * an access log goes to stderr (to measure what that costs). */
+ * With --mw, requests also pass the whole observability set (Prometheus
+ * metrics, served on GET /metrics; request ids; W3C trace context; one
+ * structured log record per request, to stderr) and a per-request timeout,
+ * to measure what that costs. */
 #include <kumo.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +12,7 @@
 static const char *addr = "127.0.0.1:8080";
 static int with_mw;
 static int64_t timeout_ns = 5000000000LL;
-static const km_http_mw chain[] = {
-    { km_http_mw_request_id, NULL },
-    { km_http_mw_trace, NULL },
-    { km_http_mw_timeout, &timeout_ns },
-};
+static km_http_mw chain[5];
 
 static void ping(km_http_req *r, km_http_resp *w, void *ud)
 {
@@ -45,9 +43,23 @@ static void serve(void *arg)
     }
     km_http_config cfg = { .addr = addr, .handler = km_http_router_serve, .ud = rt };
     if (with_mw) {
+        km_metrics *reg;
+        km_metrics_http *mh;
+        km_logger *log;
+        km_log_config lc = { .fd = STDERR_FILENO };
+        if (km_metrics_new(&reg) || km_metrics_runtime(reg) || km_metrics_http_new(&mh, reg, NULL) ||
+            km_log_new(&log, &lc) ||
+            km_http_route(rt, "GET", "/metrics", km_metrics_handler, reg)) {
+            fprintf(stderr, "hello: out of memory\n");
+            return;
+        }
+        chain[0] = (km_http_mw){ km_metrics_mw, mh };
+        chain[1] = (km_http_mw){ km_http_mw_request_id, NULL };
+        chain[2] = (km_http_mw){ km_http_mw_trace, NULL };
+        chain[3] = (km_http_mw){ km_log_mw_request, log };
+        chain[4] = (km_http_mw){ km_http_mw_timeout, &timeout_ns };
         cfg.middleware = chain;
-        cfg.nmiddleware = sizeof chain / sizeof chain[0];
-        cfg.access_log_fd = STDERR_FILENO;
+        cfg.nmiddleware = 5;
     }
     int rc = km_http_serve(&srv, &cfg);
     if (rc) {

@@ -253,3 +253,8 @@ $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude bench/config/hub.c buil
 echo
 echo "watch hub without sockets (KM_PROCS=1, core $SERVER_CPU):"
 taskset -c "$SERVER_CPU" env KM_PROCS=1 "$OUT/config_hub" "${HUB_WATCHERS:-100000}"
+
+# Observability off, default (metrics, ids, trace) and full (plus access log).
+echo
+echo "kumo serve observability cost:"
+bench/config/obs.sh

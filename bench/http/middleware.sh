@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # What the middleware chain costs: build/examples/hello with and without --mw
-# (request id, trace context, timeout, access log to /dev/null), alternated,
+# (Prometheus metrics, request id, trace context, one log record per request
+# to /dev/null, timeout), alternated,
 # server on core 0, wrk on core 1; prints req/s and server CPU per request.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

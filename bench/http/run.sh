@@ -369,3 +369,9 @@ if nf:
     print(f"\n{nf} run(s) failed; see build/bench/http-wrk.log and build/bench/http/*.out")
 PY
 echo "raw results: $RAW; wrk output: $WRKLOG" >&2
+
+# The observability set on versus off (metrics, request ids, trace context,
+# a log record per request): hello with and without --mw.
+echo
+echo "observability and middleware, on vs off:"
+bench/http/middleware.sh

@@ -82,8 +82,10 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     }
     /* Request ids and W3C trace context for every request (echoed to the
      * client); one structured record per request with an access log. */
-    s->mw[s->nmw++] = (km_http_mw){ km_http_mw_request_id, NULL };
-    s->mw[s->nmw++] = (km_http_mw){ km_http_mw_trace, NULL };
+    if (!cfg->no_trace) {
+        s->mw[s->nmw++] = (km_http_mw){ km_http_mw_request_id, NULL };
+        s->mw[s->nmw++] = (km_http_mw){ km_http_mw_trace, NULL };
+    }
     if (cfg->access_log || cfg->access_log_fd > 0) {
         km_log_config lc = { .fd = cfg->access_log_fd > 0 ? cfg->access_log_fd : 0,
                              .path = cfg->access_log, .format = cfg->log_format };
