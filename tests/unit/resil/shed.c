@@ -199,8 +199,10 @@ static void overload_body(void *arg)
     km_shedder_free(s);
     ck_assert_msg(plain > 4 * SERVICE, "without shedding: %lld ns", (long long)plain);
     ck_assert_msg(shed > 0, "nothing was shed");
-    ck_assert_msg(shedding < 5 * SERVICE / 2, "accepted requests took %lld ns (service %lld)",
-                  (long long)shedding, (long long)SERVICE);
+    /* Relative to the unshed run, so a slow machine (sanitizers, load)
+     * slows both sides alike. */
+    ck_assert_msg(shedding * 2 < plain, "accepted requests took %lld ns, %lld without shedding",
+                  (long long)shedding, (long long)plain);
 }
 
 START_TEST(overload) { t_procs(2); t_run(overload_body, NULL); }
