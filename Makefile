@@ -53,7 +53,7 @@ HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd
 KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
 KUMO     := $(BUILD)/kumo
 
-.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-config bench-metrics bench-log fuzz clean examples tests
+.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-config bench-metrics bench-log bench-client fuzz clean examples tests
 
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
 
@@ -134,6 +134,10 @@ bench-http: deps
 bench-metrics: deps
 	@$(MAKE) --no-print-directory lib
 	@bench/metrics/run.sh
+
+bench-client: deps
+	@$(MAKE) --no-print-directory lib $(BUILD)/kumo
+	@bench/client/run.sh
 
 bench-log: deps
 	@$(MAKE) --no-print-directory lib

@@ -13,5 +13,6 @@
 #include "kumo/metrics.h"
 #include "kumo/log.h"
 #include "kumo/resil.h"
+#include "kumo/client.h"
 
 #endif

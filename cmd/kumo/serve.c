@@ -72,7 +72,7 @@ static void run(void *arg)
     ssize_t n = km_read(sfd, &si, sizeof si, KM_FOREVER);
     fprintf(stderr, "kumo serve: %s, shutting down\n",
             n == (ssize_t)sizeof si ? strsignal((int)si.ssi_signo) : "signal wait failed");
-    close(sfd);
+    km_close(sfd);
     rc = km_serve_stop(s, km_now() + a->grace);
     a->rc = 0;
     if (rc == -ETIMEDOUT)

@@ -50,7 +50,10 @@ int km_local_port(int fd);
 /* Waits until fd is readable (KM_FD_READ) and/or writable (KM_FD_WRITE),
  * for driving third-party non-blocking code from goroutines. Returns 0
  * when it may be (edge-triggered: retry the operation, and wait again on
- * EAGAIN), -ETIMEDOUT, -ECANCELED, -EBADF. Makes fd non-blocking. */
+ * EAGAIN), -ETIMEDOUT, -ECANCELED, -EBADF. Makes fd non-blocking. Close
+ * such an fd with km_close, not close(2): the poller remembers fds it has
+ * registered, and a new file given the same number would never be
+ * registered, so its waits would never wake. */
 enum { KM_FD_READ = 1, KM_FD_WRITE = 2 };
 int km_fd_wait(int fd, int events, int64_t deadline);
 

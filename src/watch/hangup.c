@@ -77,7 +77,7 @@ void km__hangup_stop(km_hub *h)
     km_chan_recv(h->hup_done, &done);
     km_chan_free(h->hup_done);
     close(h->hup_ev);
-    close(h->hup_ep);
+    km_close(h->hup_ep);        /* it was registered with the netpoller */
 }
 
 int km_watch_bind_fd(km_watch *w, int fd)

@@ -166,10 +166,10 @@ suite() {
     expect_err "unreachable" 1 "^kumo: cannot reach 127.0.0.1:1: connection refused$" \
         "$K" get a --endpoint 127.0.0.1:1
     expect_err "watch unreachable" 1 "^kumo: cannot reach 127.0.0.1:1: connection refused$" \
-        "$K" watch a --endpoint 127.0.0.1:1
+        "$K" watch a --no-resume --endpoint 127.0.0.1:1
 
     # the server going away ends a watch with an error (this stops the server)
-    "$K" watch zz > "$tmp/w4" 2>&1 & local w4=$!
+    "$K" watch zz --no-resume > "$tmp/w4" 2>&1 & local w4=$!
     sleep 0.3
     kill $srv; wait $srv 2>/dev/null; srv=""
     for _ in $(seq 40); do kill -0 $w4 2>/dev/null || break; sleep 0.05; done

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* KV calls: range, put, delete, txn and compaction, and decoding kvs. */
+#include <string.h>
+#include "client/client-int.h"
+#include "etcd/b64.h"
+#include "rt/rt-int.h"
+
+static size_t b64_member_max(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? km__b64_dec_max(json_string_length(v)) : 0;
+}
+
+size_t km__client_kv_size(json_t *kv)
+{
+    return b64_member_max(kv, "key") + b64_member_max(kv, "value") + 2;
+}
+
+static int unb64(json_t *o, const char *key, const char **out, size_t *n, km__kvmem *m)
+{
+    json_t *v = json_object_get(o, key);
+    size_t l = json_is_string(v) ? json_string_length(v) : 0;
+    if (m->left < km__b64_dec_max(l) + 1)
+        return -EBADMSG;
+    long d = l ? km__b64_decode((uint8_t *)m->p, json_string_value(v), l) : 0;
+    if (d < 0)
+        return -EBADMSG;
+    m->p[d] = 0;
+    *out = m->p;
+    *n = (size_t)d;
+    m->p += d + 1;
+    m->left -= (size_t)d + 1;
+    return 0;
+}
+
+int km__client_kv_decode(json_t *kv, km_client_kv *dst, km__kvmem *m)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!json_is_object(kv))
+        return -EBADMSG;
+    if (unb64(kv, "key", &dst->key, &dst->key_len, m) ||
+        unb64(kv, "value", &dst->value, &dst->value_len, m))
+        return -EBADMSG;
+    dst->create_revision = km__client_i64(kv, "create_revision");
+    dst->mod_revision = km__client_i64(kv, "mod_revision");
+    dst->version = km__client_i64(kv, "version");
+    dst->lease = km__client_i64(kv, "lease");
+    return 0;
+}
+
+int km__client_decode_kvs(json_t *arr, km_client_range *r)
+{
+    size_t n = json_array_size(arr), bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += km__client_kv_size(json_array_get(arr, i));
+    char *blk = km__malloc(n * sizeof(km_client_kv) + bytes + 1);
+    if (!blk)
+        return -ENOMEM;
+    r->priv_ = blk;
+    r->kvs = (km_client_kv *)blk;
+    km__kvmem m = { blk + n * sizeof(km_client_kv), bytes + 1 };
+    for (size_t i = 0; i < n; i++) {
+        int rc = km__client_kv_decode(json_array_get(arr, i), &r->kvs[i], &m);
+        if (rc)
+            return rc;
+        r->n = i + 1;
+    }
+    return 0;
+}
+
+void km_client_range_free(km_client_range *r)
+{
+    if (!r)
+        return;
+    km__free(r->priv_);
+    memset(r, 0, sizeof *r);
+}
+
+static int64_t header_rev(json_t *resp)
+{
+    return km__client_i64(json_object_get(resp, "header"), "revision");
+}
+
+int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void *range_end,
+                       size_t end_len, int64_t rev, int64_t limit, int64_t deadline,
+                       km_client_range *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *req = json_object();
+    if (!req)
+        return -ENOMEM;
+    json_object_set_new(req, "key", km__client_b64(key, key_len));
+    if (range_end)
+        json_object_set_new(req, "range_end", km__client_b64(range_end, end_len));
+    if (rev > 0)
+        json_object_set_new(req, "revision", json_integer(rev));
+    if (limit > 0)
+        json_object_set_new(req, "limit", json_integer(limit));
+    json_t *resp;
+    int rc = km__client_call(c, "/v3/kv/range", req, deadline, &resp);
+    if (rc)
+        return rc;
+    out->revision = header_rev(resp);
+    out->count = km__client_i64(resp, "count");
+    out->more = json_is_true(json_object_get(resp, "more"));
+    rc = km__client_decode_kvs(json_object_get(resp, "kvs"), out);
+    json_decref(resp);
+    return rc;
+}
+
+int km_client_get(km_client *c, const char *key, int64_t deadline, km_client_range *out)
+{
+    return km_client_range_ex(c, key, strlen(key), NULL, 0, 0, 0, deadline, out);
+}
+
+int km_client_range_prefix(km_client *c, const char *prefix, int64_t rev, int64_t deadline,
+                           km_client_range *out)
+{
+    size_t pn = strlen(prefix), en;
+    char *end;
+    memset(out, 0, sizeof *out);
+    if (km__client_prefix_end(prefix, pn, &end, &en))
+        return -ENOMEM;
+    int rc = km_client_range_ex(c, pn ? prefix : "\0", pn ? pn : 1, end, en, rev, 0,
+                                deadline, out);
+    km__free(end);
+    return rc;
+}
+
+int km_client_put(km_client *c, const void *key, size_t key_len, const void *value,
+                  size_t value_len, int64_t lease, int64_t deadline, int64_t *rev)
+{
+    json_t *req = json_object();
+    if (!req)
+        return -ENOMEM;
+    json_object_set_new(req, "key", km__client_b64(key, key_len));
+    json_object_set_new(req, "value", km__client_b64(value, value_len));
+    if (lease)
+        json_object_set_new(req, "lease", json_integer(lease));
+    json_t *resp;
+    int rc = km__client_call(c, "/v3/kv/put", req, deadline, &resp);
+    if (rc)
+        return rc;
+    if (rev)
+        *rev = header_rev(resp);
+    json_decref(resp);
+    return 0;
+}
+
+/* key and range_end members for a key or a prefix. */
+static int set_range(json_t *o, const char *key, bool prefix)
+{
+    size_t kn = strlen(key);
+    json_object_set_new(o, "key", km__client_b64(kn ? key : "\0", kn ? kn : 1));
+    if (!prefix)
+        return 0;
+    char *end;
+    size_t en;
+    if (km__client_prefix_end(key, kn, &end, &en))
+        return -ENOMEM;
+    json_object_set_new(o, "range_end", km__client_b64(end, en));
+    km__free(end);
+    return 0;
+}
+
+int km_client_delete(km_client *c, const char *key, bool prefix, int64_t deadline,
+                     int64_t *deleted, int64_t *rev)
+{
+    json_t *req = json_object();
+    if (!req || set_range(req, key, prefix)) {
+        json_decref(req);
+        return -ENOMEM;
+    }
+    json_t *resp;
+    int rc = km__client_call(c, "/v3/kv/deleterange", req, deadline, &resp);
+    if (rc)
+        return rc;
+    if (deleted)
+        *deleted = km__client_i64(resp, "deleted");
+    if (rev)
+        *rev = header_rev(resp);
+    json_decref(resp);
+    return 0;
+}
+
+static json_t *txn_ops(const km_client_op *ops, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = json_object(), *w = json_object();
+        if (!o || !w) {
+            json_decref(o);
+            json_decref(w);
+            json_decref(a);
+            return NULL;
+        }
+        if (ops[i].type == KM_CLIENT_OP_PUT) {
+            json_object_set_new(o, "key", km__client_b64(ops[i].key, strlen(ops[i].key)));
+            json_object_set_new(o, "value", km__client_b64(ops[i].value ? ops[i].value : "",
+                                                           ops[i].value_len));
+            json_object_set_new(w, "request_put", o);
+        } else {
+            set_range(o, ops[i].key, ops[i].type == KM_CLIENT_OP_DELETE_PREFIX);
+            json_object_set_new(w, "request_delete_range", o);
+        }
+        json_array_append_new(a, w);
+    }
+    return a;
+}
+
+int km_client_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
+                  const km_client_op *then_ops, size_t nthen,
+                  const km_client_op *else_ops, size_t nelse,
+                  int64_t deadline, bool *succeeded, int64_t *rev)
+{
+    static const char *const results[] = { "EQUAL", "GREATER", "LESS", "NOT_EQUAL" };
+    static const char *const targets[] = { "VERSION", "CREATE", "MOD", "VALUE" };
+    static const char *const fields[] = { "version", "create_revision", "mod_revision", "value" };
+    json_t *req = json_object(), *cs = json_array();
+    for (size_t i = 0; cs && i < ncmp; i++) {
+        if ((unsigned)cmp[i].op > KM_CLIENT_CMP_NOT_EQUAL || (unsigned)cmp[i].target > KM_CLIENT_TGT_VALUE) {
+            json_decref(cs);
+            json_decref(req);
+            return -EINVAL;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "key", km__client_b64(cmp[i].key, strlen(cmp[i].key)));
+        json_object_set_new(o, "result", json_string(results[cmp[i].op]));
+        json_object_set_new(o, "target", json_string(targets[cmp[i].target]));
+        const char *v = cmp[i].value ? cmp[i].value : "";
+        json_object_set_new(o, fields[cmp[i].target], cmp[i].target == KM_CLIENT_TGT_VALUE ?
+                            km__client_b64(v, strlen(v)) : json_integer(cmp[i].num));
+        json_array_append_new(cs, o);
+    }
+    json_t *t = txn_ops(then_ops, nthen), *e = txn_ops(else_ops, nelse);
+    if (!req || !cs || !t || !e) {
+        json_decref(req);
+        json_decref(cs);
+        json_decref(t);
+        json_decref(e);
+        return -ENOMEM;
+    }
+    json_object_set_new(req, "compare", cs);
+    json_object_set_new(req, "success", t);
+    json_object_set_new(req, "failure", e);
+    json_t *resp;
+    int rc = km__client_call(c, "/v3/kv/txn", req, deadline, &resp);
+    if (rc)
+        return rc;
+    if (succeeded)
+        *succeeded = json_is_true(json_object_get(resp, "succeeded"));
+    if (rev)
+        *rev = header_rev(resp);
+    json_decref(resp);
+    return 0;
+}
+
+int km_client_compact(km_client *c, int64_t rev, int64_t deadline)
+{
+    json_t *req = json_pack("{s:I}", "revision", (json_int_t)rev), *resp;
+    int rc = km__client_call(c, "/v3/kv/compaction", req, deadline, &resp);
+    if (!rc)
+        json_decref(resp);
+    return rc;
+}
