@@ -14,5 +14,6 @@
 #include "kumo/log.h"
 #include "kumo/resil.h"
 #include "kumo/client.h"
+#include "kumo/flags.h"
 
 #endif
