@@ -14,7 +14,6 @@
 typedef struct {
     km_etcd *e;
     int64_t  watch_id;
-    bool     fragment;
     bool     prev_kv;
 } wctx;
 
@@ -53,7 +52,9 @@ static int dec_filters(json_t *o, unsigned *flags, const char **msg)
 static int dec_create(json_t *c, km__arena *a, km_watch_opts *o, wctx *x, bool *progress,
                       const char **msg)
 {
-    bool prev = false;
+    /* etcd's gateway reads through a client that reassembles fragments,
+     * so its JSON answers are whole whatever "fragment" says: so are ours. */
+    bool prev = false, fragment = false;
     int rc;
     if ((rc = km__etcd_dec_bytes(c, "key", a, &o->key, msg)) < 0 ||
         (rc = km__etcd_dec_bytes(c, "range_end", a, &o->range_end, msg)) < 0 ||
@@ -61,7 +62,7 @@ static int dec_create(json_t *c, km__arena *a, km_watch_opts *o, wctx *x, bool *
         (rc = km__etcd_dec_i64(c, "watch_id", &x->watch_id, msg)) < 0 ||
         (rc = km__etcd_dec_bool(c, "prev_kv", &prev, msg)) < 0 ||
         (rc = km__etcd_dec_bool(c, "progress_notify", progress, msg)) < 0 ||
-        (rc = km__etcd_dec_bool(c, "fragment", &x->fragment, msg)) < 0 ||
+        (rc = km__etcd_dec_bool(c, "fragment", &fragment, msg)) < 0 ||
         (rc = dec_filters(c, &o->flags, msg)) < 0)
         return rc;
     if (prev)
@@ -90,13 +91,9 @@ static int send_buf(km_http_resp *w, km__jbuf *b)
 }
 
 static void events(km__jbuf *b, const wctx *x, int64_t rev, const km_event *const *ev,
-                   size_t n, bool fragment)
+                   size_t n)
 {
     open_result(b, x, rev);
-    if (fragment) {
-        km__jbuf_key(b, "fragment");
-        km__jbuf_puts(b, "true");
-    }
     km__jbuf_key(b, "events");
     km__jbuf_putc(b, '[');
     for (size_t i = 0; i < n; i++) {
@@ -109,39 +106,14 @@ static void events(km__jbuf *b, const wctx *x, int64_t rev, const km_event *cons
     km__jbuf_puts(b, "]}}\n");
 }
 
-/* One message as one line; with fragment asked for, a message larger than
- * the request limit is cut into lines marked "fragment":true but the last. */
+/* One message as one line. */
 static int enc_msg(const km_watch_msg *m, void *ud, char **p, size_t *n)
 {
     const wctx *x = ud;
     size_t nev;
     const km_event *const *ev = km_watch_msg_events(m, &nev);
-    int64_t rev = km_watch_msg_revision(m);
     km__jbuf b = KM__JBUF_INIT;
-    events(&b, x, rev, ev, nev, false);
-    if (x->fragment && b.n > x->e->max_request_bytes && nev > 1) {
-        /* Sizes event by event, then as many per line as fit. */
-        km__jbuf_free(&b);
-        km__jbuf head = KM__JBUF_INIT;
-        events(&head, x, rev, ev, 0, true);
-        size_t base = head.n;
-        km__jbuf_free(&head);
-        for (size_t i = 0; i < nev && !b.err;) {
-            size_t j = i, size = base;
-            while (j < nev) {
-                km__jbuf one = KM__JBUF_INIT;
-                km__etcd_event(&one, ev[j]);
-                size_t add = one.n + 1;
-                km__jbuf_free(&one);
-                if (j > i && size + add > x->e->max_request_bytes)
-                    break;
-                size += add;
-                j++;
-            }
-            events(&b, x, rev, ev + i, j - i, j < nev);
-            i = j;
-        }
-    }
+    events(&b, x, km_watch_msg_revision(m), ev, nev);
     if (b.err) {
         km__jbuf_free(&b);
         return -ENOMEM;
@@ -237,8 +209,8 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
     if (send_buf(w, &b) == 0 && km_http_flush(w) == 0) {
         km_http_stream_lean(r, w);      /* -EBUSY just keeps the buffers */
         km__pump_ops ops = {
-            /* A watch_id or fragmenting changes the bytes: encode alone. */
-            .fmt = x.watch_id || x.fragment ? -1 : FMT_ETCD,
+            /* A watch_id changes the bytes: encode alone. */
+            .fmt = x.watch_id ? -1 : FMT_ETCD,
             .enc = enc_msg,
             .ud = &x,
             .idle = notify ? progress : NULL,
