@@ -100,7 +100,7 @@ static int chan_wait(km_chan *c, km__waitq *q, void *elem, int64_t deadline,
         return -EPERM;
     }
     km__waiter me = { .g = g, .elem = elem, .tok = 1 };
-    km__park_arm(g, reason, c);
+    km__park_arm(g, reason, c, true);
     int tok = km__wq_wait(q, &c->lock, &me, deadline, true);
     return tok == me.tok ? me.rc : km__wake_err(tok);
 }

@@ -102,7 +102,7 @@ static int select_locked(km_case *cases, size_t n, int64_t deadline,
         unlock_all(order, nlock);
         return -EPERM;
     }
-    km__park_arm(g, "select", nlock ? order[0] : NULL);
+    km__park_arm(g, "select", nlock ? order[0] : NULL, true);
     for (size_t i = 0; i < n; i++) {
         km_case *k = &cases[i];
         ws[i] = (km__waiter){ .g = g, .elem = k->elem, .tok = (int)i + 1 };

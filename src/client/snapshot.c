@@ -97,7 +97,7 @@ static void write_job(void *arg)
 int km_client_write_atomic(const char *path, const void *p, size_t n)
 {
     wjob j = { path, p, n, 0 };
-    int rc = km_blocking(write_job, &j);
+    int rc = km__blocking(write_job, &j, false);     /* j lives on this stack */
     return rc ? rc : j.rc;
 }
 
@@ -196,7 +196,7 @@ int km_client_snapshot_read(const char *path, km_client_range *out)
 {
     memset(out, 0, sizeof *out);
     rjob j = { path, NULL, 0, 0 };
-    int rc = km_blocking(read_job, &j);
+    int rc = km__blocking(read_job, &j, false);
     if (!rc)
         rc = j.rc;
     char *p = j.p;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-int km__blocking(km_fn *fn, void *arg, bool cancellable);
 
 static int parse_port(const char *s, unsigned *port)
 {

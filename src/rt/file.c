@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-int km__blocking(km_fn *fn, void *arg, bool cancellable);
 
 /* One request; runs on a helper thread. File calls are not cancellable
  * once queued: a buffer must not be written after its owner moved on. */

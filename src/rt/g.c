@@ -243,13 +243,14 @@ static int64_t coarse_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void km__park_arm(km__g *g, const char *reason, const void *obj)
+void km__park_arm(km__g *g, const char *reason, const void *obj, bool cancellable)
 {
     g->wait_reason = reason;
     g->wait_obj = obj;
     g->wait_since = coarse_now();
     atomic_store_explicit(&g->state, KM__G_WAITING, memory_order_relaxed);
-    atomic_store(&g->wake, KM__WAKE_ARMED);   /* seq_cst: pairs with cancel */
+    /* seq_cst: pairs with cancel */
+    atomic_store(&g->wake, cancellable ? KM__WAKE_ARMED : KM__WAKE_ARMED_HARD);
 }
 
 static km__g *g_timer_fire(km__timer *t)

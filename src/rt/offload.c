@@ -121,7 +121,7 @@ int km__blocking(km_fn *fn, void *arg, bool cancellable)
     if (!j)
         return -ENOMEM;
     *j = (job){ .fn = fn, .arg = arg, .g = g, .state = QUEUED };
-    km__park_arm(g, "blocking call", (const void *)fn);
+    km__park_arm(g, "blocking call", (const void *)fn, cancellable);
     pthread_mutex_lock(&pool.mu);
     if (pool.stop) {
         pthread_mutex_unlock(&pool.mu);

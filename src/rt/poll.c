@@ -233,7 +233,7 @@ int km_fd_wait(int fd, int events, int64_t deadline)
     km__waiter w = { .g = g, .tok = KM__WAKE_SIGNAL };
     if (events & KM_FD_READ) pd->rw = &w;
     if (events & KM_FD_WRITE) pd->ww = &w;
-    km__park_arm(g, events & KM_FD_READ ? "fd read" : "fd write", (void *)(intptr_t)fd);
+    km__park_arm(g, events & KM_FD_READ ? "fd read" : "fd write", (void *)(intptr_t)fd, true);
     atomic_fetch_add(&waiters, 1);
     km__lock_release(&pd->lock);
     km__sched_need_poller();

@@ -36,6 +36,10 @@ void  km__free(void *p);
  * between them would otherwise pin them. */
 #define KM__TRIM_EVERY (4u << 20)
 void  km__release_freed(size_t n);
+/* km_blocking with a choice: cancellable false waits for fn to return even
+ * when the caller's group is cancelled, so arg may live on the caller's
+ * stack (what the library's own offloaded calls need). */
+int   km__blocking(km_fn *fn, void *arg, bool cancellable);
 /* Prints "kumo: fatal: ..." and aborts: for misuse Go would panic on. */
 _Noreturn void km__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -75,6 +79,7 @@ enum km__gstate {
 #define KM__WAKE_TIMEOUT  (-1)
 #define KM__WAKE_CANCEL   (-2)
 #define KM__WAKE_SIGNAL   (-3)  /* generic: the object the G waits on woke it */
+#define KM__WAKE_ARMED_HARD (-4) /* armed, and group cancellation must not wake it */
 
 /* A goroutine. Its stack is attached when it first runs and detached when
  * it exits, so goroutines waiting in run queues cost no stack memory, and a
@@ -112,7 +117,11 @@ km__g *km__curg(void);
 
 /* ---- parking ---- */
 /* Prepares the current G to park: token ARMED, reason for the dump. */
-void km__park_arm(km__g *g, const char *reason, const void *obj);
+/* cancellable false arms the G so that only its waker (or its own
+ * deadline) can claim it: a group's cancellation passes it by, which is
+ * what non-cancellable waits (a mutex, an offloaded call whose argument
+ * lives on the caller's stack) rely on. Pass the same value to km__park. */
+void km__park_arm(km__g *g, const char *reason, const void *obj, bool cancellable);
 /* Parks until some waker claims the token; arms g->timer for deadline
  * (unless KM_FOREVER) and disarms it on return. A cancellable park also
  * ends with KM__WAKE_CANCEL when the G's group is cancelled (possibly
@@ -123,6 +132,11 @@ int  km__park(km__g *g, int64_t deadline, bool cancellable);
 static inline bool km__claim(km__g *g, int tok)
 {
     int exp = KM__WAKE_ARMED;
+    if (atomic_compare_exchange_strong_explicit(&g->wake, &exp, tok,
+            memory_order_acq_rel, memory_order_acquire))
+        return true;
+    if (exp != KM__WAKE_ARMED_HARD || tok == KM__WAKE_CANCEL)
+        return false;
     return atomic_compare_exchange_strong_explicit(&g->wake, &exp, tok,
                memory_order_acq_rel, memory_order_acquire);
 }

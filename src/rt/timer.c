@@ -149,7 +149,7 @@ int km_sleep_until(int64_t deadline)
         km_yield();
         return km__cancel_check(g);
     }
-    km__park_arm(g, "sleep", NULL);
+    km__park_arm(g, "sleep", NULL, true);
     return km__park(g, deadline, true) == KM__WAKE_TIMEOUT ? 0 : -ECANCELED;
 }
 

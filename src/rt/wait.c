@@ -56,7 +56,7 @@ int km__lot_park(const void *addr, bool (*validate)(const void *addr, void *ud),
         return -EPERM;
     }
     km__waiter w = { .g = g, .addr = addr, .tok = KM__WAKE_SIGNAL };
-    km__park_arm(g, reason, addr);
+    km__park_arm(g, reason, addr, cancellable);
     km__wq_push(&b->q, &w);
     km__lock_release(&b->lock);
     int tok = km__park(g, deadline, cancellable);

@@ -155,7 +155,6 @@ int  km__kv_at(km__xc *x, km_bytes key, int64_t at, km_kv *kv, bool *found, bool
 /* The runtime's offload call (src/rt/offload.c). The store always passes
  * cancellable false: a batch, an open or a close must run to its end and
  * its caller must wait for it, cancelled group or not. */
-int  km__blocking(km_fn *fn, void *arg, bool cancellable);
 
 /* ---- the committer (commit.c) ---- */
 /* Waits ms on the offload pool: how the store's goroutines pause once

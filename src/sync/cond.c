@@ -31,7 +31,7 @@ int km_cond_wait_dl(km_cond *c, km_mutex *m, int64_t deadline)
         return -EPERM;
     km__waiter me = { .g = g, .tok = KM__WAKE_SIGNAL };
     km__lock_acquire(&c->lock);
-    km__park_arm(g, "cond", c);
+    km__park_arm(g, "cond", c, true);
     km__wq_push(&c->q, &me);
     km__lock_release(&c->lock);
     /* Queued before unlocking m: a signal sent after the unlock finds us. */

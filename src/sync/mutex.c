@@ -56,7 +56,7 @@ static int lock_slow(km_mutex *m, int64_t deadline, bool cancellable)
         return g ? -ETIMEDOUT : -EPERM;
     }
     km__waiter me = { .g = g, .tok = KM__WAKE_SIGNAL };
-    km__park_arm(g, "mutex", m);
+    km__park_arm(g, "mutex", m, cancellable);
     km__wq_push(&m->q, &me);
     km__lock_release(&m->lock);
     int tok = km__park(g, deadline, cancellable);

@@ -2,6 +2,7 @@
 /* The client SDK against an in-process server: KV calls, a watch that
  * resumes across a server restart, the informer, compaction and snapshots. */
 #include "util.h"
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -355,15 +356,21 @@ END_TEST
 
 /* ---- informer ---- */
 
+/* Written by the informer's goroutine, read by the test's: under a lock. */
 typedef struct {
+    pthread_mutex_t mu;
     char    log[4096];
     int     synced, synced_snap;
 } recorder;
 
+#define RECORDER { .mu = PTHREAD_MUTEX_INITIALIZER, .log = "" }
+
 static void rec(recorder *r, const char *fmt, const km_client_kv *a, const km_client_kv *b)
 {
+    pthread_mutex_lock(&r->mu);
     size_t l = strlen(r->log);
     snprintf(r->log + l, sizeof r->log - l, fmt, a->key, b ? b->value : a->value);
+    pthread_mutex_unlock(&r->mu);
 }
 static void on_add(void *ud, const km_client_kv *kv) { rec(ud, "+%s=%s ", kv, NULL); }
 static void on_update(void *ud, const km_client_kv *o, const km_client_kv *n) { rec(ud, "~%s=%s ", o, n); }
@@ -371,19 +378,46 @@ static void on_delete(void *ud, const km_client_kv *kv) { rec(ud, "-%s(%s) ", kv
 static void on_synced(void *ud, bool snap)
 {
     recorder *r = ud;
+    pthread_mutex_lock(&r->mu);
     if (snap)
         r->synced_snap++;
     else
         r->synced++;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void wait_log(recorder *r, const char *want)
 {
     int64_t dl = km_now() + 5 * SEC;
-    while (strcmp(r->log, want) && km_now() < dl)
+    char got[4096];
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        snprintf(got, sizeof got, "%s", r->log);
+        bool done = !strcmp(got, want) || km_now() >= dl;
+        if (done)
+            r->log[0] = 0;
+        pthread_mutex_unlock(&r->mu);
+        if (done)
+            break;
         km_sleep(5 * MS);
-    ck_assert_str_eq(r->log, want);
-    r->log[0] = 0;
+    }
+    ck_assert_str_eq(got, want);
+}
+
+/* The sync callback runs after the handlers of the same list: wait for it. */
+static void wait_synced(recorder *r, int want, bool snap)
+{
+    int64_t dl = km_now() + 5 * SEC;
+    int got;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        got = snap ? r->synced_snap : r->synced;
+        pthread_mutex_unlock(&r->mu);
+        if (got >= want || km_now() >= dl)
+            break;
+        km_sleep(5 * MS);
+    }
+    ck_assert_int_eq(got, want);
 }
 
 static void view_is(km_informer *inf, const char *want)
@@ -408,7 +442,7 @@ static void informer_body(void *arg)
     put(&f, "cfg/a", "1");
     put(&f, "cfg/b", "2");
     put(&f, "zzz", "no");
-    recorder r = { .log = "" };
+    recorder r = RECORDER;
     km_informer_config ic = {
         .prefix = "cfg/", .snapshot_path = snap, .snapshot_interval = 50 * MS,
         .idle_timeout = SEC, .retry_interval = 50 * MS,
@@ -418,7 +452,7 @@ static void informer_body(void *arg)
     ck_assert_int_eq(km_informer_start(f.c, &ic, &inf), 0);
     ck_assert_int_eq(km_informer_wait_synced(inf, false, km_now() + 5 * SEC), 0);
     wait_log(&r, "+cfg/a=1 +cfg/b=2 ");
-    ck_assert_int_eq(r.synced, 1);
+    wait_synced(&r, 1, false);
     put(&f, "cfg/a", "10");
     put(&f, "cfg/c", "3");
     ck_assert_int_eq(km_client_delete(f.c, "cfg/b", false, km_now() + SEC, NULL, NULL), 0);
@@ -446,13 +480,13 @@ static void informer_body(void *arg)
 
     /* A new informer with the server unreachable starts from the snapshot. */
     net_down(&f);
-    recorder r2 = { .log = "" };
+    recorder r2 = RECORDER;
     ic.handlers.ud = &r2;
     ck_assert_int_eq(km_informer_start(f.c, &ic, &inf), 0);
     ck_assert_int_eq(km_informer_wait_synced(inf, true, km_now() + 10 * SEC), 0);
     ck_assert(km_informer_from_snapshot(inf));
     ck_assert(!km_informer_has_synced(inf));
-    ck_assert_int_eq(r2.synced_snap, 1);
+    wait_synced(&r2, 1, true);
     wait_log(&r2, "+cfg/a=10 +cfg/d=4 ");
     view_is(inf, "cfg/a=10 cfg/d=4 ");
     /* Changes made meanwhile; then the server is reachable again. */
@@ -486,13 +520,13 @@ static void relist_body(void *arg)
     fx f;
     up(&f);
     put(&f, "p/a", "1");
-    recorder r = { .log = "" };
+    recorder r = RECORDER;
     km_informer_config ic = { .prefix = "p/", .idle_timeout = SEC,
                               .handlers = { on_add, on_update, on_delete, on_synced, &r } };
     km_informer *inf;
     ck_assert_int_eq(km_informer_start(f.c, &ic, &inf), 0);
     wait_log(&r, "+p/a=1 ");
-    ck_assert_int_eq(r.synced, 1);
+    wait_synced(&r, 1, false);
     net_down(&f);
     int64_t rev;
     put(&f, "p/b", "2");
@@ -504,7 +538,7 @@ static void relist_body(void *arg)
     net_up(&f);
     wait_log(&r, "~p/a=9 +p/b=2 ");
     ck_assert_int_eq(km_informer_relists(inf), 1);
-    ck_assert_int_eq(r.synced, 2);
+    wait_synced(&r, 2, false);
     view_is(inf, "p/a=9 p/b=2 ");
     km_informer_stop(inf);
     down(&f);

@@ -207,12 +207,77 @@ START_TEST(cancel_wakes_every_member)
 }
 END_TEST
 
+/* Waits that are not cancellable stay asleep when their group is
+ * cancelled: a mutex is still acquired, an offloaded call still finishes
+ * before the caller goes on (its argument may live on the caller's stack). */
+typedef struct {
+    km_mutex  *mu;
+    atomic_int got_lock, job_done, job_seen_done;
+    km_wg     *wg;
+} hard;
+
+static void slow_job(void *arg)
+{
+    hard *h = arg;
+    usleep(100 * 1000);
+    atomic_store(&h->job_done, 1);
+}
+
+static void lock_member(void *arg)
+{
+    hard *h = arg;
+    km_mutex_lock(h->mu);               /* held by the test: parks */
+    atomic_store(&h->got_lock, 1);
+    km_mutex_unlock(h->mu);
+    km_wg_done(h->wg);
+}
+
+int km__blocking(km_fn *fn, void *arg, bool cancellable);
+
+static void offload_member(void *arg)
+{
+    hard *h = arg;
+    ck_assert_int_eq(km__blocking(slow_job, h, false), 0);
+    atomic_store(&h->job_seen_done, atomic_load(&h->job_done));
+    km_wg_done(h->wg);
+}
+
+static void hard_body(void *arg)
+{
+    (void)arg;
+    hard h = { 0 };
+    ck_assert_int_eq(km_mutex_new(&h.mu), 0);
+    ck_assert_int_eq(km_wg_new(&h.wg), 0);
+    km_group *g;
+    ck_assert_int_eq(km_group_new(&g, NULL, KM_FOREVER), 0);
+    km_mutex_lock(h.mu);
+    km_wg_add(h.wg, 2);
+    ck_assert_int_eq(km_group_go(g, lock_member, &h), 0);
+    ck_assert_int_eq(km_group_go(g, offload_member, &h), 0);
+    km_sleep(20 * 1000000LL);           /* both parked */
+    km_group_cancel(g);
+    km_sleep(20 * 1000000LL);
+    ck_assert_int_eq(atomic_load(&h.got_lock), 0);  /* still waiting for the lock */
+    km_mutex_unlock(h.mu);
+    km_wg_wait(h.wg);
+    ck_assert_int_eq(atomic_load(&h.got_lock), 1);
+    ck_assert_int_eq(atomic_load(&h.job_seen_done), 1);
+    km_group_wait(g, KM_FOREVER);
+    km_group_free(g);
+    km_wg_free(h.wg);
+    km_mutex_free(h.mu);
+}
+
+START_TEST(cancel_passes_hard_waits) { t_procs(2); t_run(hard_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("net/cancel");
     TCase *tc = tcase_create("cancel");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, cancel_wakes_every_member, 0, 2);
+    tcase_add_test(tc, cancel_passes_hard_waits);
     suite_add_tcase(s, tc);
     return s;
 }
