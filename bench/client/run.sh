@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Informer benchmark: memory per cached key and put-to-handler delay with
-# INFORMERS informers (default 10000) each on its own watch stream.
+# Informer benchmark: memory per cached key (one informer over KEYS keys,
+# default 10000) and put-to-handler delay with INFORMERS informers (default
+# 10000) each on its own watch stream, all in one process.
 set -eu
 cd "$(dirname "$0")/../.."
 n=${INFORMERS:-10000}; keys=${KEYS:-10000}
