@@ -13,7 +13,12 @@ def writer(port, prefix, total, batch):
     while done < total:
         ops = [{"request_put": {"key": b64("%s%d" % (prefix, (done + i) % 97)),
                                 "value": b64(str(done + i))}} for i in range(batch)]
-        body = json.dumps({"compare": [], "success": ops})
+        # A batch whose answer was lost to a kill may have been committed:
+        # a marker key (outside the prefix) makes the retry a no-op then.
+        marker = b64("writer-batches/%s%d" % (prefix, done))
+        ops.append({"request_put": {"key": marker, "value": b64("1")}})
+        body = json.dumps({"compare": [{"key": marker, "target": "CREATE", "result": "EQUAL",
+                                        "create_revision": "0"}], "success": ops})
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
