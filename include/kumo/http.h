@@ -46,6 +46,9 @@ int64_t km_http_content_length(const km_http_req *r);
  * (413, 400, 408) if the handler does not respond. */
 int     km_http_body(km_http_req *r, km_str *body);
 
+/* The client's address ("192.0.2.1:5423", "[2001:db8::1]:80", "unix"),
+ * looked up once per connection; p NULL if unknown. */
+km_str  km_http_remote(const km_http_req *r);
 /* The connection's socket, for noticing (with epoll) that the client went
  * away while a long stream idles; never read from or write to it. */
 int     km_http_fd(const km_http_req *r);

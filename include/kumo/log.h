@@ -28,6 +28,11 @@ typedef struct {
     km_log_clock *clock;        /* NULL: CLOCK_REALTIME; tests pin time with it. A
                                    custom clock also times spans (duration_us). */
     void         *clock_ud;
+    /* 0: every record is written at once with its own write(2). > 0 (ns):
+     * records are gathered in a buffer that a thread of the logger writes
+     * out this often (or sooner when it fills), so a request costs a copy
+     * instead of a system call; a crash loses at most this much. */
+    int64_t       flush_interval;
 } km_log_config;
 
 /* A logger: a sink, a format, a level and fields bound to it. Safe to share

@@ -68,6 +68,9 @@ struct km__conn {
     int64_t          started;           /* when the current request began */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     bool             lean;              /* km_http_stream_lean: big buffers given back */
+    bool             remote_known;      /* remote holds the peer's address */
+    uint8_t          remote_len;
+    char             remote[56];        /* "ip:port", "[ip6]:port" or "unix" */
     size_t           loglen;
     km__conn        *next, *prev;       /* the server's list */
     atomic_bool      busy;              /* inside a request */

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP requests: accessors, and reading the body (fixed or chunked). */
 #include "http-int.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 km_str km_http_method(const km_http_req *r) { return r->h.method; }
 km_str km_http_target(const km_http_req *r) { return r->h.target; }
@@ -159,6 +164,35 @@ int km__req_drain(km_http_req *r)
         return -1;
     km_str b;
     return km_http_body(r, &b) ? -1 : 0;
+}
+
+km_str km_http_remote(const km_http_req *r)
+{
+    km__conn *c = r->c;
+    if (!c->remote_known) {
+        /* Once per connection: a system call per request would cost more
+         * than the logging it is for. */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        char ip[INET6_ADDRSTRLEN];
+        int n = 0;
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
+            if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+                inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+                n = snprintf(c->remote, sizeof c->remote, "%s:%u", ip, ntohs(a->sin_port));
+            } else if (ss.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+                inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+                n = snprintf(c->remote, sizeof c->remote, "[%s]:%u", ip, ntohs(a->sin6_port));
+            } else if (ss.ss_family == AF_UNIX) {
+                n = snprintf(c->remote, sizeof c->remote, "unix");
+            }
+        }
+        c->remote_len = n > 0 && (size_t)n < sizeof c->remote ? (uint8_t)n : 0;
+        c->remote_known = true;
+    }
+    return c->remote_len ? (km_str){ c->remote, c->remote_len } : (km_str){ NULL, 0 };
 }
 
 int km_http_fd(const km_http_req *r)

@@ -21,11 +21,22 @@ struct km_logger {
     km_log_clock  *clock;
     void          *clock_ud;
     atomic_ulong   dropped;
+    struct km__log_async *async;    /* NULL: records written at once */
     /* every logger: its bound fields, already encoded in the root's format,
      * each with its leading separator (`,"k":v` or ` k=v`) */
     char          *bound;
     size_t         nbound;
 };
+
+/* async.c: buffered writing from a thread of the logger's own. */
+int  km__log_async_start(km_logger *root, int64_t interval);
+/* Takes a whole record (waiting while the buffer is full); false for a
+ * record larger than the buffer, to be written directly. */
+bool km__log_async_put(km_logger *root, const char *p, size_t n);
+/* Writes what is buffered and stops the thread. */
+void km__log_async_stop(km_logger *root);
+/* Writes p fully to the root's fd (counts a failure as dropped). */
+void km__log_write_fd(km_logger *root, const char *p, size_t n);
 
 /* A record being built: starts on the caller's stack, moves to the heap
  * when it outgrows it. */

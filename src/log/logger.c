@@ -37,6 +37,13 @@ int km_log_new(km_logger **out, const km_log_config *cfg)
     l->format = cfg->format;
     l->clock = cfg->clock ? cfg->clock : km__log_realtime;
     l->clock_ud = cfg->clock_ud;
+    int rc = cfg->flush_interval > 0 ? km__log_async_start(l, cfg->flush_interval) : 0;
+    if (rc < 0) {
+        if (l->own_fd)
+            close(l->fd);
+        km__free(l);
+        return rc;
+    }
     *out = l;
     return 0;
 }
@@ -75,6 +82,8 @@ void km_log_free(km_logger *l)
 {
     if (!l)
         return;
+    if (l->root == l && l->async)
+        km__log_async_stop(l);
     if (l->root == l && l->own_fd)
         close(l->fd);
     km__free(l->bound);
@@ -110,6 +119,13 @@ static const char *level_name(int level, size_t *n)
  * PIPE_BUF, the kernel keeps it whole however many threads write. The loop
  * only finishes what a signal or a huge record split. */
 static void sink(km_logger *root, const char *p, size_t n)
+{
+    if (root->async && km__log_async_put(root, p, n))
+        return;
+    km__log_write_fd(root, p, n);
+}
+
+void km__log_write_fd(km_logger *root, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(root->fd, p, n);

@@ -1,35 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP middleware: one log record per request, and the request's span. */
-#include "log-int.h"
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-/* "203.0.113.5:41000", "[2001:db8::1]:41000", "unix", or "" when unknown. */
-static size_t peer(int fd, char *out, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    out[0] = 0;
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
-        return 0;
-    char ip[INET6_ADDRSTRLEN];
-    int n = 0;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        n = snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        n = snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        n = snprintf(out, cap, "unix");
-    }
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
+#include "log-int.h"
 
 void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
@@ -66,10 +38,9 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
         f[n++] = km_lf_strn("trace_id", t->trace_id, 32);
         f[n++] = km_lf_strn("span_id", t->span_id, 16);
     }
-    char addr[INET6_ADDRSTRLEN + 16];
-    size_t an = peer(km_http_fd(r), addr, sizeof addr);
-    if (an)
-        f[n++] = km_lf_strn("remote", addr, an);
+    km_str remote = km_http_remote(r);
+    if (remote.p)
+        f[n++] = km_lf_kstr("remote", remote);
     km_log_write(l, level, "request", f, n);
 }
 

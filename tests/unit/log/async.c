@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* Buffered logging: every record arrives whole, each writer's in order, by
+ * the time the logger is freed; nothing is written while idle. */
+#include "util.h"
+#include <kumo/log.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { WRITERS = 8, EACH = 3000 };
+
+typedef struct { km_logger *l; int id; km_wg *wg; } writer;
+
+static void write_records(void *arg)
+{
+    writer *w = arg;
+    for (int i = 0; i < EACH; i++)
+        km_info(w->l, "rec", km_lf_int("w", w->id), km_lf_int("i", i));
+    km_wg_done(w->wg);
+}
+
+static void body(void *arg)
+{
+    (void)arg;
+    char path[] = "/tmp/kumo-log-async-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    km_logger *l;
+    km_log_config cfg = { .fd = fd, .flush_interval = 20 * 1000000LL };
+    REQUIRE_EQ(km_log_new(&l, &cfg), 0);
+    km_info(l, "first", km_lf_int("n", 1));
+    REQUIRE_EQ(lseek(fd, 0, SEEK_END), 0);          /* gathered, not written yet */
+    km_sleep(100 * 1000000LL);
+    REQUIRE(lseek(fd, 0, SEEK_END) > 0);            /* written within the interval */
+    writer w[WRITERS];
+    km_wg *wg;
+    REQUIRE_EQ(km_wg_new(&wg), 0);
+    km_wg_add(wg, WRITERS);
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer){ l, i, wg };
+        REQUIRE_EQ(km_go(write_records, &w[i]), 0);
+    }
+    km_wg_wait(wg);
+    km_wg_free(wg);
+    km_log_free(l);                                 /* writes what is left */
+    FILE *f = fopen(path, "r");
+    REQUIRE(f);
+    int next[WRITERS] = { 0 }, lines = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        REQUIRE(line[strlen(line) - 1] == '\n');
+        const char *p = strstr(line, "\"w\":");
+        if (!p)
+            continue;                               /* the first record */
+        int id, i;
+        REQUIRE(sscanf(p, "\"w\":%d,\"i\":%d", &id, &i) == 2);
+        REQUIRE(id >= 0 && id < WRITERS);
+        REQUIRE_EQ(i, next[id]);
+        next[id]++;
+    }
+    fclose(f);
+    REQUIRE_EQ(lines, 1 + WRITERS * EACH);
+    close(fd);
+    unlink(path);
+}
+
+START_TEST(buffered) { t_procs(2); t_run(body, NULL); }
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("log/async");
+    TCase *tc = tcase_create("async");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, buffered);
+    suite_add_tcase(s, tc);
+    return s;
+}
+T_MAIN(suite)
