@@ -100,11 +100,14 @@ void km__cancel_leave(km__g *g)
     if (g->group_prev) g->group_prev->group_next = g->group_next;
     else grp->members = g->group_next;
     if (g->group_next) g->group_next->group_prev = g->group_prev;
-    long left = atomic_fetch_sub(&grp->nmembers, 1) - 1;
     km__lock_release(&grp->lock);
     g->group = NULL;
+    /* The count drops last: a waiter that sees it reach 0 may free grp at
+     * once, so nothing after this touches grp (the lot is keyed by its
+     * address only). */
+    long left = atomic_fetch_sub(&grp->nmembers, 1) - 1;
     if (left == 0)
-        km__lot_unpark_all(grp, NULL, NULL);    /* touches the lot, not grp */
+        km__lot_unpark_all(grp, NULL, NULL);
 }
 
 static void cancel_locked_tree(km_group *grp, km__g **woken)
