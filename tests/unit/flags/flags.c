@@ -4,6 +4,7 @@
 #include "util.h"
 #include <kumo/flags.h>
 #include <kumo/serve.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,40 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
+/* Written by the informer's goroutine, read by the test's: under a lock. */
 typedef struct {
+    pthread_mutex_t mu;
     int  changes;
-    char last_name[32], last_value[32];
-    bool last_deleted;
+    char last[64];          /* "name=value" or "name deleted" */
 } seen;
 
 static void on_change(void *ud, const char *name, const char *value, size_t len)
 {
     seen *s = ud;
+    pthread_mutex_lock(&s->mu);
     s->changes++;
-    snprintf(s->last_name, sizeof s->last_name, "%s", name);
-    s->last_deleted = value == NULL;
-    snprintf(s->last_value, sizeof s->last_value, "%.*s", (int)len, value ? value : "");
+    if (value)
+        snprintf(s->last, sizeof s->last, "%s=%.*s", name, (int)len, value);
+    else
+        snprintf(s->last, sizeof s->last, "%s deleted", name);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Handlers run just after the view changes: wait up to 1 s for the last
+ * change to read want; the number of changes so far. */
+static int until_last(seen *s, const char *want)
+{
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&s->mu);
+        bool ok = !strcmp(s->last, want);
+        int n = s->changes;
+        pthread_mutex_unlock(&s->mu);
+        if (ok)
+            return n;
+        if (i == 1000)
+            ck_abort_msg("last change is not \"%s\"", want);
+        km_sleep(MS);
+    }
 }
 
 /* Waits up to 1 s for the flag to read want; the time it took, or -1. */
@@ -56,7 +78,7 @@ static void body(void *arg)
     REQUIRE_EQ(km_client_new(&c, &cc), 0);
     REQUIRE_EQ(km_client_put(c, "/kumo/flags/cache", 17, "on", 2, 0, km_now() + SEC, NULL), 0);
 
-    seen s = { 0 };
+    seen s = { .mu = PTHREAD_MUTEX_INITIALIZER };
     km_flags *f;
     km_flags_config fc = { .on_change = on_change, .ud = &s };
     REQUIRE_EQ(km_flags_start(&f, c, &fc), 0);
@@ -69,7 +91,7 @@ static void body(void *arg)
     REQUIRE_EQ(km_client_put(c, "/kumo/flags/cache", 17, "off", 3, 0, km_now() + SEC, NULL), 0);
     int64_t took = until_bool(f, "cache", false);
     ck_assert_msg(took >= 0, "flag flip not seen within 1 s");
-    REQUIRE(!strcmp(s.last_name, "cache") && !strcmp(s.last_value, "off") && !s.last_deleted);
+    until_last(&s, "cache=off");
 
     REQUIRE_EQ(km_client_put(c, "/kumo/flags/limit", 17, "250", 3, 0, km_now() + SEC, NULL), 0);
     for (int i = 0; i < 1000 && km_flag_int(f, "limit", 0) != 250; i++)
@@ -84,8 +106,7 @@ static void body(void *arg)
         km_sleep(MS);
     REQUIRE_EQ(km_flag_get(f, "cache", v, sizeof v), -ENOENT);
     REQUIRE(km_flag_bool(f, "cache", true));        /* back to the default */
-    REQUIRE(s.last_deleted);
-    REQUIRE(s.changes >= 4);                        /* add, update, add, delete */
+    REQUIRE(until_last(&s, "cache deleted") >= 4);  /* add, update, add, delete */
 
     km_flags_stop(f);
     km_client_free(c);
