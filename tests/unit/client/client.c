@@ -67,6 +67,13 @@ static void acceptor(void *arg)
             continue;
         }
         km_mutex_lock(p->mu);
+        /* Went down while dialling: a cut already happened, and missed it. */
+        if (atomic_load(&p->down)) {
+            km_mutex_unlock(p->mu);
+            km_close(fd);
+            km_close(up_fd);
+            continue;
+        }
         int slot = -1;
         for (int i = 0; i + 1 < 256 && slot < 0; i += 2)
             if (i >= p->nfds || (p->fds[i] < 0 && p->fds[i + 1] < 0))
