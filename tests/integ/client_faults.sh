@@ -103,7 +103,7 @@ rm -rf "$M"
 mpid=$!; pids="$pids $mpid"
 wait_for 10 test -f "$M/new.conf"
 check "server down: files come from the snapshot" "$(cat "$M/app.conf" 2>/dev/null) $(cat "$M/new.conf" 2>/dev/null)" "a=3 n=1"
-grep -q "serving from the snapshot" "$tmp/mirror2.err" && ok "mirror says it serves from the snapshot" ||
+wait_for 5 grep -q "serving from the snapshot" "$tmp/mirror2.err" && ok "mirror says it serves from the snapshot" ||
     bad "no snapshot notice: $(cat "$tmp/mirror2.err")"
 start $p2 "$D"
 "$kumo" del cfg/new.conf --endpoint 127.0.0.1:$p2 > /dev/null
