@@ -211,7 +211,8 @@ static km__g *poll_spin(bool *woken)
         km__g *list = km__poll_wait(0, true, woken);
         if (list || *woken)
             return list;
-        if (atomic_load(&km__s.gq_size) > 0 || km__timers_next() <= km_now())
+        int64_t next = km__timers_next();
+        if (atomic_load(&km__s.gq_size) > 0 || (next != KM_FOREVER && next <= km_now()))
             return NULL;
     } while (km_now() < until);
     return NULL;
