@@ -196,25 +196,58 @@ static bool any_runq_work(void)
     return atomic_load(&km__s.gq_size) > 0;
 }
 
-/* Before the poller blocks, it keeps looking for a short while: waking
- * from a blocked epoll_wait costs far more than a reply that is usually
- * only microseconds away (a request/response peer). Bounded, and only when
- * goroutines wait on fds, so an idle process still uses no CPU. */
+/* Before the poller blocks, it may keep looking for a short while: on a
+ * virtual machine waking from a blocked epoll_wait costs tens of
+ * microseconds, far more than a request/response peer's reply usually
+ * takes. Spinning pays only when the wait is short, so the poller keeps an
+ * average of how long its recent spins waited (a spin that found nothing
+ * counts its whole budget). It stops spinning when that average passes half
+ * the budget and starts again when it falls below a quarter (the gap keeps
+ * a request/response pair, where one side's blocking lengthens the other's
+ * wait, from talking itself out of spinning over a hiccup). While stopped
+ * it blocks at once and tries a spin every PROBE_EVERY idle periods. A
+ * block longer than SPIN_FORGET_NS resets the average. Bounded, and only when goroutines wait on fds, so an
+ * idle process still uses no CPU. */
 int64_t km__poll_spin_ns = 50000;      /* KM_POLL_SPIN_US */
+
+#define PROBE_EVERY     8
+#define SPIN_FORGET_NS  1000000
+static _Atomic int64_t spin_wait_avg;  /* ns; only the poller touches it */
+static _Atomic unsigned spin_skipped;
+static atomic_bool spin_off;
+
+static void spin_record(int64_t waited)
+{
+    int64_t avg = atomic_load_explicit(&spin_wait_avg, memory_order_relaxed);
+    atomic_store_explicit(&spin_wait_avg, avg + (waited - avg) / 8, memory_order_relaxed);
+}
 
 static km__g *poll_spin(bool *woken)
 {
     if (km__poll_spin_ns <= 0 || km__poll_waiters() == 0)
         return NULL;
-    int64_t until = km_now() + km__poll_spin_ns;
+    int64_t avg = atomic_load_explicit(&spin_wait_avg, memory_order_relaxed);
+    bool off = atomic_load_explicit(&spin_off, memory_order_relaxed);
+    if (off != (off ? avg > km__poll_spin_ns / 4 : avg > km__poll_spin_ns / 2))
+        atomic_store_explicit(&spin_off, off = !off, memory_order_relaxed);
+    if (off) {
+        unsigned n = atomic_load_explicit(&spin_skipped, memory_order_relaxed) + 1;
+        atomic_store_explicit(&spin_skipped, n % PROBE_EVERY, memory_order_relaxed);
+        if (n % PROBE_EVERY)
+            return NULL;
+    }
+    int64_t start = km_now(), until = start + km__poll_spin_ns;
     do {
         km__g *list = km__poll_wait(0, true, woken);
-        if (list || *woken)
+        if (list || *woken) {
+            spin_record(km_now() - start);
             return list;
+        }
         int64_t next = km__timers_next();
         if (atomic_load(&km__s.gq_size) > 0 || (next != KM_FOREVER && next <= km_now()))
             return NULL;
     } while (km_now() < until);
+    spin_record(km__poll_spin_ns);
     return NULL;
 }
 
@@ -235,8 +268,15 @@ static bool idle_sleep(km__p *p)
          * means next is stale: return to the scheduler instead of blocking. */
         bool woken = false;
         km__g *list = poll_spin(&woken);
-        if (!list && !woken)
+        if (!list && !woken) {
+            int64_t start = km_now();
             list = km__poll_wait(next, true, &woken);
+            /* After a real pause, traffic that resumes is learned afresh. */
+            if (km_now() - start > SPIN_FORGET_NS) {
+                atomic_store_explicit(&spin_wait_avg, 0, memory_order_relaxed);
+                atomic_store_explicit(&spin_off, false, memory_order_relaxed);
+            }
+        }
         atomic_store_explicit(&p->st.polls,
             atomic_load_explicit(&p->st.polls, memory_order_relaxed) + 1, memory_order_relaxed);
         km__lock_acquire(&km__s.lock);
