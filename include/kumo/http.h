@@ -164,6 +164,9 @@ typedef struct {
     int64_t          write_timeout;     /* ns; 0: 30 s */
     int64_t          idle_timeout;      /* ns between requests; 0: 60 s */
     int              max_conns;         /* 0: 10,000; beyond: 503 and close */
+    bool             accept_early;      /* accept before the request's first
+                                         * bytes arrive (default: after, see
+                                         * KM_LISTEN_DEFER_ACCEPT) */
     int              access_log_fd;     /* -1 or 0: none; else one JSON line per request */
     const km_http_mw *middleware;       /* run in order around handler */
     size_t           nmiddleware;

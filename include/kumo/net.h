@@ -23,6 +23,11 @@ extern "C" {
 /* Listens on addr with SO_REUSEADDR. Returns the listening fd or -errno. */
 int km_listen(const char *addr, int backlog);
 #define KM_LISTEN_REUSEPORT 1u  /* several listeners share a port */
+/* TCP: a connection is handed to km_accept once its first bytes have come
+ * (or after about KM_LISTEN_DEFER_SECS without any), so a server whose
+ * clients speak first reads the request without waiting for it. */
+#define KM_LISTEN_DEFER_ACCEPT 2u
+#define KM_LISTEN_DEFER_SECS   5
 int km_listen_ex(const char *addr, int backlog, unsigned flags);
 
 /* Accepts one connection: its fd, or -errno. */

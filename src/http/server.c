@@ -154,7 +154,8 @@ int km_http_serve(km_http_server **out, const km_http_config *cfg)
     int rc = km_mutex_new(&s->mu);
     if (!rc)
         rc = km_group_new(&s->group, NULL, KM_FOREVER);
-    if (!rc && (s->lfd = km_listen(s->cfg.addr, s->cfg.backlog)) < 0)
+    if (!rc && (s->lfd = km_listen_ex(s->cfg.addr, s->cfg.backlog,
+                                      s->cfg.accept_early ? 0 : KM_LISTEN_DEFER_ACCEPT)) < 0)
         rc = s->lfd;
     if (!rc) {
         s->port = km_local_port(s->lfd);

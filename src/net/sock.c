@@ -29,6 +29,10 @@ static int listen_one(const struct sockaddr *sa, socklen_t len, int backlog, uns
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (flags & KM_LISTEN_REUSEPORT)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if ((flags & KM_LISTEN_DEFER_ACCEPT) && sa->sa_family != AF_UNIX) {
+        int secs = KM_LISTEN_DEFER_SECS;
+        setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
+    }
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     /* Accepted sockets inherit TCP_NODELAY from the listener on Linux, so

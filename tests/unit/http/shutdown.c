@@ -53,7 +53,8 @@ static void setup(ctx *x)
     ck_assert_int_eq(km_chan_new(&x->started, sizeof(int), 4), 0);
     ck_assert_int_eq(km_chan_new(&x->gate, sizeof(int), 4), 0);
     ck_assert_int_eq(km_chan_new(&x->done, sizeof(int), 1), 0);
-    km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = x };
+    /* accept_early: the test's silent connection must be the server's to close */
+    km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = x, .accept_early = true };
     ck_assert_int_eq(km_http_serve(&x->srv, &cfg), 0);
 }
 

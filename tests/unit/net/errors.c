@@ -312,6 +312,36 @@ START_TEST(unix_sockets)
 }
 END_TEST
 
+/* A deferring listener hands over a connection only once its first bytes
+ * are in, and then the first read needs no wait. */
+static void defer_body(void *arg)
+{
+    (void)arg;
+    int l = km_listen_ex("127.0.0.1:0", 16, KM_LISTEN_DEFER_ACCEPT);
+    ck_assert_int_ge(l, 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", km_local_port(l));
+    int c = km_dial(addr, soon());
+    ck_assert_int_ge(c, 0);
+    int early = km_accept(l, km_now() + 300 * MS);
+    ck_assert_msg(early == -ETIMEDOUT, "accepted before any byte came: %d", early);
+    ck_assert_int_eq(km_write(c, "x", 1, soon()), 1);
+    int a = km_accept(l, soon());
+    ck_assert_int_ge(a, 0);
+    char b;
+    ck_assert_int_eq(km_read(a, &b, 1, km_now()), 1);   /* already there */
+    ck_assert_int_eq(b, 'x');
+    ck_assert_int_eq(km_close(a), 0);
+    ck_assert_int_eq(km_close(c), 0);
+    ck_assert_int_eq(km_close(l), 0);
+}
+
+START_TEST(deferred_accept)
+{
+    run(defer_body);
+}
+END_TEST
+
 /* Whether this host can bind ::1 at all (containers often cannot). */
 static int have_ipv6_loopback(void)
 {
@@ -395,6 +425,7 @@ static Suite *suite(void)
     tcase_add_test(tc, write_to_closed_peer);
     tcase_add_test(tc, bad_addresses);
     tcase_add_test(tc, unix_sockets);
+    tcase_add_test(tc, deferred_accept);
     tcase_add_test(tc, ipv6_loopback);
     tcase_add_test(tc, any_address_and_localhost);
     suite_add_tcase(s, tc);
