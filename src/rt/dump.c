@@ -37,8 +37,10 @@ int km_stats_read(km_stats *out)
         out->polls += ld(&p->st.polls);
         out->switches += ld(&p->st.switches);
     }
-    long live = atomic_load(&km__s.live);
-    out->goroutines = live > 0 ? (uint64_t)live : 0;
+    /* Counted where they happen (no shared line per spawn and exit); the
+     * per-P counters are read one after another, so clamp at zero. */
+    uint64_t born = out->spawned + atomic_load(&km__s.foreign_spawned);
+    out->goroutines = born > out->exited ? born - out->exited : 0;
     /* States from a walk of the goroutines would cost O(stacks); derive
      * them from cheap counters instead. */
     uint64_t running = 0;

@@ -97,7 +97,6 @@ static _Noreturn void g_exit(km__g *g)
 {
     km__cancel_leave(g);
     atomic_store_explicit(&g->state, KM__G_DEAD, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&km__s.live, 1, memory_order_relaxed);
     stat_inc(&km__getp()->st.exited);
     switch_to_g0(g, KM__SW_EXIT);
     __builtin_unreachable();
@@ -151,11 +150,11 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     if (parent && parent->group)
         km__cancel_inherit(g, parent);
     atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
-    atomic_fetch_add_explicit(&km__s.live, 1, memory_order_relaxed);
     if (p) {
         stat_inc(&p->st.spawned);
         km__runq_put(p, g, true);
     } else {
+        atomic_fetch_add_explicit(&km__s.foreign_spawned, 1, memory_order_relaxed);
         km__lock_acquire(&km__s.lock);
         km__globq_put_locked(g);
         km__lock_release(&km__s.lock);

@@ -12,20 +12,60 @@
 #define PER_CHUNK 1024
 
 static km__lock lock;
-static km__g   *free_list;       /* linked by schedlink */
+/* Free G structs as a chain of batches linked by schedlink; each batch's
+ * first G holds the batch's last G and length (gq_last, gq_n, unused while
+ * a G is free), so batches move in and out in O(1) under the lock and the
+ * walking happens outside it. */
+static km__g   *free_list;
 static km__g  **chunks;
 static size_t   nchunks, capchunks;
 
+/* Links the n Gs of v into one batch and returns its first. */
+static km__g *batch_of(km__g **v, int n)
+{
+    for (int i = 0; i + 1 < n; i++)
+        v[i]->schedlink = v[i + 1];
+    v[0]->gq_last = v[n - 1];
+    v[0]->gq_n = n;
+    return v[0];
+}
+
+static void push_locked(km__g *b)
+{
+    b->gq_last->schedlink = free_list;
+    free_list = b;
+}
+
+static km__g *pop_locked(void)
+{
+    km__g *b = free_list;
+    if (b)
+        free_list = b->gq_last->schedlink;
+    return b;
+}
+
+/* Maps a chunk and links it into batches outside the lock (the first touch
+ * of its pages faults them in); only the hand-over takes the lock. */
 static bool new_chunk(void)
 {
+    enum { B = KM__GCACHE / 2 };
     size_t len = PER_CHUNK * sizeof(km__g);
     km__g *c = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (c == MAP_FAILED)
         return false;
+    km__g *heads[PER_CHUNK / B], *v[B];
+    int nb = 0;
+    for (int i = 0; i < PER_CHUNK; i += B) {
+        for (int j = 0; j < B; j++)
+            v[j] = &c[i + j];
+        heads[nb++] = batch_of(v, B);
+    }
+    km__lock_acquire(&lock);
     if (nchunks == capchunks) {
         size_t nc = capchunks ? capchunks * 2 : 16;
         km__g **n = realloc(chunks, nc * sizeof *n);    /* process lifetime */
         if (!n) {
+            km__lock_release(&lock);
             munmap(c, len);
             return false;
         }
@@ -33,32 +73,43 @@ static bool new_chunk(void)
         capchunks = nc;
     }
     chunks[nchunks++] = c;
-    for (int i = PER_CHUNK - 1; i >= 0; i--) {
-        c[i].schedlink = free_list;
-        free_list = &c[i];
-    }
+    for (int i = nb - 1; i >= 0; i--)
+        push_locked(heads[i]);
+    km__lock_release(&lock);
     return true;
 }
 
 km__g *km__g_alloc(km__p *p)
 {
-    km__g *g = NULL;
+    km__g *g;
     if (p && p->ngcache) {
         g = p->gcache[--p->ngcache];
     } else {
         km__lock_acquire(&lock);
-        if (free_list || new_chunk()) {
-            g = free_list;
-            free_list = g->schedlink;
-            /* refill half the cache while we hold the lock */
-            while (p && p->ngcache < KM__GCACHE / 2 && (free_list || new_chunk())) {
-                p->gcache[p->ngcache++] = free_list;
-                free_list = free_list->schedlink;
-            }
-        }
+        km__g *b = pop_locked();
         km__lock_release(&lock);
-        if (!g)
-            return NULL;
+        if (!b) {
+            if (!new_chunk())
+                return NULL;
+            km__lock_acquire(&lock);
+            b = pop_locked();
+            km__lock_release(&lock);
+            if (!b)
+                return NULL;
+        }
+        /* Keep one; cache the rest of the batch, or give it back whole. */
+        g = b;
+        km__g *x = b->schedlink;
+        if (b->gq_n > 1 && !p) {
+            x->gq_last = b->gq_last;
+            x->gq_n = b->gq_n - 1;
+            km__lock_acquire(&lock);
+            push_locked(x);
+            km__lock_release(&lock);
+        } else {
+            for (int i = 1; i < b->gq_n; i++, x = x->schedlink)
+                p->gcache[p->ngcache++] = x;     /* the cache was empty */
+        }
     }
     memset(g, 0, sizeof *g);
     g->timer.idx = -1;
@@ -74,14 +125,14 @@ void km__g_release(km__p *p, km__g *g)
     }
     /* Full: hand half of the cache to the global list in one go, so a
      * worker that only runs (another only spawns) locks once per 32. */
+    km__g *v[KM__GCACHE / 2 + 1];
+    int n = 0;
+    v[n++] = g;
+    while (p && p->ngcache > KM__GCACHE / 2)
+        v[n++] = p->gcache[--p->ngcache];
+    km__g *b = batch_of(v, n);
     km__lock_acquire(&lock);
-    g->schedlink = free_list;
-    free_list = g;
-    while (p && p->ngcache > KM__GCACHE / 2) {
-        km__g *x = p->gcache[--p->ngcache];
-        x->schedlink = free_list;
-        free_list = x;
-    }
+    push_locked(b);
     km__lock_release(&lock);
 }
 

@@ -87,6 +87,8 @@ enum km__gstate {
 struct km__g {
     km__ctx     ctx;
     km__g      *schedlink;      /* run queues, wait lists */
+    km__g      *gq_last;        /* global queue batch head: its last g, */
+    int         gq_n;           /* and its length (see runq.c) */
     atomic_int  onstack;        /* 1 while a CPU still runs on its stack */
     atomic_int  wake;           /* wake token, see above */
     atomic_int  state;          /* enum km__gstate, for the dump and stats */

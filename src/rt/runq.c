@@ -18,6 +18,8 @@ int km__runq_len(km__p *p)
 
 /* Moves half of a full local queue plus g to the global queue, so that a
  * spawning loop cannot overflow. False if thieves raced us (retry). */
+static void globq_append_locked(km__g *first, km__g *last, int n);
+
 static bool runq_put_slow(km__p *p, km__g *g, unsigned h, unsigned t)
 {
     enum { N = KM__RUNQ / 2 };
@@ -34,13 +36,7 @@ static bool runq_put_slow(km__p *p, km__g *g, unsigned h, unsigned t)
     for (unsigned i = 0; i < n; i++)
         batch[i]->schedlink = batch[i + 1];
     km__lock_acquire(&km__s.lock);
-    batch[n]->schedlink = NULL;
-    if (km__s.gq_tail)
-        km__s.gq_tail->schedlink = batch[0];
-    else
-        km__s.gq_head = batch[0];
-    km__s.gq_tail = batch[n];
-    atomic_fetch_add(&km__s.gq_size, (int)n + 1);
+    globq_append_locked(batch[0], batch[n], (int)n + 1);
     km__lock_release(&km__s.lock);
     return true;
 }
@@ -131,24 +127,36 @@ km__g *km__runq_steal(km__p *p, km__p *v, bool stealnext)
     return batch[n - 1];
 }
 
-void km__globq_put_locked(km__g *g)
+/* The global queue is a chain of batches (schedlink throughout); the first
+ * g of each batch holds the batch's length and last g, so that a worker
+ * spilling half its queue, or one taking it back, holds the lock for O(1)
+ * work instead of walking goroutines that another core just wrote. */
+static void globq_append_locked(km__g *first, km__g *last, int n)
 {
-    g->schedlink = NULL;
+    first->gq_n = n;
+    first->gq_last = last;
+    last->schedlink = NULL;
     if (km__s.gq_tail)
-        km__s.gq_tail->schedlink = g;
+        km__s.gq_tail->schedlink = first;
     else
-        km__s.gq_head = g;
-    km__s.gq_tail = g;
-    atomic_fetch_add(&km__s.gq_size, 1);
+        km__s.gq_head = first;
+    km__s.gq_tail = last;
+    atomic_fetch_add(&km__s.gq_size, n);
 }
 
-/* Takes up to max goroutines (0: a fair share) from the global queue: one
- * is returned, the rest go to p's local queue. */
-km__g *km__globq_get_locked(km__p *p, int max)
+void km__globq_put_locked(km__g *g)
+{
+    globq_append_locked(g, g, 1);
+}
+
+/* How many to take: a fair share (0) or at most max, never more than p's
+ * local queue can hold besides the one returned; a whole first batch is
+ * taken when it fits, so that nothing needs splitting. */
+static int globq_want(km__p *p, int max)
 {
     int size = atomic_load_explicit(&km__s.gq_size, memory_order_relaxed);
     if (size == 0)
-        return NULL;
+        return 0;
     int n = size / km__s.nprocs + 1;
     if (n > size) n = size;
     if (max > 0 && n > max) n = max;
@@ -156,16 +164,65 @@ km__g *km__globq_get_locked(km__p *p, int max)
     /* Never overflow the local queue: that would re-enter the global lock. */
     int room = KM__RUNQ - (int)(atomic_load_explicit(&p->runqtail, memory_order_relaxed) -
                                 atomic_load_explicit(&p->runqhead, memory_order_acquire));
+    int whole = km__s.gq_head->gq_n;
+    if (max == 0 && n < whole && whole - 1 <= room)
+        n = whole;
     if (n - 1 > room) n = room + 1;
-    atomic_fetch_sub(&km__s.gq_size, n);
-    km__g *g = km__s.gq_head;
-    km__s.gq_head = g->schedlink;
-    for (int i = 1; i < n; i++) {
-        km__g *x = km__s.gq_head;
-        km__s.gq_head = x->schedlink;
-        km__runq_put(p, x, false);
+    return n;
+}
+
+/* Detaches up to want goroutines from the front: whole batches while they
+ * fit, else the first want of the first batch. Returns the chain's first g
+ * (NULL-terminated through schedlink). */
+static km__g *globq_take_locked(int want)
+{
+    km__g *first = km__s.gq_head, *last = NULL;
+    int n = 0;
+    while (km__s.gq_head && n + km__s.gq_head->gq_n <= want) {
+        n += km__s.gq_head->gq_n;
+        last = km__s.gq_head->gq_last;
+        km__s.gq_head = last->schedlink;
     }
+    if (n == 0) {
+        km__g *b = km__s.gq_head, *blast = b->gq_last;
+        int bn = b->gq_n;
+        last = b;
+        for (n = 1; n < want; n++)
+            last = last->schedlink;
+        km__s.gq_head = last->schedlink;
+        km__s.gq_head->gq_n = bn - n;
+        km__s.gq_head->gq_last = blast;
+    }
+    last->schedlink = NULL;
     if (!km__s.gq_head)
         km__s.gq_tail = NULL;
+    atomic_fetch_sub(&km__s.gq_size, n);
+    return first;
+}
+
+/* Queues all but the chain's first on p and returns the first. */
+static km__g *spread(km__p *p, km__g *g)
+{
+    for (km__g *x = g->schedlink, *nx; x; x = nx) {
+        nx = x->schedlink;
+        km__runq_put(p, x, false);
+    }
     return g;
+}
+
+/* Takes up to max goroutines (0: a fair share) from the global queue: one
+ * is returned, the rest go to p's local queue. */
+km__g *km__globq_get_locked(km__p *p, int max)
+{
+    int want = globq_want(p, max);
+    return want ? spread(p, globq_take_locked(want)) : NULL;
+}
+
+km__g *km__globq_get(km__p *p, int max)
+{
+    km__lock_acquire(&km__s.lock);
+    int want = globq_want(p, max);
+    km__g *g = want ? globq_take_locked(want) : NULL;
+    km__lock_release(&km__s.lock);
+    return g ? spread(p, g) : NULL;
 }

@@ -68,7 +68,8 @@ struct km__sched {
     atomic_int   running;
     atomic_int   stop;
     atomic_ulong next_id;
-    atomic_long  live;          /* goroutines spawned and not exited */
+    atomic_ulong foreign_spawned; /* goroutines spawned off the workers (km_main's,
+                                   * other threads'); the rest count per P */
 };
 extern struct km__sched km__s;
 
@@ -82,6 +83,8 @@ int    km__runq_len(km__p *p);
 km__g *km__runq_steal(km__p *p, km__p *victim, bool stealnext);
 void   km__globq_put_locked(km__g *g);
 km__g *km__globq_get_locked(km__p *p, int max);
+/* The same, taking the lock itself; the batch is spread outside it. */
+km__g *km__globq_get(km__p *p, int max);
 
 /* idle and wake-ups (sched.c) */
 void km__wakep(void);

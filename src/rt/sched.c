@@ -317,19 +317,13 @@ static km__g *find_runnable(km__p *p)
             p->schedtick++;
         }
         if (p->schedtick % 61 == 0 && atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
-            km__lock_acquire(&km__s.lock);
-            g = km__globq_get_locked(p, 1);
-            km__lock_release(&km__s.lock);
-            if (g)
+            if ((g = km__globq_get(p, 1)))
                 return g;
         }
         if ((g = km__runq_get(p)))
             return g;
         if (atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
-            km__lock_acquire(&km__s.lock);
-            g = km__globq_get_locked(p, 0);
-            km__lock_release(&km__s.lock);
-            if (g)
+            if ((g = km__globq_get(p, 0)))
                 return g;
         }
         if ((g = poll_nonblocking(p)))
