@@ -46,7 +46,8 @@ static void serve(void *arg)
         km_metrics *reg;
         km_metrics_http *mh;
         km_logger *log;
-        km_log_config lc = { .fd = STDERR_FILENO };
+        /* buffered, written out every 50 ms, as kumo serve's access log */
+        km_log_config lc = { .fd = STDERR_FILENO, .flush_interval = 50 * 1000000LL };
         if (km_metrics_new(&reg) || km_metrics_runtime(reg) || km_metrics_http_new(&mh, reg, NULL) ||
             km_log_new(&log, &lc) ||
             km_http_route(rt, "GET", "/metrics", km_metrics_handler, reg)) {

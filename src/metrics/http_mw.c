@@ -125,7 +125,14 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
         km_metrics_route_default(path, status, route, sizeof route);
         rl = route;
     }
-    snprintf(code, sizeof code, "%d", status);
+    if (status >= 100 && status <= 999) {
+        code[0] = (char)('0' + status / 100);
+        code[1] = (char)('0' + status / 10 % 10);
+        code[2] = (char)('0' + status % 10);
+        code[3] = 0;
+    } else {
+        snprintf(code, sizeof code, "%d", status);
+    }
     const char *method = method_label(km_http_method(r));
     km_counter_inc(km_metric_with(h->requests, method, rl, code));
     km_histogram_observe(km_metric_with(h->duration, method, rl), secs);
