@@ -30,8 +30,9 @@ typedef void km_fn(void *arg);
  *   KM_STACK_SIZE   default goroutine stack, bytes, K/M suffix allowed (min 16K)
  *   KM_STACK_GUARD  1: every stack gets a PROT_NONE guard page (debug; one
  *                   memory mapping per goroutine)
- *   KM_POLL_SPIN_US how long an idle worker keeps polling fds before it
- *                   blocks in epoll (0..10000, default 50; 0: block at once)
+ *   KM_POLL_SPIN_US how long an idle worker may keep polling fds before it
+ *                   blocks in epoll, while recent waits were short
+ *                   (0..10000, default 50; 0: block at once)
  *   KM_BLOCKING_THREADS  helper threads for km_blocking (default 64)
  * Returns 0, -EBUSY if the runtime is already running, -EINVAL for a bad
  * environment value, -ENOMEM or -EAGAIN if threads or memory are missing. */
@@ -44,7 +45,10 @@ typedef struct {
 } km_go_opts;
 
 /* Spawns fn(arg) as a new goroutine. It runs when a worker picks it up; the
- * spawner keeps running. Callable from any thread while km_main runs.
+ * spawner keeps running, except that a goroutine which has spawned far more
+ * than the workers keep up with (4,096 waiting in the global queue) yields
+ * once per spawn until they catch up. Callable from any thread while km_main
+ * runs.
  * Returns 0, -ENOMEM, -EINVAL (fn NULL, bad stack size) or -ESRCH (runtime
  * not running). */
 int km_go(km_fn *fn, void *arg);

@@ -80,8 +80,10 @@ int km_group_go(km_group *grp, km_fn *fn, void *arg)
         return -EPERM;
     void *saved = self->group;
     self->group = grp;
-    int rc = km_go(fn, arg);
+    int rc = km__go_quiet(fn, arg, NULL);
     self->group = saved;
+    if (!rc)
+        km__spawn_backoff();
     return rc;
 }
 

@@ -121,12 +121,24 @@ static uint64_t new_id(km__p *p)
     return p->id_next++;
 }
 
+#define SPAWN_BACKLOG (16 * KM__RUNQ)   /* queued globally before a spawner yields */
+
 int km_go(km_fn *fn, void *arg)
 {
     return km_go_opt(fn, arg, NULL);
 }
 
-int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
+/* A goroutine spawning far faster than the workers run what it spawns
+ * lends its own worker a hand (Go's preemption of a spawning loop has the
+ * same effect): the backlog, and the memory it holds, stay bounded and
+ * every worker runs goroutines instead of one only queueing them. */
+void km__spawn_backoff(void)
+{
+    if (atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > SPAWN_BACKLOG && km__curg())
+        km_yield();
+}
+
+int km__go_quiet(km_fn *fn, void *arg, const km_go_opts *opts)
 {
     if (!fn)
         return -EINVAL;
@@ -161,6 +173,14 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     }
     km__wakep();
     return 0;
+}
+
+int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
+{
+    int rc = km__go_quiet(fn, arg, opts);
+    if (!rc)
+        km__spawn_backoff();
+    return rc;
 }
 
 /* First run of g (on g0): a stack, a context, the tools' fiber records. */

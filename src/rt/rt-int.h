@@ -116,6 +116,10 @@ struct km__g {
 
 /* The running goroutine, or NULL on a thread that is not running one. */
 km__g *km__curg(void);
+/* km_go_opt without its backlog check (km__spawn_backoff), for callers that
+ * must not yield before they finish (km_group_go); they call it after. */
+int  km__go_quiet(km_fn *fn, void *arg, const km_go_opts *opts);
+void km__spawn_backoff(void);
 
 /* ---- parking ---- */
 /* Prepares the current G to park: token ARMED, reason for the dump. */
