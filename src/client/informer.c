@@ -130,6 +130,20 @@ static void drop_changes(km_informer *inf)
     inf->nch = 0;
 }
 
+/* Ends an update built into v: on success publishes it and calls the
+ * handlers for its changes; on failure drops both and returns rc. */
+static int settle(km_informer *inf, km_informer_view *v, int rc)
+{
+    if (rc) {
+        drop_changes(inf);
+        km_informer_view_release(v);
+        return rc;
+    }
+    publish(inf, v);
+    run_handlers(inf);
+    return 0;
+}
+
 /* Applies one batch of watch events to a copy of the view, publishes it,
  * then runs the handlers. */
 static int apply(km_informer *inf, const km_client_event *ev, size_t n)
@@ -159,14 +173,7 @@ static int apply(km_informer *inf, const km_client_event *ev, size_t n)
         }
         v->rev = kv->mod_revision;
     }
-    if (rc) {
-        drop_changes(inf);
-        km_informer_view_release(v);
-        return rc;
-    }
-    publish(inf, v);
-    run_handlers(inf);
-    return 0;
+    return settle(inf, v, rc);
 }
 
 static bool same_kv(const km_client_kv *a, const km_client_kv *b)
@@ -211,14 +218,7 @@ static int replace(km_informer *inf, const km_client_range *r)
             j++;
         }
     }
-    if (rc) {
-        drop_changes(inf);
-        km_informer_view_release(v);
-        return rc;
-    }
-    publish(inf, v);
-    run_handlers(inf);
-    return 0;
+    return settle(inf, v, rc);
 }
 
 int km_informer_save(km_informer *inf)

@@ -5,9 +5,7 @@
 set -u
 build=${1:-build}
 K=$build/kumo
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/common.bash"
 
 tmp=$(mktemp -d)
 srv=""

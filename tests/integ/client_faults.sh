@@ -9,17 +9,12 @@ build=${1:-build}
 kumo=$(realpath "$build/kumo")
 here=$(dirname "$(realpath "$0")")
 helper="$here/client_faults.py"
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
+. "$(dirname "$0")/common.bash"
 
 tmp=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.05; done; return 1; }
 srv=""
 start() {   # port datadir
     "$kumo" serve --listen "127.0.0.1:$1" --data-dir "$2" --progress-interval 1s 2>> "$tmp/serve.log" &

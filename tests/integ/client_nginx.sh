@@ -3,9 +3,7 @@
 # kumo's HTTP client (through kumo probe) against Debian's nginx on loopback.
 set -u
 build=${1:-build}
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/common.bash"
 
 command -v nginx >/dev/null || { echo "nginx missing (scripts/deps.sh installs it)"; echo "0 passed, 1 failed"; exit 1; }
 tmp=$(mktemp -d)

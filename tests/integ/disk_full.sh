@@ -6,9 +6,7 @@
 set -u
 build=${1:-build}
 kumo=$(realpath "$build/kumo")
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/common.bash"
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: mounting a small tmpfs needs root"; echo "0 passed, 0 failed"; exit 0; fi
 
 tmp=$(mktemp -d); mnt="$tmp/disk"; mkdir -p "$mnt"

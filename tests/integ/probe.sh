@@ -3,9 +3,7 @@
 # kumo probe against a local kumo HTTP server: 100,000 URLs, one goroutine each.
 set -u
 build=${1:-build}
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/common.bash"
 
 tmp=$(mktemp -d)
 trap 'kill $srv 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -5,9 +5,7 @@
 # requests sent, and the store's revision follows the writes.
 set -u
 build=${1:-build}
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/common.bash"
 
 if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null; then
     echo "skipped: prometheus is not installed (Debian package prometheus)"

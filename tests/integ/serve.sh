@@ -5,17 +5,12 @@
 set -u
 build=${1:-build}
 kumo=$(realpath "$build/kumo")
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
+. "$(dirname "$0")/common.bash"
 
 tmp=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.05; done; return 1; }
 
 # ---- static, and alone in an empty root ----
 if ldd "$kumo" 2>&1 | grep -q "not a dynamic executable"; then ok "build/kumo is static"; else bad "ldd: $(ldd "$kumo" 2>&1)"; fi

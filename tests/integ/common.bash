@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the black-box tests here (not a test itself): pass/fail
+# counting, and the helpers several of them use. Each test ends with
+#   echo "$pass passed, $fail failed"
+pass=0; fail=0
+ok()  { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_ready PORT: until kumo serve's /healthz answers there (10 s at most)
+wait_ready() { for _ in $(seq 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.05; done; return 1; }
