@@ -90,7 +90,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_UTIL) $(LIB) $(HDRS)
 
 $(BUILD)/tests/fuzz/%: fuzz/%.c fuzz/replay.c $(LIB) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -DFUZZ_NAME='"$*"' $< fuzz/replay.c -o $@ $(LIB) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -DFUZZ_NAME='"$*"' $< $(FUZZ_EXTRA_$*) fuzz/replay.c -o $@ $(LIB) $(CHECK_LIBS) $(LDLIBS)
+
+# A target fuzzing code of the kumo binary also compiles the files it needs
+# (FUZZ_EXTRA_<name>), in its replay test and its libFuzzer build; txn's
+# request parser reuses get/put/del's (ctl-kv.c, helpers in ctl.c).
+FUZZ_EXTRA_ctl_txn := cmd/kumo/txn-parse.c cmd/kumo/ctl-kv.c cmd/kumo/ctl.c
+$(BUILD)/tests/fuzz/ctl_txn build-fuzz/ctl_txn: $(FUZZ_EXTRA_ctl_txn)
 
 $(BUILD)/kumo.pc: scripts/kumo.pc.in
 	@mkdir -p $(BUILD)
@@ -152,7 +158,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(LIB_C) $(LIB_S) -o $@ -llmdb -ljansson -lm
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) -o $@ -llmdb -ljansson -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \
