@@ -36,6 +36,10 @@ int     km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *
  * and "*rest" segments): a label with a bounded set of values for logs and
  * metrics. p NULL before routing or when no route matched. */
 km_str  km_http_route_pattern(const km_http_req *r);
+/* When the request began, in km_now() time: when its first byte was read,
+ * or, for one that was already waiting in the buffer behind another, when
+ * the server turned to it. Timing a request from here costs one clock read. */
+int64_t km_http_req_start(km_http_req *r);
 /* A parameter captured by the router (":name" or "*name"); p NULL if none. */
 km_str  km_http_param(const km_http_req *r, const char *name);
 /* Body length from Content-Length, or -1 (chunked, or no body: 0). */

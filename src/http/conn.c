@@ -44,9 +44,12 @@ ssize_t km__conn_fill(km__conn *c, int64_t deadline)
 {
     if (c->rlen == c->rcap)
         return -ENOBUFS;
-    ssize_t n = km_read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, deadline);
+    size_t room = c->rcap - c->rlen;
+    ssize_t n = km_read(c->fd, c->rbuf + c->rlen, room, deadline);
     if (n > 0)
         c->rlen += (size_t)n;
+    /* A stream socket's read stops short only when its queue is empty. */
+    c->drained = n > 0 && (size_t)n < room;
     return n;
 }
 
@@ -96,7 +99,7 @@ static void access_log(km__conn *c)
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"path\":\"");
     n += json_str(line + n, 600, r->h.path);
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"dur_us\":%lld",
-                          c->resp.status, (long long)((km_now() - c->started) / 1000));
+                          c->resp.status, (long long)((km_now() - km_http_req_start(r)) / 1000));
     if (r->request_id[0])
         n += (size_t)snprintf(line + n, sizeof line - n, ",\"request_id\":\"%s\"", r->request_id);
     if (r->traced)
@@ -130,6 +133,7 @@ static int next_head(km__conn *c)
     size_t scanned = 0;
     int64_t dl;
     compact(c);
+    c->req.start = 0;
     for (;;) {
         memset(&c->req.h, 0, sizeof c->req.h);
         int n = km__http_parse_head(c->rbuf, c->rlen, &scanned, &c->req.h, c->hdrs,
@@ -147,12 +151,22 @@ static int next_head(km__conn *c)
         /* Idle between requests; once a byte of the next one arrived, the
          * whole head must come within read_header_timeout of it. */
         if (c->rlen == 0) {
-            dl = km_now() + cfg->idle_timeout;
+            dl = km__deadline_after(cfg->idle_timeout);
             atomic_store(&c->busy, false);
+            /* The last read emptied the socket, and any byte that arrived
+             * since then raised a readiness edge: wait for it rather than
+             * spend a read on EAGAIN. A readiness left over from earlier
+             * only costs that read back. */
+            if (c->drained) {
+                c->drained = false;
+                int rc = km_fd_wait(c->fd, KM_FD_READ, dl);
+                if (rc)
+                    return 0;
+            }
         } else {
             if (!atomic_load(&c->busy)) {
                 atomic_store(&c->busy, true);
-                c->started = km_now();
+                c->req.start = c->started = km_now();
             }
             dl = c->started + cfg->read_header_timeout;
         }
@@ -171,7 +185,7 @@ static int next_head(km__conn *c)
         }
         if (!atomic_load(&c->busy)) {
             atomic_store(&c->busy, true);
-            c->started = km_now();
+            c->req.start = c->started = km_now();
         }
     }
 }

@@ -30,6 +30,7 @@ struct km_http_req {
     const char *route;          /* the matched router pattern, NULL before or without one */
     bool      traced;           /* trace is set by the trace middleware */
     km_http_trace_ctx trace;
+    int64_t   start;            /* km_http_req_start, 0 until known */
 };
 
 struct km_http_next {
@@ -65,6 +66,7 @@ struct km__conn {
     bool             keep_alive;
     bool             sent_continue;
     bool             broken;            /* a write failed: close */
+    bool             drained;           /* the last read emptied the socket */
     int64_t          started;           /* when the current request began */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     bool             lean;              /* km_http_stream_lean: big buffers given back */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP requests: accessors, and reading the body (fixed or chunked). */
 #include "http-int.h"
+#include "rt/rt-int.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -44,6 +45,13 @@ km_str km_http_route_pattern(const km_http_req *r)
     return (km_str){ r->route, r->route ? strlen(r->route) : 0 };
 }
 
+int64_t km_http_req_start(km_http_req *r)
+{
+    if (!r->start)
+        r->start = km_now();
+    return r->start;
+}
+
 km_str km_http_param(const km_http_req *r, const char *name)
 {
     size_t n = strlen(name);
@@ -77,7 +85,7 @@ static int read_fixed(km_http_req *r)
 {
     km__conn *c = r->c;
     size_t need = r->body_start + (size_t)r->h.content_length;
-    int64_t dl = km_now() + c->s->cfg.body_timeout;
+    int64_t dl = km__deadline_after(c->s->cfg.body_timeout);
     if (km__conn_reserve(c, need))
         return fail(r, 413);
     while (c->rlen < need) {
@@ -98,7 +106,7 @@ static int read_chunked(km_http_req *r)
     km__conn *c = r->c;
     km__chunked d = { .rpos = r->body_start, .wpos = r->body_start };
     size_t max = c->s->cfg.max_body_bytes;
-    int64_t dl = km_now() + c->s->cfg.body_timeout;
+    int64_t dl = km__deadline_after(c->s->cfg.body_timeout);
     for (;;) {
         int rc = km__chunked_decode(&d, c->rbuf, c->rlen, r->body_start + max);
         if (rc == 1)

@@ -18,7 +18,7 @@ void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request)
 
 static int64_t write_deadline(km__conn *c)
 {
-    return km_now() + c->s->cfg.write_timeout;
+    return km__deadline_after(c->s->cfg.write_timeout);
 }
 
 int km__resp_flush(km__conn *c)

@@ -100,12 +100,16 @@ bool km__log_async_put(km_logger *root, const char *p, size_t n)
         pthread_cond_signal(&a->cv);
         pthread_cond_wait(&a->space, &a->mu);
     }
-    bool was_empty = a->n == 0;
+    /* The flusher is woken twice per buffer: by its first record (to start
+     * the gathering interval) and when it passes half full. After the
+     * unlock, so that on a shared core the woken flusher does not at once
+     * block on the lock the signaller still holds. */
+    bool kick = a->n == 0 || (a->n <= BUF / 2 && a->n + n > BUF / 2);
     memcpy(a->cur + a->n, p, n);
     a->n += n;
-    if (was_empty || a->n > BUF / 2)
-        pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    if (kick)
+        pthread_cond_signal(&a->cv);
     return true;
 }
 

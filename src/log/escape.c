@@ -65,6 +65,15 @@ void km__json_str(km__lbuf *b, const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
+    /* Most strings need no escape: copy them in the same pass that checks. */
+    if (km__lbuf_room(b, n)) {
+        char *o = b->p + b->n;
+        while (i < n && !cls[s[i]]) {
+            o[i] = (char)s[i];
+            i++;
+        }
+        b->n += i;
+    }
     while (i < n) {
         size_t run = i;
         while (i < n && !cls[s[i]])

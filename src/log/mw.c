@@ -11,7 +11,7 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
         km_http_next_call(next, r, w);
         return;
     }
-    int64_t t0 = km_now();
+    int64_t t0 = km_http_req_start(r);
     km_http_next_call(next, r, w);
     int64_t us = (km_now() - t0) / 1000;
     int status = km_http_resp_status(w);

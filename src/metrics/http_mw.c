@@ -100,7 +100,7 @@ static const char *method_label(km_str m)
 void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     km_metrics_http *h = ud;
-    int64_t t0 = km_now();
+    int64_t t0 = km_http_req_start(r);
     km_gauge_inc(h->in_flight);
     km_http_next_call(next, r, w);
     double secs = (double)(km_now() - t0) / 1e9;
@@ -183,7 +183,7 @@ int km_metrics_http_new(km_metrics_http **out, km_metrics *r, const km_metrics_h
                             "method,route,code", NULL, 0);
     if (!rc)
         rc = km__family_get(r, &h->duration, KM__HISTOGRAM, "http_request_duration_seconds",
-                            "Time from a request's head to its handler's return.",
+                            "Time from a request's first byte to its handler's return.",
                             "method,route", cfg->buckets, cfg->nbuckets);
     if (!rc)
         rc = km__family_get(r, &inf, KM__GAUGE, "http_requests_in_flight",

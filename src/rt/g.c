@@ -362,6 +362,29 @@ int64_t km_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The monotonic clock as of the kernel's last tick: the vDSO returns it
+ * without reading the TSC, several times faster than km_now(). It is
+ * never ahead of km_now() and normally at most one tick behind. */
+int64_t km__now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t km__deadline_after(int64_t ns)
+{
+    static _Atomic int64_t tick;
+    int64_t t = atomic_load_explicit(&tick, memory_order_relaxed);
+    if (!t) {
+        struct timespec r;
+        t = clock_getres(CLOCK_MONOTONIC_COARSE, &r) ? 10000000
+                                                     : (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
+        atomic_store_explicit(&tick, t, memory_order_relaxed);
+    }
+    return km__now_coarse() + t + ns;
+}
+
 uint32_t km__rand(void)
 {
     km__p *p = km__getp();

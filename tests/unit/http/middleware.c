@@ -12,6 +12,7 @@ typedef struct {
     char seen_id[80], seen_trace[40], seen_parent[20], outgoing[80];
     int handler_rc;
     int order[4], norder;
+    int64_t start_age;          /* /start: km_now() - km_http_req_start() */
 } world;
 
 static void handler(km_http_req *r, km_http_resp *w, void *ud)
@@ -32,6 +33,12 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         ck_assert(strstr(kv[0].value, t->span_id) != NULL);   /* we are the parent */
     }
     km_str path = km_http_path(r);
+    if (path.n == 6 && !memcmp(path.p, "/start", 6)) {
+        int64_t st = km_http_req_start(r);
+        ck_assert_int_gt(st, 0);
+        ck_assert_int_eq(km_http_req_start(r), st);     /* read once, then kept */
+        wd->start_age = km_now() - st;
+    }
     if (path.n == 5 && !memcmp(path.p, "/slow", 5)) {
         wd->handler_rc = km_sleep(10 * SEC);      /* cut short by the timeout */
         return;
@@ -135,6 +142,27 @@ static void body(void *arg)
         "traceparent: 01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra\r\n"
         "Connection: close\r\n\r\n");
     ck_assert_str_eq(wd.seen_trace, "0af7651916cd43dd8448eb211c80319c");
+
+    /* a request starts when its first byte is read, not when its head is
+     * complete: a head sent in two parts 100 ms apart is 100 ms old */
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    int fd = km_dial(addr, km_now() + 5 * SEC);
+    ck_assert_int_ge(fd, 0);
+    static const char part1[] = "GET /start HTTP/1.1\r\n";
+    static const char part2[] = "Host: a\r\n\r\n";
+    static const char again[] = "GET /start HTTP/1.1\r\nHost: a\r\n\r\n";
+    ck_assert_int_eq(km_write(fd, part1, sizeof part1 - 1, km_now() + SEC), sizeof part1 - 1);
+    km_sleep(SEC / 10);
+    ck_assert_int_eq(km_write(fd, part2, sizeof part2 - 1, km_now() + SEC), sizeof part2 - 1);
+    char buf[1024];
+    ck_assert_int_gt(km_read(fd, buf, sizeof buf, km_now() + 5 * SEC), 0);
+    ck_assert_int_ge(wd.start_age, SEC / 10);
+    /* the next request on the connection starts afresh */
+    ck_assert_int_eq(km_write(fd, again, sizeof again - 1, km_now() + SEC), sizeof again - 1);
+    ck_assert_int_gt(km_read(fd, buf, sizeof buf, km_now() + 5 * SEC), 0);
+    ck_assert_int_lt(wd.start_age, SEC / 10);
+    km_close(fd);
 
     /* the timeout cuts the handler's sleep short and answers 503 */
     int64_t t0 = km_now();
