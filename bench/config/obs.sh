@@ -4,10 +4,12 @@
 # per request with it off (--no-metrics --no-trace), with the default set
 # (metrics, request ids, trace context) and with the full set (plus one
 # access-log record per request to a file), alternating, ROUNDS rounds.
+# LOADS (default "range put") picks the loads; DURATION seconds each.
 set -u
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
+LOADS=${LOADS:-"range put"}
 KUMO=${KUMO:-build/kumo}
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -27,7 +29,7 @@ for round in $(seq "$ROUNDS"); do
     pid=$!
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
     curl -s "http://127.0.0.1:$port/v3/kv/put" -d '{"key":"YmVuY2gva2V5","value":"dg=="}' >/dev/null
-    for t in range put; do
+    for t in $LOADS; do
       c0=$(awk '{print $14+$15}' /proc/$pid/stat)
       out=$(taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" -s "bench/config/$t.lua" "http://127.0.0.1:$port" 2>&1)
       c1=$(awk '{print $14+$15}' /proc/$pid/stat)
@@ -46,12 +48,17 @@ v = {}
 for line in open(sys.argv[1]):
     m, t, rps, cpu = line.split()
     v.setdefault((m, t), []).append((float(rps), float(cpu)))
-print("%-8s %-6s %-28s %-26s %s" % ("mode", "load", "req/s median (min-max)", "CPU us/req median", "req/s vs off"))
+print("%-8s %-6s %-28s %-26s %-13s %s" % ("mode", "load", "req/s median (min-max)", "CPU us/req median",
+                                          "req/s vs off", "CPU/req vs off"))
 for t in ("range", "put"):
+    if ("off", t) not in v:
+        continue
     base = statistics.median(r for r, _ in v[("off", t)])
+    cbase = statistics.median(c for _, c in v[("off", t)])
     for m in ("off", "default", "full"):
         rs = [r for r, _ in v[(m, t)]]; cs = [c for _, c in v[(m, t)]]
-        print("%-8s %-6s %-28s %-26s %+.1f%%" % (m, t, "%.0f (%.0f-%.0f)" % (statistics.median(rs), min(rs), max(rs)),
+        print("%-8s %-6s %-28s %-26s %-13s %+.1f%%" % (m, t, "%.0f (%.0f-%.0f)" % (statistics.median(rs), min(rs), max(rs)),
               "%.2f (%.2f-%.2f)" % (statistics.median(cs), min(cs), max(cs)),
-              (statistics.median(rs) / base - 1) * 100))
+              "%+.1f%%" % ((statistics.median(rs) / base - 1) * 100),
+              (statistics.median(cs) / cbase - 1) * 100))
 PY

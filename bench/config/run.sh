@@ -26,6 +26,7 @@ RAW=$OUT/config-results.txt
 WORK=$PWD/$OUT/config
 KUMO=${KUMO:-build/kumo}
 FANOUT_BIN=$OUT/config_fanout
+FLOOR_BIN=$OUT/config_floor
 TCK=$(getconf CLK_TCK)
 CC=${CC:-cc}
 
@@ -41,6 +42,7 @@ esac
 mkdir -p "$WORK"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude bench/config/fanout.c build/libkumo.a \
     -llmdb -ljansson -pthread -lm -o "$FANOUT_BIN"
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE bench/config/floor.c -o "$FLOOR_BIN"
 
 # 10,000 watch streams need that many sockets in the client and in the
 # server, plus whatever the server still holds from earlier runs: take the
@@ -191,6 +193,15 @@ for round in $(seq "$ROUNDS"); do
     done
     stop
   done
+  # The kernel's floor under the same pinning: one bare write(2) of 200
+  # bytes (a watch event with its chunk framing) per connection.
+  for n in $FANOUT; do
+    line=$("$FLOOR_BIN" "$n" "$SERVER_CPU" "$CLIENT_CPU" 200 1 | grep '^floor:' || true)
+    echo "  kernel $line" >&2
+    for k in p50_ms p99_ms all_ms; do
+      record floor "fanout_${n}w_$k" "$(echo "$line" | sed -nE "s/.* $k=([0-9.-]+).*/\\1/p")"
+    done
+  done
 done
 
 python3 - "$RAW" "$SERVERS" "$FANOUT" <<'EOF'
@@ -228,6 +239,14 @@ for m in metrics:
     if ma and mb:
         ratio = "%.2f" % (mb / ma if higher(m) else ma / mb)
     print("%-26s %-30s %-30s %s" % (m, ca, cb, ratio))
+floor = {n: vals.get(("fanout_%dw_p99_ms" % n, "floor")) for n in fan}
+if any(floor.values()):
+    print()
+    print("kernel floor (bench/config/floor.c: a bare write(2) per connection, no server):")
+    for n in fan:
+        for k in ("p50_ms", "p99_ms"):
+            c, _ = cell("fanout_%dw_%s" % (n, k), "floor")
+            print("  fanout_%dw_%-8s %s" % (n, k, c))
 if a == "etcd" and b == "kumo":
     g = lambda m, s: med.get((m, s))
     def target(name, ok, detail):
@@ -239,7 +258,10 @@ if a == "etcd" and b == "kumo":
     if all(r): target("put req/s >= 2x etcd", r[0] >= 2 * r[1], "%.1fx" % (r[0] / r[1]))
     k, e = g("fanout_%dw_p99_ms" % fan[-1], "kumo"), g("fanout_%dw_p99_ms" % fan[0], "etcd")
     if k is not None and e is not None:
-        target("fan-out p99 to %d < etcd's p99 to %d" % (fan[-1], fan[0]), k < e, "%.2f ms vs %.2f ms" % (k, e))
+        f = floor.get(fan[-1])
+        fl = " (kernel floor %.2f ms)" % statistics.median(f) if f else ""
+        target("fan-out p99 to %d < etcd's p99 to %d" % (fan[-1], fan[0]), k < e,
+               "%.2f ms vs %.2f ms%s" % (k, e, fl))
     k, e = g("rss_per_watcher_%dw_kb" % fan[-1], "kumo"), g("rss_per_watcher_%dw_kb" % fan[-1], "etcd")
     if k is not None and e:
         target("RSS per watcher <= etcd's / 10", k <= e / 10, "%.2f KiB vs %.2f KiB" % (k, e))

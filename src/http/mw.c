@@ -20,9 +20,9 @@ static const char hexd[] = "0123456789abcdef";
 
 static void random_hex(char *out, size_t n)
 {
-    for (size_t i = 0; i < n; i += 8) {
-        uint32_t v = km__rand();
-        for (size_t j = 0; j < 8 && i + j < n; j++, v >>= 4)
+    for (size_t i = 0; i < n; i += 16) {
+        uint64_t v = km__rand64();
+        for (size_t j = 0; j < 16 && i + j < n; j++, v >>= 4)
             out[i + j] = hexd[v & 15];
     }
     out[n] = 0;

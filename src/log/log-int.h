@@ -87,9 +87,18 @@ void km__enc_field(km__lbuf *b, int format, const km_log_field *f);
 /* logger.c: km_log_write with the fields of two arrays. */
 void km__log_write2(km_logger *l, int level, const char *msg, const km_log_field *f, size_t n,
                     const km_log_field *f2, size_t n2);
+/* A record in two halves, for writers that append their fields directly:
+ * time, level, message and bound fields; then the end, to the sink. */
+void km__log_begin(km__lbuf *b, km_logger *l, int level, const char *msg, int64_t wall);
+void km__log_end(km__lbuf *b, km_logger *l);
+/* The record time for a moment read from km_now(): no second clock read
+ * with the default clock; the logger's own clock otherwise. */
+int64_t km__log_wall(km_logger *l, int64_t mono);
 
 /* time.c */
 int64_t km__log_realtime(void *ud);
+/* Wall-clock time minus monotonic time, as of the kernel's last tick. */
+int64_t km__log_wall_offset(void);
 /* "2006-01-02T15:04:05.000000Z": 27 bytes, no NUL. */
 #define KM__RFC3339_LEN 27
 void km__rfc3339(char out[KM__RFC3339_LEN], int64_t ns);

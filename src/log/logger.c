@@ -152,44 +152,63 @@ void km__log_write2(km_logger *l, int level, const char *msg, const km_log_field
     if (!km_log_enabled(l, level))
         return;
     km_logger *root = l->root;
-    bool json = root->format == KM_LOG_JSON;
     char stack[KM__LOG_STACKBUF];
     km__lbuf b;
     km__lbuf_init(&b, stack, sizeof stack);
+    km__log_begin(&b, l, level, msg, root->clock(root->clock_ud));
+    for (size_t i = 0; i < n; i++)
+        km__enc_field(&b, root->format, &f[i]);
+    for (size_t i = 0; i < n2; i++)
+        km__enc_field(&b, root->format, &f2[i]);
+    km__log_end(&b, l);
+}
+
+int64_t km__log_wall(km_logger *l, int64_t mono)
+{
+    km_logger *root = l->root;
+    return root->clock == km__log_realtime ? mono + km__log_wall_offset()
+                                           : root->clock(root->clock_ud);
+}
+
+void km__log_begin(km__lbuf *b, km_logger *l, int level, const char *msg, int64_t wall)
+{
+    km_logger *root = l->root;
+    bool json = root->format == KM_LOG_JSON;
     char ts[KM__RFC3339_LEN];
-    km__rfc3339(ts, root->clock(root->clock_ud));
+    km__rfc3339(ts, wall);
     size_t ln;
     const char *lv = level_name(level, &ln);
     if (!msg)
         msg = "";
     if (json) {
-        km__lbuf_put(&b, "{\"time\":\"", 9);
-        km__lbuf_put(&b, ts, sizeof ts);
-        km__lbuf_put(&b, "\",\"level\":\"", 11);
-        km__lbuf_put(&b, lv, ln);
-        km__lbuf_put(&b, "\",\"msg\":\"", 9);
-        km__json_str(&b, msg, strlen(msg));
-        km__lbuf_ch(&b, '"');
+        km__lbuf_put(b, "{\"time\":\"", 9);
+        km__lbuf_put(b, ts, sizeof ts);
+        km__lbuf_put(b, "\",\"level\":\"", 11);
+        km__lbuf_put(b, lv, ln);
+        km__lbuf_put(b, "\",\"msg\":\"", 9);
+        km__json_str(b, msg, strlen(msg));
+        km__lbuf_ch(b, '"');
     } else {
-        km__lbuf_put(&b, "time=", 5);
-        km__lbuf_put(&b, ts, sizeof ts);
-        km__lbuf_put(&b, " level=", 7);
-        km__lbuf_put(&b, lv, ln);
-        km__lbuf_put(&b, " msg=", 5);
-        km__logfmt_str(&b, msg, strlen(msg));
+        km__lbuf_put(b, "time=", 5);
+        km__lbuf_put(b, ts, sizeof ts);
+        km__lbuf_put(b, " level=", 7);
+        km__lbuf_put(b, lv, ln);
+        km__lbuf_put(b, " msg=", 5);
+        km__logfmt_str(b, msg, strlen(msg));
     }
-    km__lbuf_put(&b, l->bound, l->nbound);
-    for (size_t i = 0; i < n; i++)
-        km__enc_field(&b, root->format, &f[i]);
-    for (size_t i = 0; i < n2; i++)
-        km__enc_field(&b, root->format, &f2[i]);
-    if (json)
-        km__lbuf_put(&b, "}\n", 2);
+    km__lbuf_put(b, l->bound, l->nbound);
+}
+
+void km__log_end(km__lbuf *b, km_logger *l)
+{
+    km_logger *root = l->root;
+    if (root->format == KM_LOG_JSON)
+        km__lbuf_put(b, "}\n", 2);
     else
-        km__lbuf_ch(&b, '\n');
-    if (b.failed)
+        km__lbuf_ch(b, '\n');
+    if (b->failed)
         atomic_fetch_add_explicit(&root->dropped, 1, memory_order_relaxed);
     else
-        sink(root, b.p, b.n);
-    km__lbuf_free(&b);
+        sink(root, b->p, b->n);
+    km__lbuf_free(b);
 }

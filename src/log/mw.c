@@ -3,6 +3,22 @@
 #include <stdio.h>
 #include "log-int.h"
 
+/* The request record's fields, written straight into the record: its keys
+ * are known to need no escaping, so each goes in as one constant. */
+#define KEY(b, json, k) ((json) ? km__lbuf_put(b, ",\"" k "\":", sizeof k + 3) \
+                                : km__lbuf_put(b, " " k "=", sizeof k + 1))
+
+static void put_str(km__lbuf *b, bool json, const char *p, size_t n)
+{
+    if (json) {
+        km__lbuf_ch(b, '"');
+        km__json_str(b, p, n);
+        km__lbuf_ch(b, '"');
+    } else {
+        km__logfmt_str(b, p, n);
+    }
+}
+
 void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     km_logger *l = ud;
@@ -13,35 +29,52 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     }
     int64_t t0 = km_http_req_start(r);
     km_http_next_call(next, r, w);
-    int64_t us = (km_now() - t0) / 1000;
+    int64_t now = km_now();
     int status = km_http_resp_status(w);
     int level = status >= 500 ? KM_LOG_WARN : KM_LOG_INFO;
     if (!km_log_enabled(l, level))
         return;
-    km_log_field f[11];
-    size_t n = 0;
-    f[n++] = km_lf_kstr("method", km_http_method(r));
-    f[n++] = km_lf_kstr("path", km_http_path(r));
-    km_str route = km_http_route_pattern(r);
-    if (route.p)
-        f[n++] = km_lf_kstr("route", route);
-    f[n++] = km_lf_int("status", status);
-    f[n++] = km_lf_int("latency_us", us);
+    bool json = l->root->format == KM_LOG_JSON;
+    char stack[KM__LOG_STACKBUF];
+    km__lbuf b;
+    km__lbuf_init(&b, stack, sizeof stack);
+    km__log_begin(&b, l, level, "request", km__log_wall(l, now));
+    km_str m = km_http_method(r), p = km_http_path(r), route = km_http_route_pattern(r);
+    KEY(&b, json, "method");
+    put_str(&b, json, m.p, m.n);
+    KEY(&b, json, "path");
+    put_str(&b, json, p.p, p.n);
+    if (route.p) {
+        KEY(&b, json, "route");
+        put_str(&b, json, route.p, route.n);
+    }
+    KEY(&b, json, "status");
+    km__enc_int(&b, status);
+    KEY(&b, json, "latency_us");
+    km__enc_int(&b, (now - t0) / 1000);
     int64_t cl = km_http_content_length(r);
-    if (cl > 0)
-        f[n++] = km_lf_int("req_bytes", cl);
+    if (cl > 0) {
+        KEY(&b, json, "req_bytes");
+        km__enc_int(&b, cl);
+    }
     km_str id = km_http_request_id(r);
-    if (id.p)
-        f[n++] = km_lf_kstr("request_id", id);
+    if (id.p) {
+        KEY(&b, json, "request_id");
+        put_str(&b, json, id.p, id.n);
+    }
     const km_http_trace_ctx *t = km_http_trace(r);
     if (t) {
-        f[n++] = km_lf_strn("trace_id", t->trace_id, 32);
-        f[n++] = km_lf_strn("span_id", t->span_id, 16);
+        KEY(&b, json, "trace_id");
+        put_str(&b, json, t->trace_id, 32);
+        KEY(&b, json, "span_id");
+        put_str(&b, json, t->span_id, 16);
     }
     km_str remote = km_http_remote(r);
-    if (remote.p)
-        f[n++] = km_lf_kstr("remote", remote);
-    km_log_write(l, level, "request", f, n);
+    if (remote.p) {
+        KEY(&b, json, "remote");
+        put_str(&b, json, remote.p, remote.n);
+    }
+    km__log_end(&b, l);
 }
 
 void km_log_mw_span(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)

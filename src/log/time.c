@@ -11,6 +11,19 @@ int64_t km__log_realtime(void *ud)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t km__log_wall_offset(void)
+{
+    /* Both coarse clocks move at the same tick, so their difference is the
+     * offset between the fine ones; read again if a tick came in between. */
+    struct timespec m1, w, m2;
+    do {
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &m1);
+        clock_gettime(CLOCK_REALTIME_COARSE, &w);
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &m2);
+    } while (m1.tv_sec != m2.tv_sec || m1.tv_nsec != m2.tv_nsec);
+    return ((int64_t)w.tv_sec - m1.tv_sec) * 1000000000 + (w.tv_nsec - m1.tv_nsec);
+}
+
 static void put2(char *o, unsigned v) { o[0] = (char)('0' + v / 10); o[1] = (char)('0' + v % 10); }
 
 /* Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year
@@ -36,28 +49,36 @@ void km__rfc3339(char o[KM__RFC3339_LEN], int64_t ns)
         sub += 1000000000;
         sec--;
     }
-    int64_t days = sec / 86400, sod = sec % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
+    /* Records come many to a second: the date and time of day are formatted
+     * once per second per thread (no goroutine switch happens in here). */
+    static _Thread_local int64_t last_sec = INT64_MIN;
+    static _Thread_local char last[19];
+    if (sec != last_sec) {
+        int64_t days = sec / 86400, sod = sec % 86400;
+        if (sod < 0) {
+            sod += 86400;
+            days--;
+        }
+        int y;
+        unsigned m, d;
+        civil(days, &y, &m, &d);
+        if (y < 0 || y > 9999)
+            y = y < 0 ? 0 : 9999;   /* RFC 3339 has four-digit years only */
+        put2(last, (unsigned)y / 100);
+        put2(last + 2, (unsigned)y % 100);
+        last[4] = '-';
+        put2(last + 5, m);
+        last[7] = '-';
+        put2(last + 8, d);
+        last[10] = 'T';
+        put2(last + 11, (unsigned)(sod / 3600));
+        last[13] = ':';
+        put2(last + 14, (unsigned)(sod / 60 % 60));
+        last[16] = ':';
+        put2(last + 17, (unsigned)(sod % 60));
+        last_sec = sec;
     }
-    int y;
-    unsigned m, d;
-    civil(days, &y, &m, &d);
-    if (y < 0 || y > 9999)
-        y = y < 0 ? 0 : 9999;   /* RFC 3339 has four-digit years only */
-    put2(o, (unsigned)y / 100);
-    put2(o + 2, (unsigned)y % 100);
-    o[4] = '-';
-    put2(o + 5, m);
-    o[7] = '-';
-    put2(o + 8, d);
-    o[10] = 'T';
-    put2(o + 11, (unsigned)(sod / 3600));
-    o[13] = ':';
-    put2(o + 14, (unsigned)(sod / 60 % 60));
-    o[16] = ':';
-    put2(o + 17, (unsigned)(sod % 60));
+    memcpy(o, last, sizeof last);
     o[19] = '.';
     unsigned us = (unsigned)(sub / 1000);
     for (int i = 25; i >= 20; i--, us /= 10)

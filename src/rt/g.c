@@ -2,7 +2,9 @@
 /* Goroutine life cycle: spawn, switch, park, ready, yield, exit. */
 #include "sched-int.h"
 #include "switch.h"
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #else
@@ -385,15 +387,31 @@ int64_t km__deadline_after(int64_t ns)
     return km__now_coarse() + t + ns;
 }
 
-uint32_t km__rand(void)
+uint64_t km__rand_seed(void)
+{
+    uint64_t s;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+        s = (uint64_t)km_now() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&s;
+    return s;
+}
+
+uint64_t km__rand64(void)
 {
     km__p *p = km__getp();
-    static _Thread_local uint64_t fallback = 0x9E3779B97F4A7C15ull;
+    static _Thread_local uint64_t fallback;
     uint64_t *s = p ? &p->rng : &fallback;
-    /* wyrand: fast, good enough for choosing victims and select cases. */
+    if (!*s)
+        *s = km__rand_seed() | 1;
+    /* wyrand: fast, and seeded from the kernel so that two processes
+     * (and their trace ids) never share a sequence. */
     *s += 0xa0761d6478bd642full;
     __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
-    return (uint32_t)((m >> 64) ^ m);
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
+
+uint32_t km__rand(void)
+{
+    return (uint32_t)km__rand64();
 }
 
 uint32_t km__randn(uint32_t n)

@@ -44,7 +44,7 @@ static void worker_bind(km__p *p)
 #ifdef KM_TSAN
     p->tsan_g0 = __tsan_get_current_fiber();
 #endif
-    p->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(p->id + 1) ^ (uint64_t)km_now();
+    p->rng = km__rand_seed() | 1;
 }
 
 static void *worker_thread(void *arg)

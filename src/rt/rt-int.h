@@ -179,6 +179,8 @@ void km__cancel_inherit(km__g *child, km__g *parent);
 
 /* ---- random ---- */
 uint32_t km__rand(void);        /* per-worker fast PRNG */
+uint64_t km__rand64(void);      /* the same, 64 bits at a time */
+uint64_t km__rand_seed(void);   /* from getrandom(2) */
 uint32_t km__randn(uint32_t n); /* uniform in [0, n) */
 
 /* ---- goroutine structs and stacks (gpool.c, stack.c) ---- */

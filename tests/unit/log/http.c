@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SEC 1000000000LL
@@ -12,7 +13,7 @@
 #define CALLER "b7ad6b7169203331"
 
 typedef struct {
-    km_logger *log;
+    km_logger *log, *lf;        /* JSON, and logfmt for the request records */
     char req_span[17], call_span[17], outgoing[80];
 } world;
 
@@ -44,21 +45,24 @@ static const char *sget(json_t *j, const char *k)
     return s ? s : "(missing)";
 }
 
-static char path[64];
+static char path[64], lfpath[64];
 
 static void body(void *arg)
 {
     world wd = { 0 };
     km_log_config lc = { .path = path };
     REQUIRE_EQ(km_log_new(&wd.log, &lc), 0);
+    km_log_config lfc = { .path = lfpath, .format = KM_LOG_LOGFMT };
+    REQUIRE_EQ(km_log_new(&wd.lf, &lfc), 0);
     km_http_mw chain[] = {
         { km_http_mw_request_id, NULL },
         { km_http_mw_trace, NULL },
         { km_log_mw_request, wd.log },
+        { km_log_mw_request, wd.lf },
         { km_log_mw_span, wd.log },
     };
     km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = &wd,
-                           .middleware = chain, .nmiddleware = 4 };
+                           .middleware = chain, .nmiddleware = 5 };
     km_http_server *srv;
     REQUIRE_EQ(km_http_serve(&srv, &cfg), 0);
     char url[64], url2[64];
@@ -82,6 +86,7 @@ static void body(void *arg)
     km_http_client_free(cl);
     REQUIRE_EQ(km_http_shutdown(srv, km_now() + SEC), 0);
     km_log_free(wd.log);
+    km_log_free(wd.lf);
 
     char want[80];
     snprintf(want, sizeof want, "00-" TRACE "-%s-01", wd.call_span);
@@ -143,15 +148,44 @@ static void body(void *arg)
     fclose(f);
     ck_assert_int_eq(n, 5);
     ck_assert_int_eq(seen, 31);
+
+    /* the same request records in logfmt, with a wall-clock time of now */
+    f = fopen(lfpath, "r");
+    ck_assert(f != NULL);
+    n = 0;
+    char want1[256], want2[128];
+    snprintf(want1, sizeof want1, " request_id=req-7 trace_id=" TRACE " span_id=%s remote=127.0.0.1:",
+             wd.req_span);
+    snprintf(want2, sizeof want2, " level=warn msg=request method=POST path=/fail status=503 latency_us=");
+    while (fgets(line, sizeof line, f)) {
+        ck_assert_msg(!strncmp(line, "time=", 5) && line[5 + 26] == 'Z', "%s", line);
+        struct tm tm = { 0 };
+        ck_assert(strptime(line + 5, "%Y-%m-%dT%H:%M:%S", &tm) != NULL);
+        time_t at = timegm(&tm), now = time(NULL);
+        ck_assert_msg(at <= now && at >= now - 30, "%s", line);
+        if (n == 0) {
+            ck_assert_msg(strstr(line, " level=info msg=request method=GET path=/hello status=200 latency_us="),
+                          "%s", line);
+            ck_assert_msg(strstr(line, want1), "%s", line);
+        } else {
+            ck_assert_msg(strstr(line, want2) && strstr(line, " req_bytes=3 "), "%s", line);
+        }
+        n++;
+    }
+    fclose(f);
+    ck_assert_int_eq(n, 2);
 }
 
 START_TEST(request_and_span)
 {
     t_procs(2);
     snprintf(path, sizeof path, "/tmp/kumo-log-http-%d.log", (int)getpid());
+    snprintf(lfpath, sizeof lfpath, "/tmp/kumo-log-http-%d.logfmt", (int)getpid());
     unlink(path);
+    unlink(lfpath);
     t_run(body, NULL);
     unlink(path);
+    unlink(lfpath);
 }
 END_TEST
 
