@@ -91,8 +91,9 @@ void km__log_write2(km_logger *l, int level, const char *msg, const km_log_field
  * time, level, message and bound fields; then the end, to the sink. */
 void km__log_begin(km__lbuf *b, km_logger *l, int level, const char *msg, int64_t wall);
 void km__log_end(km__lbuf *b, km_logger *l);
-/* The record time for a moment read from km_now(): no second clock read
- * with the default clock; the logger's own clock otherwise. */
+/* The record time for a moment read from km_now(): with the default clock,
+ * from a wall-clock offset refreshed each second (no second clock read);
+ * the logger's own clock otherwise. */
 int64_t km__log_wall(km_logger *l, int64_t mono);
 
 /* time.c */

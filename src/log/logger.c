@@ -166,8 +166,17 @@ void km__log_write2(km_logger *l, int level, const char *msg, const km_log_field
 int64_t km__log_wall(km_logger *l, int64_t mono)
 {
     km_logger *root = l->root;
-    return root->clock == km__log_realtime ? mono + km__log_wall_offset()
-                                           : root->clock(root->clock_ud);
+    if (root->clock != km__log_realtime)
+        return root->clock(root->clock_ud);
+    /* The wall-clock offset, read again each second of this thread's
+     * records: a clock step shows within a second, and no record pays a
+     * second clock read (the caller runs no goroutine switch in here). */
+    static _Thread_local int64_t offset, until;
+    if (mono >= until) {
+        offset = km__log_wall_offset();
+        until = mono + 1000000000;
+    }
+    return mono + offset;
 }
 
 void km__log_begin(km__lbuf *b, km_logger *l, int level, const char *msg, int64_t wall)
