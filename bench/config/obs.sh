@@ -5,6 +5,8 @@
 # (metrics, request ids, trace context) and with the full set (plus one
 # access-log record per request to a file), alternating, ROUNDS rounds.
 # LOADS (default "range put") picks the loads; DURATION seconds each.
+# LOG_DIR (default: next to the data dir, on the same disk) holds the
+# access log of the full set.
 set -u
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -12,10 +14,11 @@ DURATION=${DURATION:-5}
 LOADS=${LOADS:-"range put"}
 KUMO=${KUMO:-build/kumo}
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+log=${LOG_DIR:-$work}/kumo-obs-access.log
+trap 'kill $pid 2>/dev/null; rm -rf "$work" "$log"' EXIT
 pid=
 TCK=$(getconf CLK_TCK)
-declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $work/access.log" )
+declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
 modes="off default full"
 raw=$work/raw
 for round in $(seq "$ROUNDS"); do
@@ -23,7 +26,7 @@ for round in $(seq "$ROUNDS"); do
   [ $((round % 2)) -eq 0 ] && order="full default off"
   for m in $order; do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    rm -rf "$work/data" "$work/access.log"
+    rm -rf "$work/data" "$log"
     # shellcheck disable=SC2086
     KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$port" --data-dir "$work/data" ${flags[$m]} 2>/dev/null &
     pid=$!

@@ -18,12 +18,24 @@ void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w)
 
 static const char hexd[] = "0123456789abcdef";
 
+static const char hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* n (a multiple of 16) random lower-case hex digits and a NUL: each draw
+ * of 64 bits gives 16 digits, a byte at a time through the pairs. */
 static void random_hex(char *out, size_t n)
 {
     for (size_t i = 0; i < n; i += 16) {
         uint64_t v = km__rand64();
-        for (size_t j = 0; j < 16 && i + j < n; j++, v >>= 4)
-            out[i + j] = hexd[v & 15];
+        for (size_t j = 0; j < 16; j += 2, v >>= 8)
+            memcpy(out + i + j, hex_pairs + 2 * (v & 0xff), 2);
     }
     out[n] = 0;
 }
@@ -163,7 +175,7 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
 {
     int64_t ns = ud ? *(const int64_t *)ud : 0;
     km_group *g;
-    if (ns <= 0 || km_group_new(&g, km_group_current(), km_now() + ns)) {
+    if (ns <= 0 || km_group_new(&g, km_group_current(), km__deadline_after(ns))) {
         km_http_next_call(next, r, w);
         return;
     }

@@ -366,7 +366,8 @@ int64_t km_now(void)
 
 /* The monotonic clock as of the kernel's last tick: the vDSO returns it
  * without reading the TSC, several times faster than km_now(). It is
- * never ahead of km_now() and normally at most one tick behind. */
+ * never ahead of km_now(); it trails by a tick, or by a few after the
+ * CPU was idle. */
 int64_t km__now_coarse(void)
 {
     struct timespec ts;
@@ -376,6 +377,11 @@ int64_t km__now_coarse(void)
 
 int64_t km__deadline_after(int64_t ns)
 {
+    /* After an idle period the coarse clock can trail by a few ticks
+     * (milliseconds): harmless for timeouts of a second or more, not for
+     * shorter ones. */
+    if (ns < 1000000000)
+        return km_now() + ns;
     static _Atomic int64_t tick;
     int64_t t = atomic_load_explicit(&tick, memory_order_relaxed);
     if (!t) {

@@ -149,14 +149,15 @@ static inline bool km__claim(km__g *g, int tok)
 /* Makes a claimed G runnable (runnext of this worker when on one). */
 void km__ready(km__g *g);
 /* The monotonic clock as of the last kernel tick: cheap, never ahead of
- * km_now(), at most a tick behind. */
+ * km_now(), a tick or a few behind. */
 int64_t km__now_coarse(void);
-/* A deadline at least ns from now, from the coarse clock: never early, at
- * most a tick late. For I/O timeouts, set once per request. */
+/* The deadline ns from now. From the coarse clock for timeouts of a second
+ * or more (at most a tick late, a few milliseconds early after an idle
+ * CPU); from km_now() for shorter ones. For per-request I/O timeouts. */
 int64_t km__deadline_after(int64_t ns);
-/* True if deadline is set and certainly past. A deadline that passed
- * within the last tick may read as not yet expired: the waiter then
- * parks and its timer, which uses km_now(), fires at once. */
+/* True if deadline is set and certainly past. One that passed since the
+ * last tick may read as not yet expired: the waiter then parks and its
+ * timer, which uses km_now(), fires at once. */
 static inline bool km__expired(int64_t deadline)
 {
     return deadline != KM_FOREVER && deadline <= km__now_coarse();
