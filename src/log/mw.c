@@ -8,29 +8,21 @@
 #define KEY(b, json, k) ((json) ? km__lbuf_put(b, ",\"" k "\":", sizeof k + 3) \
                                 : km__lbuf_put(b, " " k "=", sizeof k + 1))
 
-static void put_str(km__lbuf *b, bool json, const char *p, size_t n)
+/* A string value. plain: one that needs neither escaping nor logfmt quotes
+ * and is never empty (an HTTP method token, a checked request id, hex
+ * trace ids, an address). */
+static void put_str(km__lbuf *b, bool json, const char *p, size_t n, bool plain)
 {
-    if (json) {
+    if (json)
         km__lbuf_ch(b, '"');
+    if (plain)
+        km__lbuf_put(b, p, n);
+    else if (json)
         km__json_str(b, p, n);
-        km__lbuf_ch(b, '"');
-    } else {
+    else
         km__logfmt_str(b, p, n);
-    }
-}
-
-/* A value that needs neither escaping nor logfmt quotes, and is never
- * empty: an HTTP method token, a checked request id, hex trace ids, an
- * address. */
-static void put_plain(km__lbuf *b, bool json, const char *p, size_t n)
-{
-    if (json) {
+    if (json)
         km__lbuf_ch(b, '"');
-        km__lbuf_put(b, p, n);
-        km__lbuf_ch(b, '"');
-    } else {
-        km__lbuf_put(b, p, n);
-    }
 }
 
 void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
@@ -55,12 +47,12 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     km__log_begin(&b, l, level, "request", km__log_wall(l, now));
     km_str m = km_http_method(r), p = km_http_path(r), route = km_http_route_pattern(r);
     KEY(&b, json, "method");
-    put_plain(&b, json, m.p, m.n);
+    put_str(&b, json, m.p, m.n, true);
     KEY(&b, json, "path");
-    put_str(&b, json, p.p, p.n);
+    put_str(&b, json, p.p, p.n, false);
     if (route.p) {
         KEY(&b, json, "route");
-        put_str(&b, json, route.p, route.n);
+        put_str(&b, json, route.p, route.n, false);
     }
     KEY(&b, json, "status");
     km__enc_int(&b, status);
@@ -74,19 +66,19 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     km_str id = km_http_request_id(r);
     if (id.p) {
         KEY(&b, json, "request_id");
-        put_plain(&b, json, id.p, id.n);
+        put_str(&b, json, id.p, id.n, true);
     }
     const km_http_trace_ctx *t = km_http_trace(r);
     if (t) {
         KEY(&b, json, "trace_id");
-        put_plain(&b, json, t->trace_id, 32);
+        put_str(&b, json, t->trace_id, 32, true);
         KEY(&b, json, "span_id");
-        put_plain(&b, json, t->span_id, 16);
+        put_str(&b, json, t->span_id, 16, true);
     }
     km_str remote = km_http_remote(r);
     if (remote.p) {
         KEY(&b, json, "remote");
-        put_plain(&b, json, remote.p, remote.n);
+        put_str(&b, json, remote.p, remote.n, true);
     }
     km__log_end(&b, l);
 }
