@@ -179,30 +179,34 @@ int64_t km__log_wall(km_logger *l, int64_t mono)
     return mono + offset;
 }
 
+/* What comes before the time, the level and the message, per format. */
+typedef struct { const char *p; size_t n; } lit;
+#define LIT(s) { s, sizeof s - 1 }
+static const lit head[2][3] = {
+    [KM_LOG_JSON]   = { LIT("{\"time\":\""), LIT("\",\"level\":\""), LIT("\",\"msg\":\"") },
+    [KM_LOG_LOGFMT] = { LIT("time="), LIT(" level="), LIT(" msg=") },
+};
+
 void km__log_begin(km__lbuf *b, km_logger *l, int level, const char *msg, int64_t wall)
 {
     km_logger *root = l->root;
     bool json = root->format == KM_LOG_JSON;
+    const lit *h = head[json ? KM_LOG_JSON : KM_LOG_LOGFMT];
     char ts[KM__RFC3339_LEN];
     km__rfc3339(ts, wall);
     size_t ln;
     const char *lv = level_name(level, &ln);
     if (!msg)
         msg = "";
+    km__lbuf_put(b, h[0].p, h[0].n);
+    km__lbuf_put(b, ts, sizeof ts);
+    km__lbuf_put(b, h[1].p, h[1].n);
+    km__lbuf_put(b, lv, ln);
+    km__lbuf_put(b, h[2].p, h[2].n);
     if (json) {
-        km__lbuf_put(b, "{\"time\":\"", 9);
-        km__lbuf_put(b, ts, sizeof ts);
-        km__lbuf_put(b, "\",\"level\":\"", 11);
-        km__lbuf_put(b, lv, ln);
-        km__lbuf_put(b, "\",\"msg\":\"", 9);
         km__json_str(b, msg, strlen(msg));
         km__lbuf_ch(b, '"');
     } else {
-        km__lbuf_put(b, "time=", 5);
-        km__lbuf_put(b, ts, sizeof ts);
-        km__lbuf_put(b, " level=", 7);
-        km__lbuf_put(b, lv, ln);
-        km__lbuf_put(b, " msg=", 5);
         km__logfmt_str(b, msg, strlen(msg));
     }
     km__lbuf_put(b, l->bound, l->nbound);
