@@ -58,7 +58,7 @@ static km__conn *conn_new(km_http_server *s, int fd)
     c->fd = fd;
     c->s = s;
     c->rlen = c->rpos = c->wlen = c->loglen = 0;
-    c->broken = c->lean = c->remote_known = false;
+    c->broken = c->lean = c->remote_known = c->drained = false;
     c->prev = NULL;
     atomic_store(&c->busy, false);
     km_mutex_lock(s->mu);
