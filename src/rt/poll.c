@@ -153,7 +153,9 @@ km__g *km__poll_wait(int64_t deadline, bool poller, bool *woken)
     }
     km__g *list = NULL;
     int n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
-    for (int i = 0; i < n; i++) {
+    /* Backwards, as dispatch prepends: the list runs in the order the fds
+     * became ready, so the one that waited longest is served first. */
+    for (int i = n - 1; i >= 0; i--) {
         if (evs[i].data.u64 == EV_WAKE) {
             /* Only the poller consumes a wake-up (it is meant for it); the
              * eventfd is level-triggered, so it stays pending otherwise. */
