@@ -36,10 +36,15 @@ int     km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *
  * and "*rest" segments): a label with a bounded set of values for logs and
  * metrics. p NULL before routing or when no route matched. */
 km_str  km_http_route_pattern(const km_http_req *r);
-/* When the request began, in km_now() time: when its first byte was read,
- * or, for one that was already waiting in the buffer behind another, when
- * the server turned to it. Timing a request from here costs one clock read. */
+/* When the request began, in km_now() time: when the read that brought
+ * its first byte returned (for pipelined requests, one read brings several).
+ * Timing a request from here costs no clock read of its own. */
 int64_t km_http_req_start(km_http_req *r);
+/* When its handler returned, in km_now() time: read by the first call
+ * after it did, and the same for every later call, so that middleware
+ * timing a request (metrics, access log) share one clock read; km_now()
+ * while the handler has not returned (or never ran). */
+int64_t km_http_req_end(km_http_req *r);
 /* A parameter captured by the router (":name" or "*name"); p NULL if none. */
 km_str  km_http_param(const km_http_req *r, const char *name);
 /* Body length from Content-Length, or -1 (chunked, or no body: 0). */
@@ -132,9 +137,10 @@ const km_http_trace_ctx *km_http_trace(const km_http_req *r);
 size_t km_http_trace_headers(const km_http_req *r, km_http_kv out[2],
                              char buf[KM_HTTP_TRACE_BUF]);
 
-/* Per-request timeout: ud points to an int64_t of nanoseconds. Blocking
- * calls of the handler return -ECANCELED once it passes; a handler that
- * has not answered by then gets a 503. */
+/* Per-request timeout: ud points to an int64_t of nanoseconds, counted
+ * from km_http_req_start (time the request spent queued behind pipelined
+ * ones counts too). Blocking calls of the handler return -ECANCELED once
+ * it passes; a handler that has not answered by then gets a 503. */
 void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
 
 /* ---- router ---- */

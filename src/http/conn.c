@@ -46,8 +46,10 @@ ssize_t km__conn_fill(km__conn *c, int64_t deadline)
         return -ENOBUFS;
     size_t room = c->rcap - c->rlen;
     ssize_t n = km_read(c->fd, c->rbuf + c->rlen, room, deadline);
-    if (n > 0)
+    if (n > 0) {
         c->rlen += (size_t)n;
+        c->read_at = km_now();
+    }
     /* A stream socket's read stops short only when its queue is empty. */
     c->drained = n > 0 && (size_t)n < room;
     return n;
@@ -99,7 +101,7 @@ static void access_log(km__conn *c)
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"path\":\"");
     n += json_str(line + n, 600, r->h.path);
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"dur_us\":%lld",
-                          c->resp.status, (long long)((km_now() - km_http_req_start(r)) / 1000));
+                          c->resp.status, (long long)((km_http_req_end(r) - km_http_req_start(r)) / 1000));
     if (r->request_id[0])
         n += (size_t)snprintf(line + n, sizeof line - n, ",\"request_id\":\"%s\"", r->request_id);
     if (r->traced)
@@ -138,8 +140,13 @@ static int next_head(km__conn *c)
         memset(&c->req.h, 0, sizeof c->req.h);
         int n = km__http_parse_head(c->rbuf, c->rlen, &scanned, &c->req.h, c->hdrs,
                                     cfg->max_headers, cfg->max_header_bytes);
-        if (n > 0)
+        if (n > 0) {
+            if (!c->req.start) {    /* buffered whole: read with the one before */
+                atomic_store(&c->busy, true);
+                c->req.start = c->started = c->read_at;
+            }
             return n;
+        }
         if (n < 0) {
             km__resp_reset(&c->resp, c, false);
             km__resp_error(c, -n);
@@ -166,7 +173,7 @@ static int next_head(km__conn *c)
         } else {
             if (!atomic_load(&c->busy)) {
                 atomic_store(&c->busy, true);
-                c->req.start = c->started = km_now();
+                c->req.start = c->started = c->read_at;
             }
             dl = c->started + cfg->read_header_timeout;
         }
@@ -185,7 +192,7 @@ static int next_head(km__conn *c)
         }
         if (!atomic_load(&c->busy)) {
             atomic_store(&c->busy, true);
-            c->req.start = c->started = km_now();
+            c->req.start = c->started = c->read_at;
         }
     }
 }
@@ -215,7 +222,8 @@ void km__http_conn_main(void *arg)
             break;
         }
         r->request_id[0] = 0;
-        r->traced = false;
+        r->traced = r->handled = false;
+        r->end_at = 0;
         r->route = NULL;
         km_http_next chain = { cfg, 0 };
         km_http_next_call(&chain, r, &c->resp);

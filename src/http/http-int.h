@@ -28,9 +28,12 @@ struct km_http_req {
     size_t    end;              /* offset just past this request, once known */
     char      request_id[65];   /* set by the request-id middleware */
     const char *route;          /* the matched router pattern, NULL before or without one */
+    size_t    route_len;
     bool      traced;           /* trace is set by the trace middleware */
     km_http_trace_ctx trace;
     int64_t   start;            /* km_http_req_start, 0 until known */
+    int64_t   end_at;           /* km_http_req_end, 0 until read */
+    bool      handled;          /* the handler returned */
 };
 
 struct km_http_next {
@@ -68,6 +71,7 @@ struct km__conn {
     bool             broken;            /* a write failed: close */
     bool             drained;           /* the last read emptied the socket */
     int64_t          started;           /* when the current request began */
+    int64_t          read_at;           /* km_now() after the last read that got bytes */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     bool             lean;              /* km_http_stream_lean: big buffers given back */
     bool             remote_known;      /* remote holds the peer's address */
@@ -106,6 +110,9 @@ ssize_t km__conn_fill(km__conn *c, int64_t deadline);
 int  km__resp_flush(km__conn *c);
 int  km__resp_error(km__conn *c, int status);
 int  km__resp_finish(km_http_resp *w);
+/* km_http_set_header for a name and value known to be valid (the library's
+ * own: constant names, checked or generated values). */
+int  km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl);
 void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request);
 /* Writes raw bytes through the output buffer. */
 int  km__out(km__conn *c, const void *p, size_t n);

@@ -13,29 +13,34 @@ void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w)
         m->fn(r, w, m->ud, &rest);
     } else {
         cfg->handler(r, w, cfg->ud);
+        r->handled = true;
     }
 }
 
 static const char hexd[] = "0123456789abcdef";
 
-static const char hex_pairs[] =
-    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+/* The 8 nibbles of u as 8 lower-case hex digits, all at once: each nibble
+ * is spread to a byte of its own, then offset to '0' or, from 10 up, 'a'.
+ * (Their order is the bytes' in memory; for random digits any will do.) */
+static uint64_t hex8(uint32_t u)
+{
+    uint64_t x = u;
+    x = (x | x << 16) & 0x0000FFFF0000FFFFull;
+    x = (x | x << 8) & 0x00FF00FF00FF00FFull;
+    x = (x | x << 4) & 0x0F0F0F0F0F0F0F0Full;
+    uint64_t letter = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    return x + 0x3030303030303030ull + letter * ('a' - '0' - 10);
+}
 
-/* n (a multiple of 16) random lower-case hex digits and a NUL: each draw
- * of 64 bits gives 16 digits, a byte at a time through the pairs. */
+/* n (a multiple of 16) random lower-case hex digits and a NUL, 16 per
+ * 64-bit draw. */
 static void random_hex(char *out, size_t n)
 {
     for (size_t i = 0; i < n; i += 16) {
         uint64_t v = km__rand64();
-        for (size_t j = 0; j < 16; j += 2, v >>= 8)
-            memcpy(out + i + j, hex_pairs + 2 * (v & 0xff), 2);
+        uint64_t lo = hex8((uint32_t)v), hi = hex8((uint32_t)(v >> 32));
+        memcpy(out + i, &lo, 8);
+        memcpy(out + i + 8, &hi, 8);
     }
     out[n] = 0;
 }
@@ -55,13 +60,14 @@ void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_ne
     bool ok = in.p && in.n >= 1 && in.n <= 64;
     for (size_t i = 0; ok && i < in.n; i++)
         ok = id_char((unsigned char)in.p[i]);
+    size_t n = 16;
     if (ok) {
         memcpy(r->request_id, in.p, in.n);
-        r->request_id[in.n] = 0;
+        r->request_id[n = in.n] = 0;
     } else {
-        random_hex(r->request_id, 16);
+        random_hex(r->request_id, n);
     }
-    km_http_set_header(w, "X-Request-ID", r->request_id);
+    km__resp_add_header(w, "X-Request-ID", 12, r->request_id, n);
     km_http_next_call(next, r, w);
 }
 
@@ -175,15 +181,17 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
 {
     int64_t ns = ud ? *(const int64_t *)ud : 0;
     km_group *g;
-    /* Exact, unlike the server's own I/O deadlines: handlers read it and
-     * pass what is left on to the services they call. */
-    if (ns <= 0 || km_group_new(&g, km_group_current(), km_now() + ns)) {
+    /* Counted from the request's first byte, as its client counts. Exact,
+     * unlike the server's own I/O deadlines: handlers read it and pass
+     * what is left on to the services they call. */
+    if (ns <= 0 || km_group_new(&g, km_group_current(), km_http_req_start(r) + ns)) {
         km_http_next_call(next, r, w);
         return;
     }
     call c = { r, w, next };
-    int rc = km_group_run(g, run_rest, &c);
-    if (rc && !w->head_sent) {
+    int rc = km__group_run(g, run_rest, &c);
+    /* Whether the time ran out matters only while a 503 can still be sent. */
+    if (!rc && !w->head_sent && km_group_err(g)) {
         static const char msg[] = "request timed out\n";
         km_http_send(w, 503, "text/plain; charset=utf-8", msg, sizeof msg - 1);
     }

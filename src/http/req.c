@@ -42,7 +42,7 @@ int km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *valu
 
 km_str km_http_route_pattern(const km_http_req *r)
 {
-    return (km_str){ r->route, r->route ? strlen(r->route) : 0 };
+    return (km_str){ r->route, r->route ? r->route_len : 0 };
 }
 
 int64_t km_http_req_start(km_http_req *r)
@@ -50,6 +50,15 @@ int64_t km_http_req_start(km_http_req *r)
     if (!r->start)
         r->start = km_now();
     return r->start;
+}
+
+int64_t km_http_req_end(km_http_req *r)
+{
+    if (!r->handled)
+        return km_now();
+    if (!r->end_at)
+        r->end_at = km_now();
+    return r->end_at;
 }
 
 km_str km_http_param(const km_http_req *r, const char *name)

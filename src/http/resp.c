@@ -177,6 +177,13 @@ int km_http_set_header(km_http_resp *w, const char *name, const char *value)
     for (size_t i = 0; i < vl; i++)
         if (value[i] == '\r' || value[i] == '\n')
             return -EINVAL;
+    return km__resp_add_header(w, name, nl, value, vl);
+}
+
+int km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl)
+{
+    if (w->head_sent)
+        return -EALREADY;
     if (w->hlen + nl + vl + 4 > KM__RESP_HDRS)
         return -ENOSPC;
     if (!w->hdrs && !(w->hdrs = km__malloc(KM__RESP_HDRS)))

@@ -13,6 +13,7 @@
 typedef struct route {
     char            method[16];
     char           *pattern;        /* owned copy, '/'-separated */
+    size_t          pattern_len;
     km_str          seg[MAX_SEGS];
     int             nseg;
     bool            rest;           /* last segment is "*name" */
@@ -83,6 +84,7 @@ int km_http_route(km_http_router *rt, const char *method, const char *pattern,
         return -ENOMEM;
     }
     memcpy(r->pattern, pattern, pl + 1);
+    r->pattern_len = pl;
     strcpy(r->method, method);
     r->h = h;
     r->ud = ud;
@@ -172,6 +174,7 @@ void km_http_router_serve(km_http_req *req, km_http_resp *w, void *ud)
             continue;
         if (method_is(m, r->method) || (head && !strcmp(r->method, "GET"))) {
             req->route = r->pattern;
+            req->route_len = r->pattern_len;
             r->h(req, w, r->ud);
             return;
         }

@@ -35,7 +35,7 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     }
     int64_t t0 = km_http_req_start(r);
     km_http_next_call(next, r, w);
-    int64_t now = km_now();
+    int64_t now = km_http_req_end(r);
     int status = km_http_resp_status(w);
     int level = status >= 500 ? KM_LOG_WARN : KM_LOG_INFO;
     if (!km_log_enabled(l, level))

@@ -3,11 +3,24 @@
 #include "metrics-int.h"
 #include <stdio.h>
 
+/* One label set's two series. Looking them up by label values hashes and
+ * compares three strings; this cache, in front of it, compares a pointer,
+ * an int and the route. Entries never change once published. */
+typedef struct {
+    const char *method;         /* from method_label's table */
+    int         status;
+    km_series  *requests, *duration;
+    char        route[];        /* a copy: the pointer it came from may be reused */
+} label_set;
+
+#define NCACHE 64
+
 struct km_metrics_http {
     km_metric *requests, *duration;
     km_series *in_flight;
     char     **routes;          /* patterns, or none: the default labels */
     size_t     nroutes;
+    _Atomic(label_set *) cache[NCACHE];
 };
 
 /* Checks a router pattern: '/'-separated, ":name" a segment, "*name" last. */
@@ -97,13 +110,42 @@ static const char *method_label(km_str m)
     return "OTHER";
 }
 
+/* The cached series for a stable route pointer, filling a free slot on a
+ * miss; NULL when the slot holds another label set (the caller looks the
+ * series up by value then). */
+static label_set *cached(km_metrics_http *h, const char *method, const char *route,
+                         int status, const char *code)
+{
+    size_t i = ((uintptr_t)route >> 4 ^ (uintptr_t)method >> 3 ^ (unsigned)status * 0x9e37u) &
+               (NCACHE - 1);
+    label_set *e = atomic_load_explicit(&h->cache[i], memory_order_acquire);
+    if (e)
+        return e->method == method && e->status == status && !strcmp(e->route, route) ? e : NULL;
+    size_t n = strlen(route) + 1;
+    if (!(e = km__malloc(sizeof *e + n)))
+        return NULL;
+    e->method = method;
+    e->status = status;
+    e->requests = km_metric_with(h->requests, method, route, code);
+    e->duration = km_metric_with(h->duration, method, route);
+    memcpy(e->route, route, n);
+    label_set *none = NULL;
+    if (!e->requests || !e->duration ||
+        !atomic_compare_exchange_strong_explicit(&h->cache[i], &none, e, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        km__free(e);    /* another worker filled the slot first */
+        return NULL;
+    }
+    return e;
+}
+
 void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     km_metrics_http *h = ud;
     int64_t t0 = km_http_req_start(r);
     km_gauge_inc(h->in_flight);
     km_http_next_call(next, r, w);
-    double secs = (double)(km_now() - t0) / 1e9;
+    double secs = (double)(km_http_req_end(r) - t0) / 1e9;
     km_gauge_dec(h->in_flight);
 
     /* The status sent, or the one the server will send for a body that
@@ -134,6 +176,12 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
         snprintf(code, sizeof code, "%d", status);
     }
     const char *method = method_label(km_http_method(r));
+    label_set *ls = rl == route ? NULL : cached(h, method, rl, status, code);
+    if (ls) {
+        km_counter_inc(ls->requests);
+        km_histogram_observe(ls->duration, secs);
+        return;
+    }
     km_counter_inc(km_metric_with(h->requests, method, rl, code));
     km_histogram_observe(km_metric_with(h->duration, method, rl), secs);
 }
@@ -144,6 +192,8 @@ void km_metrics_http_free(km_metrics_http *h)
         return;
     for (size_t i = 0; i < h->nroutes; i++)
         km__free(h->routes[i]);
+    for (size_t i = 0; i < NCACHE; i++)
+        km__free(atomic_load_explicit(&h->cache[i], memory_order_relaxed));
     km__free(h->routes);
     km__free(h);
 }

@@ -202,7 +202,7 @@ int km_group_free(km_group *grp)
     return 0;
 }
 
-int km_group_run(km_group *grp, km_fn *fn, void *arg)
+int km__group_run(km_group *grp, km_fn *fn, void *arg)
 {
     km__g *self = km__curg();
     if (!grp || !fn)
@@ -226,7 +226,13 @@ int km_group_run(km_group *grp, km_fn *fn, void *arg)
     if (me.prev) me.prev->next = me.next; else grp->runners = me.next;
     if (me.next) me.next->prev = me.prev;
     km__lock_release(&grp->lock);
-    return km_group_err(grp);
+    return 0;
+}
+
+int km_group_run(km_group *grp, km_fn *fn, void *arg)
+{
+    int rc = km__group_run(grp, fn, arg);
+    return rc ? rc : km_group_err(grp);
 }
 
 km_group *km_group_current(void)

@@ -4,6 +4,7 @@
 #include "sched-int.h"
 #include "wait.h"
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -140,19 +141,32 @@ static void dispatch(uint64_t data, uint32_t ev, km__g **list)
     km__lock_release(&pd->lock);
 }
 
+/* epoll_pwait2 (Linux 5.11) waits to the nanosecond; where it is missing
+ * (older kernels, Valgrind 3.19) epoll_wait waits whole milliseconds,
+ * rounded up so that a timer is never run early. */
+static int epoll_until(struct epoll_event *evs, int max, int64_t deadline)
+{
+    static atomic_bool no_pwait2;
+    int64_t d = 0;
+    if (deadline != KM_FOREVER && (d = deadline - km_now()) < 0)
+        d = 0;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = { d / 1000000000, d % 1000000000 };
+        int n = epoll_pwait2(epfd, evs, max, deadline == KM_FOREVER ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    int ms = deadline == KM_FOREVER ? -1 : d > (int64_t)INT_MAX * 1000000 ? INT_MAX
+                                                : (int)((d + 999999) / 1000000);
+    return epoll_wait(epfd, evs, max, ms);
+}
+
 km__g *km__poll_wait(int64_t deadline, bool poller, bool *woken)
 {
     struct epoll_event evs[128];
-    struct timespec ts, *tsp = NULL;
-    if (deadline != KM_FOREVER) {
-        int64_t d = deadline - km_now();
-        if (d < 0) d = 0;
-        ts.tv_sec = d / 1000000000;
-        ts.tv_nsec = d % 1000000000;
-        tsp = &ts;
-    }
     km__g *list = NULL;
-    int n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
+    int n = epoll_until(evs, 128, deadline);
     /* Backwards, as dispatch prepends: the list runs in the order the fds
      * became ready, so the one that waited longest is served first. */
     for (int i = n - 1; i >= 0; i--) {

@@ -4,6 +4,7 @@
 #define KM_RT_INT_H
 
 #include <kumo/rt.h>
+#include <kumo/group.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,6 +41,9 @@ void  km__release_freed(size_t n);
  * when the caller's group is cancelled, so arg may live on the caller's
  * stack (what the library's own offloaded calls need). */
 int   km__blocking(km_fn *fn, void *arg, bool cancellable);
+/* km_group_run without the closing km_group_err (and its clock read), for
+ * callers that only sometimes need it. -EINVAL or -EPERM as km_group_run. */
+int   km__group_run(km_group *g, km_fn *fn, void *arg);
 /* Prints "kumo: fatal: ..." and aborts: for misuse Go would panic on. */
 _Noreturn void km__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -13,6 +13,7 @@ typedef struct {
     int handler_rc;
     int order[4], norder;
     int64_t start_age;          /* /start: km_now() - km_http_req_start() */
+    int64_t inner_end;          /* km_http_req_end() as the inner marker read it */
 } world;
 
 static void handler(km_http_req *r, km_http_resp *w, void *ud)
@@ -38,6 +39,10 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         ck_assert_int_gt(st, 0);
         ck_assert_int_eq(km_http_req_start(r), st);     /* read once, then kept */
         wd->start_age = km_now() - st;
+        /* before the handler returns, the end is the present */
+        int64_t e = km_http_req_end(r);
+        km_sleep(SEC / 1000);
+        ck_assert_int_gt(km_http_req_end(r), e);
     }
     if (path.n == 5 && !memcmp(path.p, "/slow", 5)) {
         wd->handler_rc = km_sleep(10 * SEC);      /* cut short by the timeout */
@@ -55,6 +60,13 @@ static void mark(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
     if (m->wd->norder < 4)
         m->wd->order[m->wd->norder++] = m->tag;
     km_http_next_call(next, r, w);
+    /* after it, one reading shared by the middleware around the handler */
+    int64_t e = km_http_req_end(r);
+    ck_assert_int_ge(e, km_http_req_start(r));
+    if (m->tag == 2)
+        m->wd->inner_end = e;
+    else
+        ck_assert_int_eq(e, m->wd->inner_end);
 }
 
 static int64_t timeout_ns = SEC / 10;
@@ -133,6 +145,8 @@ static void body(void *arg)
         ck_assert_msg(strstr(r, "HTTP/1.1 200"), "%s", r);
         ck_assert_int_eq(strlen(wd.seen_id), 16);
         ck_assert_int_eq(strlen(wd.seen_trace), 32);
+        ck_assert_uint_eq(strspn(wd.seen_id, "0123456789abcdef"), 16);
+        ck_assert_uint_eq(strspn(wd.seen_trace, "0123456789abcdef"), 32);
         ck_assert_str_eq(wd.seen_parent, "");
         ck_assert(strcmp(wd.seen_trace, "0af7651916cd43dd8448eb211c80319c"));
     }
