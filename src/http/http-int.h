@@ -72,6 +72,7 @@ struct km__conn {
     bool             drained;           /* the last read emptied the socket */
     int64_t          started;           /* when the current request began */
     int64_t          read_at;           /* km_now() after the last read that got bytes */
+    km_group        *tgroup;            /* the timeout middleware's, reused */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     bool             lean;              /* km_http_stream_lean: big buffers given back */
     bool             remote_known;      /* remote holds the peer's address */

@@ -180,14 +180,22 @@ static void run_rest(void *arg)
 void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     int64_t ns = ud ? *(const int64_t *)ud : 0;
-    km_group *g;
-    /* Counted from the request's first byte, as its client counts. Exact,
-     * unlike the server's own I/O deadlines: handlers read it and pass
-     * what is left on to the services they call. */
-    if (ns <= 0 || km_group_new(&g, km_group_current(), km_http_req_start(r) + ns)) {
+    if (ns <= 0) {
         km_http_next_call(next, r, w);
         return;
     }
+    /* One group per connection, made again for each request: no
+     * allocation per request. */
+    km__conn *conn = r->c;
+    if (!conn->tgroup && !(conn->tgroup = km__malloc(sizeof *conn->tgroup))) {
+        km_http_next_call(next, r, w);
+        return;
+    }
+    km_group *g = conn->tgroup;
+    /* Counted from the request's first byte, as its client counts. Exact,
+     * unlike the server's own I/O deadlines: handlers read it and pass
+     * what is left on to the services they call. */
+    km__group_init(g, km_group_current(), km_http_req_start(r) + ns);
     call c = { r, w, next };
     int rc = km__group_run(g, run_rest, &c);
     /* Whether the time ran out matters only while a 503 can still be sent. */
@@ -196,8 +204,10 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
         km_http_send(w, 503, "text/plain; charset=utf-8", msg, sizeof msg - 1);
     }
     /* Goroutines the handler started stay in g: wait for them before
-     * freeing it (they see the same deadline). */
+     * reusing it (they see the same deadline). A child group the handler
+     * never freed still points at g: leave g to it. */
     km_group_cancel(g);
     km_group_wait(g, KM_FOREVER);
-    km_group_free(g);
+    if (km__group_fini(g))
+        conn->tgroup = NULL;
 }

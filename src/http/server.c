@@ -28,6 +28,7 @@ static void conn_destroy(km__conn *c)
     km__free(c->wbuf);
     km__free(c->hdrs);
     km__free(c->logbuf);
+    km__free(c->tgroup);
     km__free(c->resp.hdrs);
     km__free(c);
 }

@@ -3,23 +3,6 @@
 #include <kumo/group.h>
 #include "wait.h"
 
-/* A goroutine running a call under the group (km_group_run). */
-typedef struct runner {
-    km__g         *g;
-    struct runner *next, *prev;
-} runner;
-
-struct km_group {
-    km__lock    lock;           /* members, children, runners */
-    atomic_int  cancelled;
-    int64_t     deadline;       /* effective: min with the ancestors' */
-    km_group   *parent;
-    km_group   *children, *sibling_next, *sibling_prev;
-    km__g      *members;
-    runner     *runners;
-    atomic_long nmembers;
-};
-
 int km_group_new(km_group **out, km_group *parent, int64_t deadline)
 {
     if (!out)
@@ -27,8 +10,14 @@ int km_group_new(km_group **out, km_group *parent, int64_t deadline)
     km_group *g = km__calloc(1, sizeof *g);
     if (!g)
         return -ENOMEM;
-    g->deadline = deadline;
-    g->parent = parent;
+    km__group_init(g, parent, deadline);
+    *out = g;
+    return 0;
+}
+
+void km__group_init(km_group *g, km_group *parent, int64_t deadline)
+{
+    *g = (km_group){ .deadline = deadline, .parent = parent };
     if (parent) {
         if (parent->deadline != KM_FOREVER &&
             (deadline == KM_FOREVER || parent->deadline < deadline))
@@ -42,8 +31,6 @@ int km_group_new(km_group **out, km_group *parent, int64_t deadline)
             atomic_store(&g->cancelled, 1);
         km__lock_release(&parent->lock);
     }
-    *out = g;
-    return 0;
 }
 
 static void add_member(km_group *grp, km__g *g)
@@ -122,7 +109,7 @@ static void cancel_locked_tree(km_group *grp, km__g **woken)
             *woken = m;
         }
     }
-    for (runner *r = grp->runners; r; r = r->next) {
+    for (km__runner *r = grp->runners; r; r = r->next) {
         if (km__claim(r->g, KM__WAKE_CANCEL)) {
             r->g->schedlink = *woken;
             *woken = r->g;
@@ -188,6 +175,14 @@ int km_group_free(km_group *grp)
 {
     if (!grp)
         return 0;
+    int rc = km__group_fini(grp);
+    if (!rc)
+        km__free(grp);
+    return rc;
+}
+
+int km__group_fini(km_group *grp)
+{
     if (atomic_load(&grp->nmembers) || grp->children || grp->runners)
         return -EBUSY;
     km_group *p = grp->parent;
@@ -198,7 +193,6 @@ int km_group_free(km_group *grp)
         if (grp->sibling_next) grp->sibling_next->sibling_prev = grp->sibling_prev;
         km__lock_release(&p->lock);
     }
-    km__free(grp);
     return 0;
 }
 
@@ -209,7 +203,7 @@ int km__group_run(km_group *grp, km_fn *fn, void *arg)
         return -EINVAL;
     if (!self)
         return -EPERM;
-    runner me = { .g = self };
+    km__runner me = { .g = self };
     km__lock_acquire(&grp->lock);
     me.next = grp->runners;
     if (grp->runners)

@@ -41,6 +41,29 @@ void  km__release_freed(size_t n);
  * when the caller's group is cancelled, so arg may live on the caller's
  * stack (what the library's own offloaded calls need). */
 int   km__blocking(km_fn *fn, void *arg, bool cancellable);
+/* A goroutine running a call under a group (km_group_run). */
+typedef struct km__runner {
+    km__g             *g;
+    struct km__runner *next, *prev;
+} km__runner;
+
+/* Defined here so that a group scoped to one call can live on its caller's
+ * stack (km__group_init/km__group_fini): the timeout middleware makes one
+ * per request and must not allocate. */
+struct km_group {
+    km__lock    lock;           /* members, children, runners */
+    atomic_int  cancelled;
+    int64_t     deadline;       /* effective: min with the ancestors' */
+    km_group   *parent;
+    km_group   *children, *sibling_next, *sibling_prev;
+    km__g      *members;
+    km__runner *runners;
+    atomic_long nmembers;
+};
+/* km_group_new and km_group_free without the allocation. fini is -EBUSY,
+ * and leaves g in place, while it has members, children or runners. */
+void  km__group_init(km_group *g, km_group *parent, int64_t deadline);
+int   km__group_fini(km_group *g);
 /* km_group_run without the closing km_group_err (and its clock read), for
  * callers that only sometimes need it. -EINVAL or -EPERM as km_group_run. */
 int   km__group_run(km_group *g, km_fn *fn, void *arg);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Steady-state HTTP requests on a warm keep-alive connection make no allocation through kumo's allocator hook. */
+/* Steady-state HTTP requests on a warm keep-alive connection make no allocation through kumo's allocator hook, with and without the observability middleware. */
 #include "util.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define SEC    1000000000LL
 #define WARMUP 100
@@ -76,7 +78,7 @@ static void read_one(cli *c, const char *want)
     }
 }
 
-enum { PING, POST, PIPELINED };
+enum { PING, POST, PIPELINED, MIDDLEWARE };
 
 typedef struct { int mode; long during; long leaked_at_end; } run_t;
 
@@ -89,6 +91,28 @@ static void body(void *arg)
     ck_assert_int_eq(km_http_route(rt, "GET", "/ping", ping, NULL), 0);
     ck_assert_int_eq(km_http_route(rt, "POST", "/echo", echo, NULL), 0);
     km_http_config cfg = { .addr = "127.0.0.1:0", .handler = km_http_router_serve, .ud = rt };
+    /* The whole observability set, as kumo serve runs it: metrics, request
+     * id, trace context, a buffered access log, a timeout. */
+    km_metrics *reg = NULL;
+    km_metrics_http *mh = NULL;
+    km_logger *log = NULL;
+    int logfd = -1;
+    static const int64_t timeout = 5 * SEC;
+    km_http_mw chain[5];
+    if (run->mode == MIDDLEWARE) {
+        logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        km_log_config lc = { .fd = logfd, .flush_interval = 50 * 1000000LL };
+        ck_assert_int_eq(km_metrics_new(&reg), 0);
+        ck_assert_int_eq(km_metrics_http_new(&mh, reg, NULL), 0);
+        ck_assert_int_eq(km_log_new(&log, &lc), 0);
+        chain[0] = (km_http_mw){ km_metrics_mw, mh };
+        chain[1] = (km_http_mw){ km_http_mw_request_id, NULL };
+        chain[2] = (km_http_mw){ km_http_mw_trace, NULL };
+        chain[3] = (km_http_mw){ km_log_mw_request, log };
+        chain[4] = (km_http_mw){ km_http_mw_timeout, (void *)&timeout };
+        cfg.middleware = chain;
+        cfg.nmiddleware = 5;
+    }
     ck_assert_int_eq(km_http_serve(&srv, &cfg), 0);
     char addr[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", km_http_server_port(srv));
@@ -112,7 +136,7 @@ static void body(void *arg)
         }
         if (at >= 0 && i - start >= COUNT)
             break;
-        if (run->mode == PING) {
+        if (run->mode == PING || run->mode == MIDDLEWARE) {
             ck_assert_int_eq(km_write(c->fd, get, sizeof get - 1, soon()), sizeof get - 1);
             read_one(c, "pong");
         } else if (run->mode == POST) {
@@ -129,6 +153,12 @@ static void body(void *arg)
     free(c);
     ck_assert_int_eq(km_http_shutdown(srv, soon()), 0);
     km_http_router_free(rt);
+    if (run->mode == MIDDLEWARE) {
+        km_log_free(log);
+        km_metrics_http_free(mh);
+        km_metrics_free(reg);
+        close(logfd);
+    }
 }
 
 static void run_mode(int mode)
@@ -162,6 +192,12 @@ START_TEST(pipelined_gets)
 }
 END_TEST
 
+START_TEST(gets_through_middleware)
+{
+    run_mode(MIDDLEWARE);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http/alloc");
@@ -170,6 +206,7 @@ static Suite *suite(void)
     tcase_add_test(tc, get_ping);
     tcase_add_test(tc, post_small_body);
     tcase_add_test(tc, pipelined_gets);
+    tcase_add_test(tc, gets_through_middleware);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
 /* Middleware: request ids, W3C trace context, per-request timeouts, order. */
 #include "util.h"
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define SEC 1000000000LL
@@ -14,7 +15,17 @@ typedef struct {
     int order[4], norder;
     int64_t start_age;          /* /start: km_now() - km_http_req_start() */
     int64_t inner_end;          /* km_http_req_end() as the inner marker read it */
+    atomic_int helper_rc;       /* /spawn: the goroutine the handler started */
+    atomic_int helper_done;
 } world;
+
+/* /spawn's goroutine: in the request's group, so the timeout ends it too. */
+static void helper(void *arg)
+{
+    world *wd = arg;
+    atomic_store(&wd->helper_rc, km_sleep(10 * SEC));
+    atomic_store(&wd->helper_done, 1);
+}
 
 static void handler(km_http_req *r, km_http_resp *w, void *ud)
 {
@@ -43,6 +54,11 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         int64_t e = km_http_req_end(r);
         km_sleep(SEC / 1000);
         ck_assert_int_gt(km_http_req_end(r), e);
+    }
+    if (path.n == 6 && !memcmp(path.p, "/spawn", 6)) {
+        ck_assert_int_eq(km_go(helper, wd), 0);
+        wd->handler_rc = km_sleep(10 * SEC);
+        return;
     }
     if (path.n == 5 && !memcmp(path.p, "/slow", 5)) {
         wd->handler_rc = km_sleep(10 * SEC);      /* cut short by the timeout */
@@ -186,6 +202,32 @@ static void body(void *arg)
     ck_assert_int_eq(wd.handler_rc, -ECANCELED);
     ck_assert_int_ge(km_now() - t0, timeout_ns);
     ck_assert_int_lt(km_now() - t0, 5 * SEC);
+
+    /* on one keep-alive connection: a timed-out request whose handler
+     * started a goroutine, then more. The goroutine is cut short and
+     * waited for before the next request, which gets a fresh deadline. */
+    fd = km_dial(addr, km_now() + 5 * SEC);
+    ck_assert_int_ge(fd, 0);
+    static const char spawn[] = "GET /spawn HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char plain[] = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        atomic_store(&wd.helper_done, 0);
+        t0 = km_now();
+        ck_assert_int_eq(km_write(fd, spawn, sizeof spawn - 1, km_now() + SEC), sizeof spawn - 1);
+        ssize_t n = km_read(fd, buf, sizeof buf - 1, km_now() + 5 * SEC);
+        ck_assert_int_gt(n, 0);
+        buf[n] = 0;
+        ck_assert_msg(strstr(buf, "HTTP/1.1 503"), "%s", buf);
+        ck_assert_int_ge(km_now() - t0, timeout_ns);
+        ck_assert_int_eq(atomic_load(&wd.helper_done), 1);
+        ck_assert_int_eq(atomic_load(&wd.helper_rc), -ECANCELED);
+        ck_assert_int_eq(km_write(fd, plain, sizeof plain - 1, km_now() + SEC), sizeof plain - 1);
+        n = km_read(fd, buf, sizeof buf - 1, km_now() + 5 * SEC);
+        ck_assert_int_gt(n, 0);
+        buf[n] = 0;
+        ck_assert_msg(strstr(buf, "HTTP/1.1 200") && strstr(buf, "\r\n\r\nok"), "%s", buf);
+    }
+    km_close(fd);
 
     ck_assert_int_eq(km_http_shutdown(wd.srv, km_now() + 5 * SEC), 0);
 }
