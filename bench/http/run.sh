@@ -150,18 +150,23 @@ print(' '.join(map(str, sorted(want))))
 PY
 }
 
-# utime + stime, in clock ticks, summed over the given pids (each process's
-# stat already sums its threads).
+# "utime stime", in clock ticks, summed over the given pids (each
+# process's stat already sums its threads).
 cpu_ticks() {
-  local p s rest total=0
+  local p s rest ut=0 st=0
   for p in "$@"; do
     s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
     rest=${s##*) }
     # shellcheck disable=SC2086
     set -- $rest
-    total=$((total + ${12} + ${13}))
+    ut=$((ut + ${12})); st=$((st + ${13}))
   done
-  echo "$total"
+  echo "$ut $st"
+}
+
+# Microseconds per request for $1 clock ticks over $2 requests.
+per_req() {
+  awk -v d="$1" -v r="$2" -v t="$TCK" 'BEGIN { if (r > 0) printf "%.3f", d * 1e6 / t / r; else print "nan" }'
 }
 
 # wrk's latency ("812.00us", "1.23ms", "2.01s") in microseconds.
@@ -260,11 +265,12 @@ for round in $(seq 1 "$ROUNDS"); do
       mapfile -t args < <(wrk_args "$mode" "$port")
       tag="server=$srv mode=$mode round=$round"
       # shellcheck disable=SC2086  # tree is a list of pids
-      t0=$(cpu_ticks $tree)
+      read -r u0 s0 < <(cpu_ticks $tree)
       rc=0
       out=$(taskset -c "$CLIENT_CPU" timeout $((DURATION + 30)) wrk "${args[@]}" 2>&1) || rc=$?
       # shellcheck disable=SC2086
-      t1=$(cpu_ticks $tree)
+      read -r u1 s1 < <(cpu_ticks $tree)
+      t0=$((u0 + s0)); t1=$((u1 + s1))
       { echo "== $tag pids=\"$tree\" cpu_ticks=$((t1 - t0))"; echo "wrk ${args[*]}"; echo "$out"; } >> "$WRKLOG"
       if [ "$rc" -ne 0 ] || ! kill -0 "$spid" 2>/dev/null; then
         why="wrk exit $rc"; kill -0 "$spid" 2>/dev/null || why="server died"
@@ -279,8 +285,9 @@ for round in $(seq 1 "$ROUNDS"); do
       non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' <<< "$out")
       sockerr=$(sed -n 's/^ *Socket errors: *//p' <<< "$out")
       nsock=$(awk -F'[ ,]+' '{ s = 0; for (i = 2; i <= NF; i += 2) s += $i; print s }' <<< "${sockerr:-connect 0}")
-      cpu=$(awk -v d=$((t1 - t0)) -v r="${reqs:-0}" -v t="$TCK" 'BEGIN { if (r > 0) printf "%.3f", d * 1e6 / t / r; else print "nan" }')
-      echo "$tag rps=${rps:-nan} requests=${reqs:-0} p50_us=$p50 p99_us=$p99 cpu_us_per_req=$cpu cpu_ticks=$((t1 - t0)) non2xx=${non2xx:-0} sock_errors=$nsock sock_detail=\"${sockerr:-none}\"" >> "$RAW"
+      cpu=$(per_req $((t1 - t0)) "${reqs:-0}"); ucpu=$(per_req $((u1 - u0)) "${reqs:-0}")
+      scpu=$(per_req $((s1 - s0)) "${reqs:-0}")
+      echo "$tag rps=${rps:-nan} requests=${reqs:-0} p50_us=$p50 p99_us=$p99 cpu_us_per_req=$cpu user_us_per_req=$ucpu sys_us_per_req=$scpu cpu_ticks=$((t1 - t0)) non2xx=${non2xx:-0} sock_errors=$nsock sock_detail=\"${sockerr:-none}\"" >> "$RAW"
       if [ "${non2xx:-0}" != 0 ] || [ "$nsock" != 0 ]; then
         echo "   WARNING: $srv $mode round $round: non-2xx ${non2xx:-0}, socket errors: ${sockerr:-none}" >&2
       fi
@@ -307,8 +314,8 @@ for line in open(raw):
     if 'status' in kv:
         fails[(s, m)].append(kv.get('why', ''))
         continue
-    for k in ('rps', 'p50_us', 'p99_us', 'cpu_us_per_req'):
-        if kv[k] != 'nan':
+    for k in ('rps', 'p50_us', 'p99_us', 'cpu_us_per_req', 'user_us_per_req', 'sys_us_per_req'):
+        if kv.get(k, 'nan') != 'nan':
             vals[(s, m, k)].append(float(kv[k]))
     if kv['non2xx'] != '0' or kv['sock_errors'] != '0':
         errs.append(f"{names.get(s, s)} {m} round {kv['round']}: non-2xx {kv['non2xx']}, socket errors: {kv['sock_detail']}")
@@ -360,6 +367,19 @@ if 'kumo' in servers and peers:
             rows.append(r)
     table(["mode", "metric"] + [f"kumo/{names.get(p, p)}" for p in peers], rows)
     print("\nRatios of medians: for req/s above 1 favours kumo, for CPU/req below 1 does.")
+
+# Where the CPU goes: user space (the server's own code and runtime) and the
+# kernel (system calls, and the TCP work a loopback send does for the
+# receiving socket). The kernel part sets a floor no user-space change moves.
+print()
+rows = []
+for m in modes:
+    for s in servers:
+        u, k = vals[(s, m, 'user_us_per_req')], vals[(s, m, 'sys_us_per_req')]
+        if u and k:
+            rows.append([m, names.get(s, s), cell(u, []), cell(k, [])])
+if rows:
+    table(["mode", "server", "user µs/req", "kernel µs/req"], rows)
 print("CPU/req is the server's utime+stime (/proc/PID/stat, all its processes and threads, "
       "10 ms ticks) over the wrk run, divided by the requests wrk completed.")
 if errs:

@@ -40,20 +40,20 @@ static const char del_help[] =
 static int set_range(json_t *req, const char *key, const char *end, bool prefix)
 {
     size_t kn = strlen(key);
-    json_object_set_new(req, "key", ctl_b64(key, kn));
+    json_object_set_new(req, "key", km__etcd_json_b64(key, kn));
     if (prefix && end) {
         fprintf(stderr, "kumo: --prefix and RANGE_END do not go together\n");
         return 2;
     }
     if (prefix) {
-        size_t en;
-        char *e = ctl_prefix_end(key, kn, &en);
+        char *e = malloc(kn + 2);
         if (!e)
             return 2;
-        json_object_set_new(req, "range_end", ctl_b64(e, en));
+        size_t en = km__etcd_prefix_end(e, key, kn);
+        json_object_set_new(req, "range_end", km__etcd_json_b64(e, en));
         free(e);
     } else if (end) {
-        json_object_set_new(req, "range_end", ctl_b64(end, strlen(end)));
+        json_object_set_new(req, "range_end", km__etcd_json_b64(end, strlen(end)));
     }
     return 0;
 }
@@ -200,9 +200,9 @@ int ctl_parse_put(int argc, char **argv, ctl_op *op, bool value_from_stdin)
     op->req = json_object();
     if (!op->req)
         return 2;
-    json_object_set_new(op->req, "key", ctl_b64(key, strlen(key)));
+    json_object_set_new(op->req, "key", km__etcd_json_b64(key, strlen(key)));
     if (npos == 2) {
-        json_object_set_new(op->req, "value", ctl_b64(argv[optind + 1], strlen(argv[optind + 1])));
+        json_object_set_new(op->req, "value", km__etcd_json_b64(argv[optind + 1], strlen(argv[optind + 1])));
     } else {
         size_t n;
         char *v = read_stdin(&n);
@@ -210,7 +210,7 @@ int ctl_parse_put(int argc, char **argv, ctl_op *op, bool value_from_stdin)
             fprintf(stderr, "kumo: cannot read the value from stdin\n");
             return 2;
         }
-        json_object_set_new(op->req, "value", ctl_b64(v, n));
+        json_object_set_new(op->req, "value", km__etcd_json_b64(v, n));
         free(v);
     }
     if (lease)

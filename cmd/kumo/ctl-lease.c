@@ -17,8 +17,8 @@ typedef struct { int64_t id; bool keys, once; } lease_args;
 
 static void print_grant(json_t *resp, void *ud)
 {
-    printf("lease %016llx granted with TTL(%llds)\n", (unsigned long long)ctl_i64(resp, "ID"),
-           (long long)ctl_i64(resp, "TTL"));
+    printf("lease %016llx granted with TTL(%llds)\n", (unsigned long long)km__etcd_json_i64(resp, "ID"),
+           (long long)km__etcd_json_i64(resp, "TTL"));
 }
 
 static void print_revoke(json_t *resp, void *ud)
@@ -29,13 +29,13 @@ static void print_revoke(json_t *resp, void *ud)
 static void print_ttl(json_t *resp, void *ud)
 {
     lease_args *a = ud;
-    int64_t ttl = ctl_i64(resp, "TTL");
+    int64_t ttl = km__etcd_json_i64(resp, "TTL");
     if (ttl < 0) {
         printf("lease %016llx already expired\n", (unsigned long long)a->id);
         return;
     }
     printf("lease %016llx granted with TTL(%llds), remaining(%llds)",
-           (unsigned long long)a->id, (long long)ctl_i64(resp, "grantedTTL"), (long long)ttl);
+           (unsigned long long)a->id, (long long)km__etcd_json_i64(resp, "grantedTTL"), (long long)ttl);
     if (a->keys) {
         printf(", attached keys([");
         size_t i;
@@ -61,7 +61,7 @@ static void print_list(json_t *resp, void *ud)
     size_t i;
     printf("found %zu leases\n", json_array_size(ls));
     json_array_foreach(ls, i, l)
-        printf("%016llx\n", (unsigned long long)ctl_i64(l, "ID"));
+        printf("%016llx\n", (unsigned long long)km__etcd_json_i64(l, "ID"));
 }
 
 static int keep_alive(ctl *c, void *arg)
@@ -75,7 +75,7 @@ static int keep_alive(ctl *c, void *arg)
         json_t *res = json_object_get(resp, "result");
         if (!json_is_object(res))
             res = resp;
-        int64_t ttl = ctl_i64(res, "TTL");
+        int64_t ttl = km__etcd_json_i64(res, "TTL");
         if (c->json)
             ctl_print_json(resp);
         json_decref(resp);

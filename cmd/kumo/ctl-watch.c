@@ -31,7 +31,7 @@ typedef struct {
 static void set_str(json_t *o, const char *name, const char *p, size_t n)
 {
     json_t *s = json_stringn(p, n);
-    json_object_set_new(o, name, s ? s : ctl_b64(p, n));
+    json_object_set_new(o, name, s ? s : km__etcd_json_b64(p, n));
 }
 
 static void print_simple_kv(const km_client_kv *kv)

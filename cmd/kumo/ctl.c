@@ -197,17 +197,6 @@ void ctl_print_json(json_t *v)
     }
 }
 
-json_t *ctl_b64(const void *p, size_t n)
-{
-    char *s = malloc(km__b64_enc_len(n) + 1);
-    if (!s)
-        return NULL;
-    s[km__b64_encode(s, p, n)] = 0;
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
 char *ctl_unb64(json_t *o, const char *key, size_t *n)
 {
     json_t *v = json_object_get(o, key);
@@ -224,39 +213,6 @@ char *ctl_unb64(json_t *o, const char *key, size_t *n)
     out[d] = 0;
     *n = (size_t)d;
     return out;
-}
-
-int64_t ctl_i64(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_true(v))
-        return 1;
-    return 0;
-}
-
-char *ctl_prefix_end(const char *key, size_t n, size_t *outn)
-{
-    char *e = malloc(n + 1);
-    if (!e)
-        return NULL;
-    memcpy(e, key, n);
-    /* Drop trailing 0xff bytes and bump the last other one; a key of only
-     * 0xff (or empty) means "to the end of the keyspace": "\0". */
-    while (n > 0 && (unsigned char)e[n - 1] == 0xff)
-        n--;
-    if (n == 0) {
-        e[0] = 0;
-        *outn = 1;
-        return e;
-    }
-    e[n - 1]++;
-    e[n] = 0;
-    *outn = n;
-    return e;
 }
 
 int ctl_parse_i64(const char *s, int64_t *out)
@@ -325,7 +281,7 @@ void ctl_print_kv(json_t *kv, bool keys_only)
 void ctl_print_range(json_t *resp, bool keys_only, bool count_only)
 {
     if (count_only) {
-        printf("%lld\n", (long long)ctl_i64(resp, "count"));
+        printf("%lld\n", (long long)km__etcd_json_i64(resp, "count"));
         return;
     }
     size_t i;
@@ -336,7 +292,7 @@ void ctl_print_range(json_t *resp, bool keys_only, bool count_only)
 
 void ctl_print_del(json_t *resp, bool prev_kv)
 {
-    printf("%lld\n", (long long)ctl_i64(resp, "deleted"));
+    printf("%lld\n", (long long)km__etcd_json_i64(resp, "deleted"));
     if (!prev_kv)
         return;
     size_t i;

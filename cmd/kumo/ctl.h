@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "etcd/wire.h"
 
 /* Global options and the connection every client command uses. */
 typedef struct {
@@ -48,15 +49,9 @@ void ctl_server_error(int status, const char *body, size_t n);
 /* Prints v as one line of compact JSON. */
 void ctl_print_json(json_t *v);
 
-/* Base64 of n bytes as a new JSON string. */
-json_t *ctl_b64(const void *p, size_t n);
 /* Decodes the base64 string member key of o into a new NUL-terminated
  * buffer (empty if absent); *n its length. NULL on bad data. */
 char *ctl_unb64(json_t *o, const char *key, size_t *n);
-/* An int64 member, given as a JSON number or a decimal string; 0 if absent. */
-int64_t ctl_i64(json_t *o, const char *key);
-/* The range end for "every key starting with key" (etcd's rule). */
-char *ctl_prefix_end(const char *key, size_t n, size_t *outn);
 
 /* Strict parsers for option values: 0 or -EINVAL. */
 int ctl_parse_i64(const char *s, int64_t *out);

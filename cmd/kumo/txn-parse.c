@@ -83,11 +83,11 @@ int ctl_txn_parse_compare(const char *line, json_t **out)
         free(val);
         return -1;
     }
-    json_t *c = json_pack("{s:o,s:s,s:s}", "key", ctl_b64(key, kn),
+    json_t *c = json_pack("{s:o,s:s,s:s}", "key", km__etcd_json_b64(key, kn),
                           "target", tg[t].target, "result", ops[o].result);
     int rc = c ? 0 : -1;
     if (c && !strcmp(tg[t].target, "VALUE")) {
-        json_object_set_new(c, "value", ctl_b64(val, vn));
+        json_object_set_new(c, "value", km__etcd_json_b64(val, vn));
     } else if (c) {
         int64_t v;
         rc = !strcmp(tg[t].target, "LEASE") ? ctl_parse_hex(val, &v) : ctl_parse_i64(val, &v);

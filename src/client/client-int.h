@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <jansson.h>
 #include <kumo/client.h>
+#include "etcd/wire.h"
 
 struct km_client {
     char          **eps;        /* "host:port" each, km__malloc'd */
@@ -30,12 +31,6 @@ int    km__client_err(int status, json_t *body);
  * decrefs), or -errno as listed in client.h. */
 int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadline,
                     json_t **out);
-
-/* JSON helpers: base64 strings, int64 members given as numbers or strings. */
-json_t *km__client_b64(const void *p, size_t n);
-int64_t km__client_i64(json_t *o, const char *key);
-/* etcd's "every key starting with key" range end, km__malloc'd. */
-int     km__client_prefix_end(const char *key, size_t n, char **out, size_t *outn);
 
 /* Decoding kvs into one allocation: size first, then fill. */
 typedef struct {

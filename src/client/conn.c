@@ -105,7 +105,7 @@ int km__client_err(int status, json_t *body)
     const char *msg = json_string_value(json_object_get(body, "message"));
     if (!msg)
         msg = json_string_value(json_object_get(body, "error"));
-    int64_t code = km__client_i64(body, "code");
+    int64_t code = km__etcd_json_i64(body, "code");
     if (msg && strstr(msg, "compacted"))
         return -ENODATA;
     if (msg && strstr(msg, "future revision"))
@@ -189,45 +189,3 @@ int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadlin
     return rc;
 }
 
-json_t *km__client_b64(const void *p, size_t n)
-{
-    char *s = km__malloc(km__b64_enc_len(n) + 1);
-    if (!s)
-        return NULL;
-    s[km__b64_encode(s, (const uint8_t *)p, n)] = 0;
-    json_t *j = json_string(s);
-    km__free(s);
-    return j;
-}
-
-int64_t km__client_i64(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    if (json_is_integer(v))
-        return json_integer_value(v);
-    if (json_is_string(v))
-        return strtoll(json_string_value(v), NULL, 10);
-    if (json_is_true(v))
-        return 1;
-    return 0;
-}
-
-int km__client_prefix_end(const char *key, size_t n, char **out, size_t *outn)
-{
-    char *e = km__malloc(n + 2);
-    if (!e)
-        return -ENOMEM;
-    memcpy(e, key, n);
-    while (n > 0 && (unsigned char)e[n - 1] == 0xff)
-        n--;
-    if (n == 0) {               /* to the end of the keyspace */
-        e[0] = 0;
-        *outn = 1;
-    } else {
-        e[n - 1]++;
-        e[n] = 0;
-        *outn = n;
-    }
-    *out = e;
-    return 0;
-}

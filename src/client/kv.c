@@ -41,10 +41,10 @@ int km__client_kv_decode(json_t *kv, km_client_kv *dst, km__kvmem *m)
     if (unb64(kv, "key", &dst->key, &dst->key_len, m) ||
         unb64(kv, "value", &dst->value, &dst->value_len, m))
         return -EBADMSG;
-    dst->create_revision = km__client_i64(kv, "create_revision");
-    dst->mod_revision = km__client_i64(kv, "mod_revision");
-    dst->version = km__client_i64(kv, "version");
-    dst->lease = km__client_i64(kv, "lease");
+    dst->create_revision = km__etcd_json_i64(kv, "create_revision");
+    dst->mod_revision = km__etcd_json_i64(kv, "mod_revision");
+    dst->version = km__etcd_json_i64(kv, "version");
+    dst->lease = km__etcd_json_i64(kv, "lease");
     return 0;
 }
 
@@ -78,7 +78,7 @@ void km_client_range_free(km_client_range *r)
 
 static int64_t header_rev(json_t *resp)
 {
-    return km__client_i64(json_object_get(resp, "header"), "revision");
+    return km__etcd_json_i64(json_object_get(resp, "header"), "revision");
 }
 
 int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void *range_end,
@@ -89,9 +89,9 @@ int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void
     json_t *req = json_object();
     if (!req)
         return -ENOMEM;
-    json_object_set_new(req, "key", km__client_b64(key, key_len));
+    json_object_set_new(req, "key", km__etcd_json_b64(key, key_len));
     if (range_end)
-        json_object_set_new(req, "range_end", km__client_b64(range_end, end_len));
+        json_object_set_new(req, "range_end", km__etcd_json_b64(range_end, end_len));
     if (rev > 0)
         json_object_set_new(req, "revision", json_integer(rev));
     if (limit > 0)
@@ -101,7 +101,7 @@ int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void
     if (rc)
         return rc;
     out->revision = header_rev(resp);
-    out->count = km__client_i64(resp, "count");
+    out->count = km__etcd_json_i64(resp, "count");
     out->more = json_is_true(json_object_get(resp, "more"));
     rc = km__client_decode_kvs(json_object_get(resp, "kvs"), out);
     json_decref(resp);
@@ -116,11 +116,12 @@ int km_client_get(km_client *c, const char *key, int64_t deadline, km_client_ran
 int km_client_range_prefix(km_client *c, const char *prefix, int64_t rev, int64_t deadline,
                            km_client_range *out)
 {
-    size_t pn = strlen(prefix), en;
-    char *end;
+    size_t pn = strlen(prefix);
     memset(out, 0, sizeof *out);
-    if (km__client_prefix_end(prefix, pn, &end, &en))
+    char *end = km__malloc(pn + 2);
+    if (!end)
         return -ENOMEM;
+    size_t en = km__etcd_prefix_end(end, prefix, pn);
     int rc = km_client_range_ex(c, pn ? prefix : "\0", pn ? pn : 1, end, en, rev, 0,
                                 deadline, out);
     km__free(end);
@@ -133,8 +134,8 @@ int km_client_put(km_client *c, const void *key, size_t key_len, const void *val
     json_t *req = json_object();
     if (!req)
         return -ENOMEM;
-    json_object_set_new(req, "key", km__client_b64(key, key_len));
-    json_object_set_new(req, "value", km__client_b64(value, value_len));
+    json_object_set_new(req, "key", km__etcd_json_b64(key, key_len));
+    json_object_set_new(req, "value", km__etcd_json_b64(value, value_len));
     if (lease)
         json_object_set_new(req, "lease", json_integer(lease));
     json_t *resp;
@@ -151,14 +152,14 @@ int km_client_put(km_client *c, const void *key, size_t key_len, const void *val
 static int set_range(json_t *o, const char *key, bool prefix)
 {
     size_t kn = strlen(key);
-    json_object_set_new(o, "key", km__client_b64(kn ? key : "\0", kn ? kn : 1));
+    json_object_set_new(o, "key", km__etcd_json_b64(kn ? key : "\0", kn ? kn : 1));
     if (!prefix)
         return 0;
-    char *end;
-    size_t en;
-    if (km__client_prefix_end(key, kn, &end, &en))
+    char *end = km__malloc(kn + 2);
+    if (!end)
         return -ENOMEM;
-    json_object_set_new(o, "range_end", km__client_b64(end, en));
+    size_t en = km__etcd_prefix_end(end, key, kn);
+    json_object_set_new(o, "range_end", km__etcd_json_b64(end, en));
     km__free(end);
     return 0;
 }
@@ -176,7 +177,7 @@ int km_client_delete(km_client *c, const char *key, bool prefix, int64_t deadlin
     if (rc)
         return rc;
     if (deleted)
-        *deleted = km__client_i64(resp, "deleted");
+        *deleted = km__etcd_json_i64(resp, "deleted");
     if (rev)
         *rev = header_rev(resp);
     json_decref(resp);
@@ -195,8 +196,8 @@ static json_t *txn_ops(const km_client_op *ops, size_t n)
             return NULL;
         }
         if (ops[i].type == KM_CLIENT_OP_PUT) {
-            json_object_set_new(o, "key", km__client_b64(ops[i].key, strlen(ops[i].key)));
-            json_object_set_new(o, "value", km__client_b64(ops[i].value ? ops[i].value : "",
+            json_object_set_new(o, "key", km__etcd_json_b64(ops[i].key, strlen(ops[i].key)));
+            json_object_set_new(o, "value", km__etcd_json_b64(ops[i].value ? ops[i].value : "",
                                                            ops[i].value_len));
             json_object_set_new(w, "request_put", o);
         } else {
@@ -224,12 +225,12 @@ int km_client_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
             return -EINVAL;
         }
         json_t *o = json_object();
-        json_object_set_new(o, "key", km__client_b64(cmp[i].key, strlen(cmp[i].key)));
+        json_object_set_new(o, "key", km__etcd_json_b64(cmp[i].key, strlen(cmp[i].key)));
         json_object_set_new(o, "result", json_string(results[cmp[i].op]));
         json_object_set_new(o, "target", json_string(targets[cmp[i].target]));
         const char *v = cmp[i].value ? cmp[i].value : "";
         json_object_set_new(o, fields[cmp[i].target], cmp[i].target == KM_CLIENT_TGT_VALUE ?
-                            km__client_b64(v, strlen(v)) : json_integer(cmp[i].num));
+                            km__etcd_json_b64(v, strlen(v)) : json_integer(cmp[i].num));
         json_array_append_new(cs, o);
     }
     json_t *t = txn_ops(then_ops, nthen), *e = txn_ops(else_ops, nelse);

@@ -14,9 +14,9 @@ int km_client_lease_grant(km_client *c, int64_t ttl, int64_t deadline, int64_t *
     if (rc)
         return rc;
     if (id)
-        *id = km__client_i64(resp, "ID");
+        *id = km__etcd_json_i64(resp, "ID");
     if (granted_ttl)
-        *granted_ttl = km__client_i64(resp, "TTL");
+        *granted_ttl = km__etcd_json_i64(resp, "TTL");
     json_decref(resp);
     return 0;
 }
@@ -31,7 +31,7 @@ int km_client_lease_keepalive(km_client *c, int64_t id, int64_t deadline, int64_
     json_t *res = json_object_get(resp, "result");
     if (!res)
         res = resp;
-    int64_t t = km__client_i64(res, "TTL");
+    int64_t t = km__etcd_json_i64(res, "TTL");
     json_decref(resp);
     if (t <= 0)
         return -ENOENT;

@@ -49,17 +49,18 @@ int km_client_watch_open(km_client *c, const km_client_watch_opts *o, km_client_
     json_t *cr = json_object();
     int rc = cr ? 0 : -ENOMEM;
     if (!rc) {
-        json_object_set_new(cr, "key", km__client_b64(kn ? o->key : "\0", kn ? kn : 1));
+        json_object_set_new(cr, "key", km__etcd_json_b64(kn ? o->key : "\0", kn ? kn : 1));
         if (o->prefix) {
-            char *end;
-            size_t en;
-            rc = km__client_prefix_end(o->key, kn, &end, &en);
-            if (!rc) {
-                json_object_set_new(cr, "range_end", km__client_b64(end, en));
+            char *end = km__malloc(kn + 2);
+            if (end) {
+                size_t en = km__etcd_prefix_end(end, o->key, kn);
+                json_object_set_new(cr, "range_end", km__etcd_json_b64(end, en));
                 km__free(end);
+            } else {
+                rc = -ENOMEM;
             }
         } else if (o->range_end) {
-            json_object_set_new(cr, "range_end", km__client_b64(o->range_end, strlen(o->range_end)));
+            json_object_set_new(cr, "range_end", km__etcd_json_b64(o->range_end, strlen(o->range_end)));
         }
         if (o->prev_kv)
             json_object_set_new(cr, "prev_kv", json_true());
@@ -213,12 +214,12 @@ static int message(km_client_watch *w, const char *line, size_t len, size_t *n)
         json_t *err = json_object_get(m, "error");
         rc = km__client_err(500, json_is_object(err) ? err : m);
     } else if (json_is_true(json_object_get(res, "canceled"))) {
-        w->compact_rev = km__client_i64(res, "compact_revision");
+        w->compact_rev = km__etcd_json_i64(res, "compact_revision");
         rc = w->compact_rev ? -ENODATA : -ECONNRESET;
     } else {
         if (json_is_true(json_object_get(res, "created")) && !w->last_rev && !w->start_rev)
             /* "From now" becomes a revision, so a reconnection misses nothing. */
-            w->start_rev = km__client_i64(json_object_get(res, "header"), "revision") + 1;
+            w->start_rev = km__etcd_json_i64(json_object_get(res, "header"), "revision") + 1;
         rc = take_events(w, json_object_get(res, "events"), n);
         if (!rc && !*n)
             rc = 1;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "etcd/wire.h"
 #include "serve/native-int.h"
 
 static int hexval(char c)
@@ -65,16 +66,10 @@ bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, bool
 km_bytes km__prefix_end(km_bytes key, km__arena *a)
 {
     static const uint8_t zero = 0;
-    uint8_t *e = km__arena_dup(a, key.p, key.n);
-    size_t n = key.n;
-    while (e && n > 0) {
-        if (e[n - 1] < 0xff) {
-            e[n - 1]++;
-            return (km_bytes){ e, n };
-        }
-        n--;
-    }
-    return (km_bytes){ &zero, 1 };      /* every key from key on */
+    char *e = km__arena_alloc(a, key.n + 2);
+    if (!e)
+        return (km_bytes){ &zero, 1 };      /* every key from key on */
+    return (km_bytes){ (uint8_t *)e, km__etcd_prefix_end(e, (const char *)key.p, key.n) };
 }
 
 bool km__parse_i64(km_bytes b, int64_t *v)
