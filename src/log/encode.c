@@ -5,19 +5,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Two digits per division: status codes and latencies are most of the
+ * integers a request record holds. */
+static const char pairs[201] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+    "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
 void km__enc_int(km__lbuf *b, int64_t v)
 {
-    char t[20];
-    int i = 20;
+    char t[21];
+    int i = 21;
     /* Through uint64_t so that INT64_MIN negates without overflow. */
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        t[--i] = pairs[d + 1];
+        t[--i] = pairs[d];
+    }
+    if (u >= 10) {
+        t[--i] = pairs[u * 2 + 1];
+        t[--i] = pairs[u * 2];
+    } else {
+        t[--i] = (char)('0' + u);
+    }
     if (v < 0)
-        km__lbuf_ch(b, '-');
-    km__lbuf_put(b, t + i, (size_t)(20 - i));
+        t[--i] = '-';
+    km__lbuf_put(b, t + i, (size_t)(21 - i));
 }
 
 /* The shortest of %.15g..%.17g that reads back as the same double, so 0.1

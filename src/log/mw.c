@@ -3,26 +3,38 @@
 #include <stdio.h>
 #include "log-int.h"
 
-/* The request record's fields, written straight into the record: its keys
- * are known to need no escaping, so each goes in as one constant. */
+/* The request record's fields, written straight into the record: their
+ * keys are known to need no escaping, so each key goes in with its
+ * separators as one constant. Inlined, so that each call site's format
+ * test and constants fold. */
 #define KEY(b, json, k) ((json) ? km__lbuf_put(b, ",\"" k "\":", sizeof k + 3) \
                                 : km__lbuf_put(b, " " k "=", sizeof k + 1))
 
-/* A string value. plain: one that needs neither escaping nor logfmt quotes
- * and is never empty (an HTTP method token, a checked request id, hex
- * trace ids, an address). */
-static void put_str(km__lbuf *b, bool json, const char *p, size_t n, bool plain)
+/* A string field. plain: a value that needs neither escaping nor logfmt
+ * quotes and is never empty (an HTTP method token, a checked request id,
+ * hex trace ids, an address). */
+#define STR(b, json, k, p, n, plain) ((json) ? json_field(b, ",\"" k "\":\"", sizeof k + 4, p, n, plain) \
+                                            : logfmt_field(b, " " k "=", sizeof k + 1, p, n, plain))
+
+static inline __attribute__((always_inline)) void
+json_field(km__lbuf *b, const char *key, size_t kn, const char *p, size_t n, bool plain)
 {
-    if (json)
-        km__lbuf_ch(b, '"');
+    km__lbuf_put(b, key, kn);
     if (plain)
         km__lbuf_put(b, p, n);
-    else if (json)
+    else
         km__json_str(b, p, n);
+    km__lbuf_ch(b, '"');
+}
+
+static inline __attribute__((always_inline)) void
+logfmt_field(km__lbuf *b, const char *key, size_t kn, const char *p, size_t n, bool plain)
+{
+    km__lbuf_put(b, key, kn);
+    if (plain)
+        km__lbuf_put(b, p, n);
     else
         km__logfmt_str(b, p, n);
-    if (json)
-        km__lbuf_ch(b, '"');
 }
 
 void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
@@ -46,14 +58,10 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     km__lbuf_init(&b, stack, sizeof stack);
     km__log_begin(&b, l, level, "request", km__log_wall(l, now));
     km_str m = km_http_method(r), p = km_http_path(r), route = km_http_route_pattern(r);
-    KEY(&b, json, "method");
-    put_str(&b, json, m.p, m.n, true);
-    KEY(&b, json, "path");
-    put_str(&b, json, p.p, p.n, false);
-    if (route.p) {
-        KEY(&b, json, "route");
-        put_str(&b, json, route.p, route.n, false);
-    }
+    STR(&b, json, "method", m.p, m.n, true);
+    STR(&b, json, "path", p.p, p.n, false);
+    if (route.p)
+        STR(&b, json, "route", route.p, route.n, false);
     KEY(&b, json, "status");
     km__enc_int(&b, status);
     KEY(&b, json, "latency_us");
@@ -64,22 +72,16 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
         km__enc_int(&b, cl);
     }
     km_str id = km_http_request_id(r);
-    if (id.p) {
-        KEY(&b, json, "request_id");
-        put_str(&b, json, id.p, id.n, true);
-    }
+    if (id.p)
+        STR(&b, json, "request_id", id.p, id.n, true);
     const km_http_trace_ctx *t = km_http_trace(r);
     if (t) {
-        KEY(&b, json, "trace_id");
-        put_str(&b, json, t->trace_id, 32, true);
-        KEY(&b, json, "span_id");
-        put_str(&b, json, t->span_id, 16, true);
+        STR(&b, json, "trace_id", t->trace_id, 32, true);
+        STR(&b, json, "span_id", t->span_id, 16, true);
     }
     km_str remote = km_http_remote(r);
-    if (remote.p) {
-        KEY(&b, json, "remote");
-        put_str(&b, json, remote.p, remote.n, true);
-    }
+    if (remote.p)
+        STR(&b, json, "remote", remote.p, remote.n, true);
     km__log_end(&b, l);
 }
 

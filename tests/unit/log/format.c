@@ -67,6 +67,19 @@ static void json_fields(void *arg)
     ck_assert_str_eq(drain(&s),
         "{\"time\":\"" TS "\",\"level\":\"debug\",\"msg\":\"\",\"nan\":\"NaN\",\"inf\":\"+Inf\","
         "\"ninf\":\"-Inf\",\"big\":1e+300,\"third\":0.3333333333333333}\n");
+    /* integers around every digit-count boundary, both signs */
+    int64_t ints[] = { 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 99999, 100000,
+                       1234567, 9999999999LL, 10000000000LL, 123456789012345678LL };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        for (int sign = 1; sign >= -1; sign -= 2) {
+            int64_t v = ints[i] * sign;
+            km_info(s.l, "i", km_lf_int("v", v));
+            char want[160];
+            snprintf(want, sizeof want, "{\"time\":\"" TS "\",\"level\":\"info\",\"msg\":\"i\","
+                     "\"v\":%lld}\n", (long long)v);
+            ck_assert_str_eq(drain(&s), want);
+        }
+    }
     km_warn(s.l, "w");
     km_error(s.l, "e");
     ck_assert_str_eq(drain(&s),
