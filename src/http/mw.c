@@ -227,10 +227,13 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
         km_http_send(w, 503, "text/plain; charset=utf-8", msg, sizeof msg - 1);
     }
     /* Goroutines the handler started stay in g: wait for them before
-     * reusing it (they see the same deadline). A child group the handler
-     * never freed still points at g: leave g to it. */
-    km_group_cancel(g);
-    km_group_wait(g, KM_FOREVER);
+     * reusing it (they see the same deadline). Most handlers start none
+     * and make no group under g; then there is nothing to cancel. A child
+     * group the handler never freed still points at g: leave g to it. */
+    if (atomic_load(&g->nmembers) || g->children) {
+        km_group_cancel(g);
+        km_group_wait(g, KM_FOREVER);
+    }
     if (km__group_fini(g))
         conn->tgroup = NULL;
 }
