@@ -6,7 +6,8 @@
 # access-log record per request to a file), alternating, ROUNDS rounds.
 # LOADS (default "range put") picks the loads; DURATION seconds each.
 # LOG_DIR (default: next to the data dir, on the same disk) holds the
-# access log of the full set.
+# access log of the full set; LOG_FILE names it outright (/dev/null: the
+# records are made and handed to the kernel, which keeps none).
 set -u
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -14,8 +15,9 @@ DURATION=${DURATION:-5}
 LOADS=${LOADS:-"range put"}
 KUMO=${KUMO:-build/kumo}
 work=$(mktemp -d)
-log=${LOG_DIR:-$work}/kumo-obs-access.log
-trap 'kill $pid 2>/dev/null; rm -rf "$work" "$log"' EXIT
+log=${LOG_FILE:-${LOG_DIR:-$work}/kumo-obs-access.log}
+rm_log() { if [ -f "$log" ]; then rm -f "$log"; fi; }   # never a device
+trap 'kill $pid 2>/dev/null; rm -rf "$work"; rm_log' EXIT
 pid=
 TCK=$(getconf CLK_TCK)
 declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
@@ -26,7 +28,7 @@ for round in $(seq "$ROUNDS"); do
   [ $((round % 2)) -eq 0 ] && order="full default off"
   for m in $order; do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    rm -rf "$work/data" "$log"
+    rm -rf "$work/data"; rm_log
     # shellcheck disable=SC2086
     KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$port" --data-dir "$work/data" ${flags[$m]} 2>/dev/null &
     pid=$!
