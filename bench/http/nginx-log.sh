@@ -11,7 +11,8 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-2}; DURATION=${DURATION:-5}
 WORK=$PWD/build/bench/nginx-log
 mkdir -p "$WORK"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# shellcheck source=bench/http/measure.sh
+. bench/http/measure.sh
 conf() {  # $1: name, $2: access_log directive, $3: port
     local d="$WORK/$1"
     mkdir -p "$d"
@@ -40,21 +41,7 @@ run() {  # $1: label, $2: access_log directive, $3: wrk extra
     local port=$((20000 + RANDOM % 10000)) name=${1%% *}
     taskset -c 0 nginx -p "$WORK/$name/" -e "$WORK/$name/error.log" -c "$(conf "$name" "$2" "$port")" \
         >/dev/null 2>&1 &
-    local pid=$!
-    for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/ping" >/dev/null && break; sleep 0.1; done
-rm -f "$WORK/access.log"
-    # shellcheck disable=SC2086  # $3: wrk options, split on purpose
-    taskset -c 1 wrk -t1 -c100 -d1s $3 "http://127.0.0.1:$port/ping" >/dev/null
-    local t0; t0=$(cpu_ticks $pid)
-    local out
-    # shellcheck disable=SC2086
-    out=$(taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" $3 "http://127.0.0.1:$port/ping")
-    local t1; t1=$(cpu_ticks $pid)
-    kill $pid; wait $pid 2>/dev/null || true
-    local rps req
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    req=$(echo "$out" | awk '/requests in/ {print $1}')
-    echo "$1 rps=$rps cpu_us_per_req=$(echo "($t1 - $t0) * 10000 / $req" | bc -l | cut -c1-6)"
+    measure "$1" $! "$port" "$3"
 }
 for _ in $(seq "$ROUNDS"); do
     for mode in keepalive pipeline; do
@@ -65,6 +52,5 @@ for _ in $(seq "$ROUNDS"); do
         : > "$WORK/access.log"
         run "file     $mode" "access_log $WORK/access.log combined buffer=64k;" "$extra"
     done
-rm -f "$WORK/access.log"
 done
 rm -f "$WORK/access.log"
