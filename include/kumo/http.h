@@ -150,7 +150,9 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
  * known path, other method: 405 with Allow. GET routes also answer HEAD. */
 typedef struct km_http_router km_http_router;
 int  km_http_router_new(km_http_router **out);
-/* 0, -EINVAL (bad pattern), -EEXIST (same method and pattern), -ENOMEM. */
+/* 0, -EINVAL (bad pattern: not starting with '/', a misplaced ":" or "*",
+ * a space, control, non-ASCII, '"' or '\\' byte), -EEXIST (same method and
+ * pattern), -ENOMEM. */
 int  km_http_route(km_http_router *rt, const char *method, const char *pattern,
                    km_http_handler *h, void *ud);
 /* Answers requests no route's path matches (instead of the plain 404). */

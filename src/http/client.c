@@ -406,10 +406,7 @@ km_str km_http_response_body(const km_http_response *r) { return r ? r->body : (
 
 km_str km_http_response_header(const km_http_response *r, const char *name)
 {
-    for (size_t i = 0; r && i < r->h.nhdrs; i++)
-        if (km__str_ieq_any(r->hdrs[i].name, name))
-            return r->hdrs[i].value;
-    return (km_str){ NULL, 0 };
+    return r ? km__hdr_find(r->hdrs, r->h.nhdrs, name) : (km_str){ NULL, 0 };
 }
 
 void km_http_response_free(km_http_response *r)

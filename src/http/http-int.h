@@ -27,6 +27,7 @@ struct km_http_req {
     size_t    body_len;         /* decoded length, once read */
     size_t    end;              /* offset just past this request, once known */
     char      request_id[65];   /* set by the request-id middleware */
+    uint8_t   request_id_len;
     const char *route;          /* the matched router pattern, NULL before or without one */
     size_t    route_len;
     bool      traced;           /* trace is set by the trace middleware */

@@ -90,13 +90,14 @@ void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_ne
     } else {
         random_hex(r->request_id, n);
     }
+    r->request_id_len = (uint8_t)n;
     km__resp_add_header(w, "X-Request-ID", 12, r->request_id, n);
     km_http_next_call(next, r, w);
 }
 
 km_str km_http_request_id(const km_http_req *r)
 {
-    return r->request_id[0] ? (km_str){ r->request_id, strlen(r->request_id) }
+    return r->request_id[0] ? (km_str){ r->request_id, r->request_id_len }
                             : (km_str){ NULL, 0 };
 }
 

@@ -40,15 +40,21 @@ bool km__str_ieq(km_str s, const char *lit)
     return true;
 }
 
-bool km__str_ieq_any(km_str s, const char *name)
+km_str km__hdr_find(const km__hdr *hdrs, size_t n, const char *name)
 {
-    size_t n = strlen(name);
-    if (s.n != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)s.p[i]) != lower((unsigned char)name[i]))
-            return false;
-    return true;
+    /* Lengths first: most names differ in length from the one looked for. */
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        km_str h = hdrs[i].name;
+        if (h.n != len)
+            continue;
+        size_t j = 0;
+        while (j < len && lower((unsigned char)h.p[j]) == lower((unsigned char)name[j]))
+            j++;
+        if (j == len)
+            return hdrs[i].value;
+    }
+    return (km_str){ NULL, 0 };
 }
 
 /* Does the comma-separated list v contain token tok (case-insensitive)? */

@@ -64,7 +64,7 @@ int km__chunked_decode(km__chunked *d, char *buf, size_t len, size_t max_body);
 
 /* Case-insensitive comparison of s with the NUL-terminated lower-case lit. */
 bool km__str_ieq(km_str s, const char *lit);
-/* The same for a name in any case. */
-bool km__str_ieq_any(km_str s, const char *name);
+/* The value of the first of hdrs[0, n) named name (any case), or {NULL, 0}. */
+km_str km__hdr_find(const km__hdr *hdrs, size_t n, const char *name);
 
 #endif

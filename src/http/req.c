@@ -25,10 +25,7 @@ int64_t km_http_content_length(const km_http_req *r)
 
 km_str km_http_header(const km_http_req *r, const char *name)
 {
-    for (size_t i = 0; i < r->h.nhdrs; i++)
-        if (km__str_ieq_any(r->h.hdrs[i].name, name))
-            return r->h.hdrs[i].value;
-    return (km_str){ NULL, 0 };
+    return km__hdr_find(r->h.hdrs, r->h.nhdrs, name);
 }
 
 int km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *value)

@@ -71,10 +71,20 @@ static int split(const char *p, size_t n, km_str *seg, int max)
     return k;
 }
 
+/* Visible ASCII but '"' and '\\': what a request path can hold unencoded,
+ * and what an access log can then write as a JSON string unescaped. */
+static bool pattern_chars_ok(const char *p)
+{
+    for (const unsigned char *q = (const unsigned char *)p; *q; q++)
+        if (*q < 0x21 || *q > 0x7e || *q == '"' || *q == '\\')
+            return false;
+    return true;
+}
+
 int km_http_route(km_http_router *rt, const char *method, const char *pattern,
                   km_http_handler *h, void *ud)
 {
-    if (!rt || !method || !pattern || !h || pattern[0] != '/' ||
+    if (!rt || !method || !pattern || !h || pattern[0] != '/' || !pattern_chars_ok(pattern) ||
         !*method || strlen(method) >= sizeof ((route *)0)->method)
         return -EINVAL;
     route *r = km__calloc(1, sizeof *r);

@@ -37,6 +37,46 @@ logfmt_field(km__lbuf *b, const char *key, size_t kn, const char *p, size_t n, b
         km__logfmt_str(b, p, n);
 }
 
+/* The record's head as km__log_begin writes it, for the message "request"
+ * at info or warn: the constant part goes in as one piece, unescaped. */
+static void request_head(km__lbuf *b, km_logger *l, bool warn, bool json, int64_t wall)
+{
+    char ts[KM__RFC3339_LEN];
+    km__rfc3339(ts, wall);
+#define PUT(s) km__lbuf_put(b, s, sizeof s - 1)
+    if (json) {
+        PUT("{\"time\":\"");
+        km__lbuf_put(b, ts, sizeof ts);
+        if (warn)
+            PUT("\",\"level\":\"warn\",\"msg\":\"request\"");
+        else
+            PUT("\",\"level\":\"info\",\"msg\":\"request\"");
+    } else {
+        PUT("time=");
+        km__lbuf_put(b, ts, sizeof ts);
+        if (warn)
+            PUT(" level=warn msg=request");
+        else
+            PUT(" level=info msg=request");
+    }
+#undef PUT
+    km__lbuf_put(b, l->bound, l->nbound);
+}
+
+/* A status as three digits, the only form HTTP has. */
+static inline __attribute__((always_inline)) void put_status(km__lbuf *b, int status)
+{
+    if (status < 100 || status > 999 || !km__lbuf_room(b, 3)) {
+        km__enc_int(b, status);
+        return;
+    }
+    char *o = b->p + b->n;
+    o[0] = (char)('0' + status / 100);
+    o[1] = (char)('0' + status / 10 % 10);
+    o[2] = (char)('0' + status % 10);
+    b->n += 3;
+}
+
 void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     km_logger *l = ud;
@@ -56,14 +96,15 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     char stack[KM__LOG_STACKBUF];
     km__lbuf b;
     km__lbuf_init(&b, stack, sizeof stack);
-    km__log_begin(&b, l, level, "request", km__log_wall(l, now));
+    request_head(&b, l, level >= KM_LOG_WARN, json, km__log_wall(l, now));
     km_str m = km_http_method(r), p = km_http_path(r), route = km_http_route_pattern(r);
     STR(&b, json, "method", m.p, m.n, true);
     STR(&b, json, "path", p.p, p.n, false);
+    /* The router takes no pattern that JSON would need escaped. */
     if (route.p)
-        STR(&b, json, "route", route.p, route.n, false);
+        STR(&b, json, "route", route.p, route.n, json);
     KEY(&b, json, "status");
-    km__enc_int(&b, status);
+    put_status(&b, status);
     KEY(&b, json, "latency_us");
     km__enc_int(&b, (now - t0) / 1000);
     int64_t cl = km_http_content_length(r);

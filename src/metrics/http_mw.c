@@ -101,12 +101,15 @@ size_t km_metrics_route_default(km_str path, int status, char *out, size_t cap)
 
 static const char *method_label(km_str m)
 {
-    static const char *const known[] = {
-        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    static const struct { const char *p; size_t n; } known[] = {
+#define M(s) { s, sizeof s - 1 }
+        M("GET"), M("HEAD"), M("POST"), M("PUT"), M("DELETE"), M("PATCH"), M("OPTIONS"),
+        M("CONNECT"), M("TRACE"),
+#undef M
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strlen(known[i]) == m.n && !memcmp(known[i], m.p, m.n))
-            return known[i];
+        if (known[i].n == m.n && !memcmp(known[i].p, m.p, m.n))
+            return known[i].p;
     return "OTHER";
 }
 

@@ -356,6 +356,7 @@ static void register_body(void *arg)
     static const char *const bad[] = {
         "", "ping", "*", ":id", "/a/*", "/a/*rest/b", "/*a/*b", "/a/:", "/:/b",
         "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17",
+        "/a b", "/a\"b", "/a\\b", "/a\tb", "/caf\xc3\xa9", "/a\x7f",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = km_http_route(rt, "GET", bad[i], nop, NULL);
