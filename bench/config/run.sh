@@ -280,3 +280,6 @@ taskset -c "$SERVER_CPU" env KM_PROCS=1 "$OUT/config_hub" "${HUB_WATCHERS:-10000
 echo
 echo "kumo serve observability cost:"
 bench/config/obs.sh
+echo
+echo "kumo serve observability cost, paired (off and on sharing one core, at once):"
+bench/config/obs-paired.sh

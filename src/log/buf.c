@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* The record buffer: the caller's stack first, the heap for large records. */
+/* The record buffer: the caller's stack or the thread's buffer first, the
+ * heap for large records. */
 #include "log-int.h"
 #include "rt/rt-int.h"
 
 void km__lbuf_init(km__lbuf *b, char *stack, size_t cap)
 {
     *b = (km__lbuf){ .p = stack, .cap = cap };
+}
+
+void km__lbuf_init_thread(km__lbuf *b)
+{
+    static _Thread_local char buf[KM__LOG_RECBUF];
+    *b = (km__lbuf){ .p = buf, .cap = sizeof buf };
 }
 
 bool km__lbuf_grow(km__lbuf *b, size_t need)

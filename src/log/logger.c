@@ -152,10 +152,10 @@ void km__log_write2(km_logger *l, int level, const char *msg, const km_log_field
     if (!km_log_enabled(l, level))
         return;
     km_logger *root = l->root;
-    char stack[KM__LOG_STACKBUF];
+    int64_t now = root->clock(root->clock_ud);
     km__lbuf b;
-    km__lbuf_init(&b, stack, sizeof stack);
-    km__log_begin(&b, l, level, msg, root->clock(root->clock_ud));
+    km__lbuf_init_thread(&b);
+    km__log_begin(&b, l, level, msg, now);
     for (size_t i = 0; i < n; i++)
         km__enc_field(&b, root->format, &f[i]);
     for (size_t i = 0; i < n2; i++)

@@ -93,9 +93,8 @@ void km_log_mw_request(km_http_req *r, km_http_resp *w, void *ud, km_http_next *
     if (!km_log_enabled(l, level))
         return;
     bool json = l->root->format == KM_LOG_JSON;
-    char stack[KM__LOG_STACKBUF];
     km__lbuf b;
-    km__lbuf_init(&b, stack, sizeof stack);
+    km__lbuf_init_thread(&b);
     request_head(&b, l, level >= KM_LOG_WARN, json, km__log_wall(l, now));
     km_str m = km_http_method(r), p = km_http_path(r), route = km_http_route_pattern(r);
     STR(&b, json, "method", m.p, m.n, true);

@@ -235,7 +235,8 @@ static void children(void *arg)
 START_TEST(child_loggers) { t_run(children, NULL); }
 END_TEST
 
-/* Records beyond the stack buffer go through the heap and stay whole. */
+/* Records beyond the thread's buffer go through the heap and stay whole;
+ * the next record starts in the thread's buffer again. */
 static void large(void *arg)
 {
     sinkp s;
@@ -253,6 +254,8 @@ static void large(void *arg)
     t_fail_alloc_after(0);
     ck_assert_str_eq(drain(&s), "");
     ck_assert_uint_eq(km_log_dropped(s.l), 1);
+    km_info(s.l, "small", km_lf_int("n", 7));
+    ck_assert_str_eq(drain(&s), "{\"time\":\"" TS "\",\"level\":\"info\",\"msg\":\"small\",\"n\":7}\n");
     close_sink(&s);
 }
 

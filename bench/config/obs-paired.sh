@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# What observability costs kumo serve, measured in pairs: the server with it
+# off (--no-metrics --no-trace) and one with the default set or the full
+# set (plus an access-log record per request to a file) run at the same
+# time, both on core 0, each loaded by its own wrk on core 1. The core's
+# time is split evenly between the two, so their requests/s ratio is the
+# ratio of their CPU per request, and whatever slows the machine during a
+# round slows both: the round-to-round spread is a few percent, where
+# separate runs (obs.sh) drift by 15%. The two swap ports and start order
+# every round. ROUNDS (default 10), DURATION seconds (5), LOADS ("range
+# put"); LOG_DIR / LOG_FILE as in obs.sh.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROUNDS=${ROUNDS:-10}
+DURATION=${DURATION:-5}
+LOADS=${LOADS:-"range put"}
+KUMO=${KUMO:-build/kumo}
+work=$(mktemp -d)
+log=${LOG_FILE:-${LOG_DIR:-$work}/kumo-obs-paired-access.log}
+rm_log() { if [ -f "$log" ]; then rm -f "$log"; fi; }   # never a device
+pids=()
+stop() { if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; fi; pids=(); }
+trap 'stop; rm -rf "$work"; rm_log' EXIT
+declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() {  # mode port dir
+  # shellcheck disable=SC2086
+  KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$2" --data-dir "$3" ${flags[$1]} >/dev/null 2>&1 &
+  pids+=($!)
+}
+ready() {  # port
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.05; done
+  curl -s "http://127.0.0.1:$1/v3/kv/put" -d '{"key":"YmVuY2gva2V5","value":"dg=="}' >/dev/null
+}
+rps() { sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$1"; }
+raw=$work/raw
+for t in $LOADS; do
+  for m in default full; do
+    for round in $(seq "$ROUNDS"); do
+      rm -rf "$work/a" "$work/b"; rm_log
+      pa=$(free_port); pb=$(free_port)
+      if [ $((round % 2)) -eq 1 ]; then start off "$pa" "$work/a"; start "$m" "$pb" "$work/b"
+      else start "$m" "$pb" "$work/b"; start off "$pa" "$work/a"; fi
+      ready "$pa"; ready "$pb"
+      taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" -s "bench/config/$t.lua" "http://127.0.0.1:$pa" > "$work/oa" 2>&1 &
+      w=$!
+      taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" -s "bench/config/$t.lua" "http://127.0.0.1:$pb" > "$work/ob" 2>&1
+      wait $w
+      stop
+      a=$(rps "$work/oa"); b=$(rps "$work/ob")
+      echo "$t $m $a $b" >> "$raw"
+      echo "  $t round $round: off $a req/s, $m $b req/s" >&2
+    done
+  done
+done
+python3 - "$raw" <<'PY'
+import statistics, sys
+v = {}
+for line in open(sys.argv[1]):
+    t, m, a, b = line.split()
+    v.setdefault((t, m), []).append(float(b) / float(a))
+print("%-6s %-8s %-32s %s" % ("load", "mode", "req/s vs off, paired: median", "(min, max over rounds)"))
+for (t, m), r in v.items():
+    print("%-6s %-8s %-32s (%+.1f%%, %+.1f%%)" % (t, m, "%+.1f%%" % ((statistics.median(r) - 1) * 100),
+                                               (min(r) - 1) * 100, (max(r) - 1) * 100))
+PY
