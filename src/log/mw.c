@@ -38,28 +38,23 @@ logfmt_field(km__lbuf *b, const char *key, size_t kn, const char *p, size_t n, b
 }
 
 /* The record's head as km__log_begin writes it, for the message "request"
- * at info or warn: the constant part goes in as one piece, unescaped. */
+ * at info or warn: the constant parts go in whole, unescaped. */
 static void request_head(km__lbuf *b, km_logger *l, bool warn, bool json, int64_t wall)
 {
+#define LIT(s) { s, sizeof s - 1 }
+    static const struct { const char *p; size_t n; } start[2] = {
+        LIT("time="), LIT("{\"time\":\""),
+    }, rest[2][2] = {
+        { LIT(" level=info msg=request"), LIT(" level=warn msg=request") },
+        { LIT("\",\"level\":\"info\",\"msg\":\"request\""),
+          LIT("\",\"level\":\"warn\",\"msg\":\"request\"") },
+    };
+#undef LIT
     char ts[KM__RFC3339_LEN];
     km__rfc3339(ts, wall);
-#define PUT(s) km__lbuf_put(b, s, sizeof s - 1)
-    if (json) {
-        PUT("{\"time\":\"");
-        km__lbuf_put(b, ts, sizeof ts);
-        if (warn)
-            PUT("\",\"level\":\"warn\",\"msg\":\"request\"");
-        else
-            PUT("\",\"level\":\"info\",\"msg\":\"request\"");
-    } else {
-        PUT("time=");
-        km__lbuf_put(b, ts, sizeof ts);
-        if (warn)
-            PUT(" level=warn msg=request");
-        else
-            PUT(" level=info msg=request");
-    }
-#undef PUT
+    km__lbuf_put(b, start[json].p, start[json].n);
+    km__lbuf_put(b, ts, sizeof ts);
+    km__lbuf_put(b, rest[json][warn].p, rest[json][warn].n);
     km__lbuf_put(b, l->bound, l->nbound);
 }
 
