@@ -13,27 +13,9 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROUNDS=${ROUNDS:-10}
-DURATION=${DURATION:-5}
-LOADS=${LOADS:-"range put"}
-KUMO=${KUMO:-build/kumo}
-work=$(mktemp -d)
-log=${LOG_FILE:-${LOG_DIR:-$work}/kumo-obs-paired-access.log}
-rm_log() { if [ -f "$log" ]; then rm -f "$log"; fi; }   # never a device
-pids=()
-stop() { if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; fi; pids=(); }
-trap 'stop; rm -rf "$work"; rm_log' EXIT
-declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # mode port dir
-  # shellcheck disable=SC2086
-  KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$2" --data-dir "$3" ${flags[$1]} >/dev/null 2>&1 &
-  pids+=($!)
-}
-ready() {  # port
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.05; done
-  curl -s "http://127.0.0.1:$1/v3/kv/put" -d '{"key":"YmVuY2gva2V5","value":"dg=="}' >/dev/null
-}
-rps() { sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p' "$1"; }
+log_name=kumo-obs-paired-access.log
+# shellcheck source=bench/config/obs-lib.sh
+. bench/config/obs-lib.sh
 raw=$work/raw
 for t in $LOADS; do
   for m in default full; do
@@ -48,7 +30,7 @@ for t in $LOADS; do
       taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" -s "bench/config/$t.lua" "http://127.0.0.1:$pb" > "$work/ob" 2>&1
       wait $w
       stop
-      a=$(rps "$work/oa"); b=$(rps "$work/ob")
+      a=$(rps < "$work/oa"); b=$(rps < "$work/ob")
       echo "$t $m $a $b" >> "$raw"
       echo "  $t round $round: off $a req/s, $m $b req/s" >&2
     done

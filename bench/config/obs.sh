@@ -9,42 +9,34 @@
 # access log of the full set; LOG_FILE names it outright (/dev/null: the
 # records are made and handed to the kernel, which keeps none).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5}
-LOADS=${LOADS:-"range put"}
-KUMO=${KUMO:-build/kumo}
-work=$(mktemp -d)
-log=${LOG_FILE:-${LOG_DIR:-$work}/kumo-obs-access.log}
-rm_log() { if [ -f "$log" ]; then rm -f "$log"; fi; }   # never a device
-trap 'kill $pid 2>/dev/null; rm -rf "$work"; rm_log' EXIT
-pid=
+log_name=kumo-obs-access.log
+# shellcheck source=bench/config/obs-lib.sh
+. bench/config/obs-lib.sh
 TCK=$(getconf CLK_TCK)
-declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
 modes="off default full"
 raw=$work/raw
 for round in $(seq "$ROUNDS"); do
   order=$modes
   [ $((round % 2)) -eq 0 ] && order="full default off"
   for m in $order; do
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_port)
     rm -rf "$work/data"; rm_log
-    # shellcheck disable=SC2086
-    KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$port" --data-dir "$work/data" ${flags[$m]} 2>/dev/null &
-    pid=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-    curl -s "http://127.0.0.1:$port/v3/kv/put" -d '{"key":"YmVuY2gva2V5","value":"dg=="}' >/dev/null
+    start "$m" "$port" "$work/data"
+    pid=${pids[-1]}
+    ready "$port"
     for t in $LOADS; do
-      c0=$(awk '{print $14+$15}' /proc/$pid/stat)
+      c0=$(awk '{print $14+$15}' /proc/"$pid"/stat)
       out=$(taskset -c 1 wrk -t1 -c100 -d"${DURATION}s" -s "bench/config/$t.lua" "http://127.0.0.1:$port" 2>&1)
-      c1=$(awk '{print $14+$15}' /proc/$pid/stat)
+      c1=$(awk '{print $14+$15}' /proc/"$pid"/stat)
       reqs=$(echo "$out" | sed -nE 's/^ *([0-9]+) requests in.*/\1/p')
-      rps=$(echo "$out" | sed -nE 's/^Requests\/sec: *([0-9.]+).*/\1/p')
+      rps=$(echo "$out" | rps)
       cpu=$(awk -v t=$((c1 - c0)) -v n="$reqs" -v hz="$TCK" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
       echo "$m $t $rps $cpu" >> "$raw"
       echo "  round $round $m $t: $rps req/s, $cpu us CPU/request" >&2
     done
-    kill $pid; wait $pid 2>/dev/null; pid=
+    stop
   done
 done
 python3 - "$raw" <<'PY'
