@@ -68,6 +68,9 @@ static void random_hex(char *out, size_t n)
     out[n] = 0;
 }
 
+/* A request header by a literal name, its length known here. */
+#define HEADER(r, lit) km__hdr_findn((r)->h.hdrs, (r)->h.nhdrs, lit, sizeof lit - 1)
+
 /* ---- request id ---- */
 
 static bool id_char(unsigned char c)
@@ -79,7 +82,7 @@ static bool id_char(unsigned char c)
 void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     (void)ud;
-    km_str in = km_http_header(r, "X-Request-ID");
+    km_str in = HEADER(r, "X-Request-ID");
     bool ok = in.p && in.n >= 1 && in.n <= 64;
     for (size_t i = 0; ok && i < in.n; i++)
         ok = id_char((unsigned char)in.p[i]);
@@ -148,8 +151,8 @@ void km_http_mw_trace(km_http_req *r, km_http_resp *w, void *ud, km_http_next *n
 {
     (void)ud;
     km_http_trace_ctx *t = &r->trace;
-    if (parse_traceparent(km_http_header(r, "traceparent"), t)) {
-        km_str ts = km_http_header(r, "tracestate");
+    if (parse_traceparent(HEADER(r, "traceparent"), t)) {
+        km_str ts = HEADER(r, "tracestate");
         t->tracestate = ts.p && ts.n <= 512 ? ts : (km_str){ NULL, 0 };
     } else {
         random_hex(t->trace_id, 32);

@@ -40,10 +40,9 @@ bool km__str_ieq(km_str s, const char *lit)
     return true;
 }
 
-km_str km__hdr_find(const km__hdr *hdrs, size_t n, const char *name)
+km_str km__hdr_findn(const km__hdr *hdrs, size_t n, const char *name, size_t len)
 {
     /* Lengths first: most names differ in length from the one looked for. */
-    size_t len = strlen(name);
     for (size_t i = 0; i < n; i++) {
         km_str h = hdrs[i].name;
         if (h.n != len)

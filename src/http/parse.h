@@ -6,6 +6,7 @@
 #include <kumo/http.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct { km_str name, value; } km__hdr;
 
@@ -64,7 +65,12 @@ int km__chunked_decode(km__chunked *d, char *buf, size_t len, size_t max_body);
 
 /* Case-insensitive comparison of s with the NUL-terminated lower-case lit. */
 bool km__str_ieq(km_str s, const char *lit);
-/* The value of the first of hdrs[0, n) named name (any case), or {NULL, 0}. */
-km_str km__hdr_find(const km__hdr *hdrs, size_t n, const char *name);
+/* The value of the first of hdrs[0, n) named name (len bytes, any case),
+ * or {NULL, 0}. */
+km_str km__hdr_findn(const km__hdr *hdrs, size_t n, const char *name, size_t len);
+static inline km_str km__hdr_find(const km__hdr *hdrs, size_t n, const char *name)
+{
+    return km__hdr_findn(hdrs, n, name, strlen(name));
+}
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Buffered log writing: records are copied into a buffer under a short lock
+/* Buffered log writing: records are copied into a buffer under a spinlock
  * and a thread of the logger writes them out, so a goroutine logging a
  * request pays a copy, not a system call, and never waits on a slow disk
  * or pipe unless the buffer is full. */
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "log-int.h"
+#include "rt/lock.h"
 #include "rt/rt-int.h"
 
 /* Two of these per logger. At a few hundred thousand records a second the
@@ -14,15 +15,31 @@
 #define BUF (1024 * 1024)
 
 typedef struct km__log_async {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;             /* records arrived / stop */
+    /* A record's copy takes the spinlock only: a few dozen instructions,
+     * where a mutex's lock and unlock cost as much again. The mutex is for
+     * sleeping: the flusher's, and a writer's on a full buffer. */
+    km__lock        lock;           /* cur, spare and n */
+    pthread_mutex_t mu;             /* kicked, stop */
+    pthread_cond_t  cv;             /* kicked / stop */
     pthread_cond_t  space;          /* the buffer was swapped out */
     pthread_t       thread;
     char           *cur, *spare;    /* records arrive in cur; spare is being written */
-    size_t          n;
-    bool            stop;
+    _Atomic size_t  n;              /* set under lock; read without it as a hint */
+    bool            kicked, stop;
     int64_t         interval;
 } async;
+
+static size_t used(async *a) { return atomic_load_explicit(&a->n, memory_order_relaxed); }
+
+/* The slow paths are out of line and marked cold, so that the copy's path
+ * stays a few cache lines of code: it runs once per request record. */
+static __attribute__((cold, noinline)) void kick(async *a)
+{
+    pthread_mutex_lock(&a->mu);
+    a->kicked = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
 
 static void *flusher(void *arg)
 {
@@ -31,10 +48,9 @@ static void *flusher(void *arg)
     pthread_mutex_lock(&a->mu);
     for (;;) {
         /* Idle: asleep until a record arrives (no timer ticking). */
-        while (!a->n && !a->stop)
+        while (!a->kicked && !a->stop)
             pthread_cond_wait(&a->cv, &a->mu);
-        if (!a->n)
-            break;                          /* stopping, all written */
+        a->kicked = false;
         /* Let records gather for one interval (one write for many), unless
          * the buffer passes half full first. */
         struct timespec until;
@@ -42,18 +58,23 @@ static void *flusher(void *arg)
         int64_t ns = until.tv_nsec + a->interval;
         until.tv_sec += ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        while (!a->stop && a->n <= BUF / 2 &&
+        while (!a->stop && used(a) <= BUF / 2 &&
                pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0)
             ;
-        /* Swap, then write outside the lock: loggers keep appending. */
+        /* Swap, then write outside both locks: writers keep appending. */
+        km__lock_acquire(&a->lock);
         char *p = a->cur;
-        size_t n = a->n;
+        size_t n = used(a);
         a->cur = a->spare;
         a->spare = p;
-        a->n = 0;
+        atomic_store_explicit(&a->n, 0, memory_order_relaxed);
+        km__lock_release(&a->lock);
         pthread_cond_broadcast(&a->space);
+        if (!n && a->stop)
+            break;                          /* stopping, all written */
         pthread_mutex_unlock(&a->mu);
-        km__log_write_fd(root, p, n);
+        if (n)
+            km__log_write_fd(root, p, n);
         pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
@@ -90,28 +111,45 @@ int km__log_async_start(km_logger *root, int64_t interval)
     return 0;
 }
 
+/* Full: the disk is behind. Waiting (rather than writing around the
+ * buffer) keeps each writer's records in order. The check is under the
+ * mutex that the flusher's broadcast takes, so a swap cannot slip between
+ * it and the wait. */
+static __attribute__((cold, noinline)) void lock_contended(async *a)
+{
+    km__lock_acquire(&a->lock);
+}
+
+static __attribute__((cold, noinline)) void wait_room(async *a, size_t n)
+{
+    pthread_mutex_lock(&a->mu);
+    a->kicked = true;
+    pthread_cond_signal(&a->cv);
+    while (used(a) + n > BUF)
+        pthread_cond_wait(&a->space, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+}
+
 bool km__log_async_put(km_logger *root, const char *p, size_t n)
 {
     if (n > BUF)
         return false;           /* a giant record goes out on its own */
     async *a = root->async;
-    pthread_mutex_lock(&a->mu);
-    /* Full: the disk is behind. Waiting here (rather than writing around
-     * the buffer) keeps each writer's records in order. */
-    while (a->n + n > BUF) {
-        pthread_cond_signal(&a->cv);
-        pthread_cond_wait(&a->space, &a->mu);
+    if (!km__lock_try(&a->lock))
+        lock_contended(a);
+    size_t at;
+    while ((at = used(a)) + n > BUF) {
+        km__lock_release(&a->lock);
+        wait_room(a, n);
+        km__lock_acquire(&a->lock);
     }
+    memcpy(a->cur + at, p, n);
+    atomic_store_explicit(&a->n, at + n, memory_order_relaxed);
+    km__lock_release(&a->lock);
     /* The flusher is woken twice per buffer: by its first record (to start
-     * the gathering interval) and when it passes half full. After the
-     * unlock, so that on a shared core the woken flusher does not at once
-     * block on the lock the signaller still holds. */
-    bool kick = a->n == 0 || (a->n <= BUF / 2 && a->n + n > BUF / 2);
-    memcpy(a->cur + a->n, p, n);
-    a->n += n;
-    pthread_mutex_unlock(&a->mu);
-    if (kick)
-        pthread_cond_signal(&a->cv);
+     * the gathering interval) and when it passes half full. */
+    if (at == 0 || (at <= BUF / 2 && at + n > BUF / 2))
+        kick(a);
     return true;
 }
 

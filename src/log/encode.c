@@ -7,31 +7,52 @@
 
 /* Two digits per division: status codes and latencies are most of the
  * integers a request record holds. */
-static const char pairs[201] =
+const char km__digit_pairs[201] =
     "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
     "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
+static unsigned digits(uint64_t v)
+{
+    unsigned d = 1;
+    for (; v >= 10000; v /= 10000)
+        d += 4;
+    return d + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+char *km__put_uint(char *o, uint64_t v)
+{
+    const char *pr = km__digit_pairs;
+    /* Statuses, latencies and small sizes directly. */
+    if (v < 100) {
+        if (v < 10) {
+            *o = (char)('0' + v);
+            return o + 1;
+        }
+        memcpy(o, pr + v * 2, 2);
+        return o + 2;
+    }
+    if (v < 1000) {
+        *o = (char)('0' + v / 100);
+        memcpy(o + 1, pr + v % 100 * 2, 2);
+        return o + 3;
+    }
+    char *end = o + digits(v), *q = end;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, pr + v % 100 * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10)
+        memcpy(q - 2, pr + v * 2, 2);
+    else
+        q[-1] = (char)('0' + v);
+    return end;
+}
+
 void km__enc_int(km__lbuf *b, int64_t v)
 {
-    char t[21];
-    int i = 21;
-    /* Through uint64_t so that INT64_MIN negates without overflow. */
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    while (u >= 100) {
-        unsigned d = (unsigned)(u % 100) * 2;
-        u /= 100;
-        t[--i] = pairs[d + 1];
-        t[--i] = pairs[d];
-    }
-    if (u >= 10) {
-        t[--i] = pairs[u * 2 + 1];
-        t[--i] = pairs[u * 2];
-    } else {
-        t[--i] = (char)('0' + u);
-    }
-    if (v < 0)
-        t[--i] = '-';
-    km__lbuf_put(b, t + i, (size_t)(21 - i));
+    if (km__lbuf_room(b, 21))
+        b->n = (size_t)(km__put_int(b->p + b->n, v) - b->p);
 }
 
 /* The shortest of %.15g..%.17g that reads back as the same double, so 0.1

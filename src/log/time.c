@@ -24,7 +24,7 @@ int64_t km__log_wall_offset(void)
     return ((int64_t)w.tv_sec - m1.tv_sec) * 1000000000 + (w.tv_nsec - m1.tv_nsec);
 }
 
-static void put2(char *o, unsigned v) { o[0] = (char)('0' + v / 10); o[1] = (char)('0' + v % 10); }
+static void put2(char *o, unsigned v) { memcpy(o, km__digit_pairs + v * 2, 2); }
 
 /* Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year
  * eras that start on March 1st so that the leap day ends each year. Done by
@@ -42,6 +42,34 @@ static void civil(int64_t days, int *y, unsigned *m, unsigned *d)
     *y = (int)(yoe + era * 400) + (*m <= 2);
 }
 
+/* "2006-01-02T15:04:05" for a second: once per second per thread, so out
+ * of line and cold, away from the per-record path. */
+static __attribute__((cold, noinline)) void date_time(char o[19], int64_t sec)
+{
+    int64_t days = sec / 86400, sod = sec % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int y;
+    unsigned m, d;
+    civil(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;   /* RFC 3339 has four-digit years only */
+    put2(o, (unsigned)y / 100);
+    put2(o + 2, (unsigned)y % 100);
+    o[4] = '-';
+    put2(o + 5, m);
+    o[7] = '-';
+    put2(o + 8, d);
+    o[10] = 'T';
+    put2(o + 11, (unsigned)(sod / 3600));
+    o[13] = ':';
+    put2(o + 14, (unsigned)(sod / 60 % 60));
+    o[16] = ':';
+    put2(o + 17, (unsigned)(sod % 60));
+}
+
 void km__rfc3339(char o[KM__RFC3339_LEN], int64_t ns)
 {
     int64_t sec = ns / 1000000000, sub = ns % 1000000000;
@@ -54,34 +82,14 @@ void km__rfc3339(char o[KM__RFC3339_LEN], int64_t ns)
     static _Thread_local int64_t last_sec = INT64_MIN;
     static _Thread_local char last[19];
     if (sec != last_sec) {
-        int64_t days = sec / 86400, sod = sec % 86400;
-        if (sod < 0) {
-            sod += 86400;
-            days--;
-        }
-        int y;
-        unsigned m, d;
-        civil(days, &y, &m, &d);
-        if (y < 0 || y > 9999)
-            y = y < 0 ? 0 : 9999;   /* RFC 3339 has four-digit years only */
-        put2(last, (unsigned)y / 100);
-        put2(last + 2, (unsigned)y % 100);
-        last[4] = '-';
-        put2(last + 5, m);
-        last[7] = '-';
-        put2(last + 8, d);
-        last[10] = 'T';
-        put2(last + 11, (unsigned)(sod / 3600));
-        last[13] = ':';
-        put2(last + 14, (unsigned)(sod / 60 % 60));
-        last[16] = ':';
-        put2(last + 17, (unsigned)(sod % 60));
+        date_time(last, sec);
         last_sec = sec;
     }
     memcpy(o, last, sizeof last);
     o[19] = '.';
     unsigned us = (unsigned)(sub / 1000);
-    for (int i = 25; i >= 20; i--, us /= 10)
-        o[i] = (char)('0' + us % 10);
+    memcpy(o + 20, km__digit_pairs + us / 10000 * 2, 2);
+    memcpy(o + 22, km__digit_pairs + us / 100 % 100 * 2, 2);
+    memcpy(o + 24, km__digit_pairs + us % 100 * 2, 2);
     o[26] = 'Z';
 }

@@ -7,7 +7,7 @@
  * compares three strings; this cache, in front of it, compares a pointer,
  * an int and the route. Entries never change once published. */
 typedef struct {
-    const char *method;         /* from method_label's table */
+    const char *method;         /* one of method_label's literals */
     int         status;
     km_series  *requests, *duration;
     char        route[];        /* a copy: the pointer it came from may be reused */
@@ -99,33 +99,53 @@ size_t km_metrics_route_default(km_str path, int status, char *out, size_t cap)
     return put_label(out, cap, path.p, path.n);
 }
 
+/* The method's label: one of a fixed set, so that a client's inventions do
+ * not grow the series. Each label comes from one literal (OTHER from one
+ * array), so its address names the method: the cache compares addresses. */
 static const char *method_label(km_str m)
 {
-    static const struct { const char *p; size_t n; } known[] = {
-#define M(s) { s, sizeof s - 1 }
-        M("GET"), M("HEAD"), M("POST"), M("PUT"), M("DELETE"), M("PATCH"), M("OPTIONS"),
-        M("CONNECT"), M("TRACE"),
-#undef M
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (known[i].n == m.n && !memcmp(known[i].p, m.p, m.n))
-            return known[i].p;
-    return "OTHER";
+    static const char other[] = "OTHER";
+#define IS(s) (!memcmp(m.p, s, sizeof s - 1))      /* the length is the case */
+    switch (m.n) {
+    case 3:
+        return IS("GET") ? "GET" : IS("PUT") ? "PUT" : other;
+    case 4:
+        return IS("POST") ? "POST" : IS("HEAD") ? "HEAD" : other;
+    case 5:
+        return IS("PATCH") ? "PATCH" : IS("TRACE") ? "TRACE" : other;
+    case 6:
+        return IS("DELETE") ? "DELETE" : other;
+    case 7:
+        return IS("OPTIONS") ? "OPTIONS" : IS("CONNECT") ? "CONNECT" : other;
+    }
+    return other;
+#undef IS
 }
 
-/* The cached series for a stable route pointer, filling a free slot on a
- * miss; NULL when the slot holds another label set (the caller looks the
- * series up by value then). */
-static label_set *cached(km_metrics_http *h, const char *method, const char *route,
-                         int status, const char *code)
+static size_t slot(const char *method, const char *route, int status)
 {
-    size_t i = ((uintptr_t)route >> 4 ^ (uintptr_t)method >> 3 ^ (unsigned)status * 0x9e37u) &
-               (NCACHE - 1);
-    label_set *e = atomic_load_explicit(&h->cache[i], memory_order_acquire);
-    if (e)
-        return e->method == method && e->status == status && !strcmp(e->route, route) ? e : NULL;
+    return ((uintptr_t)route >> 4 ^ (uintptr_t)method >> 3 ^ (unsigned)status * 0x9e37u) &
+           (NCACHE - 1);
+}
+
+/* The cached series for a stable route pointer, or NULL. */
+static label_set *cached(km_metrics_http *h, const char *method, const char *route, int status)
+{
+    label_set *e = atomic_load_explicit(&h->cache[slot(method, route, status)], memory_order_acquire);
+    return e && e->method == method && e->status == status && !strcmp(e->route, route) ? e : NULL;
+}
+
+/* Fills route's free slot; NULL when the slot holds another label set (the
+ * caller looks the series up by value then). */
+static label_set *fill(km_metrics_http *h, const char *method, const char *route, int status,
+                       const char *code)
+{
+    size_t i = slot(method, route, status);
+    if (atomic_load_explicit(&h->cache[i], memory_order_acquire))
+        return NULL;
     size_t n = strlen(route) + 1;
-    if (!(e = km__malloc(sizeof *e + n)))
+    label_set *e = km__malloc(sizeof *e + n);
+    if (!e)
         return NULL;
     e->method = method;
     e->status = status;
@@ -142,18 +162,14 @@ static label_set *cached(km_metrics_http *h, const char *method, const char *rou
     return e;
 }
 
-void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+/* A request that is not to a router's route with its series cached: its
+ * labels worked out, its series cached when its route label is stable. Out
+ * of line and cold, so that the per-request path stays a few cache lines
+ * of code. */
+static __attribute__((cold, noinline)) void observe_uncached(km_metrics_http *h, km_http_req *r,
+                                                            int status, const char *method,
+                                                            double secs)
 {
-    km_metrics_http *h = ud;
-    int64_t t0 = km_http_req_start(r);
-    km_gauge_inc(h->in_flight);
-    km_http_next_call(next, r, w);
-    double secs = (double)(km_http_req_end(r) - t0) / 1e9;
-    km_gauge_dec(h->in_flight);
-
-    /* The status sent, or the one the server will send for a body that
-     * could not be read (it answers those after the chain returns). */
-    int status = km_http_resp_status(w);
     km_str path = km_http_path(r), pat = km_http_route_pattern(r);
     char route[96], code[8];
     const char *rl = "unmatched";
@@ -178,8 +194,10 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
     } else {
         snprintf(code, sizeof code, "%d", status);
     }
-    const char *method = method_label(km_http_method(r));
-    label_set *ls = rl == route ? NULL : cached(h, method, rl, status, code);
+    /* Every label but the default's buffer is stable: cached. */
+    label_set *ls = NULL;
+    if (rl != route && !(ls = cached(h, method, rl, status)))
+        ls = fill(h, method, rl, status, code);
     if (ls) {
         km_counter_inc(ls->requests);
         km_histogram_observe(ls->duration, secs);
@@ -187,6 +205,37 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
     }
     km_counter_inc(km_metric_with(h->requests, method, rl, code));
     km_histogram_observe(km_metric_with(h->duration, method, rl), secs);
+}
+
+/* Out of line, so that its frame is not on the stack under the handler:
+ * every frame of the chain sits below each handler's frames, on every
+ * connection's stack. */
+static __attribute__((noinline)) void observe(km_metrics_http *h, km_http_req *r, km_http_resp *w,
+                                              double secs)
+{
+    /* The status sent, or the one the server will send for a body that
+     * could not be read (it answers those after the chain returns). */
+    int status = km_http_resp_status(w);
+    const char *method = method_label(km_http_method(r));
+    km_str pat = km_http_route_pattern(r);
+    label_set *ls = pat.p ? cached(h, method, pat.p, status) : NULL;
+    if (!ls) {
+        observe_uncached(h, r, status, method, secs);
+        return;
+    }
+    km_counter_inc(ls->requests);
+    km_histogram_observe(ls->duration, secs);
+}
+
+void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    km_metrics_http *h = ud;
+    int64_t t0 = km_http_req_start(r);
+    km_gauge_inc(h->in_flight);
+    km_http_next_call(next, r, w);
+    double secs = (double)(km_http_req_end(r) - t0) / 1e9;
+    km_gauge_dec(h->in_flight);
+    observe(h, r, w, secs);
 }
 
 void km_metrics_http_free(km_metrics_http *h)

@@ -3,6 +3,8 @@
  * the time the logger is freed; nothing is written while idle. */
 #include "util.h"
 #include <kumo/log.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +71,84 @@ static void body(void *arg)
 START_TEST(buffered) { t_procs(2); t_run(body, NULL); }
 END_TEST
 
+/* A sink slower than the writers: a pipe nobody reads for a while. The
+ * buffer fills, writers wait for room, and still every record arrives
+ * whole and in each writer's order. */
+enum { SLOW_WRITERS = 4, SLOW_EACH = 3000 };
+typedef struct { int fd; char *buf; size_t n, cap; } drain_arg;
+
+static void *drain_later(void *arg)
+{
+    drain_arg *d = arg;
+    usleep(300 * 1000);
+    ssize_t r;
+    while (d->n < d->cap && (r = read(d->fd, d->buf + d->n, d->cap - d->n)) > 0)
+        d->n += (size_t)r;
+    return NULL;
+}
+
+static void slow_writer(void *arg)
+{
+    writer *w = arg;
+    static char pad[201];
+    memset(pad, 'p', sizeof pad - 1);
+    for (int i = 0; i < SLOW_EACH; i++)
+        km_info(w->l, "rec", km_lf_int("w", w->id), km_lf_int("i", i), km_lf_str("pad", pad));
+    km_wg_done(w->wg);
+}
+
+static void slow_body(void *arg)
+{
+    (void)arg;
+    int p[2];
+    REQUIRE_EQ(pipe2(p, O_CLOEXEC), 0);
+    drain_arg d = { p[0], NULL, 0, 8u << 20 };
+    REQUIRE((d.buf = malloc(d.cap)) != NULL);
+    pthread_t th;
+    REQUIRE_EQ(pthread_create(&th, NULL, drain_later, &d), 0);
+    km_logger *l;
+    km_log_config cfg = { .fd = p[1], .flush_interval = 10 * 1000000LL };
+    REQUIRE_EQ(km_log_new(&l, &cfg), 0);
+    writer w[SLOW_WRITERS];
+    km_wg *wg;
+    REQUIRE_EQ(km_wg_new(&wg), 0);
+    km_wg_add(wg, SLOW_WRITERS);
+    for (int i = 0; i < SLOW_WRITERS; i++) {
+        w[i] = (writer){ l, i, wg };
+        REQUIRE_EQ(km_go(slow_writer, &w[i]), 0);
+    }
+    km_wg_wait(wg);
+    km_wg_free(wg);
+    km_log_free(l);
+    close(p[1]);                                    /* the reader sees the end */
+    pthread_join(th, NULL);
+    close(p[0]);
+    REQUIRE(d.n > 2u << 20);                        /* more than both buffers */
+    int next[SLOW_WRITERS] = { 0 }, lines = 0;
+    for (char *s = d.buf, *e; s < d.buf + d.n; s = e + 1) {
+        REQUIRE((e = memchr(s, '\n', (size_t)(d.buf + d.n - s))) != NULL);
+        int id, i;
+        const char *f = memmem(s, (size_t)(e - s), "\"w\":", 4);
+        REQUIRE(f && sscanf(f, "\"w\":%d,\"i\":%d", &id, &i) == 2);
+        REQUIRE(id >= 0 && id < SLOW_WRITERS);
+        REQUIRE_EQ(i, next[id]);
+        next[id]++;
+        lines++;
+    }
+    REQUIRE_EQ(lines, SLOW_WRITERS * SLOW_EACH);
+    free(d.buf);
+}
+
+START_TEST(slow_sink) { t_procs(2); t_run(slow_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("log/async");
     TCase *tc = tcase_create("async");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, buffered);
+    tcase_add_test(tc, slow_sink);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -138,6 +138,72 @@ static void json_escaping(void *arg)
 START_TEST(json_escape) { t_run(json_escaping, NULL); }
 END_TEST
 
+/* Each escape, multi-byte character and invalid byte at every offset of
+ * the 8-byte words the escaper scans, and across the 256-byte pieces it
+ * makes room for: a JSON parser reads back the input, with U+FFFD for each
+ * invalid byte. */
+#define FFFD "\xef\xbf\xbd"
+static void escape_offsets(void *arg)
+{
+    static const struct { const char *in, *out; } odd[] = {
+        { "\"", "\"" }, { "\\", "\\" }, { "\x01", "\x01" }, { "\x1f", "\x1f" },
+        { "\n", "\n" }, { " \x7f", " \x7f" }, { "\xc3\xa9", "\xc3\xa9" },
+        { "\xe2\x82\xac", "\xe2\x82\xac" }, { "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+        { "\xff", FFFD }, { "\xc3", FFFD }, { "\x80\x80\x80\x80\x80", FFFD FFFD FFFD FFFD FFFD },
+        { "\xf0\x9f\x98\x80\x80\x80\x80", "\xf0\x9f\x98\x80" FFFD FFFD FFFD },
+    };
+    static const int lens[][2] = { { 0, 20 }, { 240, 262 } };     /* string lengths, in 'a's */
+    sinkp s;
+    open_sink(&s, KM_LOG_JSON, KM_LOG_INFO);
+    char in[300], want[400];
+    for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++)
+        for (size_t r = 0; r < 2; r++)
+            for (int len = lens[r][0]; len <= lens[r][1]; len++)
+                for (int at = r ? 236 : 0; at <= len; at++) {
+                    size_t ni = strlen(odd[k].in), no = strlen(odd[k].out);
+                    memset(in, 'a', (size_t)at);
+                    memcpy(in + at, odd[k].in, ni);
+                    memset(in + at + ni, 'a', (size_t)(len - at));
+                    memset(want, 'a', (size_t)at);
+                    memcpy(want + at, odd[k].out, no);
+                    memset(want + at + no, 'a', (size_t)(len - at));
+                    km_info(s.l, "e", km_lf_strn("v", in, (size_t)len + ni));
+                    json_error_t je;
+                    json_t *j = json_loads(drain(&s), 0, &je);
+                    ck_assert_msg(j != NULL, "odd %zu at %d of %d: %s", k, at, len, je.text);
+                    json_t *v = json_object_get(j, "v");
+                    ck_assert_msg(json_string_length(v) == (size_t)len + no &&
+                                  !memcmp(json_string_value(v), want, (size_t)len + no),
+                                  "odd %zu at %d of %d", k, at, len);
+                    json_decref(j);
+                }
+    close_sink(&s);
+}
+
+START_TEST(escape_at_offsets) { t_run(escape_offsets, NULL); }
+END_TEST
+
+/* Integers of every length, and each side of every power of ten. */
+static void integer_lengths(void *arg)
+{
+    sinkp s;
+    open_sink(&s, KM_LOG_LOGFMT, KM_LOG_INFO);
+    int64_t p = 1;
+    for (int d = 0; d <= 18; d++, p *= 10) {
+        const int64_t vs[] = { p - 1, p, p + 1, 7 * p + 3, -p, -(p + 1), INT64_MAX - p, INT64_MIN + p };
+        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+            km_info(s.l, "i", km_lf_int("v", vs[i]));
+            char want[128];
+            snprintf(want, sizeof want, "time=" TS " level=info msg=i v=%lld\n", (long long)vs[i]);
+            ck_assert_str_eq(drain(&s), want);
+        }
+    }
+    close_sink(&s);
+}
+
+START_TEST(integers) { t_run(integer_lengths, NULL); }
+END_TEST
+
 static void logfmt_fields(void *arg)
 {
     sinkp s;
@@ -325,6 +391,8 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, json_exact);
     tcase_add_test(tc, json_escape);
+    tcase_add_test(tc, escape_at_offsets);
+    tcase_add_test(tc, integers);
     tcase_add_test(tc, logfmt_exact);
     tcase_add_test(tc, levels);
     tcase_add_test(tc, child_loggers);

@@ -25,6 +25,10 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         km_http_send(w, 503, "text/plain", "no", 2);
         return;
     }
+    if (p.n != 6 || memcmp(p.p, "/hello", 6)) {
+        km_http_send(w, 200, "text/plain", "ok", 2);
+        return;
+    }
     /* a handler's outgoing call, as a child span of the request */
     const km_http_trace_ctx *t = km_http_trace(r);
     snprintf(wd->req_span, sizeof wd->req_span, "%s", t ? t->span_id : "");
@@ -46,6 +50,9 @@ static const char *sget(json_t *j, const char *k)
 }
 
 static char path[64], lfpath[64];
+/* A path that needs escapes (and quotes in logfmt) and more room than the
+ * thread's record buffer has at six bytes per byte. */
+static char longp[800];
 
 static void body(void *arg)
 {
@@ -65,8 +72,13 @@ static void body(void *arg)
                            .middleware = chain, .nmiddleware = 5 };
     km_http_server *srv;
     REQUIRE_EQ(km_http_serve(&srv, &cfg), 0);
-    char url[64], url2[64];
+    char url[64], url2[64], url3[900];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hello", km_http_server_port(srv));
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 3] = '"';
+    longp[sizeof longp - 2] = '\\';
+    snprintf(url3, sizeof url3, "http://127.0.0.1:%d%s", km_http_server_port(srv), longp);
     snprintf(url2, sizeof url2, "http://127.0.0.1:%d/fail", km_http_server_port(srv));
 
     km_http_client *cl;
@@ -82,6 +94,9 @@ static void body(void *arg)
     km_http_response_free(resp);
     REQUIRE_EQ(km_http_do(cl, "POST", url2, NULL, 0, "abc", 3, km_now() + 5 * SEC, &resp), 0);
     REQUIRE_EQ(km_http_response_status(resp), 503);
+    km_http_response_free(resp);
+    REQUIRE_EQ(km_http_do(cl, "GET", url3, NULL, 0, NULL, 0, km_now() + 5 * SEC, &resp), 0);
+    REQUIRE_EQ(km_http_response_status(resp), 200);
     km_http_response_free(resp);
     km_http_client_free(cl);
     REQUIRE_EQ(km_http_shutdown(srv, km_now() + SEC), 0);
@@ -121,6 +136,11 @@ static void body(void *arg)
             ck_assert_str_eq(sget(j, "status"), "error");
             ck_assert_str_eq(sget(j, "parent_id"), "");        /* a new trace */
             seen |= 4;
+        } else if (!strcmp(msg, "span") && !strncmp(name, "GET /aaa", 8)) {
+            seen |= 32;
+        } else if (!strcmp(msg, "request") && !strcmp(sget(j, "path"), longp)) {
+            ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 200);
+            seen |= 64;
         } else if (!strcmp(msg, "request") && !strcmp(sget(j, "path"), "/hello")) {
             ck_assert_str_eq(sget(j, "level"), "info");
             ck_assert_str_eq(sget(j, "method"), "GET");
@@ -146,8 +166,8 @@ static void body(void *arg)
         n++;
     }
     fclose(f);
-    ck_assert_int_eq(n, 5);
-    ck_assert_int_eq(seen, 31);
+    ck_assert_int_eq(n, 7);
+    ck_assert_int_eq(seen, 127);
 
     /* the same request records in logfmt, with a wall-clock time of now */
     f = fopen(lfpath, "r");
@@ -167,13 +187,18 @@ static void body(void *arg)
             ck_assert_msg(strstr(line, " level=info msg=request method=GET path=/hello status=200 latency_us="),
                           "%s", line);
             ck_assert_msg(strstr(line, want1), "%s", line);
-        } else {
+        } else if (n == 1) {
             ck_assert_msg(strstr(line, want2) && strstr(line, " req_bytes=3 "), "%s", line);
+        } else {
+            char want3[1024];
+            snprintf(want3, sizeof want3, " path=\"%.*s\\\"\\\\\" status=200 ",
+                     (int)sizeof longp - 3, longp);
+            ck_assert_msg(strstr(line, want3), "%s", line);
         }
         n++;
     }
     fclose(f);
-    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(n, 3);
 }
 
 START_TEST(request_and_span)
