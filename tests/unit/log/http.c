@@ -14,6 +14,7 @@
 
 typedef struct {
     km_logger *log, *lf;        /* JSON, and logfmt for the request records */
+    km_logger *as;              /* JSON, buffered: written by a thread of its own */
     char req_span[17], call_span[17], outgoing[80];
 } world;
 
@@ -49,7 +50,7 @@ static const char *sget(json_t *j, const char *k)
     return s ? s : "(missing)";
 }
 
-static char path[64], lfpath[64];
+static char path[64], lfpath[64], aspath[64];
 /* A path that needs escapes (and quotes in logfmt) and more room than the
  * thread's record buffer has at six bytes per byte. */
 static char longp[800];
@@ -61,15 +62,18 @@ static void body(void *arg)
     REQUIRE_EQ(km_log_new(&wd.log, &lc), 0);
     km_log_config lfc = { .path = lfpath, .format = KM_LOG_LOGFMT };
     REQUIRE_EQ(km_log_new(&wd.lf, &lfc), 0);
+    km_log_config asc = { .path = aspath, .flush_interval = 10 * 1000000LL };
+    REQUIRE_EQ(km_log_new(&wd.as, &asc), 0);
     km_http_mw chain[] = {
         { km_http_mw_request_id, NULL },
         { km_http_mw_trace, NULL },
         { km_log_mw_request, wd.log },
         { km_log_mw_request, wd.lf },
+        { km_log_mw_request, wd.as },
         { km_log_mw_span, wd.log },
     };
     km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = &wd,
-                           .middleware = chain, .nmiddleware = 5 };
+                           .middleware = chain, .nmiddleware = 6 };
     km_http_server *srv;
     REQUIRE_EQ(km_http_serve(&srv, &cfg), 0);
     char url[64], url2[64], url3[900];
@@ -102,6 +106,7 @@ static void body(void *arg)
     REQUIRE_EQ(km_http_shutdown(srv, km_now() + SEC), 0);
     km_log_free(wd.log);
     km_log_free(wd.lf);
+    km_log_free(wd.as);                 /* writes what it holds */
 
     char want[80];
     snprintf(want, sizeof want, "00-" TRACE "-%s-01", wd.call_span);
@@ -169,6 +174,24 @@ static void body(void *arg)
     ck_assert_int_eq(n, 7);
     ck_assert_int_eq(seen, 127);
 
+    /* the buffered logger's request records: byte for byte the same */
+    f = fopen(path, "r");
+    FILE *fa = fopen(aspath, "r");
+    ck_assert(f != NULL && fa != NULL);
+    char aline[4096];
+    n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strstr(line, "\"msg\":\"request\""))
+            continue;
+        ck_assert_msg(fgets(aline, sizeof aline, fa) != NULL, "missing %s", line);
+        ck_assert_str_eq(aline, line);
+        n++;
+    }
+    ck_assert_msg(fgets(aline, sizeof aline, fa) == NULL, "extra %s", aline);
+    ck_assert_int_eq(n, 3);
+    fclose(f);
+    fclose(fa);
+
     /* the same request records in logfmt, with a wall-clock time of now */
     f = fopen(lfpath, "r");
     ck_assert(f != NULL);
@@ -206,11 +229,14 @@ START_TEST(request_and_span)
     t_procs(2);
     snprintf(path, sizeof path, "/tmp/kumo-log-http-%d.log", (int)getpid());
     snprintf(lfpath, sizeof lfpath, "/tmp/kumo-log-http-%d.logfmt", (int)getpid());
+    snprintf(aspath, sizeof aspath, "/tmp/kumo-log-http-%d.async", (int)getpid());
     unlink(path);
     unlink(lfpath);
+    unlink(aspath);
     t_run(body, NULL);
     unlink(path);
     unlink(lfpath);
+    unlink(aspath);
 }
 END_TEST
 
