@@ -83,32 +83,6 @@ static inline char *km__put(char *o, const void *p, size_t n)
     memcpy(o, p, n);
     return o + n;
 }
-/* km__put for the short strings of a request record (a method, a route,
- * an id, an address): up to 16 bytes in two overlapping moves rather
- * than a call. */
-static inline char *km__put_short(char *o, const char *p, size_t n)
-{
-    if (n > 16)
-        return km__put(o, p, n);
-    if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-        memcpy(o, &a, 8);
-        memcpy(o + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        memcpy(o, &a, 4);
-        memcpy(o + n - 4, &b, 4);
-    } else if (n) {
-        o[0] = p[0];
-        o[n / 2] = p[n / 2];
-        o[n - 1] = p[n - 1];
-    }
-    return o + n;
-}
 char *km__put_uint(char *o, uint64_t v);                        /* 20 bytes at most */
 static inline char *km__put_int(char *o, int64_t v)              /* 21 bytes at most */
 {

@@ -22,6 +22,22 @@ static void write_records(void *arg)
     km_wg_done(w->wg);
 }
 
+/* n goroutines running fn, each as writer i of l; returns when all are done. */
+static void run_writers(km_logger *l, int n, void (*fn)(void *))
+{
+    writer w[WRITERS];
+    km_wg *wg;
+    REQUIRE(n <= WRITERS);
+    REQUIRE_EQ(km_wg_new(&wg), 0);
+    km_wg_add(wg, n);
+    for (int i = 0; i < n; i++) {
+        w[i] = (writer){ l, i, wg };
+        REQUIRE_EQ(km_go(fn, &w[i]), 0);
+    }
+    km_wg_wait(wg);
+    km_wg_free(wg);
+}
+
 static void body(void *arg)
 {
     (void)arg;
@@ -35,16 +51,7 @@ static void body(void *arg)
     REQUIRE_EQ(lseek(fd, 0, SEEK_END), 0);          /* gathered, not written yet */
     km_sleep(100 * 1000000LL);
     REQUIRE(lseek(fd, 0, SEEK_END) > 0);            /* written within the interval */
-    writer w[WRITERS];
-    km_wg *wg;
-    REQUIRE_EQ(km_wg_new(&wg), 0);
-    km_wg_add(wg, WRITERS);
-    for (int i = 0; i < WRITERS; i++) {
-        w[i] = (writer){ l, i, wg };
-        REQUIRE_EQ(km_go(write_records, &w[i]), 0);
-    }
-    km_wg_wait(wg);
-    km_wg_free(wg);
+    run_writers(l, WRITERS, write_records);
     km_log_free(l);                                 /* writes what is left */
     FILE *f = fopen(path, "r");
     REQUIRE(f);
@@ -109,16 +116,7 @@ static void slow_body(void *arg)
     km_logger *l;
     km_log_config cfg = { .fd = p[1], .flush_interval = 10 * 1000000LL };
     REQUIRE_EQ(km_log_new(&l, &cfg), 0);
-    writer w[SLOW_WRITERS];
-    km_wg *wg;
-    REQUIRE_EQ(km_wg_new(&wg), 0);
-    km_wg_add(wg, SLOW_WRITERS);
-    for (int i = 0; i < SLOW_WRITERS; i++) {
-        w[i] = (writer){ l, i, wg };
-        REQUIRE_EQ(km_go(slow_writer, &w[i]), 0);
-    }
-    km_wg_wait(wg);
-    km_wg_free(wg);
+    run_writers(l, SLOW_WRITERS, slow_writer);
     km_log_free(l);
     close(p[1]);                                    /* the reader sees the end */
     pthread_join(th, NULL);
