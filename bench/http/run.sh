@@ -393,7 +393,9 @@ PY
 echo "raw results: $RAW; wrk output: $WRKLOG" >&2
 
 # The observability set on versus off (metrics, request ids, trace context,
-# a log record per request): hello with and without --mw.
+# a log record per request): hello with and without --mw, one at a time
+# (absolute figures) and in pairs (the cost, without the machine's drift).
 echo
 echo "observability and middleware, on vs off:"
 bench/http/middleware.sh
+bench/http/middleware-paired.sh
