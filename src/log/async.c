@@ -111,15 +111,15 @@ int km__log_async_start(km_logger *root, int64_t interval)
     return 0;
 }
 
-/* Full: the disk is behind. Waiting (rather than writing around the
- * buffer) keeps each writer's records in order. The check is under the
- * mutex that the flusher's broadcast takes, so a swap cannot slip between
- * it and the wait. */
 static __attribute__((cold, noinline)) void lock_contended(async *a)
 {
     km__lock_acquire(&a->lock);
 }
 
+/* Full: the disk is behind. Waiting (rather than writing around the
+ * buffer) keeps each writer's records in order. The check is under the
+ * mutex that the flusher's broadcast takes, so a swap cannot slip between
+ * it and the wait. */
 static __attribute__((cold, noinline)) void wait_room(async *a, size_t n)
 {
     pthread_mutex_lock(&a->mu);
