@@ -36,14 +36,5 @@ for t in $LOADS; do
     done
   done
 done
-python3 - "$raw" <<'PY'
-import statistics, sys
-v = {}
-for line in open(sys.argv[1]):
-    t, m, a, b = line.split()
-    v.setdefault((t, m), []).append(float(b) / float(a))
-print("%-6s %-8s %-32s %s" % ("load", "mode", "req/s vs off, paired: median", "(min, max over rounds)"))
-for (t, m), r in v.items():
-    print("%-6s %-8s %-32s (%+.1f%%, %+.1f%%)" % (t, m, "%+.1f%%" % ((statistics.median(r) - 1) * 100),
-                                               (min(r) - 1) * 100, (max(r) - 1) * 100))
-PY
+bench/paired-summary.py "$raw" \
+  "load   mode     req/s vs off, paired: median     (min, max over rounds)" 7 9

@@ -41,13 +41,5 @@ for mode in keepalive pipelined; do
     echo "  $mode round $round: plain $a req/s, --mw $b req/s" >&2
   done
 done
-python3 - "$work/raw" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    mode, a, b = line.split()
-    rows.setdefault(mode, []).append(float(b) / float(a) - 1)
-print("mode       --mw req/s vs plain, paired: median   (min, max over rounds)")
-for mode, r in rows.items():
-    print(f"{mode:<10} {statistics.median(r) * 100:+.1f}%{'':<30}({min(r) * 100:+.1f}%, {max(r) * 100:+.1f}%)")
-PY
+bench/paired-summary.py "$work/raw" \
+  "mode       --mw req/s vs plain, paired: median   (min, max over rounds)" 11

@@ -45,6 +45,31 @@ void t_run(km_fn *fn, void *arg)
     km_set_allocator(NULL);
 }
 
+typedef struct { km_fn *fn; void *arg; km_wg *wg; } t_go_one;
+
+static void t_go_run(void *arg)
+{
+    t_go_one *o = arg;
+    o->fn(o->arg);
+    km_wg_done(o->wg);
+}
+
+void t_go_all(int n, km_fn *fn, void *args, size_t size)
+{
+    t_go_one *o = calloc((size_t)n, sizeof *o);
+    km_wg *wg;
+    REQUIRE(o != NULL);
+    REQUIRE_EQ(km_wg_new(&wg), 0);
+    km_wg_add(wg, n);
+    for (int i = 0; i < n; i++) {
+        o[i] = (t_go_one){ fn, (char *)args + (size_t)i * size, wg };
+        REQUIRE_EQ(km_go(t_go_run, &o[i]), 0);
+    }
+    km_wg_wait(wg);
+    km_wg_free(wg);
+    free(o);
+}
+
 int t_main(Suite *(*make_suite)(void))
 {
     SRunner *sr = srunner_create(make_suite());

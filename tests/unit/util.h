@@ -22,6 +22,10 @@ void t_procs(int n);
  * asserts that km_main returned 0 and that every allocation was freed. */
 void t_run(km_fn *fn, void *arg);
 
+/* Runs fn on each of n elements of size bytes from args, each in a
+ * goroutine of its own, and returns when all have. */
+void t_go_all(int n, km_fn *fn, void *args, size_t size);
+
 /* Live allocations made through kumo's allocator hook right now. */
 long t_live_allocs(void);
 /* Makes the n-th allocation from now (1 = the next) fail; 0 disables. */

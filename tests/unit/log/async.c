@@ -12,30 +12,23 @@
 
 enum { WRITERS = 8, EACH = 3000 };
 
-typedef struct { km_logger *l; int id; km_wg *wg; } writer;
+typedef struct { km_logger *l; int id; } writer;
 
 static void write_records(void *arg)
 {
     writer *w = arg;
     for (int i = 0; i < EACH; i++)
         km_info(w->l, "rec", km_lf_int("w", w->id), km_lf_int("i", i));
-    km_wg_done(w->wg);
 }
 
 /* n goroutines running fn, each as writer i of l; returns when all are done. */
-static void run_writers(km_logger *l, int n, void (*fn)(void *))
+static void run_writers(km_logger *l, int n, km_fn *fn)
 {
     writer w[WRITERS];
-    km_wg *wg;
     REQUIRE(n <= WRITERS);
-    REQUIRE_EQ(km_wg_new(&wg), 0);
-    km_wg_add(wg, n);
-    for (int i = 0; i < n; i++) {
-        w[i] = (writer){ l, i, wg };
-        REQUIRE_EQ(km_go(fn, &w[i]), 0);
-    }
-    km_wg_wait(wg);
-    km_wg_free(wg);
+    for (int i = 0; i < n; i++)
+        w[i] = (writer){ l, i };
+    t_go_all(n, fn, w, sizeof w[0]);
 }
 
 static void body(void *arg)
@@ -101,7 +94,6 @@ static void slow_writer(void *arg)
     memset(pad, 'p', sizeof pad - 1);
     for (int i = 0; i < SLOW_EACH; i++)
         km_info(w->l, "rec", km_lf_int("w", w->id), km_lf_int("i", i), km_lf_str("pad", pad));
-    km_wg_done(w->wg);
 }
 
 static void slow_body(void *arg)

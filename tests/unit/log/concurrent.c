@@ -10,7 +10,7 @@
 #define NG 16
 #define NREC 300
 
-typedef struct { km_logger *l; km_wg *wg; int g; } worker;
+typedef struct { km_logger *l; int g; } worker;
 
 static void logger_g(void *arg)
 {
@@ -29,7 +29,6 @@ static void logger_g(void *arg)
             km_yield();
     }
     km_log_free(c);
-    km_wg_done(w->wg);
 }
 
 static char path[64];
@@ -39,16 +38,10 @@ static void body(void *arg)
     km_log_config cfg = { .path = path };
     km_logger *l;
     REQUIRE_EQ(km_log_new(&l, &cfg), 0);
-    km_wg *wg;
-    REQUIRE_EQ(km_wg_new(&wg), 0);
     worker w[NG];
-    km_wg_add(wg, NG);
-    for (int g = 0; g < NG; g++) {
-        w[g] = (worker){ l, wg, g };
-        REQUIRE_EQ(km_go(logger_g, &w[g]), 0);
-    }
-    km_wg_wait(wg);
-    km_wg_free(wg);
+    for (int g = 0; g < NG; g++)
+        w[g] = (worker){ l, g };
+    t_go_all(NG, logger_g, w, sizeof w[0]);
     REQUIRE_EQ(km_log_dropped(l), 0);
     km_log_free(l);
 
