@@ -9,16 +9,17 @@
 # round slows both: the round-to-round spread is a few percent, where
 # separate runs (obs.sh) drift by 15%. The two swap ports and start order
 # every round. ROUNDS (default 10), DURATION seconds (5), LOADS ("range
-# put"); LOG_DIR / LOG_FILE as in obs.sh.
+# put"), MODES ("default full"); LOG_DIR / LOG_FILE as in obs.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROUNDS=${ROUNDS:-10}
+MODES=${MODES:-"default full"}
 log_name=kumo-obs-paired-access.log
 # shellcheck source=bench/config/obs-lib.sh
 . bench/config/obs-lib.sh
 raw=$work/raw
 for t in $LOADS; do
-  for m in default full; do
+  for m in $MODES; do
     for round in $(seq "$ROUNDS"); do
       rm -rf "$work/a" "$work/b"; rm_log
       pa=$(free_port); pb=$(free_port)

@@ -37,11 +37,13 @@ struct km_series {
     uint64_t     hash;
     /* Cells: nown + 1 shards of stride bytes, each one worker's. Counter:
      * a double (as bits) for fractional adds, then an integer count for
-     * whole ones. Histogram: the sum (double bits), then one
-     * count per bucket, +Inf last (not cumulative). */
+     * whole ones. Gauge: the sum of whole-number adds (two's complement).
+     * Histogram: the sum (double bits), then one count per bucket, +Inf
+     * last (not cumulative). */
     char        *cells;
     void        *cells_mem;     /* unaligned allocation */
-    _Atomic uint64_t value;     /* gauge: the value; counter: a base set by km_counter_set (double bits) */
+    _Atomic uint64_t value;     /* double bits: gauge: set value less shards, plus fractional adds;
+                                   counter: a base set by km_counter_set */
     km_series   *next;          /* the family's series, newest first */
     const char  *values[];      /* label values, strings follow */
 };

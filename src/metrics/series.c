@@ -56,7 +56,7 @@ static km__stab *stab_new(size_t cap)
 /* Bytes of one shard: whole cache lines, so two workers never share one. */
 static size_t stride_of(const km_metric *m)
 {
-    size_t words = m->kind == KM__HISTOGRAM ? 1 + m->nbounds + 1 : 2;
+    size_t words = m->kind == KM__HISTOGRAM ? 1 + m->nbounds + 1 : m->kind == KM__COUNTER ? 2 : 1;
     return (words * sizeof(uint64_t) + KM__LINE - 1) / KM__LINE * KM__LINE;
 }
 
@@ -78,17 +78,15 @@ static km_series *series_new(km_metric *m, uint64_t h, const char *const *v)
         s->values[i] = p;
         p += len;
     }
-    if (m->kind != KM__GAUGE) {
-        s->nown = m->reg->nown;
-        s->stride = stride_of(m);
-        size_t bytes = (size_t)(s->nown + 1) * s->stride;
-        s->cells_mem = km__calloc(1, bytes + KM__LINE - 1);
-        if (!s->cells_mem) {
-            km__free(s);
-            return NULL;
-        }
-        s->cells = (char *)(((uintptr_t)s->cells_mem + KM__LINE - 1) & ~(uintptr_t)(KM__LINE - 1));
+    s->nown = m->reg->nown;
+    s->stride = stride_of(m);
+    size_t bytes = (size_t)(s->nown + 1) * s->stride;
+    s->cells_mem = km__calloc(1, bytes + KM__LINE - 1);
+    if (!s->cells_mem) {
+        km__free(s);
+        return NULL;
     }
+    s->cells = (char *)(((uintptr_t)s->cells_mem + KM__LINE - 1) & ~(uintptr_t)(KM__LINE - 1));
     return s;
 }
 

@@ -71,22 +71,58 @@ void km_counter_set(km_series *s, double v)
     atomic_store_explicit(&s->value, km__d2bits(v - km__counter_shards(s)), memory_order_relaxed);
 }
 
-void km_gauge_set(km_series *s, double v)
+/* A gauge's whole-number adds (inc, dec) go to the calling worker's shard,
+ * as a counter's do, so that a gauge moved on every request (requests in
+ * flight) costs no locked instruction on a line all workers share. Its
+ * word holds what set stored, less the shards at that moment, plus the
+ * fractional adds. */
+static int64_t gauge_shards(const km_series *s)
 {
-    if (s && s->kind == KM__GAUGE)
-        atomic_store_explicit(&s->value, km__d2bits(v), memory_order_relaxed);
+    return (int64_t)km__shards_sumu(s, 0);
 }
 
-/* Why one word, not shards: a gauge is also set, and a set cannot be
- * merged with adds made on other shards. */
+void km_gauge_set(km_series *s, double v)
+{
+    if (!s || s->kind != KM__GAUGE)
+        return;
+    /* Exact when the gauge is only ever set (the shards stay 0). */
+    int64_t n = gauge_shards(s);
+    atomic_store_explicit(&s->value, km__d2bits(n ? v - (double)n : v), memory_order_relaxed);
+}
+
+static bool whole(double v)
+{
+    return v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v;
+}
+
+static void gauge_add_whole(km_series *s, int64_t v)
+{
+    bool own;
+    char *c = shard(s, &own);
+    add_u(word(c, 0), (uint64_t)v, own);
+}
+
 void km_gauge_add(km_series *s, double v)
 {
-    if (s && s->kind == KM__GAUGE)
+    if (!s || s->kind != KM__GAUGE)
+        return;
+    if (whole(v))
+        gauge_add_whole(s, (int64_t)v);
+    else
         add_d(&s->value, v, false);
 }
 
-void km_gauge_inc(km_series *s) { km_gauge_add(s, 1); }
-void km_gauge_dec(km_series *s) { km_gauge_add(s, -1); }
+void km_gauge_inc(km_series *s)
+{
+    if (s && s->kind == KM__GAUGE)
+        gauge_add_whole(s, 1);
+}
+
+void km_gauge_dec(km_series *s)
+{
+    if (s && s->kind == KM__GAUGE)
+        gauge_add_whole(s, -1);
+}
 
 void km_histogram_observe(km_series *s, double v)
 {
@@ -120,7 +156,7 @@ double km_series_value(const km_series *s)
         return NAN;
     double base = km__bits2d(atomic_load_explicit(&s->value, memory_order_relaxed));
     if (s->kind == KM__GAUGE)
-        return base;
+        return base + (double)gauge_shards(s);
     if (s->kind == KM__HISTOGRAM)
         return km__shards_sumd(s, 0);
     return base + km__counter_shards(s);

@@ -119,6 +119,20 @@ static void floats(void *arg)
     km_gauge_dec(s);
     km_gauge_add(s, 0.5);
     ck_assert(km_series_value(s) == 1.5);
+    km_gauge_add(s, -3);
+    ck_assert(km_series_value(s) == -1.5);
+    /* a set replaces what inc, dec and add made; they count from it */
+    km_gauge_set(s, 7);
+    ck_assert(km_series_value(s) == 7);
+    km_gauge_dec(s);
+    km_gauge_add(s, 1e300);
+    km_gauge_add(s, -1e300);
+    km_gauge_add(s, NAN);
+    ck_assert(isnan(km_series_value(s)));
+    km_gauge_set(s, INFINITY);
+    ck_assert(km_series_value(s) == INFINITY);
+    km_gauge_set(s, 6);
+    ck_assert(km_series_value(s) == 6);
     km_metrics_free(r);
 }
 
