@@ -128,10 +128,18 @@ void km_store_res_free(km_store_res *res);
 
 typedef struct km_store km_store;
 
+/* Called by the committer after each commit that wrote something (for
+ * metrics): the whole commit's time and, within it, that of the sync that
+ * made it durable, in nanoseconds. Runs on an offload thread; must not
+ * block. */
+typedef void km_store_commit_fn(void *ud, int64_t commit_ns, int64_t sync_ns);
+
 typedef struct {
     const char *dir;          /* data directory, created if missing */
     size_t      map_size;     /* 0: 8 GiB of address space (grows on disk as used) */
     int         max_batch;    /* writes per group commit; 0: 1024 */
+    km_store_commit_fn *on_commit;  /* optional */
+    void       *on_commit_ud;
 } km_store_config;
 
 /* Opens (or creates) the store in cfg->dir; starts its committer and lease
@@ -161,7 +169,10 @@ void km_store_close(km_store *s);
  *  -ENOENT   a put with a lease that does not exist ("requested lease not found")
  *  -ENOKEY   a put with ignore_value or ignore_lease on a missing key
  *            ("etcdserver: key not found")
- *  -ENOSPC, -EIO  the disk refused the write (nothing acknowledged)
+ *  -ENOSPC, -EIO  the disk refused the write (nothing acknowledged). A
+ *            failed sync is final, as LMDB treats one: the batch may be
+ *            visible but is not durable, and every later write fails with
+ *            the same error until the store is opened again.
  *  -ENOMEM, -ECANCELED, -ESHUTDOWN (store closing) */
 int  km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res);
 /* One operation as a txn without compares: res->txn.resp[0] is its result. */

@@ -47,6 +47,7 @@ ssize_t km__conn_fill(km__conn *c, int64_t deadline)
     size_t room = c->rcap - c->rlen;
     ssize_t n = km_read(c->fd, c->rbuf + c->rlen, room, deadline);
     if (n > 0) {
+        km__count_bytes(&c->nread, n);
         c->rlen += (size_t)n;
         c->read_at = km_now();
     }

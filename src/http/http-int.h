@@ -82,6 +82,7 @@ struct km__conn {
     size_t           loglen;
     km__conn        *next, *prev;       /* the server's list */
     atomic_bool      busy;              /* inside a request */
+    _Atomic uint64_t nread, nwritten;   /* bytes, for km_http_server_stat_read */
 };
 
 struct km_http_server {
@@ -94,8 +95,17 @@ struct km_http_server {
     km__conn       *free;               /* closed ones, for reuse */
     int             nfree;
     atomic_int      nconns;
+    _Atomic uint64_t served;            /* connections, in all */
+    _Atomic uint64_t nread, nwritten;   /* bytes of the closed connections */
     atomic_bool     stopping;
 };
+
+/* Counts n bytes moved (n <= 0: none). Relaxed: a total for metrics. */
+static inline void km__count_bytes(_Atomic uint64_t *total, ssize_t n)
+{
+    if (n > 0)
+        atomic_fetch_add_explicit(total, (uint64_t)n, memory_order_relaxed);
+}
 
 /* conn.c, server.c */
 void km__http_conn_main(void *arg);

@@ -29,6 +29,7 @@ int km__resp_flush(km__conn *c)
     if (c->wlen == 0)
         return 0;
     ssize_t r = km_write(c->fd, c->wbuf, c->wlen, write_deadline(c));
+    km__count_bytes(&c->nwritten, r);
     c->wlen = 0;
     if (c->lean) {
         /* An idle stream holds no write buffer; the next write takes one. */
@@ -68,6 +69,7 @@ int km__out(km__conn *c, const void *p, size_t n)
         return 0;
     }
     ssize_t r = km_write(c->fd, p, n, write_deadline(c));
+    km__count_bytes(&c->nwritten, r);
     if (r < 0) {
         c->broken = true;
         return (int)r;
@@ -270,6 +272,7 @@ int km_http_sendfile(km_http_resp *w, int status, const char *content_type,
     while (n) {
         ssize_t s = sendfile(c->fd, fd, &off, n);
         if (s > 0) {
+            km__count_bytes(&c->nwritten, s);
             n -= (size_t)s;
             continue;
         }

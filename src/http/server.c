@@ -62,12 +62,15 @@ static km__conn *conn_new(km_http_server *s, int fd)
     c->broken = c->lean = c->remote_known = c->drained = false;
     c->prev = NULL;
     atomic_store(&c->busy, false);
+    atomic_store_explicit(&c->nread, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->nwritten, 0, memory_order_relaxed);
     km_mutex_lock(s->mu);
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     km_mutex_unlock(s->mu);
     atomic_fetch_add(&s->nconns, 1);
+    atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
     return c;
 }
 
@@ -85,8 +88,9 @@ void km__http_conn_close(km__conn *c)
         km_shutdown(c->fd, SHUT_WR);
         char sink[4096];
         int64_t dl = km_now() + SEC / 2;
-        for (int i = 0; i < 16 && km_read(c->fd, sink, sizeof sink, dl) > 0; i++)
-            ;
+        ssize_t n;
+        for (int i = 0; i < 16 && (n = km_read(c->fd, sink, sizeof sink, dl)) > 0; i++)
+            km__count_bytes(&c->nread, n);
     }
     memset(&c->req, 0, sizeof c->req);
     /* Unlinked and closed under the lock: km_http_shutdown must never
@@ -94,6 +98,10 @@ void km__http_conn_close(km__conn *c)
     km_mutex_lock(s->mu);
     if (c->prev) c->prev->next = c->next; else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    /* Its bytes move to the server's totals under the lock that
+     * km_http_server_stat_read sums the open connections under. */
+    km__count_bytes(&s->nread, (ssize_t)atomic_load(&c->nread));
+    km__count_bytes(&s->nwritten, (ssize_t)atomic_load(&c->nwritten));
     km_close(c->fd);
     c->fd = -1;
     /* Keep it for the next connection unless its buffers grew. */
@@ -108,6 +116,23 @@ void km__http_conn_close(km__conn *c)
     atomic_fetch_sub(&s->nconns, 1);
     if (!keep)
         conn_destroy(c);
+}
+
+void km_http_server_stat_read(km_http_server *s, km_http_server_stat *st)
+{
+    km_mutex_lock(s->mu);
+    uint64_t r = atomic_load(&s->nread), w = atomic_load(&s->nwritten);
+    for (km__conn *c = s->conns; c; c = c->next) {
+        r += atomic_load_explicit(&c->nread, memory_order_relaxed);
+        w += atomic_load_explicit(&c->nwritten, memory_order_relaxed);
+    }
+    km_mutex_unlock(s->mu);
+    *st = (km_http_server_stat){
+        .conns_open = atomic_load(&s->nconns),
+        .conns_total = atomic_load(&s->served),
+        .bytes_read = r,
+        .bytes_written = w,
+    };
 }
 
 static void refuse(int fd)

@@ -3,12 +3,13 @@
 #ifndef KUMO_SERVE_INT_H
 #define KUMO_SERVE_INT_H
 
+#include <stdatomic.h>
 #include <kumo/log.h>
 #include <kumo/metrics.h>
 #include <kumo/resil.h>
 #include <kumo/serve.h>
 
-enum { STORE_SERIES = 12 };
+enum { STORE_SERIES = 12, HTTP_SERIES = 4 };
 
 struct km_serve {
     km_store        *store;
@@ -22,13 +23,22 @@ struct km_serve {
     km_http_mw       mw[5];         /* the server's chain; outlives it */
     size_t           nmw;
     km_series       *st[STORE_SERIES];
+    km_series       *hs[HTTP_SERIES];
+    km_series       *commit_dur, *sync_dur;     /* the store's, fed by its committer */
+    _Atomic(km_http_server *) http_up;          /* http, once km_http_serve returned */
     km_shedder      *shed;          /* adaptive load shedding, unary requests only */
     km_logger       *log;           /* request records; NULL without an access log */
 };
 
-/* metrics.c: the registry, GET /metrics, the HTTP middleware (added to
- * s->mw) and the store and hub gauges. 0 or -errno. */
+/* metrics.c: km__serve_metrics_new makes the registry and the store's
+ * commit histograms (before the store opens: its committer feeds them
+ * through km__serve_on_commit); km__serve_metrics_start adds GET /metrics,
+ * the HTTP middleware (to s->mw) and the families copied at each scrape.
+ * 0 or -errno. km__serve_metrics_stop frees them all, once the store is
+ * closed and no scrape can run. */
+int  km__serve_metrics_new(km_serve *s);
 int  km__serve_metrics_start(km_serve *s);
 void km__serve_metrics_stop(km_serve *s);
+void km__serve_on_commit(void *ud, int64_t commit_ns, int64_t sync_ns);
 
 #endif

@@ -22,7 +22,6 @@ static uint64_t id_for(const char *dir, uint64_t salt)
 
 static void teardown(km_serve *s)
 {
-    km__serve_metrics_stop(s);          /* its scrape hook reads the store: first */
     if (s->shed)
         km_shedder_free(s->shed);
     km_log_free(s->log);
@@ -33,6 +32,10 @@ static void teardown(km_serve *s)
     km_hub_free(s->hub);
     if (s->store)
         km_store_close(s->store);
+    /* Last: the store's committer feeds its histograms until it closes. No
+     * scrape (the only reader of the store and hub here) runs any more:
+     * the HTTP server is shut down, or never started. */
+    km__serve_metrics_stop(s);
     km__free(s);
 }
 
@@ -55,8 +58,14 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         return -ENOMEM;
     const char *dir = cfg->data_dir ? cfg->data_dir : "kumo.data";
     km_store_config sc = { .dir = dir, .map_size = cfg->map_size };
-    int rc = km_store_open(&s->store, &sc);
-    if (rc < 0)
+    int rc = 0;
+    if (!cfg->no_metrics) {
+        if ((rc = km__serve_metrics_new(s)) < 0)
+            goto fail;
+        sc.on_commit = km__serve_on_commit;
+        sc.on_commit_ud = s;
+    }
+    if ((rc = km_store_open(&s->store, &sc)) < 0)
         goto fail;
     if ((rc = km_hub_new(&s->hub, s->store, NULL)) < 0)
         goto fail;
@@ -109,6 +118,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     };
     if ((rc = km_http_serve(&s->http, &hc)) < 0)
         goto fail;
+    atomic_store(&s->http_up, s->http);
     *out = s;
     return 0;
 fail:

@@ -205,11 +205,13 @@ static void open_fn(void *arg)
     if (!rc)
         rc = km__mdb_err(mdb_env_set_maxreaders(s->env, 512));
     if (!rc)
-        rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir, MDB_NOTLS, 0644));
+        rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir, MDB_NOTLS | MDB_NOMETASYNC, 0644));
     if (!rc)
         rc = open_dbs(s);
     if (!rc)
         rc = finish_compaction(s);
+    if (!rc)
+        rc = km__mdb_err(mdb_env_sync(s->env, 1));     /* MDB_NOMETASYNC: see commit.c */
     o->rc = rc;
 }
 
@@ -226,6 +228,8 @@ int km_store_open(km_store **out, const km_store_config *cfg)
     pthread_mutex_init(&s->llock, NULL);
     pthread_mutex_init(&s->flock, NULL);
     s->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
+    s->on_commit = cfg->on_commit;
+    s->on_commit_ud = cfg->on_commit_ud;
     size_t pl = strlen(cfg->dir) + 16;
     s->path = km__malloc(pl);
     if (!s->path) {

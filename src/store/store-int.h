@@ -67,6 +67,9 @@ struct km_store {
 
     atomic_llong revision, compact;
     atomic_llong commits, writes;
+    atomic_int   failed;           /* a sync's error: no more writes */
+    km_store_commit_fn *on_commit;
+    void      *on_commit_ud;
 
     /* the write queue */
     pthread_mutex_t qlock;

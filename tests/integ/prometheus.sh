@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # A real Prometheus scrapes kumo serve's /metrics: promtool accepts the
 # exposition, the target is up, http_requests_total moves by exactly the
-# requests sent, and the store's revision follows the writes.
+# requests sent, the store's revision follows the writes, its commit and
+# fsync histograms count the commits, and connections and bytes are there.
 set -u
 build=${1:-build}
 . "$(dirname "$0")/common.bash"
@@ -105,6 +106,15 @@ if wait_for 'kumo_store_revision{job="kumo"}' 8 4; then
 else
     bad "kumo_store_revision"
 fi
+
+if wait_for 'kumo_store_fsync_duration_seconds_count{job="kumo"}' 8 3 &&
+   wait_for 'kumo_store_commit_duration_seconds_count{job="kumo"}' 3 3; then
+    ok "commit and fsync duration histograms counted the three commits"
+else
+    bad "commit and fsync histograms"
+fi
+v=$(query 'kumo_http_received_bytes_total{job="kumo"} > 0 and kumo_http_sent_bytes_total{job="kumo"} > 0 and kumo_http_connections_total{job="kumo"} > 0 and kumo_http_connections{job="kumo"} >= 1')
+if [ "$v" != none ]; then ok "HTTP connections and bytes scraped"; else bad "HTTP connections and bytes"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

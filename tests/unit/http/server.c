@@ -137,6 +137,57 @@ TEST(keep_alive)
     roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
 }
 
+/* One /ping over c, its response read whole: the bytes it took each way. */
+static void ping_counted(cli *c, uint64_t *sent, uint64_t *got)
+{
+    static const char req[] = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(c, req);
+    ssize_t head = cli_find(c, "\r\n\r\n");
+    ck_assert_int_gt(head, 0);
+    ck_assert_int_eq(cli_need(c, (size_t)head + 4), 0);
+    ck_assert(!memcmp(c->buf + head, "pong", 4));
+    cli_consume(c, (size_t)head + 4);
+    *sent += sizeof req - 1;
+    *got += (uint64_t)head + 4;
+}
+
+/* The server's stats once they say open connections and these bytes (a
+ * response reaches the client before the server counts it), or after 1 s. */
+static km_http_server_stat stats_at(km_http_server *srv, int64_t open, uint64_t sent, uint64_t got)
+{
+    km_http_server_stat st;
+    for (int i = 0; i < 100; i++) {
+        km_http_server_stat_read(srv, &st);
+        if (st.conns_open == open && st.bytes_read == sent && st.bytes_written == got)
+            break;
+        km_sleep(10 * 1000000);
+    }
+    return st;
+}
+
+/* Connections and bytes, exactly, the closed connections' included. */
+TEST(stats)
+{
+    uint64_t sent = 0, got = 0;
+    for (int i = 0; i < 3; i++)
+        ping_counted(&f->c, &sent, &got);
+    cli other;
+    cli_open(&other, f->port);
+    ping_counted(&other, &sent, &got);
+    km_http_server_stat st = stats_at(f->srv, 2, sent, got);
+    ck_assert_int_eq(st.conns_open, 2);
+    ck_assert_uint_eq(st.conns_total, 2);
+    ck_assert_uint_eq(st.bytes_read, sent);
+    ck_assert_uint_eq(st.bytes_written, got);
+    cli_close(&other);
+    ping_counted(&f->c, &sent, &got);
+    st = stats_at(f->srv, 1, sent, got);
+    ck_assert_int_eq(st.conns_open, 1);
+    ck_assert_uint_eq(st.conns_total, 2);
+    ck_assert_uint_eq(st.bytes_read, sent);
+    ck_assert_uint_eq(st.bytes_written, got);
+}
+
 TEST(pipelining)
 {
     char all[16 * 64];
@@ -390,6 +441,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, keep_alive);
     tcase_add_test(tc, pipelining);
+    tcase_add_test(tc, stats);
     tcase_add_test(tc, content_length_body);
     tcase_add_test(tc, chunked_body);
     tcase_add_test(tc, binary_body_with_head);

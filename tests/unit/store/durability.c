@@ -2,6 +2,7 @@
 /* Store durability and concurrency: reopen, corrupt data dirs, group commit under many writers. */
 #include "st.h"
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <lmdb.h>
 #include <unistd.h>
 
@@ -151,6 +152,47 @@ static void group_commit_body(void *arg)
 START_TEST(group_commit) { t_run(group_commit_body, NULL); }
 END_TEST
 
+/* Every commit is reported with its time and its sync's, which is part of it. */
+typedef struct {
+    _Atomic int calls;
+    _Atomic int bad;
+} commits_seen;
+
+static void seen(void *ud, int64_t commit_ns, int64_t sync_ns)
+{
+    commits_seen *c = ud;
+    atomic_fetch_add(&c->calls, 1);
+    if (!(sync_ns > 0 && commit_ns >= sync_ns && commit_ns < 60 * (int64_t)1000000000))
+        atomic_fetch_add(&c->bad, 1);
+}
+
+static void observed_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    strcpy(e.dir, "/tmp/kmstoreXXXXXX");
+    REQUIRE(mkdtemp(e.dir) != NULL);
+    static commits_seen c;
+    km_store_config cfg = { .dir = e.dir, .on_commit = seen, .on_commit_ud = &c };
+    REQUIRE_EQ(km_store_open(&e.s, &cfg), 0);
+    for (int i = 0; i < 5; i++)
+        REQUIRE_EQ(st_put(e.s, "k", "v", 0, NULL), 0);
+    REQUIRE_EQ(st_get(e.s, "k", 0, NULL, NULL, 0), 1);     /* reads commit nothing */
+    km_store_stat st;
+    REQUIRE_EQ(km_store_stat_read(e.s, &st), 0);
+    REQUIRE_EQ(st.commits, 5);
+    REQUIRE_EQ(atomic_load(&c.calls), 5);
+    REQUIRE_EQ(atomic_load(&c.bad), 0);
+    /* what was synced is there after a reopen */
+    km_store_close(e.s);
+    st_open_in(&e);
+    REQUIRE_EQ(st_rev(e.s), 6);
+    st_close(&e);
+}
+
+START_TEST(observed) { t_run(observed_body, NULL); }
+END_TEST
+
 /* A full disk fails the write alone; the store keeps working. */
 static void full_body(void *arg)
 {
@@ -286,6 +328,7 @@ static Suite *suite(void)
     tcase_add_test(tc, corrupt);
     tcase_add_test(tc, group_commit);
     tcase_add_test(tc, full);
+    tcase_add_test(tc, observed);
     tcase_add_test(tc, cancelled);
     tcase_add_test(tc, nomem);
     suite_add_tcase(s, tc);
