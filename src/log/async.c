@@ -130,21 +130,21 @@ static __attribute__((cold, noinline)) void wait_room(async *a, size_t n)
     pthread_mutex_unlock(&a->mu);
 }
 
-/* Asks for the buffer's next lines, up to AHEAD bytes past at, before the
+/* Asks for the buffer's next lines, up to AHEAD bytes past end, before the
  * next records are copied into them. The two buffers cycle through more
  * memory than the caches keep, so each record would otherwise store into
  * lines that must come from memory, and the first locked instruction after
- * it (the request's next atomic update) waits for those stores to land.
- * On kumo serve ranges with an access log: about 0.8% less CPU per request
- * (docs/BENCHMARKS.md). */
+ * it waits for those stores to land. On kumo serve ranges with an access
+ * log: about 0.8% less CPU per request (docs/BENCHMARKS.md). */
 #define AHEAD 512
 
-static inline void ahead(char *buf, size_t at)
+static inline void ahead(char *buf, size_t at, size_t end)
 {
-    if (at + AHEAD > BUF)
+    if (end + AHEAD > BUF)
         return;                 /* the buffer's end: the next swap is near */
-    for (size_t i = 0; i < AHEAD; i += 64)
-        __builtin_prefetch(buf + at + i, 1, 3);
+    /* The previous record asked for the lines up to at + AHEAD. */
+    for (size_t i = (at + AHEAD) & ~(size_t)63; i < end + AHEAD; i += 64)
+        __builtin_prefetch(buf + i, 1, 3);
 }
 
 bool km__log_async_put(km_logger *root, const char *p, size_t n)
@@ -164,7 +164,7 @@ bool km__log_async_put(km_logger *root, const char *p, size_t n)
     memcpy(buf + at, p, n);
     atomic_store_explicit(&a->n, at + n, memory_order_relaxed);
     km__lock_release(&a->lock);
-    ahead(buf, at + n);
+    ahead(buf, at, at + n);
     /* The flusher is woken twice per buffer: by its first record (to start
      * the gathering interval) and when it passes half full. */
     if (at == 0 || (at <= BUF / 2 && at + n > BUF / 2))
