@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The smallest kumo HTTP service: GET /ping answers "pong"; the benchmarks use it.
- * With --mw, requests also pass the whole observability set (Prometheus
+ * With --obs, requests also pass the whole observability set (Prometheus
  * metrics, served on GET /metrics; request ids; W3C trace context; one
- * structured log record per request, to stderr) and a per-request timeout,
- * to measure what that costs. */
+ * structured log record per request, to stderr); --mw adds a per-request
+ * timeout to that. Both are there to measure what they cost. */
 #include <kumo.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *addr = "127.0.0.1:8080";
-static int with_mw;
+static int with_obs, with_timeout;
 static int64_t timeout_ns = 5000000000LL;
 static km_http_mw chain[5];
 
@@ -42,7 +42,7 @@ static void serve(void *arg)
         return;
     }
     km_http_config cfg = { .addr = addr, .handler = km_http_router_serve, .ud = rt };
-    if (with_mw) {
+    if (with_obs) {
         km_metrics *reg;
         km_metrics_http *mh;
         km_logger *log;
@@ -60,7 +60,7 @@ static void serve(void *arg)
         chain[3] = (km_http_mw){ km_log_mw_request, log };
         chain[4] = (km_http_mw){ km_http_mw_timeout, &timeout_ns };
         cfg.middleware = chain;
-        cfg.nmiddleware = 5;
+        cfg.nmiddleware = with_timeout ? 5 : 4;
     }
     int rc = km_http_serve(&srv, &cfg);
     if (rc) {
@@ -77,7 +77,9 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--mw"))
-            with_mw = 1;
+            with_obs = with_timeout = 1;
+        else if (!strcmp(argv[i], "--obs"))
+            with_obs = 1;
         else
             addr = argv[i];
     }
