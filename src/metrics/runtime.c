@@ -4,6 +4,7 @@
 #include <kumo/debug.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -14,7 +15,7 @@ enum {
     G_GOROUTINES, G_RUNNING, G_RUNNABLE, G_WAITING, G_PROCS, G_IDLE, G_SPINNING,
     G_GLOBALQ, G_LOCALQ, G_FDWAIT, G_OFFQ, G_OFFTHREADS,
     C_SPAWNED, C_EXITED, C_STEALS, C_PARKS, C_READIES, C_POLLS, C_SWITCHES,
-    P_RSS, P_VSIZE, P_CPU, P_FDS, P_MAXFDS, P_START,
+    P_RSS, P_VSIZE, P_CPU, P_FDS, P_MAXFDS, P_START, M_HEAP,
     N_SERIES
 };
 
@@ -51,6 +52,7 @@ static const struct {
     [P_FDS]      = { KM__GAUGE, "process_open_fds", "Number of open file descriptors.", NULL },
     [P_MAXFDS]   = { KM__GAUGE, "process_max_fds", "Maximum number of open file descriptors.", NULL },
     [P_START]    = { KM__GAUGE, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", NULL },
+    [M_HEAP]     = { KM__GAUGE, "kumo_memory_heap_inuse_bytes", "Bytes of malloc's heap in use (all threads' arenas and its own mappings).", NULL },
 };
 
 /* Reads a small /proc file into buf (NUL-terminated); its length or -1. */
@@ -138,6 +140,10 @@ static void collect(km_metrics *r, void *ud)
         km_gauge_set(s[P_VSIZE], (double)vpages * page);
         km_gauge_set(s[P_RSS], (double)rpages * page);
     }
+    /* What RSS does not tell apart: the allocations themselves, against
+     * goroutine stacks, the store's map and freed memory malloc keeps. */
+    struct mallinfo2 mi = mallinfo2();
+    km_gauge_set(s[M_HEAP], (double)(mi.uordblks + mi.hblkhd));
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         km_counter_set(s[P_CPU], (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +

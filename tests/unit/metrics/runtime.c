@@ -60,7 +60,23 @@ static void body(void *arg)
     ck_assert_msg(start > now - 3600 && start <= now + 1, "start %f now %f", start, now);
     ck_assert_ptr_nonnull(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
     ck_assert_ptr_nonnull(strstr(t, "# TYPE kumo_goroutines gauge\n"));
+    double heap = sample(t, "kumo_memory_heap_inuse_bytes");
     km_metrics_text_free(t);
+
+    /* 16 MiB more in use shows, less once freed (with ASan, malloc is
+     * its allocator's and glibc's counts stay where they are). */
+    char *big = malloc(16 << 20);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 1, 16 << 20);
+    ck_assert_int_eq(km_metrics_text(r, &t, &n), 0);
+    double more = sample(t, "kumo_memory_heap_inuse_bytes");
+    km_metrics_text_free(t);
+    free(big);
+#ifndef __SANITIZE_ADDRESS__
+    ck_assert_msg(more >= heap + (16 << 20), "heap in use %f, then %f", heap, more);
+#else
+    (void)heap, (void)more;
+#endif
     km_sleep(30000000);     /* the sleepers leave */
     km_wg_free(wg);
     km_metrics_free(r);
