@@ -128,9 +128,9 @@ void km_store_res_free(km_store_res *res);
 
 typedef struct km_store km_store;
 
-/* Called by the committer after each commit that wrote something (for
- * metrics): the whole commit's time and, within it, that of the sync that
- * made it durable, in nanoseconds. Runs on an offload thread; must not
+/* Called by the committer after each durable commit (for metrics): the
+ * whole commit's time and, within it, that of the sync that made it
+ * durable, in nanoseconds. Runs on an offload thread; must not
  * block. */
 typedef void km_store_commit_fn(void *ud, int64_t commit_ns, int64_t sync_ns);
 

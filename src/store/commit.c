@@ -108,7 +108,7 @@ static void batch_fn(void *arg)
         rc = sync_commit(s);
     atomic_fetch_add(&s->commits, 1);
     int64_t t2 = km_now();
-    if (s->on_commit)
+    if (s->on_commit && !rc)
         s->on_commit(s->on_commit_ud, t2 - t0, t2 - t1);
     if (rc) {
         /* nothing of the batch is durable: fail every request in it */
