@@ -170,8 +170,8 @@ static void observed_body(void *arg)
 {
     (void)arg;
     st_env e;
-    strcpy(e.dir, "/tmp/kmstoreXXXXXX");
-    REQUIRE(mkdtemp(e.dir) != NULL);
+    st_open(&e);                /* a fresh store in a temporary directory */
+    km_store_close(e.s);
     static commits_seen c;
     km_store_config cfg = { .dir = e.dir, .on_commit = seen, .on_commit_ud = &c };
     REQUIRE_EQ(km_store_open(&e.s, &cfg), 0);
