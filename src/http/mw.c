@@ -60,11 +60,17 @@ static void hex16(char *out, uint64_t v)
 #endif
 
 /* n (a multiple of 16) random lower-case hex digits and a NUL, 16 per
- * 64-bit draw. */
-static void random_hex(char *out, size_t n)
+ * 64-bit draw, none of them all zero (an all-zero id is invalid in
+ * traceparent). Inline: n is a constant at each call. */
+static inline __attribute__((always_inline)) void random_hex(char *out, size_t n)
 {
-    for (size_t i = 0; i < n; i += 16)
-        hex16(out + i, km__rand64());
+    uint64_t *s = km__rand_state();
+    for (size_t i = 0; i < n; i += 16) {
+        uint64_t v;
+        while (!(v = km__rand_next(s)))
+            ;
+        hex16(out + i, v);
+    }
     out[n] = 0;
 }
 

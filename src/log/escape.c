@@ -62,6 +62,15 @@ static char *esc_ascii(char *o, unsigned char c)
     return o + 2;
 }
 
+/* The high bit of each byte of x that may need an escape: >= 0x80, < 0x20,
+ * '"' or '\\'. A borrow can only set bits above the first such byte. */
+static inline uint64_t flagged(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
 /* Copies from s to o the bytes that need no JSON escape, up to the first
  * that may (below 0x20, '"', '\\', or from 0x80: perhaps a multi-byte
  * sequence), and says how many. Eight at a time, each word tested with
@@ -69,8 +78,22 @@ static char *esc_ascii(char *o, unsigned char c)
  * request path in the access log goes through here. */
 static size_t plain_run(char *o, const unsigned char *s, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
     if (n < 8) {
+        if (n >= 4) {
+            /* Two overlapping halves make one word of the n bytes (zeros
+             * above them, flagged but masked off). */
+            uint32_t lo, hi;
+            memcpy(&lo, s, 4);
+            memcpy(&hi, s + n - 4, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            uint64_t x = lo | (uint64_t)hi << (8 * (n - 4));
+            if (!(flagged(x) & ((1ull << (8 * n)) - 1))) {
+                memcpy(o, &lo, 4);
+                memcpy(o + n - 4, &hi, 4);
+                return n;
+            }
+#endif
+        }
         size_t i = 0;
         for (; i < n && !cls[s[i]]; i++)
             o[i] = (char)s[i];
@@ -79,14 +102,10 @@ static size_t plain_run(char *o, const unsigned char *s, size_t n)
     /* The last word overlaps the one before: its first bytes are known
      * plain by then, so its first flagged byte is still the run's end. */
     for (size_t i = 0;; i = i + 16 <= n ? i + 8 : n - 8) {
-        uint64_t x, q, bs;
+        uint64_t x;
         memcpy(&x, s + i, 8);
         memcpy(o + i, &x, 8);
-        q = x ^ (ones * '"');
-        bs = x ^ (ones * '\\');
-        /* A byte's high bit in m: it is >= 0x80, < 0x20, '"' or '\\'. A
-         * borrow can only set bits above the first such byte. */
-        uint64_t m = (x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+        uint64_t m = flagged(x);
         if (m) {
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
             return i + (size_t)__builtin_clzll(m) / 8;

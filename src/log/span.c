@@ -9,7 +9,7 @@ void km__span_id(char out[17])
 {
     uint64_t v;
     do
-        v = (uint64_t)km__rand() << 32 | km__rand();
+        v = km__rand64();
     while (!v);     /* all zero is invalid in traceparent */
     for (int i = 15; i >= 0; i--, v >>= 4)
         out[i] = hexd[v & 15];

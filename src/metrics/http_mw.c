@@ -207,9 +207,9 @@ static __attribute__((cold, noinline)) void observe_uncached(km_metrics_http *h,
     km_histogram_observe(km_metric_with(h->duration, method, rl), secs);
 }
 
-/* Out of line, so that its frame is not on the stack under the handler:
- * every frame of the chain sits below each handler's frames, on every
- * connection's stack. */
+/* The request counted, timed and no longer in flight. Out of line, so that
+ * its frame is not on the stack under the handler: every frame of the
+ * chain sits below each handler's frames, on every connection's stack. */
 static __attribute__((noinline)) void observe(km_metrics_http *h, km_http_req *r, km_http_resp *w,
                                               double secs)
 {
@@ -220,11 +220,11 @@ static __attribute__((noinline)) void observe(km_metrics_http *h, km_http_req *r
     km_str pat = km_http_route_pattern(r);
     label_set *ls = pat.p ? cached(h, method, pat.p, status) : NULL;
     if (!ls) {
+        km_gauge_dec(h->in_flight);
         observe_uncached(h, r, status, method, secs);
         return;
     }
-    km_counter_inc(ls->requests);
-    km_histogram_observe(ls->duration, secs);
+    km__request_done(h->in_flight, ls->requests, ls->duration, secs);
 }
 
 void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
@@ -233,9 +233,7 @@ void km_metrics_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next
     int64_t t0 = km_http_req_start(r);
     km_gauge_inc(h->in_flight);
     km_http_next_call(next, r, w);
-    double secs = (double)(km_http_req_end(r) - t0) / 1e9;
-    km_gauge_dec(h->in_flight);
-    observe(h, r, w, secs);
+    observe(h, r, w, (double)(km_http_req_end(r) - t0) / 1e9);
 }
 
 void km_metrics_http_free(km_metrics_http *h)

@@ -84,6 +84,11 @@ uint64_t km__shards_sumu(const km_series *s, size_t off);
 /* A counter's shards merged (without the base set by km_counter_set). */
 double   km__counter_shards(const km_series *s);
 
+/* The end of an HTTP request, with one shard lookup for its three
+ * updates: in_flight (a gauge) down by one, requests (a counter) up by
+ * one, secs observed in duration (a histogram). */
+void km__request_done(km_series *in_flight, km_series *requests, km_series *duration, double secs);
+
 /* Checks a metric or label name. */
 bool km__metric_name_ok(const char *s);
 bool km__label_name_ok(const char *s, size_t n);

@@ -6,11 +6,15 @@
 /* The calling thread's shard of s. *own: the shard has this worker as its
  * only writer, so a plain load and store suffice (a goroutine cannot be
  * moved between them); the shared shard needs atomic read-modify-writes. */
+static inline char *shard_of(const km_series *s, int worker, bool *own)
+{
+    *own = worker >= 0 && worker < s->nown;
+    return s->cells + (size_t)(*own ? worker : s->nown) * s->stride;
+}
+
 static inline char *shard(const km_series *s, bool *own)
 {
-    int i = km__worker_index();
-    *own = i >= 0 && i < s->nown;
-    return s->cells + (size_t)(*own ? i : s->nown) * s->stride;
+    return shard_of(s, km__worker_index(), own);
 }
 
 static inline _Atomic uint64_t *word(char *cell, size_t i)
@@ -124,30 +128,54 @@ void km_gauge_dec(km_series *s)
         gauge_add_whole(s, -1);
 }
 
-void km_histogram_observe(km_series *s, double v)
+/* Bucket index of v: the first bound at or above it (n: +Inf). */
+static inline size_t bucket(const km_series *s, double v)
 {
-    if (!s || s->kind != KM__HISTOGRAM)
-        return;
     const double *b = s->m->bounds;
     size_t n = s->m->nbounds, i;
     if (n <= 16) {
         for (i = 0; i < n && !(v <= b[i]); i++)
             ;
-    } else {
-        size_t lo = 0, hi = n;      /* first bound >= v */
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (v <= b[mid])
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-        i = lo;
+        return i;
     }
-    bool own;
-    char *c = shard(s, &own);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v <= b[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static inline void observe_in(char *c, size_t i, double v, bool own)
+{
     add_u(word(c, 1 + i), 1, own);
     add_d(word(c, 0), v, own);
+}
+
+void km_histogram_observe(km_series *s, double v)
+{
+    if (!s || s->kind != KM__HISTOGRAM)
+        return;
+    size_t i = bucket(s, v);
+    bool own;
+    char *c = shard(s, &own);
+    observe_in(c, i, v, own);
+}
+
+void km__request_done(km_series *in_flight, km_series *requests, km_series *duration, double secs)
+{
+    size_t i = bucket(duration, secs);
+    int worker = km__worker_index();
+    bool own;
+    char *c = shard_of(in_flight, worker, &own);
+    add_u(word(c, 0), (uint64_t)-1, own);
+    c = shard_of(requests, worker, &own);
+    add_u(word(c, 1), 1, own);
+    c = shard_of(duration, worker, &own);
+    observe_in(c, i, secs, own);
 }
 
 double km_series_value(const km_series *s)

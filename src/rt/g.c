@@ -418,18 +418,19 @@ uint64_t km__rand_seed(void)
     return s;
 }
 
-uint64_t km__rand64(void)
+uint64_t *km__rand_state(void)
 {
     km__p *p = km__getp();
     static _Thread_local uint64_t fallback;
     uint64_t *s = p ? &p->rng : &fallback;
     if (!*s)
         *s = km__rand_seed() | 1;
-    /* wyrand: fast, and seeded from the kernel so that two processes
-     * (and their trace ids) never share a sequence. */
-    *s += 0xa0761d6478bd642full;
-    __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
-    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+    return s;
+}
+
+uint64_t km__rand64(void)
+{
+    return km__rand_next(km__rand_state());
 }
 
 uint32_t km__rand(void)

@@ -208,6 +208,18 @@ void km__cancel_inherit(km__g *child, km__g *parent);
 /* ---- random ---- */
 uint32_t km__rand(void);        /* per-worker fast PRNG */
 uint64_t km__rand64(void);      /* the same, 64 bits at a time */
+/* The calling worker's generator state (a thread's own off the workers),
+ * seeded: several draws for one lookup, with no call that may park in
+ * between. */
+uint64_t *km__rand_state(void);
+/* The next 64 bits from a state (wyrand: fast, and seeded from the kernel
+ * so that two processes, and their trace ids, never share a sequence). */
+static inline uint64_t km__rand_next(uint64_t *s)
+{
+    *s += 0xa0761d6478bd642full;
+    __uint128_t m = (__uint128_t)*s * (*s ^ 0xe7037ed1a0b428dbull);
+    return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
 uint64_t km__rand_seed(void);   /* from getrandom(2) */
 uint32_t km__randn(uint32_t n); /* uniform in [0, n) */
 
