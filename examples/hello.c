@@ -3,7 +3,8 @@
  * With --obs, requests also pass the whole observability set (Prometheus
  * metrics, served on GET /metrics; request ids; W3C trace context; one
  * structured log record per request, to stderr); --mw adds a per-request
- * timeout to that. Both are there to measure what they cost. */
+ * timeout to that, --echo the request id in each response. They are there
+ * to measure what they cost. */
 #include <kumo.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 static const char *addr = "127.0.0.1:8080";
 static int with_obs, with_timeout;
+static km_http_request_id_config ids;
 static int64_t timeout_ns = 5000000000LL;
 static km_http_mw chain[5];
 
@@ -55,7 +57,7 @@ static void serve(void *arg)
             return;
         }
         chain[0] = (km_http_mw){ km_metrics_mw, mh };
-        chain[1] = (km_http_mw){ km_http_mw_request_id, NULL };
+        chain[1] = (km_http_mw){ km_http_mw_request_id, &ids };
         chain[2] = (km_http_mw){ km_http_mw_trace, NULL };
         chain[3] = (km_http_mw){ km_log_mw_request, log };
         chain[4] = (km_http_mw){ km_http_mw_timeout, &timeout_ns };
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
             with_obs = with_timeout = 1;
         else if (!strcmp(argv[i], "--obs"))
             with_obs = 1;
+        else if (!strcmp(argv[i], "--echo"))
+            with_obs = ids.echo = 1;
         else
             addr = argv[i];
     }

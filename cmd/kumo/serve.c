@@ -34,7 +34,8 @@ static void usage(FILE *f)
         "  --log-format F         json (default) or logfmt\n"
         "  --max-conns N          open connections, watches included (default 200000)\n"
         "  --no-metrics           no GET /metrics and no per-request counting\n"
-        "  --no-trace             no X-Request-ID or W3C trace context per request\n"
+        "  --no-trace             no request ids or W3C trace context per request\n"
+        "  --echo-request-id      send each request's id back in X-Request-ID\n"
         "  --shed                 shed load when in-flight requests exceed what recent\n"
         "                         latency sustains (503 + Retry-After; watches exempt)\n"
         "  --progress-interval D  watch progress notifications (default 10m)\n"
@@ -91,6 +92,7 @@ int kumo_serve(int argc, char **argv)
         { "grace", required_argument, 0, 'g' },
         { "no-metrics", no_argument, 0, 'n' },
         { "no-trace", no_argument, 0, 't' },
+        { "echo-request-id", no_argument, 0, 'e' },
         { "shed", no_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
@@ -105,6 +107,7 @@ int kumo_serve(int argc, char **argv)
         case 'l': a.cfg.listen = optarg; break;
         case 'n': a.cfg.no_metrics = true; break;
         case 't': a.cfg.no_trace = true; break;
+        case 'e': a.cfg.echo_request_id = true; break;
         case 's': a.cfg.shedding = true; break;
         case 'd': a.cfg.data_dir = optarg; break;
         case 'a':

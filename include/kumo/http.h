@@ -112,8 +112,15 @@ typedef struct { km_http_mw_fn *fn; void *ud; } km_http_mw;
 void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w);
 
 /* X-Request-ID: a sane incoming one (1..64 of [A-Za-z0-9._:-]) is kept,
- * otherwise one is generated; it is echoed in the response. ud unused. */
+ * otherwise one is generated. ud: NULL, or a km_http_request_id_config. */
 void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next);
+typedef struct {
+    /* Send the id back in the response's X-Request-ID. Off by default, as
+     * in Envoy and nginx: 32 more bytes in every response, which most
+     * clients never read, cost a pipelining client about 4% of its
+     * requests/s (docs/BENCHMARKS.md). */
+    bool echo;
+} km_http_request_id_config;
 /* The request id, or p NULL without the middleware. */
 km_str km_http_request_id(const km_http_req *r);
 

@@ -22,6 +22,7 @@ typedef struct {
     int64_t     progress_interval; /* etcd watch progress notifications, ns; 0: 10 min */
     bool        no_metrics;      /* true: no GET /metrics and no per-request counting */
     bool        no_trace;        /* true: no request ids or W3C trace context */
+    bool        echo_request_id; /* true: each response carries its X-Request-ID */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */

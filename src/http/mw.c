@@ -87,7 +87,7 @@ static bool id_char(unsigned char c)
 
 void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
-    (void)ud;
+    const km_http_request_id_config *cfg = ud;
     km_str in = HEADER(r, "X-Request-ID");
     bool ok = in.p && in.n >= 1 && in.n <= 64;
     for (size_t i = 0; ok && i < in.n; i++)
@@ -100,7 +100,8 @@ void km_http_mw_request_id(km_http_req *r, km_http_resp *w, void *ud, km_http_ne
         random_hex(r->request_id, n);
     }
     r->request_id_len = (uint8_t)n;
-    km__resp_add_header(w, "X-Request-ID", 12, r->request_id, n);
+    if (cfg && cfg->echo)
+        km__resp_add_header(w, "X-Request-ID", 12, r->request_id, n);
     km_http_next_call(next, r, w);
 }
 

@@ -21,6 +21,7 @@ struct km_serve {
     km_metrics      *metrics;       /* NULL when turned off */
     km_metrics_http *mhttp;
     km_http_mw       mw[5];         /* the server's chain; outlives it */
+    km_http_request_id_config echo_id;  /* the request-id middleware's */
     size_t           nmw;
     km_series       *st[STORE_SERIES];
     km_series       *hs[HTTP_SERIES];

@@ -89,10 +89,12 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
             goto fail;
         s->mw[s->nmw++] = (km_http_mw){ shed_mw, s->shed };
     }
-    /* Request ids and W3C trace context for every request (echoed to the
-     * client); one structured record per request with an access log. */
+    /* Request ids and W3C trace context for every request (the id echoed
+     * to the client if asked); one structured record per request with an
+     * access log. */
     if (!cfg->no_trace) {
-        s->mw[s->nmw++] = (km_http_mw){ km_http_mw_request_id, NULL };
+        s->echo_id.echo = cfg->echo_request_id;
+        s->mw[s->nmw++] = (km_http_mw){ km_http_mw_request_id, &s->echo_id };
         s->mw[s->nmw++] = (km_http_mw){ km_http_mw_trace, NULL };
     }
     if (cfg->access_log || cfg->access_log_fd > 0) {

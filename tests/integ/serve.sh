@@ -94,7 +94,17 @@ spid=$!; pids="$pids $spid"
 wait_ready "$port" || bad "restart failed: $(cat "$tmp/serve.log")"
 check "data survives a restart" "$(curl -s "$E/api/v1/kv/sp%20ace")" "x"
 check "revision survives a restart" "$(curl -s $E/v3/kv/range -d '{"key":"AA=="}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')" "$rev1"
+check "no X-Request-ID by default" "$(curl -si -H 'X-Request-ID: req-9' "$E/healthz" | grep -ci '^x-request-id')" "0"
 kill $spid; wait $spid 2>/dev/null
+
+# ---- request ids echoed, and in the access log ----
+"$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" --echo-request-id --access-log "$tmp/access.json" 2>> "$tmp/serve.log" &
+spid=$!; pids="$pids $spid"
+wait_ready "$port" || bad "restart with --echo-request-id failed"
+check "a client's X-Request-ID echoed" "$(curl -si -H 'X-Request-ID: req-9' "$E/healthz" | tr -d '\r' | grep -i '^x-request-id')" "X-Request-ID: req-9"
+check "a generated one echoed" "$(curl -si "$E/healthz" | tr -d '\r' | grep -ci '^x-request-id: [0-9a-f]\{16\}$')" "1"
+kill $spid; wait $spid 2>/dev/null
+check "the access log has it" "$(grep -c '"request_id":"req-9"' "$tmp/access.json")" "1"
 
 # ---- etcd watch progress notifications (interval shortened) ----
 "$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" --progress-interval 300ms 2>> "$tmp/serve.log" &

@@ -87,10 +87,11 @@ static void mark(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 
 static int64_t timeout_ns = SEC / 10;
 static marker mark1 = { NULL, 1 }, mark2 = { NULL, 2 };
+static km_http_request_id_config echo = { .echo = true };
 
 static const km_http_mw chain[] = {
     { mark, &mark1 },
-    { km_http_mw_request_id, NULL },
+    { km_http_mw_request_id, &echo },
     { km_http_mw_trace, NULL },
     { km_http_mw_timeout, &timeout_ns },
     { mark, &mark2 },
@@ -238,12 +239,41 @@ START_TEST(middleware_chain)
 }
 END_TEST
 
+/* Without the echo, the handler and the log still have the id, the client
+ * gets no X-Request-ID. */
+static void quiet_body(void *arg)
+{
+    (void)arg;
+    world wd = { 0 };
+    static const km_http_mw ids[] = { { km_http_mw_request_id, NULL } };
+    km_http_config cfg = { .addr = "127.0.0.1:0", .handler = handler, .ud = &wd,
+                           .middleware = ids, .nmiddleware = 1 };
+    ck_assert_int_eq(km_http_serve(&wd.srv, &cfg), 0);
+    int port = km_http_server_port(wd.srv);
+    const char *r = roundtrip(port, "GET /x HTTP/1.1\r\nHost: a\r\nX-Request-ID: req-42\r\n"
+                                    "Connection: close\r\n\r\n");
+    ck_assert_msg(strstr(r, "HTTP/1.1 200") && !strstr(r, "X-Request-ID"), "%s", r);
+    ck_assert_str_eq(wd.seen_id, "req-42");
+    r = roundtrip(port, "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    ck_assert_msg(strstr(r, "HTTP/1.1 200") && !strstr(r, "X-Request-ID"), "%s", r);
+    ck_assert_uint_eq(strlen(wd.seen_id), 16);
+    ck_assert_uint_eq(strspn(wd.seen_id, "0123456789abcdef"), 16);
+    ck_assert_int_eq(km_http_shutdown(wd.srv, km_now() + 5 * SEC), 0);
+}
+
+START_TEST(request_id_not_echoed)
+{
+    t_run(quiet_body, NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http/middleware");
     TCase *tc = tcase_create("middleware");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, middleware_chain);
+    tcase_add_test(tc, request_id_not_echoed);
     suite_add_tcase(s, tc);
     return s;
 }
