@@ -17,10 +17,11 @@ stop() { if [ ${#pids[@]} -gt 0 ]; then kill "${pids[@]}" 2>/dev/null; wait "${p
 trap 'stop; rm -rf "$work"; rm_log' EXIT
 declare -A flags=( [off]="--no-metrics --no-trace" [default]="" [full]="--access-log $log" )
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # mode port data-dir: one more server in pids
+start() {  # mode port data-dir: one more server in pids, its pid in spid
   # shellcheck disable=SC2086  # the mode's flags are words
   KM_PROCS=1 taskset -c 0 "$KUMO" serve --listen "127.0.0.1:$2" --data-dir "$3" ${flags[$1]} >/dev/null 2>&1 &
-  pids+=($!)
+  spid=$!
+  pids+=("$spid")
 }
 ready() {  # port: answering, with the key the loads read
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.05; done

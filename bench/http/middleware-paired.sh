@@ -31,10 +31,8 @@ start() {  # port [--obs|--mw|--echo]: one more hello in pids, its pid in spid
   for _ in $(seq 50); do curl -s "http://127.0.0.1:$1/ping" >/dev/null && break; sleep 0.1; done
 }
 rps() { awk '/Requests\/sec/ {print $2}'; }
-reqs() { awk '/requests in/ {print $1}'; }
-cpu_ns() {  # pid: CPU time of all its threads so far
-  cat /proc/"$1"/task/*/schedstat | awk '{t += $1} END {printf "%.0f", t}'
-}
+# shellcheck source=bench/paired-lib.sh
+. bench/paired-lib.sh
 for set in $SETS; do
 for mode in $MODES; do
   extra=""; [ "$mode" = pipelined ] && extra="-s bench/http/pipeline.lua"
@@ -54,8 +52,7 @@ for mode in $MODES; do
     wait $w
     ca=$(( $(cpu_ns "$ia") - ca )); cb=$(( $(cpu_ns "$ib") - cb ))
     stop
-    echo "$mode ${set#--} $(awk -v c="$ca" -v n="$(reqs < "$work/a")" 'BEGIN {print c / n}') \
-$(awk -v c="$cb" -v n="$(reqs < "$work/b")" 'BEGIN {print c / n}')" >> "$work/cpu"
+    echo "$mode ${set#--} $(per_request "$ca" "$work/a") $(per_request "$cb" "$work/b")" >> "$work/cpu"
     a=$(rps < "$work/a"); b=$(rps < "$work/b")
     echo "$mode ${set#--} $a $b" >> "$work/raw"
     echo "  $mode round $round: plain $a req/s, $set $b req/s" >&2
