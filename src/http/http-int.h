@@ -74,6 +74,7 @@ struct km__conn {
     int64_t          started;           /* when the current request began */
     int64_t          read_at;           /* km_now() after the last read that got bytes */
     km_group        *tgroup;            /* the timeout middleware's, reused */
+    bool             tgroup_linked;     /* tgroup is under its parent */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     bool             lean;              /* km_http_stream_lean: big buffers given back */
     bool             remote_known;      /* remote holds the peer's address */
@@ -110,6 +111,8 @@ static inline void km__count_bytes(_Atomic uint64_t *total, ssize_t n)
 /* conn.c, server.c */
 void km__http_conn_main(void *arg);
 void km__http_conn_close(km__conn *c);
+/* mw.c: takes the timeout middleware's group from under its parent. */
+void km__http_timeout_close(km__conn *c);
 void km__conn_log_flush(km__conn *c);
 /* Grows the read buffer to at least need bytes; strings of the current
  * request stay valid (the old buffer is kept until the request is done).

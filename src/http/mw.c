@@ -218,18 +218,28 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
         km_http_next_call(next, r, w);
         return;
     }
-    /* One group per connection, made again for each request: no
-     * allocation per request. */
+    /* One group per connection, under the connection's group (the
+     * server's) from its first request to its close and made new for each
+     * request: no allocation, and no lock that all connections share, per
+     * request. */
     km__conn *conn = r->c;
     if (!conn->tgroup && !(conn->tgroup = km__malloc(sizeof *conn->tgroup))) {
         km_http_next_call(next, r, w);
         return;
     }
     km_group *g = conn->tgroup;
+    km_group *parent = km_group_current();
     /* Counted from the request's first byte, as its client counts. Exact,
      * unlike the server's own I/O deadlines: handlers read it and pass
      * what is left on to the services they call. */
-    km__group_init(g, km_group_current(), km_http_req_start(r) + ns);
+    int64_t deadline = km_http_req_start(r) + ns;
+    if (conn->tgroup_linked && g->parent == parent) {
+        km__group_rearm(g, deadline);
+    } else {
+        km__http_timeout_close(conn);
+        km__group_init(g, parent, deadline);
+        conn->tgroup_linked = true;
+    }
     call c = { r, w, next };
     int rc = km__group_run(g, run_rest, &c);
     /* Whether the time ran out matters only while a 503 can still be sent. */
@@ -244,7 +254,17 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
     if (atomic_load(&g->nmembers) || g->children) {
         km_group_cancel(g);
         km_group_wait(g, KM_FOREVER);
+        if (g->children) {
+            conn->tgroup = NULL;
+            conn->tgroup_linked = false;
+        }
     }
-    if (km__group_fini(g))
-        conn->tgroup = NULL;
+}
+
+void km__http_timeout_close(km__conn *c)
+{
+    if (c->tgroup_linked) {
+        km__group_fini(c->tgroup);      /* idle: it cannot fail */
+        c->tgroup_linked = false;
+    }
 }

@@ -80,6 +80,7 @@ static km__conn *conn_new(km_http_server *s, int fd)
 void km__http_conn_close(km__conn *c)
 {
     km_http_server *s = c->s;
+    km__http_timeout_close(c);
     /* Only when the client may still be sending (input we did not use,
      * a body we did not read): otherwise a plain close is clean. */
     bool unread = c->rlen > c->rpos || c->req.body_state == BODY_UNREAD ||

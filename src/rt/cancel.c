@@ -15,13 +15,19 @@ int km_group_new(km_group **out, km_group *parent, int64_t deadline)
     return 0;
 }
 
+/* A group's effective deadline: its own or its parent's, the earlier. */
+static int64_t inherit(const km_group *parent, int64_t deadline)
+{
+    if (parent && parent->deadline != KM_FOREVER &&
+        (deadline == KM_FOREVER || parent->deadline < deadline))
+        return parent->deadline;
+    return deadline;
+}
+
 void km__group_init(km_group *g, km_group *parent, int64_t deadline)
 {
-    *g = (km_group){ .deadline = deadline, .parent = parent };
+    *g = (km_group){ .deadline = inherit(parent, deadline), .parent = parent };
     if (parent) {
-        if (parent->deadline != KM_FOREVER &&
-            (deadline == KM_FOREVER || parent->deadline < deadline))
-            g->deadline = parent->deadline;
         km__lock_acquire(&parent->lock);
         g->sibling_next = parent->children;
         if (parent->children)
@@ -31,6 +37,18 @@ void km__group_init(km_group *g, km_group *parent, int64_t deadline)
             atomic_store(&g->cancelled, 1);
         km__lock_release(&parent->lock);
     }
+}
+
+void km__group_rearm(km_group *g, int64_t deadline)
+{
+    km_group *p = g->parent;
+    g->deadline = inherit(p, deadline);
+    /* A cancel of the parent sets its own flag, then each child's. Both
+     * sides seq_cst: if the load below misses the parent's flag, the
+     * parent's store to g's comes after this reset and wins. */
+    atomic_store(&g->cancelled, 0);
+    if (p && atomic_load(&p->cancelled))
+        atomic_store(&g->cancelled, 1);
 }
 
 static void add_member(km_group *grp, km__g *g)

@@ -64,6 +64,10 @@ struct km_group {
  * and leaves g in place, while it has members, children or runners. */
 void  km__group_init(km_group *g, km_group *parent, int64_t deadline);
 int   km__group_fini(km_group *g);
+/* Makes g, idle (no members, children or runners) and still under its
+ * parent, new again with this deadline: fini and init without the
+ * parent's lock. */
+void  km__group_rearm(km_group *g, int64_t deadline);
 /* km_group_run without the closing km_group_err (and its clock read), for
  * callers that only sometimes need it. -EINVAL or -EPERM as km_group_run. */
 int   km__group_run(km_group *g, km_fn *fn, void *arg);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Cancellation groups: every blocking call of every member returns -ECANCELED. */
 #include "util.h"
+#include "rt/rt-int.h"
 #include <stdatomic.h>
 
 #if defined(__SANITIZE_THREAD__)
@@ -173,6 +174,79 @@ START_TEST(group_deadline)
 }
 END_TEST
 
+/* A group kept under its parent and made new for each use (the HTTP
+ * timeout middleware's, per request): a cancel or a passed deadline does
+ * not outlive the rearm, the parent's deadline and cancel still apply. */
+typedef struct { km_group *g; km_wg *wg; atomic_int stop; } rearmer;
+
+static void rearm_loop(void *arg)
+{
+    rearmer *a = arg;
+    while (!atomic_load(&a->stop))
+        km__group_rearm(a->g, KM_FOREVER);
+    km_wg_done(a->wg);
+}
+
+static void rearm_body(void *arg)
+{
+    (void)arg;
+    const int64_t ms = 1000000;
+    km_group *parent, g;
+    ck_assert_int_eq(km_group_new(&parent, NULL, KM_FOREVER), 0);
+    km__group_init(&g, parent, km_now() + 1000 * ms);
+    km_group_cancel(&g);
+    ck_assert_int_eq(km_group_err(&g), -ECANCELED);
+    km__group_rearm(&g, km_now() + 1000 * ms);
+    ck_assert_int_eq(km_group_err(&g), 0);
+    km__group_rearm(&g, km_now() + 20 * ms);
+    ck_assert_int_eq(km_group_go(&g, sleeper, NULL), 0);       /* usable again */
+    ck_assert_int_eq(km_group_wait(&g, KM_FOREVER), 0);
+    km__group_rearm(&g, km_now() - ms);
+    ck_assert_int_eq(km_group_err(&g), -ECANCELED);
+    km__group_rearm(&g, KM_FOREVER);
+    ck_assert_int_eq(km_group_err(&g), 0);
+    ck_assert_int_eq(km__group_fini(&g), 0);
+    ck_assert_int_eq(km_group_free(parent), 0);                 /* g left it */
+
+    /* the parent's deadline caps the child's, its cancel reaches it */
+    int64_t dl = km_now() + 3600 * 1000 * ms;
+    ck_assert_int_eq(km_group_new(&parent, NULL, dl), 0);
+    km__group_init(&g, parent, KM_FOREVER);
+    km__group_rearm(&g, KM_FOREVER);
+    ck_assert_int_eq(g.deadline, dl);
+    km_group_cancel(parent);
+    ck_assert_int_eq(km_group_err(&g), -ECANCELED);
+    km__group_rearm(&g, KM_FOREVER);
+    ck_assert_int_eq(km_group_err(&g), -ECANCELED);
+    ck_assert_int_eq(km__group_fini(&g), 0);
+    ck_assert_int_eq(km_group_free(parent), 0);
+
+    /* a parent's cancel racing rearms on another worker is never lost */
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(km_group_new(&parent, NULL, KM_FOREVER), 0);
+        km__group_init(&g, parent, KM_FOREVER);
+        rearmer a = { &g, NULL, 0 };
+        ck_assert_int_eq(km_wg_new(&a.wg), 0);
+        km_wg_add(a.wg, 1);
+        ck_assert_int_eq(km_go(rearm_loop, &a), 0);
+        km_sleep(i % 7 * 10000);
+        km_group_cancel(parent);
+        atomic_store(&a.stop, 1);
+        km_wg_wait(a.wg);
+        km_wg_free(a.wg);
+        ck_assert_int_eq(km_group_err(&g), -ECANCELED);
+        ck_assert_int_eq(km__group_fini(&g), 0);
+        ck_assert_int_eq(km_group_free(parent), 0);
+    }
+}
+
+START_TEST(group_rearm)
+{
+    t_procs(2);
+    t_run(rearm_body, NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("rt/group");
@@ -181,6 +255,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, cancel_wakes_every_member, 0, 2);
     tcase_add_test(tc, nested_groups_and_inheritance);
     tcase_add_test(tc, group_deadline);
+    tcase_add_test(tc, group_rearm);
     suite_add_tcase(s, tc);
     return s;
 }
