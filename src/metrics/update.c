@@ -3,15 +3,17 @@
 #include "metrics-int.h"
 #include <math.h>
 
-/* The calling thread's shard of s. *own: the shard has this worker as its
- * only writer, so a plain load and store suffice (a goroutine cannot be
- * moved between them); the shared shard needs atomic read-modify-writes. */
+/* A worker's shard of s (-1: not a worker). *own: the shard has this
+ * worker as its only writer, so a plain load and store suffice (a
+ * goroutine cannot be moved between them); the shared shard, for the
+ * other threads, needs atomic read-modify-writes. */
 static inline char *shard_of(const km_series *s, int worker, bool *own)
 {
     *own = worker >= 0 && worker < s->nown;
     return s->cells + (size_t)(*own ? worker : s->nown) * s->stride;
 }
 
+/* The calling thread's. */
 static inline char *shard(const km_series *s, bool *own)
 {
     return shard_of(s, km__worker_index(), own);
