@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP/1.1 server: one goroutine per connection, zero-copy requests, router. */
+/* HTTP server and client: requests and responses per stream, whatever the
+ * protocol under them; one goroutine per connection, zero-copy requests,
+ * router, middleware. */
 #ifndef KUMO_HTTP_H
 #define KUMO_HTTP_H
 
@@ -26,7 +28,7 @@ km_str  km_http_method(const km_http_req *r);
 km_str  km_http_target(const km_http_req *r);   /* as sent: path and query */
 km_str  km_http_path(const km_http_req *r);     /* target up to '?' (not decoded) */
 km_str  km_http_query(const km_http_req *r);    /* after '?', may be empty */
-int     km_http_version(const km_http_req *r);  /* 10 or 11 */
+int     km_http_version(const km_http_req *r);  /* 10, 11 or 20 */
 /* First header called name (case-insensitive); p is NULL when absent. */
 km_str  km_http_header(const km_http_req *r, const char *name);
 size_t  km_http_header_count(const km_http_req *r);
@@ -49,18 +51,29 @@ int64_t km_http_req_end(km_http_req *r);
 km_str  km_http_param(const km_http_req *r, const char *name);
 /* Body length from Content-Length, or -1 (chunked, or no body: 0). */
 int64_t km_http_content_length(const km_http_req *r);
-/* Reads the whole body (de-chunked) into the connection's buffer. 0;
+/* Reads the whole body (de-chunked) into memory the request owns. 0;
  * -EMSGSIZE over the server's max_body_bytes; -EBADMSG for bad chunked
- * framing; -ETIMEDOUT; -ECONNRESET. The server answers those errors itself
- * (413, 400, 408) if the handler does not respond. */
+ * framing; -ETIMEDOUT; -ECONNRESET (the client left or reset the stream).
+ * The server answers those errors itself (413, 400, 408) if the handler
+ * does not respond. */
 int     km_http_body(km_http_req *r, km_str *body);
+/* Reads up to n more body bytes into buf, as they arrive (a streamed
+ * upload, a gRPC stream): > 0 bytes, 0 at the end of the body, or the
+ * errors of km_http_body, -ETIMEDOUT at deadline, -ECANCELED. Do not mix
+ * with km_http_body on one request. Over HTTP/1.1 the body is read whole
+ * first (up to max_body_bytes), then handed out. */
+ssize_t km_http_body_read(km_http_req *r, void *buf, size_t n, int64_t deadline);
 
 /* The client's address ("192.0.2.1:5423", "[2001:db8::1]:80", "unix"),
  * looked up once per connection; p NULL if unknown. */
 km_str  km_http_remote(const km_http_req *r);
-/* The connection's socket, for noticing (with epoll) that the client went
- * away while a long stream idles; never read from or write to it. */
-int     km_http_fd(const km_http_req *r);
+/* The client's IP address bytes (4 for IPv4, 16 for IPv6) into ip; 0 for
+ * a unix socket or when unknown. */
+size_t  km_http_remote_ip(const km_http_req *r, unsigned char ip[16]);
+
+/* A client that hangs up, or resets its stream, cancels the group the
+ * handler runs in: its blocking calls return -ECANCELED from then on, so a
+ * stream that idles (a watch) ends at once, not at its next write. */
 
 /* ---- responses ---- */
 
@@ -70,6 +83,11 @@ typedef struct km_http_resp km_http_resp;
  * 0; -EINVAL for names or values with CR, LF or NUL; -ENOSPC when the
  * headers exceed the buffer; -EALREADY once the head was sent. */
 int km_http_set_header(km_http_resp *w, const char *name, const char *value);
+/* Adds a trailer field (copied), sent after a streamed body (in HTTP/1.1's
+ * last chunk, in HTTP/2's closing HEADERS frame); a response with a fixed
+ * length or no body has none. Errors as km_http_set_header; -EALREADY once
+ * the body is complete. */
+int km_http_set_trailer(km_http_resp *w, const char *name, const char *value);
 /* A complete response with a fixed-length body (Content-Length). 0 or
  * -errno (the connection is then closed). */
 int km_http_send(km_http_resp *w, int status, const char *content_type,

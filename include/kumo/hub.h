@@ -21,8 +21,7 @@ typedef struct {
 } km_hub_config;
 
 /* Creates the hub and subscribes it to the store's feed (the store's only
- * subscriber); starts the goroutine that notices clients hanging up (in
- * the caller's group, if any). Call from a goroutine. 0, -ENOMEM, -EMFILE.
+ * subscriber). 0, -ENOMEM, or the store's error reading its revision.
  * The store must outlive the hub. */
 int  km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg);
 /* Ends every watch: their waits return -ESHUTDOWN from now on (a server
@@ -53,10 +52,6 @@ typedef struct {
 /* Starts a watch. *created_rev gets the revision it was created at (the
  * header revision of etcd's "created" answer). 0, -EINVAL, -ENOMEM. */
 int  km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *created_rev);
-/* Ends the watch once fd (the client's connection) hangs up: waits then
- * return -ECONNRESET. Lets an idle stream notice a departed client at once
- * instead of at its next write. 0, or -errno from epoll. */
-int  km_watch_bind_fd(km_watch *w, int fd);
 /* Ends the watch and drops what it had pending. */
 void km_watch_free(km_watch *w);
 
@@ -66,10 +61,10 @@ void km_watch_free(km_watch *w);
 typedef struct km_watch_msg km_watch_msg;
 
 /* Waits for the next message until deadline. 0 and *out (release it with
- * km_watch_msg_release); -ETIMEDOUT; -ECANCELED; -ESHUTDOWN; -ECONNRESET
- * (the bound fd hung up); -ENODATA when the history the watch needs was
- * compacted (*compact_rev gets the compact revision; the watch is over);
- * -ENOMEM, -EIO from the store. */
+ * km_watch_msg_release); -ETIMEDOUT; -ECANCELED (the calling goroutine's
+ * group was cancelled: its client left); -ESHUTDOWN; -ENODATA when the
+ * history the watch needs was compacted (*compact_rev gets the compact
+ * revision; the watch is over); -ENOMEM, -EIO from the store. */
 int  km_watch_next(km_watch *w, int64_t deadline, km_watch_msg **out, int64_t *compact_rev);
 /* Like km_watch_next with a deadline already past, but only returns what is
  * queued: 0 or -EAGAIN. For batching writes. */
@@ -90,6 +85,34 @@ typedef int km_watch_enc_fn(const km_watch_msg *m, void *ud, char **p, size_t *n
 int  km_watch_msg_encoded(km_watch_msg *m, int fmt, km_watch_enc_fn *enc, void *ud,
                           const char **p, size_t *n);
 void km_watch_msg_release(km_watch_msg *m);
+
+/* ---- handing a watch's messages to a client ---- */
+
+/* What km_watch_stream writes to: the API layer's transport (an HTTP
+ * response body, a gRPC stream), which the hub knows only through these
+ * callbacks. Each gets ud; each returns 0 or -errno (which ends the
+ * stream with that error). */
+typedef struct {
+    int              fmt;           /* shared encoding slot, or -1: encode per watcher */
+    km_watch_enc_fn *enc;           /* one message's wire form */
+    void            *ud;
+    int            (*write)(void *ud, const char *p, size_t n);
+    /* Pushes what was written to the client: after each batch. */
+    int            (*flush)(void *ud);
+    /* Called after idle_interval (ns) without a message (etcd's progress
+     * notification, an SSE comment), then flush; NULL or 0: never. */
+    int            (*idle)(void *ud);
+    int64_t          idle_interval;
+    /* Called once the history the watch needs was compacted, then flush;
+     * the stream ends. */
+    int            (*compacted)(void *ud, int64_t compact_rev);
+} km_watch_sink;
+
+/* Writes each message of w to the sink as it comes, everything already
+ * queued in one batch, until the calling goroutine's group is cancelled
+ * (the client left: 0), a callback fails (its error), the hub shuts down
+ * (-ESHUTDOWN) or the watch is compacted away (0 after compacted). */
+int  km_watch_stream(km_watch *w, const km_watch_sink *s);
 
 #ifdef __cplusplus
 }

@@ -4,17 +4,18 @@
  * gateway streams them. */
 #include <errno.h>
 #include <string.h>
+#include <kumo/hub.h>
 #include "etcd/etcd-int.h"
 #include "rt/rt-int.h"
-#include "watch/pump.h"
 
 /* Slot in each message's encoding cache for this format. */
 #define FMT_ETCD 0
 
 typedef struct {
-    km_etcd *e;
-    int64_t  watch_id;
-    bool     prev_kv;
+    km_etcd      *e;
+    km_http_resp *w;            /* the stream's response */
+    int64_t       watch_id;
+    bool          prev_kv;
 } wctx;
 
 /* Filters come as enum names or numbers: NOPUT (0), NODELETE (1). */
@@ -123,7 +124,19 @@ static int enc_msg(const km_watch_msg *m, void *ud, char **p, size_t *n)
     return 0;
 }
 
-static int progress(void *ud, km_http_resp *w)
+static int sink_write(void *ud, const char *p, size_t n)
+{
+    const wctx *x = ud;
+    return km_http_write(x->w, p, n);
+}
+
+static int sink_flush(void *ud)
+{
+    const wctx *x = ud;
+    return km_http_flush(x->w);
+}
+
+static int progress(void *ud)
 {
     const wctx *x = ud;
     km_hub_stat st;
@@ -131,11 +144,11 @@ static int progress(void *ud, km_http_resp *w)
     km__jbuf b = KM__JBUF_INIT;
     open_result(&b, x, st.revision);
     km__jbuf_puts(&b, "}}\n");
-    return send_buf(w, &b);
+    return send_buf(x->w, &b);
 }
 
 /* etcd leaves the revision out of this header and cancels the watch. */
-static int compacted(void *ud, km_http_resp *w, int64_t crev)
+static int compacted(void *ud, int64_t crev)
 {
     const wctx *x = ud;
     km__jbuf b = KM__JBUF_INIT;
@@ -145,7 +158,7 @@ static int compacted(void *ud, km_http_resp *w, int64_t crev)
     km__jbuf_key(&b, "compact_revision");
     km__jbuf_i64(&b, crev);
     km__jbuf_puts(&b, "}}\n");
-    return send_buf(w, &b);
+    return send_buf(x->w, &b);
 }
 
 void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
@@ -171,7 +184,7 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
         km__arena_free(a);
         return;
     }
-    wctx x = { .e = e };
+    wctx x = { .e = e, .w = w };
     km_watch_opts o = { 0 };
     bool notify = false;
     json_t *c = json_object_get(root, "create_request");
@@ -208,16 +221,18 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
     km__jbuf_puts(&b, "true}}\n");
     if (send_buf(w, &b) == 0 && km_http_flush(w) == 0) {
         km_http_stream_lean(r, w);      /* -EBUSY just keeps the buffers */
-        km__pump_ops ops = {
+        km_watch_sink sink = {
             /* A watch_id changes the bytes: encode alone. */
             .fmt = x.watch_id ? -1 : FMT_ETCD,
             .enc = enc_msg,
             .ud = &x,
+            .write = sink_write,
+            .flush = sink_flush,
             .idle = notify ? progress : NULL,
             .idle_interval = e->progress_interval,
             .compacted = compacted,
         };
-        km__watch_pump(wt, r, w, &ops);
+        km_watch_stream(wt, &sink);
     }
     km_watch_free(wt);
 out:

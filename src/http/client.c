@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP/1.1 client with keep-alive connection pools per host. */
-#include "http-int.h"
+#include <kumo/net.h>
+#include <kumo/sync.h>
+#include "parse.h"
 #include "rt/rt-int.h"
 #include <stdio.h>
 #include <string.h>

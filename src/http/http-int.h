@@ -1,89 +1,100 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP/1.1 server internals: connections, requests, responses. */
+/* The HTTP stream interface: requests, responses and the server, whatever
+ * protocol carries them (h1-int.h is HTTP/1.1, the first implementation). */
 #ifndef KM_HTTP_INT_H
 #define KM_HTTP_INT_H
 
-#include <kumo.h>
+#include <kumo/chan.h>
+#include <kumo/group.h>
+#include <kumo/http.h>
+#include <kumo/net.h>
+#include <kumo/sync.h>
 #include "parse.h"
 #include <stdatomic.h>
 
 #define KM__MAX_PARAMS 8
-#define KM__MAX_RETIRED 24      /* doublings of the read buffer per request */
-#define KM__RBUF 4096           /* a connection's read buffer, to start */
-#define KM__WBUF 8192           /* its write buffer */
-#define KM__LOGBUF 2048         /* access-log lines held per connection */
 #define KM__RESP_HDRS 1024      /* extra response header bytes per response */
 
+typedef struct km__stream km__stream;
 typedef struct km__conn km__conn;
 
+/* What a protocol does with one stream's request and response. The public
+ * functions check their arguments and the response's state, then call
+ * these; nothing else reaches the protocol. */
+typedef struct {
+    /* A whole response with a fixed-length body; w->status is set. */
+    int     (*send)(km_http_resp *w, const char *ctype, const void *body, size_t n);
+    /* Streamed body bytes (buffered), the head first if not sent yet. */
+    int     (*write)(km_http_resp *w, const void *p, size_t n);
+    /* Pushes what is buffered to the client, the head first if not sent. */
+    int     (*flush)(km_http_resp *w);
+    /* n bytes of file fd from off as a fixed-length body; w->status is set. */
+    int     (*sendfile)(km_http_resp *w, const char *ctype, int fd, off_t off, size_t n);
+    /* The whole request body (see km_http_body). */
+    int     (*body)(km_http_req *r, km_str *body);
+    /* Up to n more body bytes (see km_http_body_read). */
+    ssize_t (*body_read)(km_http_req *r, void *buf, size_t n, int64_t deadline);
+    /* Gives back what a long-lived stream does not need (km_http_stream_lean). */
+    int     (*lean)(km_http_req *r, km_http_resp *w);
+} km__stream_ops;
+
 struct km_http_req {
-    km__conn *c;
-    km__head  h;
-    km_str    pname[KM__MAX_PARAMS], pval[KM__MAX_PARAMS];
-    int       nparams;
-    int       body_state;       /* BODY_* */
-    int       body_err;         /* negated HTTP status when reading failed */
-    size_t    body_start;       /* offset of the body in the read buffer */
-    size_t    body_len;         /* decoded length, once read */
-    size_t    end;              /* offset just past this request, once known */
-    char      request_id[65];   /* set by the request-id middleware */
-    uint8_t   request_id_len;
+    km__stream *st;
+    km__head    h;              /* version 10, 11 or 20 */
+    km_str      pname[KM__MAX_PARAMS], pval[KM__MAX_PARAMS];
+    int         nparams;
+    /* The status the server answers after the chain when the body could
+     * not be read and the handler did not respond (413, 400, 408); 499
+     * when the client left (nothing to answer); 0 while none failed. */
+    int         body_fail;
+    char        request_id[65]; /* set by the request-id middleware */
+    uint8_t     request_id_len;
     const char *route;          /* the matched router pattern, NULL before or without one */
-    size_t    route_len;
-    bool      traced;           /* trace is set by the trace middleware */
+    size_t      route_len;
+    bool        traced;         /* trace is set by the trace middleware */
     km_http_trace_ctx trace;
-    int64_t   start;            /* km_http_req_start, 0 until known */
-    int64_t   end_at;           /* km_http_req_end, 0 until read */
-    bool      handled;          /* the handler returned */
+    int64_t     start;          /* km_http_req_start, 0 until known */
+    int64_t     end_at;         /* km_http_req_end, 0 until read */
+    bool        handled;        /* the handler returned */
 };
 
 struct km_http_next {
     const km_http_config *cfg;
     size_t                i;    /* next middleware to run */
 };
-enum { BODY_NONE, BODY_UNREAD, BODY_READ, BODY_FAILED };
 
 struct km_http_resp {
-    km__conn *c;
-    int       status;
-    bool      head_sent;
-    bool      chunked;          /* streaming with chunked coding */
-    bool      no_body;          /* HEAD request, 204, 304 */
-    bool      done;
-    char     *hdrs;             /* extra header lines set by the handler:
-                                   KM__RESP_HDRS bytes, taken at first use */
-    size_t    hlen;
+    km__stream *st;
+    int         status;
+    bool        head_sent;
+    bool        no_body;        /* HEAD request, 204, 304 */
+    bool        done;           /* the body is complete */
+    char       *hdrs;           /* extra header lines set by the handler
+                                   ("Name: value\r\n"), KM__RESP_HDRS bytes
+                                   taken at first use */
+    size_t      hlen;
+    char       *trls;           /* trailer lines, the same way */
+    size_t      tlen;
 };
 
-struct km__conn {
-    int              fd;
-    km_http_server  *s;
-    char            *rbuf;
-    size_t           rcap, rlen, rpos;  /* rpos: start of the current request */
-    char            *retired[KM__MAX_RETIRED];  /* outgrown read buffers */
-    int              nretired;
-    char            *wbuf;
-    size_t           wcap, wlen;
-    km__hdr         *hdrs;
-    km_http_req      req;
-    km_http_resp     resp;
-    bool             keep_alive;
-    bool             sent_continue;
-    bool             broken;            /* a write failed: close */
-    bool             drained;           /* the last read emptied the socket */
-    int64_t          started;           /* when the current request began */
-    int64_t          read_at;           /* km_now() after the last read that got bytes */
-    km_group        *tgroup;            /* the timeout middleware's, reused */
-    bool             tgroup_linked;     /* tgroup is under its parent */
-    char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
-    bool             lean;              /* km_http_stream_lean: big buffers given back */
-    bool             remote_known;      /* remote holds the peer's address */
-    uint8_t          remote_len;
-    char             remote[56];        /* "ip:port", "[ip6]:port" or "unix" */
-    size_t           loglen;
-    km__conn        *next, *prev;       /* the server's list */
-    atomic_bool      busy;              /* inside a request */
-    _Atomic uint64_t nread, nwritten;   /* bytes, for km_http_server_stat_read */
+/* The peer of a connection, looked up once (getpeername). */
+typedef struct {
+    int           fd;
+    bool          known;
+    uint8_t       len, iplen;
+    char          text[56];     /* "ip:port", "[ip6]:port" or "unix" */
+    unsigned char ip[16];       /* the address bytes (4 or 16), for keys */
+} km__peer;
+
+/* One request and its response at a time, on some connection. */
+struct km__stream {
+    const km__stream_ops *ops;
+    km_http_server       *s;
+    km__peer             *peer;
+    km_http_req           req;
+    km_http_resp          resp;
+    km_group             *tgroup;       /* the timeout middleware's, reused */
+    bool                  tgroup_linked;/* tgroup is under its parent */
 };
 
 struct km_http_server {
@@ -99,6 +110,13 @@ struct km_http_server {
     _Atomic uint64_t served;            /* connections, in all */
     _Atomic uint64_t nread, nwritten;   /* bytes of the closed connections */
     atomic_bool     stopping;
+    /* Hang-up monitor (hangup.c): streaming connections' sockets in an
+     * epoll set of their own, started with the first stream. */
+    km_mutex       *hup_mu;             /* starting and stopping it */
+    int             hup_ep, hup_ev;     /* -1 until started */
+    km_group       *hup_group;
+    km_chan        *hup_done;
+    atomic_bool     hup_stop;
 };
 
 /* Counts n bytes moved (n <= 0: none). Relaxed: a total for metrics. */
@@ -108,36 +126,32 @@ static inline void km__count_bytes(_Atomic uint64_t *total, ssize_t n)
         atomic_fetch_add_explicit(total, (uint64_t)n, memory_order_relaxed);
 }
 
-/* conn.c, server.c */
-void km__http_conn_main(void *arg);
-void km__http_conn_close(km__conn *c);
-/* mw.c: takes the timeout middleware's group from under its parent. */
-void km__http_timeout_close(km__conn *c);
-void km__conn_log_flush(km__conn *c);
-/* Grows the read buffer to at least need bytes; strings of the current
- * request stay valid (the old buffer is kept until the request is done).
- * 0 or -ENOMEM/-EMSGSIZE. */
-int  km__conn_reserve(km__conn *c, size_t need);
-/* Reads more bytes into the read buffer; > 0, 0 at EOF, or -errno. */
-ssize_t km__conn_fill(km__conn *c, int64_t deadline);
-
+/* stream.c: runs the middleware chain and the handler on a stream whose
+ * request head is in place (its neutral fields are reset here). */
+void km__stream_run(km__stream *st);
 /* resp.c */
-int  km__resp_flush(km__conn *c);
-int  km__resp_error(km__conn *c, int status);
-int  km__resp_finish(km_http_resp *w);
+void km__resp_reset(km_http_resp *w, km__stream *st, bool head_request);
 /* km_http_set_header for a name and value known to be valid (the library's
  * own: constant names, checked or generated values). */
 int  km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl);
-void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request);
-/* Writes raw bytes through the output buffer. */
-int  km__out(km__conn *c, const void *p, size_t n);
+/* req.c: a connection's peer, unknown until first asked for; resolve
+ * looks it up now (a connection whose streams run in parallel does so
+ * before the first one starts). */
+void km__peer_init(km__peer *p, int fd);
+void km__peer_resolve(km__peer *p);
+/* accesslog.c: the config's access log line for a finished request,
+ * appended to buf (room bytes): its length, 0 if no log is configured. */
+#define KM__LOGLINE 1024
+size_t km__access_line(km__stream *st, char *buf, size_t room);
+/* mw.c: takes the timeout middleware's group from under its parent. */
+void km__timeout_close(km__stream *st);
 
-/* lean.c: after a lean stream, buffers for the next request; 0 or -ENOMEM. */
-int  km__conn_unlean(km__conn *c);
-
-/* req.c */
-/* Reads (or skips) the rest of the current request's body so that the
- * next request can be parsed. 0, or -1: the connection must close. */
-int  km__req_drain(km_http_req *r);
+/* hangup.c: a connection's socket watched for the peer hanging up while
+ * its response streams; group is cancelled when it does. The caller
+ * removes it (km__hangup_unwatch) before the group or socket goes away.
+ * 0 or -errno. */
+int  km__hangup_watch(km_http_server *s, int fd, km_group *group);
+void km__hangup_unwatch(km_http_server *s, int fd);
+void km__hangup_stop(km_http_server *s);
 
 #endif

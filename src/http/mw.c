@@ -218,27 +218,26 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
         km_http_next_call(next, r, w);
         return;
     }
-    /* One group per connection, under the connection's group (the
-     * server's) from its first request to its close and made new for each
-     * request: no allocation, and no lock that all connections share, per
-     * request. */
-    km__conn *conn = r->c;
-    if (!conn->tgroup && !(conn->tgroup = km__malloc(sizeof *conn->tgroup))) {
+    /* One group per stream, under the stream's group (its connection's)
+     * from its first request to its close and made new for each request:
+     * no allocation, and no lock that all connections share, per request. */
+    km__stream *st = r->st;
+    if (!st->tgroup && !(st->tgroup = km__malloc(sizeof *st->tgroup))) {
         km_http_next_call(next, r, w);
         return;
     }
-    km_group *g = conn->tgroup;
+    km_group *g = st->tgroup;
     km_group *parent = km_group_current();
     /* Counted from the request's first byte, as its client counts. Exact,
      * unlike the server's own I/O deadlines: handlers read it and pass
      * what is left on to the services they call. */
     int64_t deadline = km_http_req_start(r) + ns;
-    if (conn->tgroup_linked && g->parent == parent) {
+    if (st->tgroup_linked && g->parent == parent) {
         km__group_rearm(g, deadline);
     } else {
-        km__http_timeout_close(conn);
+        km__timeout_close(st);
         km__group_init(g, parent, deadline);
-        conn->tgroup_linked = true;
+        st->tgroup_linked = true;
     }
     call c = { r, w, next };
     int rc = km__group_run(g, run_rest, &c);
@@ -255,16 +254,16 @@ void km_http_mw_timeout(km_http_req *r, km_http_resp *w, void *ud, km_http_next 
         km_group_cancel(g);
         km_group_wait(g, KM_FOREVER);
         if (g->children) {
-            conn->tgroup = NULL;
-            conn->tgroup_linked = false;
+            st->tgroup = NULL;
+            st->tgroup_linked = false;
         }
     }
 }
 
-void km__http_timeout_close(km__conn *c)
+void km__timeout_close(km__stream *st)
 {
-    if (c->tgroup_linked) {
-        km__group_fini(c->tgroup);      /* idle: it cannot fail */
-        c->tgroup_linked = false;
+    if (st->tgroup_linked) {
+        km__group_fini(st->tgroup);     /* idle: it cannot fail */
+        st->tgroup_linked = false;
     }
 }

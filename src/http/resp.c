@@ -1,202 +1,79 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP responses: heads, fixed and chunked bodies, sendfile, buffering. */
+/* Responses: status, headers and trailers kept for the protocol, and the
+ * public calls that hand the body to it. */
 #include "http-int.h"
 #include "rt/rt-int.h"
-#include <stdio.h>
 #include <string.h>
-#include <sys/sendfile.h>
-#include <time.h>
 
-void km__resp_reset(km_http_resp *w, km__conn *c, bool head_request)
+void km__resp_reset(km_http_resp *w, km__stream *st, bool head_request)
 {
-    w->c = c;
+    w->st = st;
     w->status = 200;
-    w->head_sent = w->chunked = w->done = false;
+    w->head_sent = w->done = false;
     w->no_body = head_request;
-    w->hlen = 0;
+    w->hlen = w->tlen = 0;
 }
 
-static int64_t write_deadline(km__conn *c)
+static bool valid_field(const char *name, size_t nl, const char *value, size_t vl)
 {
-    return km__deadline_after(c->s->cfg.write_timeout);
+    for (size_t i = 0; i < nl; i++)
+        if ((unsigned char)name[i] <= ' ' || name[i] == ':' || name[i] == 0x7f)
+            return false;
+    for (size_t i = 0; i < vl; i++)
+        if (value[i] == '\r' || value[i] == '\n')
+            return false;
+    return true;
 }
 
-int km__resp_flush(km__conn *c)
+/* Appends "name: value\r\n" to a field buffer of KM__RESP_HDRS bytes. */
+static int add_line(char **buf, size_t *len, const char *name, size_t nl,
+                    const char *value, size_t vl)
 {
-    km__conn_log_flush(c);
-    if (c->broken)
-        return -EPIPE;
-    if (c->wlen == 0)
-        return 0;
-    ssize_t r = km_write(c->fd, c->wbuf, c->wlen, write_deadline(c));
-    km__count_bytes(&c->nwritten, r);
-    c->wlen = 0;
-    if (c->lean) {
-        /* An idle stream holds no write buffer; the next write takes one. */
-        km__free(c->wbuf);
-        c->wbuf = NULL;
-        c->wcap = 0;
-    }
-    if (r < 0) {
-        c->broken = true;
-        return (int)r;
-    }
-    return 0;
-}
-
-int km__out(km__conn *c, const void *p, size_t n)
-{
-    if (c->broken)
-        return -EPIPE;
-    if (!c->wbuf) {
-        if (!(c->wbuf = km__malloc(KM__WBUF))) {
-            c->broken = true;
-            return -ENOMEM;
-        }
-        c->wcap = KM__WBUF;
-    }
-    if (n <= c->wcap - c->wlen) {
-        memcpy(c->wbuf + c->wlen, p, n);
-        c->wlen += n;
-        return 0;
-    }
-    int rc = km__resp_flush(c);
-    if (rc)
-        return rc;
-    if (n <= c->wcap / 2) {
-        memcpy(c->wbuf, p, n);
-        c->wlen = n;
-        return 0;
-    }
-    ssize_t r = km_write(c->fd, p, n, write_deadline(c));
-    km__count_bytes(&c->nwritten, r);
-    if (r < 0) {
-        c->broken = true;
-        return (int)r;
-    }
-    return 0;
-}
-
-/* "Date: Thu, 26 Nov 2026 19:00:00 GMT\r\n", formatted once a second per
- * thread (the handler never parks while the pointer is in use). */
-static const char *date_line(size_t *n)
-{
-    static _Thread_local time_t last;
-    static _Thread_local char line[48];
-    static _Thread_local size_t len;
-    time_t now = time(NULL);
-    if (now != last) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        len = strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-        last = now;
-    }
-    *n = len;
-    return line;
-}
-
-static char *put(char *p, const char *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_uint(char *p, uint64_t v)
-{
-    char tmp[24];
-    int i = 0;
-    do { tmp[i++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (i) *p++ = tmp[--i];
-    return p;
-}
-
-/* Writes the status line and headers. length < 0: streaming. */
-static int send_head(km_http_resp *w, const char *ctype, int64_t length)
-{
-    km__conn *c = w->c;
-    if (w->head_sent)
-        return -EALREADY;
-    w->head_sent = true;
-    if (w->status == 204 || w->status == 304 || w->status < 200)
-        w->no_body = true;
-    if (c->s->stopping)
-        c->keep_alive = false;
-    char head[512];
-    char *p = head;
-    const char *reason = km_http_reason(w->status);
-    p = put(p, c->req.h.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", 9);
-    p = put_uint(p, (uint64_t)(w->status % 1000));
+    if (*len + nl + vl + 4 > KM__RESP_HDRS)
+        return -ENOSPC;
+    if (!*buf && !(*buf = km__malloc(KM__RESP_HDRS)))
+        return -ENOMEM;
+    char *p = *buf + *len;
+    memcpy(p, name, nl);
+    p += nl;
+    *p++ = ':';
     *p++ = ' ';
-    p = put(p, reason, strlen(reason));
-    p = put(p, "\r\nServer: kumo\r\n", 16);
-    size_t dn;
-    const char *d = date_line(&dn);
-    p = put(p, d, dn);
-    if (ctype && *ctype) {
-        size_t cl = strlen(ctype);
-        if (cl > 200 || strpbrk(ctype, "\r\n"))
-            return -EINVAL;
-        p = put(p, "Content-Type: ", 14);
-        p = put(p, ctype, cl);
-        p = put(p, "\r\n", 2);
-    }
-    if (length >= 0) {
-        if (w->status >= 200 && w->status != 204 && w->status != 304) {
-            p = put(p, "Content-Length: ", 16);
-            p = put_uint(p, (uint64_t)length);
-            p = put(p, "\r\n", 2);
-        }
-    } else if (!w->no_body) {
-        if (c->req.h.version == 11) {
-            w->chunked = true;
-            p = put(p, "Transfer-Encoding: chunked\r\n", 28);
-        } else {
-            c->keep_alive = false;      /* HTTP/1.0: the close ends the body */
-        }
-    }
-    if (!c->keep_alive)
-        p = put(p, "Connection: close\r\n", 19);
-    else if (c->req.h.version == 10)
-        p = put(p, "Connection: keep-alive\r\n", 24);
-    int rc = km__out(c, head, (size_t)(p - head));
-    if (!rc && w->hlen)
-        rc = km__out(c, w->hdrs, w->hlen);
-    if (!rc)
-        rc = km__out(c, "\r\n", 2);
-    return rc;
+    memcpy(p, value, vl);
+    p += vl;
+    *p++ = '\r';
+    *p++ = '\n';
+    *len = (size_t)(p - *buf);
+    return 0;
+}
+
+/* A field the caller gave: checked, then kept. too_late: -EALREADY. */
+static int set_field(char **buf, size_t *len, bool too_late, const char *name, const char *value)
+{
+    if (!name || !value || !*name)
+        return -EINVAL;
+    if (too_late)
+        return -EALREADY;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (!valid_field(name, nl, value, vl))
+        return -EINVAL;
+    return add_line(buf, len, name, nl, value, vl);
 }
 
 int km_http_set_header(km_http_resp *w, const char *name, const char *value)
 {
-    if (!w || !name || !value || !*name)
-        return -EINVAL;
-    if (w->head_sent)
-        return -EALREADY;
-    size_t nl = strlen(name), vl = strlen(value);
-    for (size_t i = 0; i < nl; i++)
-        if ((unsigned char)name[i] <= ' ' || name[i] == ':' || name[i] == 0x7f)
-            return -EINVAL;
-    for (size_t i = 0; i < vl; i++)
-        if (value[i] == '\r' || value[i] == '\n')
-            return -EINVAL;
-    return km__resp_add_header(w, name, nl, value, vl);
+    return w ? set_field(&w->hdrs, &w->hlen, w->head_sent, name, value) : -EINVAL;
 }
 
 int km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl)
 {
     if (w->head_sent)
         return -EALREADY;
-    if (w->hlen + nl + vl + 4 > KM__RESP_HDRS)
-        return -ENOSPC;
-    if (!w->hdrs && !(w->hdrs = km__malloc(KM__RESP_HDRS)))
-        return -ENOMEM;
-    char *p = w->hdrs + w->hlen;
-    p = put(p, name, nl);
-    p = put(p, ": ", 2);
-    p = put(p, value, vl);
-    p = put(p, "\r\n", 2);
-    w->hlen = (size_t)(p - w->hdrs);
-    return 0;
+    return add_line(&w->hdrs, &w->hlen, name, nl, value, vl);
+}
+
+int km_http_set_trailer(km_http_resp *w, const char *name, const char *value)
+{
+    return w ? set_field(&w->trls, &w->tlen, w->done, name, value) : -EINVAL;
 }
 
 int km_http_status(km_http_resp *w, int status)
@@ -214,10 +91,10 @@ int km_http_send(km_http_resp *w, int status, const char *content_type,
 {
     if (!w || status < 100 || status > 999 || (n && !body))
         return -EINVAL;
+    if (w->head_sent)
+        return -EALREADY;
     w->status = status;
-    int rc = send_head(w, content_type, (int64_t)n);
-    if (!rc && n && !w->no_body)
-        rc = km__out(w->c, body, n);
+    int rc = w->st->ops->send(w, content_type, body, n);
     w->done = true;
     return rc;
 }
@@ -226,105 +103,42 @@ int km_http_write(km_http_resp *w, const void *p, size_t n)
 {
     if (!w || (n && !p) || w->done)
         return -EINVAL;
-    int rc = 0;
-    if (!w->head_sent && (rc = send_head(w, NULL, -1)))
-        return rc;
-    if (n == 0 || w->no_body)
-        return 0;
-    if (!w->chunked)
-        return km__out(w->c, p, n);
-    /* The chunk-size line, in hex; streams write one per message. */
-    char hdr[24], *h = hdr + sizeof hdr;
-    *--h = '\n';
-    *--h = '\r';
-    for (size_t v = n; v; v >>= 4)
-        *--h = "0123456789abcdef"[v & 15];
-    size_t hl = (size_t)(hdr + sizeof hdr - h);
-    if ((rc = km__out(w->c, h, hl)) || (rc = km__out(w->c, p, n)))
-        return rc;
-    return km__out(w->c, "\r\n", 2);
+    return w->st->ops->write(w, p, n);
 }
 
 int km_http_flush(km_http_resp *w)
 {
     if (!w)
         return -EINVAL;
-    int rc = 0;
-    if (!w->head_sent && (rc = send_head(w, NULL, -1)))
-        return rc;
-    return km__resp_flush(w->c);
+    return w->st->ops->flush(w);
 }
 
 int km_http_sendfile(km_http_resp *w, int status, const char *content_type,
                      int fd, off_t off, size_t n)
 {
-    if (!w || fd < 0 || off < 0)
+    if (!w || fd < 0 || off < 0 || status < 100 || status > 999)
         return -EINVAL;
+    if (w->head_sent)
+        return -EALREADY;
     w->status = status;
-    int rc = send_head(w, content_type, (int64_t)n);
-    w->done = true;
-    if (rc || w->no_body || n == 0)
-        return rc;
-    km__conn *c = w->c;
-    if ((rc = km__resp_flush(c)))
-        return rc;
-    int64_t dl = write_deadline(c);
-    while (n) {
-        ssize_t s = sendfile(c->fd, fd, &off, n);
-        if (s > 0) {
-            km__count_bytes(&c->nwritten, s);
-            n -= (size_t)s;
-            continue;
-        }
-        if (s == 0) {
-            rc = -EIO;          /* the file is shorter than promised */
-        } else if (errno == EAGAIN) {
-            if (!(rc = km_fd_wait(c->fd, KM_FD_WRITE, dl)))
-                continue;
-        } else if (errno == EINTR) {
-            continue;
-        } else {
-            rc = -errno;
-        }
-        c->broken = true;
-        return rc;
-    }
-    return 0;
-}
-
-int km__resp_finish(km_http_resp *w)
-{
-    int rc = 0;
-    if (!w->head_sent) {
-        w->done = true;
-        return send_head(w, NULL, 0);   /* the handler said nothing: 200, empty */
-    }
-    if (w->chunked && !w->done)
-        rc = km__out(w->c, "0\r\n\r\n", 5);
+    int rc = w->st->ops->sendfile(w, content_type, fd, off, n);
     w->done = true;
     return rc;
 }
 
-int km__resp_error(km__conn *c, int status)
+int km_http_stream_lean(km_http_req *r, km_http_resp *w)
 {
-    km_http_resp *w = &c->resp;
-    if (w->head_sent)
-        return -EALREADY;
-    c->keep_alive = false;
-    if (c->req.h.version == 0)
-        c->req.h.version = 11;
-    const char *reason = km_http_reason(status);
-    char body[64];
-    int n = snprintf(body, sizeof body, "%d %s\n", status, reason);
-    return km_http_send(w, status, "text/plain; charset=utf-8", body, (size_t)n);
+    if (!r || !w)
+        return -EINVAL;
+    return r->st->ops->lean(r, w);
 }
 
 int km_http_resp_status(const km_http_resp *w)
 {
     /* A body the handler could not read is answered by the server after
      * the chain returns (413, 400, 408): that is the status sent. */
-    const km_http_req *r = &w->c->req;
-    if (!w->head_sent && r->body_state == BODY_FAILED && r->body_err != -499)
-        return -r->body_err;
+    const km_http_req *r = &w->st->req;
+    if (!w->head_sent && r->body_fail && r->body_fail != 499)
+        return r->body_fail;
     return w->status;
 }

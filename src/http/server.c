@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP server life cycle: listening, accepting, limits, graceful shutdown. */
-#include "http-int.h"
+#include "h1-int.h"
 #include "rt/rt-int.h"
 #include <string.h>
 #include <sys/socket.h>
@@ -28,8 +28,10 @@ static void conn_destroy(km__conn *c)
     km__free(c->wbuf);
     km__free(c->hdrs);
     km__free(c->logbuf);
-    km__free(c->tgroup);
-    km__free(c->resp.hdrs);
+    km__free(c->st.tgroup);
+    km__free(c->group);
+    km__free(c->st.resp.hdrs);
+    km__free(c->st.resp.trls);
     km__free(c);
 }
 
@@ -51,15 +53,21 @@ static km__conn *conn_new(km_http_server *s, int fd)
         c->rbuf = km__malloc(c->rcap);
         c->wbuf = km__malloc(c->wcap);
         c->hdrs = km__malloc(s->cfg.max_headers * sizeof *c->hdrs);
-        if (!c->rbuf || !c->wbuf || !c->hdrs) {
+        /* Kept with the connection, so reusing one allocates nothing. */
+        c->group = km__malloc(sizeof *c->group);
+        if (!c->rbuf || !c->wbuf || !c->hdrs || !c->group) {
             conn_destroy(c);
             return NULL;
         }
     }
     c->fd = fd;
-    c->s = s;
+    c->st.ops = &km__h1_ops;
+    c->st.s = s;
+    c->st.peer = &c->peer;
+    km__peer_init(&c->peer, fd);
+    km__group_init(c->group, s->group, KM_FOREVER);
     c->rlen = c->rpos = c->wlen = c->loglen = 0;
-    c->broken = c->lean = c->remote_known = c->drained = false;
+    c->broken = c->lean = c->drained = c->hup_watched = false;
     c->prev = NULL;
     atomic_store(&c->busy, false);
     atomic_store_explicit(&c->nread, 0, memory_order_relaxed);
@@ -79,12 +87,16 @@ static km__conn *conn_new(km_http_server *s, int fd)
  * instead of a reset. */
 void km__http_conn_close(km__conn *c)
 {
-    km_http_server *s = c->s;
-    km__http_timeout_close(c);
+    km_http_server *s = c->st.s;
+    km__timeout_close(&c->st);
+    /* A group a handler made under the connection's and never freed keeps
+     * it, and so the connection's memory: that handler's leak, not a
+     * dangling pointer. */
+    bool group_gone = km__group_fini(c->group) == 0;
     /* Only when the client may still be sending (input we did not use,
      * a body we did not read): otherwise a plain close is clean. */
-    bool unread = c->rlen > c->rpos || c->req.body_state == BODY_UNREAD ||
-                  c->req.body_state == BODY_FAILED;
+    bool unread = c->rlen > c->rpos || c->body_state == BODY_UNREAD ||
+                  c->body_state == BODY_FAILED;
     if (!c->broken && unread) {
         km_shutdown(c->fd, SHUT_WR);
         char sink[4096];
@@ -93,7 +105,8 @@ void km__http_conn_close(km__conn *c)
         for (int i = 0; i < 16 && (n = km_read(c->fd, sink, sizeof sink, dl)) > 0; i++)
             km__count_bytes(&c->nread, n);
     }
-    memset(&c->req, 0, sizeof c->req);
+    memset(&c->st.req, 0, sizeof c->st.req);
+    c->body_state = BODY_NONE;
     /* Unlinked and closed under the lock: km_http_shutdown must never
      * reach an fd number that may already belong to another file. */
     km_mutex_lock(s->mu);
@@ -106,7 +119,7 @@ void km__http_conn_close(km__conn *c)
     km_close(c->fd);
     c->fd = -1;
     /* Keep it for the next connection unless its buffers grew. */
-    bool keep = s->nfree < KEEP_FREE && c->rcap == KM__RBUF && (c->wcap == KM__WBUF || !c->wbuf) &&
+    bool keep = group_gone && s->nfree < KEEP_FREE && c->rcap == KM__RBUF && (c->wcap == KM__WBUF || !c->wbuf) &&
                 !atomic_load(&s->stopping);
     if (keep) {
         c->next = s->free;
@@ -115,7 +128,7 @@ void km__http_conn_close(km__conn *c)
     }
     km_mutex_unlock(s->mu);
     atomic_fetch_sub(&s->nconns, 1);
-    if (!keep)
+    if (!keep && group_gone)
         conn_destroy(c);
 }
 
@@ -178,7 +191,10 @@ int km_http_serve(km_http_server **out, const km_http_config *cfg)
         return -ENOMEM;
     s->cfg = *cfg;
     defaults(&s->cfg);
+    s->hup_ep = s->hup_ev = -1;
     int rc = km_mutex_new(&s->mu);
+    if (!rc)
+        rc = km_mutex_new(&s->hup_mu);
     if (!rc)
         rc = km_group_new(&s->group, NULL, KM_FOREVER);
     if (!rc && (s->lfd = km_listen_ex(s->cfg.addr, s->cfg.backlog,
@@ -193,6 +209,7 @@ int km_http_serve(km_http_server **out, const km_http_config *cfg)
     if (rc) {
         if (s->group) km_group_free(s->group);
         if (s->mu) km_mutex_free(s->mu);
+        if (s->hup_mu) km_mutex_free(s->hup_mu);
         km__free(s);
         return rc;
     }
@@ -237,6 +254,8 @@ int km_http_shutdown(km_http_server *s, int64_t deadline)
         }
     }
     km_group_free(s->group);
+    km__hangup_stop(s);
+    km_mutex_free(s->hup_mu);
     while (s->free) {
         km__conn *c = s->free;
         s->free = c->next;

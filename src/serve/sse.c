@@ -5,18 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 #include "rt/rt-int.h"
+#include <kumo/hub.h>
 #include "serve/native-int.h"
-#include "watch/pump.h"
 
 #define FMT_SSE 1
 /* A comment line this often keeps proxies from closing an idle stream. */
 #define KEEPALIVE_NS (15 * 1000000000LL)
 
+/* What the stream's callbacks share. */
+typedef struct {
+    km_http_resp *w;
+    unsigned      flags;        /* the watch's KM_WATCH_* */
+} sse;
+
 /* One SSE event per change. Only the last event of a revision carries the
  * id, so a client that resumes from it never skips half a revision. */
 static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
 {
-    const unsigned *flags = ud;
+    const sse *x = ud;
     size_t nev;
     const km_event *const *ev = km_watch_msg_events(m, &nev);
     km__jbuf b = KM__JBUF_INIT;
@@ -36,7 +42,7 @@ static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
             km__jbuf_int(&b, (long)e->kv.version);
         }
         /* Committed events carry prev_kv; only watches that asked get it. */
-        if (e->has_prev && (*flags & KM_WATCH_PREV_KV))
+        if (e->has_prev && (x->flags & KM_WATCH_PREV_KV))
             km__native_bytes(&b, "prev_value", e->prev_kv.value);
         km__jbuf_puts(&b, "}\n");
         if (i + 1 == nev || ev[i + 1]->kv.mod_revision != e->kv.mod_revision) {
@@ -55,17 +61,31 @@ static int enc_sse(const km_watch_msg *m, void *ud, char **p, size_t *n)
     return 0;
 }
 
-static int keepalive(void *ud, km_http_resp *w)
+static int sink_write(void *ud, const char *p, size_t n)
 {
-    return km_http_write(w, ": keep-alive\n\n", 14);
+    sse *x = ud;
+    return km_http_write(x->w, p, n);
 }
 
-static int compacted(void *ud, km_http_resp *w, int64_t crev)
+static int sink_flush(void *ud)
 {
+    sse *x = ud;
+    return km_http_flush(x->w);
+}
+
+static int keepalive(void *ud)
+{
+    sse *x = ud;
+    return km_http_write(x->w, ": keep-alive\n\n", 14);
+}
+
+static int compacted(void *ud, int64_t crev)
+{
+    sse *x = ud;
     char s[96];
     int n = snprintf(s, sizeof s, "event: compacted\ndata: {\"compact_revision\":%lld}\n\n",
                      (long long)crev);
-    return km_http_write(w, s, (size_t)n);
+    return km_http_write(x->w, s, (size_t)n);
 }
 
 void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
@@ -132,12 +152,14 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
                      (long long)from);
     if (km_http_write(w, hello, (size_t)n) == 0 && km_http_flush(w) == 0) {
         km_http_stream_lean(r, w);      /* -EBUSY just keeps the buffers */
-        km__pump_ops ops = {
-            .fmt = FMT_SSE, .enc = enc_sse, .ud = &o.flags,
+        sse x = { w, o.flags };
+        km_watch_sink sink = {
+            .fmt = FMT_SSE, .enc = enc_sse, .ud = &x,
+            .write = sink_write, .flush = sink_flush,
             .idle = keepalive, .idle_interval = KEEPALIVE_NS,
             .compacted = compacted,
         };
-        km__watch_pump(wt, r, w, &ops);
+        km_watch_stream(wt, &sink);
     }
     km_watch_free(wt);
 out:

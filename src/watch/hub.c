@@ -181,18 +181,12 @@ int km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg)
     h->store = s;
     h->qcap = cfg && cfg->queue ? cfg->queue : 64;
     pthread_mutex_init(&h->mu, NULL);
-    int rc = km__hangup_start(h);
-    if (rc < 0) {
-        pthread_mutex_destroy(&h->mu);
-        km__free(h->buckets);
-        km__free(h);
-        return rc;
-    }
     /* Subscribe first, then read the revision: a commit in between is fed
      * (and dropped by watchers' revision checks), never missed. */
     km_store_subscribe(s, feed, h);
     km_store_stat st;
-    if ((rc = km_store_stat_read(s, &st)) < 0) {
+    int rc = km_store_stat_read(s, &st);
+    if (rc < 0) {
         km_hub_free(h);
         return rc;
     }
@@ -228,7 +222,6 @@ void km_hub_free(km_hub *h)
     if (!h)
         return;
     km_store_subscribe(h->store, NULL, NULL);
-    km__hangup_stop(h);
     pthread_mutex_destroy(&h->mu);
     km__free(h->buckets);
     km__free(h);

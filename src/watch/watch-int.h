@@ -44,8 +44,6 @@ struct km_watch {
     km_chan  *wake;          /* cap 1: "look at your queue" */
     int       state;         /* under the hub lock */
     int64_t   next_rev;      /* first revision not yet handed to the consumer */
-    int       hup_fd;        /* bound connection, -1 if none */
-    bool      hung_up;       /* under the hub lock */
     size_t    head, len;     /* queue ring, under the hub lock */
     km_watch_msg *q[];       /* hub->qcap entries */
 };
@@ -70,15 +68,6 @@ struct km_hub {
     group          *ranges;  /* groups with a range_end */
     km_hub_stat     st;
     bool            closed;  /* km_hub_shutdown was called */
-    /* Hang-up monitor: the bound fds in an epoll set of their own, watched
-     * by one goroutine through the netpoller. */
-    int             hup_ep, hup_ev;   /* epoll fd; eventfd that stops the monitor */
-    bool            hup_stop;
-    km_chan        *hup_done;
 };
-
-/* hangup.c */
-int  km__hangup_start(km_hub *h);
-void km__hangup_stop(km_hub *h);
 
 #endif

@@ -3,7 +3,6 @@
  * store's history when it starts in the past or falls behind. */
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include "rt/rt-int.h"
 #include "store/arena.h"
 #include "watch/hub-int.h"
@@ -23,7 +22,6 @@ int km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *cre
         return -ENOMEM;
     }
     w->hub = h;
-    w->hup_fd = -1;
     pthread_mutex_lock(&h->mu);
     w->g = km__group_get(h, o->key, o->range_end, o->flags);
     if (!w->g) {
@@ -55,8 +53,6 @@ void km_watch_free(km_watch *w)
         return;
     km_hub *h = w->hub;
     pthread_mutex_lock(&h->mu);
-    if (w->hup_fd >= 0)
-        epoll_ctl(h->hup_ep, EPOLL_CTL_DEL, w->hup_fd, NULL);
     if (w->state == W_SYNCED)
         km__hub_unlink(h, w);
     else if (w->state == W_CATCHING_UP)
@@ -152,12 +148,10 @@ static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out
             return 0;
         }
         int state = w->state;
-        bool closed = h->closed, gone = w->hung_up;
+        bool closed = h->closed;
         pthread_mutex_unlock(&h->mu);
         if (closed)
             return -ESHUTDOWN;
-        if (gone)
-            return -ECONNRESET;
         if (state == W_GONE)
             return -ENODATA;
         if (state == W_CATCHING_UP) {

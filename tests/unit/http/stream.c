@@ -26,6 +26,7 @@ static void cli_expect(cli *c, const char *want)
 
 typedef struct {
     km_chan *gate;              /* test -> handler */
+    km_chan *ended;             /* handler -> test: its idle wait's result */
     int      file_fd;
     off_t    file_off;
     size_t   file_n;
@@ -46,6 +47,29 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         km_http_flush(w);
         wait_(x->gate);
         km_http_write(w, "world", 5);
+    } else if (is(path, "/idle-stream")) {
+        /* A stream that idles: only the client hanging up can end it. */
+        km_http_write(w, "hello", 5);
+        km_http_flush(w);
+        int v, rc = km_chan_recv_dl(x->gate, &v, km_now() + 60 * SEC);
+        km_chan_send(x->ended, &rc);
+    } else if (is(path, "/trailers")) {
+        km_http_set_header(w, "Trailer", "X-Sum");
+        km_http_write(w, "abc", 3);
+        km_http_set_trailer(w, "X-Sum", "294");
+        ck_assert_int_eq(km_http_set_trailer(w, "Bad", "a\r\nb"), -EINVAL);
+    } else if (is(path, "/upload")) {
+        /* The body piece by piece, echoed with its length. */
+        char piece[7], all[4096];
+        size_t n = 0;
+        ssize_t got;
+        while ((got = km_http_body_read(r, piece, sizeof piece, km_now() + 5 * SEC)) > 0) {
+            ck_assert_uint_le(n + (size_t)got, sizeof all);
+            memcpy(all + n, piece, (size_t)got);
+            n += (size_t)got;
+        }
+        ck_assert_int_eq(got, 0);
+        km_http_send(w, 200, "text/plain", all, n);
     } else if (is(path, "/big-stream")) {
         /* more than the output buffer holds, in uneven pieces */
         char piece[3000];
@@ -68,6 +92,7 @@ static void setup_cfg(fixture *f, km_http_config *cfg)
 {
     memset(&f->x, 0, sizeof f->x);
     ck_assert_int_eq(km_chan_new(&f->x.gate, sizeof(int), 1), 0);
+    ck_assert_int_eq(km_chan_new(&f->x.ended, sizeof(int), 1), 0);
     cfg->addr = "127.0.0.1:0";
     cfg->handler = handler;
     cfg->ud = &f->x;
@@ -84,6 +109,7 @@ static void teardown(fixture *f)
     cli_close(&f->c);
     ck_assert_int_eq(km_http_shutdown(f->srv, soon()), 0);
     km_chan_free(f->x.gate);
+    km_chan_free(f->x.ended);
 }
 
 #define TEST(name)                                                  \
@@ -115,6 +141,51 @@ TEST(streaming)
     signal_(f->x.gate);
     cli_expect(&f->c, "5\r\nworld\r\n0\r\n\r\n");
     roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+/* A client that hangs up on an idle stream cancels the handler's group: its
+ * wait returns -ECANCELED at once, not when it next writes. */
+TEST(hangup_cancels)
+{
+    cli_send(&f->c, "GET /idle-stream HTTP/1.1\r\nHost: t\r\n\r\n");
+    resp r;
+    ck_assert_int_eq(read_head(&f->c, &r), 200);
+    free(r.body);
+    cli_expect(&f->c, "5\r\nhello\r\n");
+    int rc;
+    ck_assert_int_eq(km_chan_recv_dl(f->x.ended, &rc, km_now() + 50 * MS), -ETIMEDOUT);
+    int64_t t0 = km_now();
+    km_close(f->c.fd);
+    ck_assert_int_eq(km_chan_recv_dl(f->x.ended, &rc, soon()), 0);
+    ck_assert_int_eq(rc, -ECANCELED);
+    ck_assert_int_lt(km_now() - t0, SEC);
+    /* The server goes on serving others. */
+    f->c.fd = -1;
+    cli_close(&f->c);
+    cli_open(&f->c, f->port);
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+/* Trailer fields follow the last chunk. */
+TEST(trailers)
+{
+    cli_send(&f->c, "GET /trailers HTTP/1.1\r\nHost: t\r\n\r\n");
+    resp r;
+    ck_assert_int_eq(read_head(&f->c, &r), 200);
+    ck_assert(hdr_is(&r, "trailer", "X-Sum"));
+    free(r.body);
+    cli_expect(&f->c, "3\r\nabc\r\n0\r\nX-Sum: 294\r\n\r\n");
+    roundtrip(&f->c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
+}
+
+/* A body read in pieces, fixed-length and chunked, keeps the connection. */
+TEST(body_read)
+{
+    roundtrip(&f->c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 26\r\n\r\n"
+                     "abcdefghijklmnopqrstuvwxyz", 200, "abcdefghijklmnopqrstuvwxyz");
+    roundtrip(&f->c, "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 200, "hello world");
+    roundtrip(&f->c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 200, "");
 }
 
 TEST(big_stream)
@@ -211,6 +282,9 @@ static Suite *suite(void)
     TCase *tc = tcase_create("stream");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, streaming);
+    tcase_add_test(tc, hangup_cancels);
+    tcase_add_test(tc, trailers);
+    tcase_add_test(tc, body_read);
     tcase_add_test(tc, big_stream);
     tcase_add_test(tc, sendfile);
     tcase_add_test(tc, access_log);

@@ -4,8 +4,7 @@
 #include "../store/st.h"
 #include <kumo/hub.h>
 #include "rt/rt-int.h"
-#include <sys/socket.h>
-#include <unistd.h>
+#include <kumo/group.h>
 
 /* Drains w until it has seen revision `until`; checks that the PUT events
  * of key prefix p are exactly revisions from..until, each once, in order. */
@@ -299,32 +298,92 @@ static void shutdown_body(void *arg)
 START_TEST(shutdown_wakes) { t_run(shutdown_body, NULL); }
 END_TEST
 
-/* A watch bound to a connection ends as soon as the peer hangs up. */
-static void hangup_body(void *arg)
+/* A stream to a client: every message through the sink, in one flush per
+ * batch; it ends with 0 as soon as its goroutine's group is cancelled (the
+ * transport's sign that the client left), without waiting for a message. */
+typedef struct {
+    km_watch *w;
+    km_chan  *wrote, *done;
+    char      got[256];
+    size_t    n;
+    int       flushes, rc;
+} sink_ctx;
+
+static int sink_enc(const km_watch_msg *m, void *ud, char **p, size_t *n)
+{
+    size_t nev;
+    const km_event *const *ev = km_watch_msg_events(m, &nev);
+    *p = km__malloc(64);
+    if (!*p)
+        return -ENOMEM;
+    *n = (size_t)snprintf(*p, 64, "%.*s;", (int)ev[0]->kv.value.n, (const char *)ev[0]->kv.value.p);
+    return 0;
+}
+
+static int sink_write(void *ud, const char *p, size_t n)
+{
+    sink_ctx *x = ud;
+    REQUIRE(x->n + n < sizeof x->got);
+    memcpy(x->got + x->n, p, n);
+    x->n += n;
+    return 0;
+}
+
+static int sink_flush(void *ud)
+{
+    sink_ctx *x = ud;
+    x->flushes++;
+    int one = 1;
+    km_chan_send(x->wrote, &one);
+    return 0;
+}
+
+static void streamer(void *arg)
+{
+    sink_ctx *x = arg;
+    km_watch_sink sink = { .fmt = -1, .enc = sink_enc, .ud = x,
+                           .write = sink_write, .flush = sink_flush };
+    x->rc = km_watch_stream(x->w, &sink);
+    int one = 1;
+    km_chan_send(x->done, &one);
+}
+
+static void stream_body(void *arg)
 {
     st_env e;
     st_open(&e);
     km_hub *h;
     REQUIRE_EQ(km_hub_new(&h, e.s, NULL), 0);
-    int sv[2];
-    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    km_watch *w;
-    int64_t created, crev;
+    sink_ctx x = { .rc = 1 };
+    int64_t created;
     km_watch_opts o = { .key = B("h") };
-    REQUIRE_EQ(km_watch_new(h, &o, &w, &created), 0);
-    REQUIRE_EQ(km_watch_bind_fd(w, sv[0]), 0);
-    km_watch_msg *m;
-    REQUIRE_EQ(km_watch_next(w, km_now() + 20000000, &m, &crev), -ETIMEDOUT);
-    close(sv[1]);
+    REQUIRE_EQ(km_watch_new(h, &o, &x.w, &created), 0);
+    REQUIRE_EQ(km_chan_new(&x.wrote, sizeof(int), 16), 0);
+    REQUIRE_EQ(km_chan_new(&x.done, sizeof(int), 1), 0);
+    km_group *g;
+    REQUIRE_EQ(km_group_new(&g, NULL, KM_FOREVER), 0);
+    REQUIRE_EQ(km_group_go(g, streamer, &x), 0);
+    REQUIRE_EQ(st_put(e.s, "h", "a", 0, NULL), 0);
+    int one;
+    REQUIRE_EQ(km_chan_recv_dl(x.wrote, &one, km_now() + 2000000000LL), 0);
+    REQUIRE(x.n == 2 && !memcmp(x.got, "a;", 2));
+    /* Idle now: a cancel ends it at once. */
+    REQUIRE_EQ(km_chan_recv_dl(x.done, &one, km_now() + 20000000), -ETIMEDOUT);
     int64_t t0 = km_now();
-    REQUIRE_EQ(km_watch_next(w, km_now() + 2000000000LL, &m, &crev), -ECONNRESET);
+    km_group_cancel(g);
+    REQUIRE_EQ(km_chan_recv_dl(x.done, &one, km_now() + 2000000000LL), 0);
     REQUIRE(km_now() - t0 < 500000000);
-    km_watch_free(w);
-    close(sv[0]);
+    REQUIRE_EQ(x.rc, 0);
+    REQUIRE_EQ(x.flushes, 1);
+    REQUIRE_EQ(km_group_wait(g, KM_FOREVER), 0);
+    km_group_free(g);
+    km_watch_free(x.w);
+    km_chan_free(x.wrote);
+    km_chan_free(x.done);
     km_hub_free(h);
     st_close(&e);
 }
-START_TEST(hangup) { t_run(hangup_body, NULL); }
+START_TEST(stream_until_cancelled) { t_run(stream_body, NULL); }
 END_TEST
 
 /* Many watchers, each on its own key, plus many on one key. */
@@ -379,7 +438,7 @@ static Suite *suite(void)
     tcase_add_test(tc, compacted);
     tcase_add_test(tc, shutdown_wakes);
     tcase_add_test(tc, many);
-    tcase_add_test(tc, hangup);
+    tcase_add_test(tc, stream_until_cancelled);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,7 +2,7 @@
 /* Lean streams: a response that stays open for hours (a watch) gives back
  * the connection's read and write buffers, which would otherwise outweigh
  * everything else a watcher holds. */
-#include "http-int.h"
+#include "h1-int.h"
 #include "rt/rt-int.h"
 #include <string.h>
 
@@ -15,17 +15,17 @@ static void rebase(km_str *s, const char *old, size_t n, char *nb)
         s->p = nb + (s->p - old);
 }
 
-int km_http_stream_lean(km_http_req *r, km_http_resp *w)
+int km__h1_lean(km_http_req *r, km_http_resp *w)
 {
-    km__conn *c = r->c;
+    km__conn *c = km__conn_of(r->st);
     if (c->lean)
         return 0;
     /* Only a request fully read, with nothing pipelined behind it: then
      * the read buffer holds exactly this request. */
-    if (r->body_state == BODY_UNREAD || c->rpos != 0 || c->rlen != r->end ||
-        c->nretired || r->end > LEAN_MAX)
+    if (c->body_state == BODY_UNREAD || c->rpos != 0 || c->rlen != c->end ||
+        c->nretired || c->end > LEAN_MAX)
         return -EBUSY;
-    size_t n = r->end, nh = r->h.nhdrs;
+    size_t n = c->end, nh = r->h.nhdrs;
     char *nb = km__malloc(n ? n : 1);
     km__hdr *hdrs = km__malloc((nh ? nh : 1) * sizeof *hdrs);
     if (!nb || !hdrs) {
@@ -51,7 +51,7 @@ int km_http_stream_lean(km_http_req *r, km_http_resp *w)
     }
     rebase(&r->trace.tracestate, old, n, nb);
     r->h.hdrs = hdrs;
-    size_t freed = c->rcap + c->s->cfg.max_headers * sizeof *hdrs;
+    size_t freed = c->rcap + c->st.s->cfg.max_headers * sizeof *hdrs;
     km__free(c->rbuf);
     km__free(c->hdrs);
     c->rbuf = nb;
@@ -77,7 +77,7 @@ int km__conn_unlean(km__conn *c)
 {
     /* The request is done and nothing was read behind it. */
     char *rb = km__malloc(KM__RBUF);
-    km__hdr *hdrs = km__malloc(c->s->cfg.max_headers * sizeof *hdrs);
+    km__hdr *hdrs = km__malloc(c->st.s->cfg.max_headers * sizeof *hdrs);
     if (!rb || !hdrs) {
         km__free(rb);
         km__free(hdrs);
