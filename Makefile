@@ -170,3 +170,5 @@ fuzz: deps $(FUZZ_BIN)
 
 clean:
 	rm -rf build build-asan build-tsan build-ucontext build-fuzz compile_commands.json
+
+include mk/interop.mk
