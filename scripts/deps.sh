@@ -2,7 +2,7 @@
 # Installs the Debian packages kumo needs to build, test and benchmark,
 # skipping those already present. Runs as root (or through sudo).
 set -e
-PKGS="build-essential pkg-config check valgrind golang-go clang libclang-rt-14-dev curl python3 nginx-light wrk h2o golang-github-valyala-fasthttp-dev liblmdb-dev libjansson-dev etcd-server etcd-client prometheus golang-github-prometheus-client-golang-dev"
+PKGS="build-essential pkg-config check valgrind golang-go clang libclang-rt-14-dev curl python3 nginx-light wrk h2o golang-github-valyala-fasthttp-dev liblmdb-dev libjansson-dev libnghttp2-dev nghttp2-client nghttp2-server etcd-server etcd-client prometheus golang-github-prometheus-client-golang-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
