@@ -34,6 +34,8 @@ static int ring_grow(km__h2_ring *r, size_t need, size_t max)
 
 int km__h2_ring_put(km__h2_ring *r, const void *src, size_t n, size_t max)
 {
+    if (!n)
+        return 0;
     if (n > max || r->len > max - n)
         return -ENOBUFS;
     if (r->len + n > r->cap) {
@@ -55,6 +57,8 @@ size_t km__h2_ring_get(km__h2_ring *r, void *dst, size_t n)
 {
     if (n > r->len)
         n = r->len;
+    if (!n)
+        return 0;
     size_t first = r->cap - r->head < n ? r->cap - r->head : n;
     memcpy(dst, r->p + r->head, first);
     memcpy((char *)dst + first, r->p, n - first);

@@ -137,7 +137,9 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
         rv = nghttp2_session_consume_stream(s, id, len);
         return nghttp2_is_fatal(rv) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
     }
-    int rc = km__h2_ring_put(&st->in, data, len, c->cfg.stream_window);
+    /* Until the peer has our SETTINGS it may use the default window. */
+    size_t max = c->cfg.stream_window > 65535 ? c->cfg.stream_window : 65535;
+    int rc = km__h2_ring_put(&st->in, data, len, max);
     if (rc) {
         /* -ENOBUFS cannot happen while nghttp2 enforces the window. */
         st->err = rc == -ENOMEM ? -ENOMEM : -EPROTO;

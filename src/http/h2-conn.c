@@ -279,6 +279,13 @@ static void writer(void *arg)
         if (!c->wlen) {
             if (over(c))
                 break;
+            if (c->notify || c->fresh) {
+                /* Streams closed while nothing went out (a cancelled
+                 * request's HEADERS): their hooks run before we sleep. */
+                km__h2_unlock(c);
+                km__h2_lock(c);
+                continue;
+            }
             c->writer_idle = true;
             rc = km_cond_wait_dl(c->wcv, c->mu, dl);
             c->writer_idle = false;

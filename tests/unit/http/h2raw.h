@@ -70,7 +70,8 @@ static ssize_t raw_data(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
         return (ssize_t)n;
     }
     size_t n = rs->len - rs->off < len ? rs->len - rs->off : len;
-    memcpy(buf, rs->body + rs->off, n);
+    if (n)
+        memcpy(buf, rs->body + rs->off, n);
     rs->off += n;
     if (rs->off == rs->len && rs->ended) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
