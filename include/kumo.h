@@ -10,6 +10,7 @@
 #include "kumo/debug.h"
 #include "kumo/net.h"
 #include "kumo/http.h"
+#include "kumo/http2.h"
 #include "kumo/metrics.h"
 #include "kumo/log.h"
 #include "kumo/resil.h"

@@ -3,9 +3,11 @@
 # skipping those already present. Runs as root (or through sudo).
 set -e
 PKGS="build-essential pkg-config check valgrind golang-go clang libclang-rt-14-dev curl python3 nginx-light wrk h2o golang-github-valyala-fasthttp-dev liblmdb-dev libjansson-dev etcd-server etcd-client prometheus golang-github-prometheus-client-golang-dev"
-# gRPC: code generators, the grpc-go and grpcio peers, h2load (mk/interop.mk,
+# HTTP/2: nghttp2 (the library; h2load, nghttp and nghttpd as peers)
+PKGS="$PKGS libnghttp2-dev nghttp2-client nghttp2-server"
+# gRPC: code generators, the grpc-go and grpcio peers (mk/interop.mk,
 # tests/interop/, tests/integ/grpc_interop.sh, bench/grpc/)
-PKGS="$PKGS protobuf-compiler protobuf-c-compiler libprotobuf-c-dev golang-goprotobuf-dev golang-google-grpc-dev python3-grpcio python3-protobuf nghttp2-client"
+PKGS="$PKGS protobuf-compiler protobuf-c-compiler libprotobuf-c-dev golang-goprotobuf-dev golang-google-grpc-dev python3-grpcio python3-protobuf"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -28,9 +28,7 @@ typedef struct km__p km__p;
 typedef struct km__timer km__timer;
 
 /* ---- allocation ---- */
-void *km__malloc(size_t n);
-void *km__calloc(size_t n, size_t sz);
-void  km__free(void *p);
+#include "alloc.h"
 /* Notes n bytes just freed that will stay unused for long (buffers of a
  * lean stream); every KM__TRIM_EVERY such bytes, libc's heap gives its free
  * pages back to the kernel (malloc_trim), since long-lived small objects

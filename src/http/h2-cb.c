@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* nghttp2's callbacks: what arrives lands in the streams' buffers and wakes their waiters (session lock held). */
+#include <string.h>
+#include "h2-int.h"
+
+static km__h2_stream *stream_of(nghttp2_session *s, int32_t id)
+{
+    return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
+}
+
+static void wake(km__h2_stream *st)
+{
+    km_cond_broadcast(st->cv);
+}
+
+/* Server role: a peer opens a stream. Its object exists from the first
+ * header on, so that the header callback has somewhere to put them. */
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    km__h2_conn *c = ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST ||
+        c->cfg.role != KM__H2_SERVER)
+        return 0;
+    km__h2_stream *st = km__h2_stream_new(c);
+    if (!st)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;   /* refused: RST_STREAM */
+    st->id = f->hd.stream_id;
+    st->in_session = true;
+    st->refs = 1;
+    km__h2_stream_link(st);
+    if (nghttp2_session_set_stream_user_data(s, st->id, st)) {
+        km__h2_stream_detach(st, NGHTTP2_INTERNAL_ERROR);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+                     size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    km__h2_conn *c = ud;
+    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    if (f->hd.type != NGHTTP2_HEADERS || !st || st->err)
+        return 0;
+    km__h2_hblock *b = st->head_done ? &st->trail : &st->head;
+    /* An interim (1xx) response is dropped once complete; the final one follows. */
+    if (!st->head_done && c->cfg.role == KM__H2_CLIENT && nl == 7 &&
+        !memcmp(name, ":status", 7) && vl == 3 && value[0] == '1')
+        st->head_1xx = true;
+    int rc = km__h2_hblock_add(b, name, nl, value, vl, c->cfg.max_header_bytes);
+    if (rc) {
+        /* Too large (or no memory): the stream fails and is reset; the
+         * connection lives on, since the block is still decoded (HPACK's
+         * state is shared), only not kept. */
+        st->err = rc;
+        wake(st);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    km__h2_conn *c = ud;
+    km__h2_stream *st;
+    switch (f->hd.type) {
+    case NGHTTP2_HEADERS:
+        if (!(st = stream_of(s, f->hd.stream_id)))
+            break;
+        if (st->head_done) {
+            st->trail_done = true;
+        } else if (st->head_1xx) {
+            km__h2_hblock_reset(&st->head);
+            st->head_1xx = false;
+        } else {
+            st->head_done = true;
+            if (f->headers.cat == NGHTTP2_HCAT_REQUEST && c->cfg.role == KM__H2_SERVER) {
+                /* Handed to hooks.stream_new once the lock is released,
+                 * with a reference (and its hold on the connection). */
+                st->user = true;
+                st->refs++;
+                km__h2_conn_ref(c);
+                st->fresh_next = c->fresh;
+                c->fresh = st;
+            }
+        }
+        if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+            st->in_end = true;
+        wake(st);
+        break;
+    case NGHTTP2_DATA:
+        if ((st = stream_of(s, f->hd.stream_id)) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            st->in_end = true;
+            wake(st);
+        }
+        break;
+    case NGHTTP2_RST_STREAM:
+        if ((st = stream_of(s, f->hd.stream_id)))
+            st->rst_code = f->rst_stream.error_code;
+        break;
+    case NGHTTP2_SETTINGS:
+        /* The peer's concurrency limit may have risen. */
+        if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) {
+            c->settings = true;
+            km_cond_broadcast(c->slot_cv);
+            c->notify = true;
+        }
+        break;
+    case NGHTTP2_GOAWAY:
+        /* nghttp2 closes the streams above last_stream_id (REFUSED_STREAM:
+         * -EAGAIN, safe to retry); the others run to their end. */
+        c->goaway = true;
+        c->goaway_code = f->goaway.error_code;
+        km_cond_broadcast(c->slot_cv);
+        c->notify = true;
+        break;
+    case NGHTTP2_PING:
+        if (f->hd.flags & NGHTTP2_FLAG_ACK)
+            c->ping_sent = 0;
+        break;
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *ud)
+{
+    km__h2_conn *c = ud;
+    /* The connection's window is given back at once: what a stream holds
+     * is bounded by its own window, and an unread stream must not stall
+     * the others. The stream's window waits for its reader (km__h2_read). */
+    int rv = nghttp2_session_consume_connection(s, len);
+    if (nghttp2_is_fatal(rv))
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    km__h2_stream *st = stream_of(s, id);
+    if (!st || st->err) {
+        rv = nghttp2_session_consume_stream(s, id, len);
+        return nghttp2_is_fatal(rv) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
+    /* Until the peer has our SETTINGS it may use the default window. */
+    size_t max = c->cfg.stream_window > 65535 ? c->cfg.stream_window : 65535;
+    int rc = km__h2_ring_put(&st->in, data, len, max);
+    if (rc) {
+        /* -ENOBUFS cannot happen while nghttp2 enforces the window. */
+        st->err = rc == -ENOMEM ? -ENOMEM : -EPROTO;
+        wake(st);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    wake(st);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
+{
+    km__h2_stream *st = stream_of(s, id);
+    if (st)
+        km__h2_stream_detach(st, code);
+    return 0;
+}
+
+static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib_err, void *ud)
+{
+    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    /* A header block too large to send; nghttp2 closes the stream next
+     * (on_stream_close), which would otherwise say "refused". */
+    if (f->hd.type == NGHTTP2_HEADERS && st && !st->err && lib_err == NGHTTP2_ERR_FRAME_SIZE_ERROR)
+        st->err = -EMSGSIZE;
+    return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_err, void *ud)
+{
+    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    if (st && !st->err) {
+        st->err = -EPROTO;
+        wake(st);
+    }
+    return 0;
+}
+
+/* A GOAWAY with an error code is nghttp2 ending the session over the
+ * peer's protocol error: what is left of it fails with -EPROTO. */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    km__h2_conn *c = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+        c->proto_err = true;
+    return 0;
+}
+
+void km__h2_callbacks(nghttp2_session_callbacks *cb)
+{
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, on_frame_not_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+}

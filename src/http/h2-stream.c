@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/2 streams: open or answer, write through a bounded buffer, read with flow control, reset, release. */
+#include <string.h>
+#include "h2-int.h"
+#include "rt/alloc.h"
+
+km__h2_stream *km__h2_stream_new(km__h2_conn *c)
+{
+    km__h2_stream *st = km__calloc(1, c->cfg.stream_size);
+    if (!st)
+        return NULL;
+    if (km_cond_new(&st->cv)) {
+        km__free(st);
+        return NULL;
+    }
+    st->c = c;
+    return st;
+}
+
+static void stream_free(km__h2_stream *st)
+{
+    km__h2_hblock_free(&st->head);
+    km__h2_hblock_free(&st->trail);
+    km__h2_ring_free(&st->in);
+    km__h2_ring_free(&st->out);
+    km__free(st->tr);
+    km_cond_free(st->cv);
+    km__free(st);
+}
+
+void km__h2_stream_link(km__h2_stream *st)
+{
+    km__h2_conn *c = st->c;
+    st->prev = NULL;
+    st->next = c->streams;
+    if (c->streams)
+        c->streams->prev = st;
+    c->streams = st;
+}
+
+void km__h2_stream_unref(km__h2_stream *st)
+{
+    if (--st->refs > 0)
+        return;
+    km__h2_conn *c = st->c;
+    if (st->prev) st->prev->next = st->next;
+    else c->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
+    stream_free(st);
+}
+
+int km__h2_rst_err(uint32_t code)
+{
+    switch (code) {
+    case NGHTTP2_REFUSED_STREAM: return -EAGAIN;        /* not processed: retry */
+    case NGHTTP2_PROTOCOL_ERROR: return -EPROTO;
+    default:                     return -ECONNRESET;
+    }
+}
+
+void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
+{
+    km__h2_conn *c = st->c;
+    st->closed = true;
+    /* Closed before END_STREAM came: reset (NO_ERROR included). */
+    if (!st->err && !st->in_end)
+        st->err = km__h2_rst_err(code);
+    if (!st->rst_code)
+        st->rst_code = code;
+    if (st->counted) {
+        st->counted = false;
+        c->active--;
+        km_cond_signal(c->slot_cv);
+        c->notify = true;
+    }
+    km_cond_broadcast(st->cv);
+    if (st->in_session) {
+        st->in_session = false;
+        km__h2_stream_unref(st);
+    }
+}
+
+static void reset_locked(km__h2_stream *st, uint32_t code, int err)
+{
+    km__h2_conn *c = st->c;
+    if (!st->err)
+        st->err = err;
+    if (st->in_session && !st->closed && !c->err && !st->rst_code) {
+        st->rst_code = code;
+        int rv = nghttp2_submit_rst_stream(c->s, NGHTTP2_FLAG_NONE, st->id, code);
+        if (nghttp2_is_fatal(rv))
+            km__h2_fail(c, -ENOMEM);
+        else
+            km__h2_kick(c);
+    }
+    km_cond_broadcast(st->cv);
+}
+
+/* Waits on st's condition; a cancelled group resets the stream. */
+static int wait_locked(km__h2_stream *st, int64_t deadline)
+{
+    int rc = km_cond_wait_dl(st->cv, st->c->mu, deadline);
+    if (rc == -ECANCELED)
+        reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
+    return rc;
+}
+
+ssize_t km__h2_data_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    km__h2_stream *st = src->ptr;
+    if (st->err) {
+        /* Being reset: its RST_STREAM is queued and closes it. */
+        st->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    size_t n = km__h2_ring_get(&st->out, buf, len);
+    if (n)
+        km_cond_broadcast(st->cv);  /* room for a blocked writer */
+    if (!st->out.len && st->out_end) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->tr) {
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            int rv = nghttp2_submit_trailer(s, id, st->tr, st->ntr);
+            km__free(st->tr);
+            st->tr = NULL;
+            if (rv)
+                return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        }
+        return (ssize_t)n;
+    }
+    if (!n) {
+        st->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
+                int64_t deadline, km__h2_stream **out)
+{
+    km__h2_stream *st = km__h2_stream_new(c);
+    if (!st)
+        return -ENOMEM;
+    int rc;
+    km__h2_lock(c);
+    for (;;) {
+        rc = c->err ? c->err : (c->goaway || c->draining || c->exhausted) ? -EAGAIN : 0;
+        if (rc)
+            goto fail;
+        uint32_t lim = nghttp2_session_get_remote_settings(c->s,
+                                                           NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+        if ((uint32_t)c->active < lim)
+            break;
+        if ((rc = km_cond_wait_dl(c->slot_cv, c->mu, deadline)))
+            goto fail;
+    }
+    nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
+    int32_t id = nghttp2_submit_request(c->s, NULL, nv, n, end ? NULL : &prd, st);
+    if (id < 0) {
+        if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) {
+            c->exhausted = true;
+            c->notify = true;
+            rc = -EAGAIN;
+        } else {
+            rc = id == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EINVAL;
+        }
+        goto fail;
+    }
+    st->id = id;
+    st->has_body = !end;
+    st->out_end = end;
+    st->counted = true;
+    c->active++;
+    st->in_session = st->user = true;
+    st->refs = 2;
+    km__h2_stream_link(st);
+    km__h2_conn_ref(c);
+    km__h2_kick(c);
+    km__h2_unlock(c);
+    *out = st;
+    return 0;
+fail:
+    km__h2_unlock(c);
+    stream_free(st);
+    return rc;
+}
+
+int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
+{
+    km__h2_conn *c = st->c;
+    km__h2_lock(c);
+    int rc = st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
+    if (!rc && (st->has_body || st->out_end))
+        rc = -EALREADY;
+    if (!rc) {
+        nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
+        int rv = nghttp2_submit_response(c->s, st->id, nv, n, end ? NULL : &prd);
+        if (rv) {
+            rc = rv == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EINVAL;
+        } else {
+            st->has_body = !end;
+            st->out_end = end;
+            km__h2_kick(c);
+        }
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+/* Why st can take no more body, or 0. */
+static int write_err(km__h2_stream *st)
+{
+    if (st->err)
+        return st->err;
+    if (st->c->err)
+        return st->c->err;
+    return !st->has_body || st->out_end || st->closed ? -EPIPE : 0;
+}
+
+/* The data source said "nothing yet"; now there is. */
+static void resume(km__h2_stream *st)
+{
+    km__h2_conn *c = st->c;
+    if (st->deferred) {
+        st->deferred = false;
+        int rv = nghttp2_session_resume_data(c->s, st->id);
+        if (nghttp2_is_fatal(rv))
+            km__h2_fail(c, -ENOMEM);
+    }
+    km__h2_kick(c);
+}
+
+int km__h2_write(km__h2_stream *st, const void *p, size_t n, bool end, int64_t deadline)
+{
+    km__h2_conn *c = st->c;
+    const char *q = p;
+    int rc;
+    km__h2_lock(c);
+    for (;;) {
+        if ((rc = write_err(st)))
+            break;
+        size_t room = c->cfg.send_buffer - st->out.len;
+        size_t k = n < room ? n : room;
+        if (k && (rc = km__h2_ring_put(&st->out, q, k, c->cfg.send_buffer)))
+            break;
+        q += k;
+        n -= k;
+        if (!n && end)
+            st->out_end = true;
+        if (k || st->out_end)
+            resume(st);
+        if (!n)
+            break;
+        /* The buffer is full: the peer's window, or the socket, holds it
+         * up; the data source wakes us as it drains. */
+        if ((rc = wait_locked(st, deadline))) {
+            reset_locked(st, NGHTTP2_CANCEL, rc);
+            break;
+        }
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+/* One allocation holding a copy of nv and its strings. */
+static nghttp2_nv *nv_copy(const nghttp2_nv *nv, size_t n)
+{
+    size_t bytes = n * sizeof *nv;
+    for (size_t i = 0; i < n; i++)
+        bytes += nv[i].namelen + nv[i].valuelen;
+    nghttp2_nv *out = km__malloc(bytes ? bytes : 1);
+    if (!out)
+        return NULL;
+    uint8_t *s = (uint8_t *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (nghttp2_nv){ s, s + nv[i].namelen, nv[i].namelen, nv[i].valuelen,
+                               NGHTTP2_NV_FLAG_NONE };
+        memcpy(s, nv[i].name, nv[i].namelen);
+        s += nv[i].namelen;
+        memcpy(s, nv[i].value, nv[i].valuelen);
+        s += nv[i].valuelen;
+    }
+    return out;
+}
+
+int km__h2_write_trailers(km__h2_stream *st, const nghttp2_nv *nv, size_t n)
+{
+    km__h2_conn *c = st->c;
+    nghttp2_nv *tr = nv_copy(nv, n);
+    if (!tr)
+        return -ENOMEM;
+    km__h2_lock(c);
+    int rc = write_err(st);
+    if (!rc) {
+        st->tr = tr;
+        st->ntr = n;
+        tr = NULL;
+        st->out_end = true;
+        resume(st);
+    }
+    km__h2_unlock(c);
+    km__free(tr);
+    return rc;
+}
+
+int km__h2_wait_head(km__h2_stream *st, int64_t deadline)
+{
+    km__h2_conn *c = st->c;
+    int rc;
+    km__h2_lock(c);
+    for (;;) {
+        if ((rc = st->err) || st->head_done)
+            break;
+        if ((rc = wait_locked(st, deadline)))
+            break;
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
+{
+    km__h2_conn *c = st->c;
+    ssize_t rc;
+    km__h2_lock(c);
+    for (;;) {
+        if (st->err) {
+            rc = st->err;
+            break;
+        }
+        if (st->in.len) {
+            size_t k = km__h2_ring_get(&st->in, buf, n);
+            /* Only now does the peer get this window back (nghttp2 sends
+             * WINDOW_UPDATE once half of it is consumed). */
+            if (!st->closed && !c->err) {
+                int rv = nghttp2_session_consume_stream(c->s, st->id, k);
+                if (nghttp2_is_fatal(rv))
+                    km__h2_fail(c, -ENOMEM);
+                km__h2_kick(c);
+            }
+            rc = (ssize_t)k;
+            break;
+        }
+        if (st->in_end) {
+            rc = 0;
+            break;
+        }
+        if ((rc = wait_locked(st, deadline)))
+            break;
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+void km__h2_reset(km__h2_stream *st, uint32_t code, int err)
+{
+    km__h2_conn *c = st->c;
+    km__h2_lock(c);
+    reset_locked(st, code, err);
+    km__h2_unlock(c);
+}
+
+void km__h2_stream_release(km__h2_stream *st)
+{
+    if (!st)
+        return;
+    km__h2_conn *c = st->c;
+    km__h2_lock(c);
+    /* Finished both ways (all input came, the output is ended): let the
+     * session send what is queued and close it. Otherwise cancel. */
+    if (!(st->in_end && st->out_end))
+        reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
+    st->user = false;
+    km__h2_stream_unref(st);
+    km__h2_unlock(c);
+    km__h2_conn_release(c);
+}
