@@ -20,6 +20,10 @@
 # how long per second the server's threads waited for a CPU while runnable
 # (/proc/PID/task/*/schedstat, field 2): other load on the server's core,
 # which lengthens every tail. Ratios are against the first server.
+# QUIET (ms/s, default 50): the summary is printed again over only the
+# rounds whose server waited at most that long for its CPU per second,
+# with how many rounds each server kept; on a shared machine those are the
+# rounds that measured the server rather than its neighbours.
 # HOG=1 also runs a busy loop (nice 0) on the server's core during each
 # measurement: a fixed stand-in for the other load a shared machine puts
 # there, so that how each server fares against it can be compared.
@@ -33,6 +37,7 @@ CONNS=${CONNS:-100}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 HOG=${HOG:-0}
+QUIET=${QUIET:-50}
 OUT=build/bench
 RAW=$OUT/http-tail.txt
 WRKLOG=$OUT/http-tail-wrk.log
@@ -123,19 +128,25 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$RAW" "${names[@]}" <<'PY'
+python3 - "$RAW" "$QUIET" "${names[@]}" <<'PY'
 import re, statistics, sys
-raw, names = sys.argv[1], sys.argv[2:]
-vals = {}
+raw, quiet, names = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+rounds = []
 for line in open(raw):
     if line.startswith('#') or 'status=fail' in line:
         continue
-    kv = dict(re.findall(r'(\w+)=(\S+)', line))
-    for k, v in kv.items():
-        try:
-            vals.setdefault((kv['name'], k), []).append(float(v))
-        except ValueError:
-            pass
+    rounds.append(dict(re.findall(r'(\w+)=(\S+)', line)))
+vals = {}
+def load(keep):
+    vals.clear()
+    for kv in rounds:
+        if not keep(kv):
+            continue
+        for k, v in kv.items():
+            try:
+                vals.setdefault((kv['name'], k), []).append(float(v))
+            except ValueError:
+                pass
 cols = [('rps', 'req/s', 1), ('wrk_p50_us', 'wrk p50 ms', 1e-3), ('wrk_p99_us', 'wrk p99 ms', 1e-3),
         ('raw_p50', 'raw p50 ms', 1e-3), ('raw_p90', 'raw p90 ms', 1e-3), ('raw_p99', 'raw p99 ms', 1e-3),
         ('raw_p999', 'raw p99.9 ms', 1e-3), ('cpu_us_per_req', 'CPU µs/req', 1),
@@ -154,8 +165,9 @@ def table(hdr, rows):
     out = lambda r: "| " + " | ".join(c.ljust(w[i]) for i, c in enumerate(r)) + " |"
     print(out(hdr)); print("|" + "|".join("-" * (x + 2) for x in w) + "|")
     for r in rows: print(out(r))
-table(["metric"] + names, [[label] + [cell(n, k, s) for n in names] for k, label, s in cols])
-if len(names) > 1:
+def report():
+  table(["metric"] + names, [[label] + [cell(n, k, s) for n in names] for k, label, s in cols])
+  if len(names) > 1:
     print()
     base = names[0]
     rows = []
@@ -166,6 +178,13 @@ if len(names) > 1:
             r.append(f"{a / b:.2f}" if a is not None and b else "-")
         rows.append(r)
     table(["metric"] + [f"{n}/{base}" for n in names[1:]], rows)
+load(lambda kv: True)
+print("All rounds:\n")
+report()
+load(lambda kv: float(kv.get('cpu_wait_ms_per_s', 'inf')) <= quiet)
+kept = ", ".join(f"{n} {len(vals.get((n, 'rps'), []))}" for n in names)
+print(f"\nRounds whose server waited at most {quiet:g} ms/s for its CPU ({kept}):\n")
+report()
 print("\nMedians [min–max] over rounds; ratios of medians. raw = the batches' own latency "
       "(bench/http/pipeline-raw.lua); wrk p50/p99 = what wrk prints (0 when its histogram "
       "loses more than 1% of its synthetic samples). CPU wait = time per second the server "
