@@ -33,7 +33,13 @@ static int ng_err(ssize_t rv)
 
 static void destroy(km__h2_conn *c)
 {
+    c->dying = true;
     nghttp2_session_del(c->s);
+    while (c->spare) {
+        km__h2_stream *st = c->spare;
+        c->spare = st->next;
+        km__h2_stream_destroy(st);
+    }
     /* Streams whose users are gone but which the session still held. */
     while (c->streams) {
         km__h2_stream *st = c->streams;

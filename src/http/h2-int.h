@@ -44,6 +44,9 @@ typedef struct {
      * the peer's concurrency limit changed, GOAWAY came, or the
      * connection failed (km__h2_conn_usable tells which). */
     void (*changed)(km__h2_conn *c, void *ud);
+    /* Server role: st's memory is about to be freed (not kept for reuse):
+     * the layer above frees what its own fields hold. No locks. */
+    void (*stream_gone)(km__h2_stream *st, void *ud);
     void *ud;
 } km__h2_hooks;
 
@@ -169,6 +172,11 @@ struct km__h2_conn {
     int             active;     /* counted streams (ours, open or queued) */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
+    int32_t         last_id;    /* h2-cb.c's last lookup (0: none) */
+    km__h2_stream  *last_st;
+    km__h2_stream  *spare;      /* server: finished streams kept for reuse */
+    int             nspare;
+    bool            dying;      /* being destroyed: nothing is kept */
     char           *rbuf;
     char           *wbuf;
     size_t          wlen, wcap;
@@ -249,6 +257,10 @@ int     km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
 /* Server role: answers st with headers nv; end: no body follows. 0,
  * -EALREADY, st's error, -ENOMEM. */
 int     km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end);
+/* Server role: answers st with headers nv and the whole body (n > 0, at
+ * most the send buffer), in one go. Errors as km__h2_respond. */
+int     km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
+                            const void *body, size_t len);
 /* Queues n bytes of body, end: the last ones. Blocks while st's send
  * buffer is full. 0; -EPIPE (the body was ended or the stream closed);
  * st's error; -ETIMEDOUT or -ECANCELED (then part of p may have been
@@ -261,13 +273,13 @@ int     km__h2_wait_head(km__h2_stream *st, int64_t deadline);
 /* Reads body bytes: > 0, 0 at the end, st's error, -ETIMEDOUT (the stream
  * stays usable), -ECANCELED (it is reset). */
 ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline);
-/* Has all of st's input come (END_STREAM received)? */
-bool    km__h2_input_ended(km__h2_stream *st);
 /* The group to cancel if st is reset or its connection fails before it
- * is done (NULL: none). Cleared before the group goes away. */
-void    km__h2_stream_set_group(km__h2_stream *st, km_group *grp);
-/* Waits until st's output has gone out whole (END_STREAM sent). 0; st's
- * error; -ETIMEDOUT or -ECANCELED (then st is reset). */
+ * is done (NULL: none; cleared before the group goes away). Returns
+ * whether all of st's input has come (END_STREAM received). */
+bool    km__h2_stream_set_group(km__h2_stream *st, km_group *grp);
+/* Waits until st's output can go out whole without waiting for the peer's
+ * flow-control window (or has: END_STREAM sent). 0; st's error;
+ * -ETIMEDOUT or -ECANCELED (then st is reset). */
 int     km__h2_drain(km__h2_stream *st, int64_t deadline);
 /* Resets st with RST_STREAM code unless it closed; its calls return err
  * from now on. Idempotent. */
@@ -277,7 +289,10 @@ void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);
 void    km__h2_stream_release(km__h2_stream *st);
 
 /* Internal to h2-*.c: */
-km__h2_stream *km__h2_stream_new(km__h2_conn *c);       /* lock not held */
+/* A new stream, or a kept one (server role: lock held). */
+km__h2_stream *km__h2_stream_new(km__h2_conn *c);
+/* Frees st and what it holds. */
+void km__h2_stream_destroy(km__h2_stream *st);
 void km__h2_stream_link(km__h2_stream *st);             /* lock held */
 /* Drops one reference (lock held); the last frees st. */
 void km__h2_stream_unref(km__h2_stream *st);

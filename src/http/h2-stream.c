@@ -4,8 +4,20 @@
 #include "h2-int.h"
 #include "rt/alloc.h"
 
+/* Finished server streams kept per connection for the next ones: a
+ * stream's memory, its condition and its buffers cost more to make than
+ * to reset. */
+#define SPARE_MAX 128
+
 km__h2_stream *km__h2_stream_new(km__h2_conn *c)
 {
+    if (c->spare) {
+        km__h2_stream *st = c->spare;
+        c->spare = st->next;
+        c->nspare--;
+        st->next = NULL;
+        return st;
+    }
     km__h2_stream *st = km__calloc(1, c->cfg.stream_size);
     if (!st)
         return NULL;
@@ -17,8 +29,33 @@ km__h2_stream *km__h2_stream_new(km__h2_conn *c)
     return st;
 }
 
-static void stream_free(km__h2_stream *st)
+/* Keeps a finished server stream for reuse (lock held): everything of the
+ * core's back to zero but its condition and buffers. The fields behind
+ * the core's are the server's to reset. */
+static bool keep(km__h2_stream *st)
 {
+    km__h2_conn *c = st->c;
+    if (c->cfg.role != KM__H2_SERVER || c->dying || c->nspare >= SPARE_MAX)
+        return false;
+    km_cond *cv = st->cv;
+    km__h2_hblock head = st->head, trail = st->trail;
+    km__h2_ring in = st->in, out = st->out;
+    km__free(st->tr);
+    km__h2_hblock_reset(&head);
+    km__h2_hblock_reset(&trail);
+    in.head = in.len = out.head = out.len = 0;
+    *st = (km__h2_stream){ .c = c, .cv = cv, .head = head, .trail = trail, .in = in, .out = out };
+    st->next = c->spare;
+    c->spare = st;
+    c->nspare++;
+    return true;
+}
+
+void km__h2_stream_destroy(km__h2_stream *st)
+{
+    const km__h2_hooks *h = &st->c->cfg.hooks;
+    if (h->stream_gone)
+        h->stream_gone(st, h->ud);
     km__h2_hblock_free(&st->head);
     km__h2_hblock_free(&st->trail);
     km__h2_ring_free(&st->in);
@@ -48,7 +85,8 @@ void km__h2_stream_unref(km__h2_stream *st)
     if (st->next) st->next->prev = st->prev;
     if (!c->streams)
         c->idle_since = km_now();
-    stream_free(st);
+    if (!keep(st))
+        km__h2_stream_destroy(st);
 }
 
 int km__h2_rst_err(uint32_t code)
@@ -64,6 +102,8 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
 {
     km__h2_conn *c = st->c;
     st->closed = true;
+    if (c->last_st == st)
+        c->last_id = 0;
     /* Closed before END_STREAM came, or (a server) before ours went:
      * reset (NO_ERROR included). */
     if (!st->err && (!st->in_end || (c->cfg.role == KM__H2_SERVER && !st->end_sent)))
@@ -188,7 +228,7 @@ int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
     return 0;
 fail:
     km__h2_unlock(c);
-    stream_free(st);
+    km__h2_stream_destroy(st);
     return rc;
 }
 
@@ -207,6 +247,32 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
         } else {
             st->has_body = !end;
             st->out_end = end;
+            km__h2_kick(c);
+        }
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
+                        const void *body, size_t len)
+{
+    km__h2_conn *c = st->c;
+    if (!len || len > c->cfg.send_buffer)
+        return -EINVAL;
+    km__h2_lock(c);
+    int rc = st->has_body || st->out_end ? -EALREADY :
+             st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
+    if (!rc)
+        rc = km__h2_ring_put(&st->out, body, len, c->cfg.send_buffer);
+    if (!rc) {
+        nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
+        int rv = nghttp2_submit_response(c->s, st->id, nv, n, &prd);
+        if (rv) {
+            rc = rv == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EINVAL;
+            st->out.head = st->out.len = 0;
+        } else {
+            st->has_body = st->out_end = true;
             km__h2_kick(c);
         }
     }
@@ -359,22 +425,25 @@ ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
     return rc;
 }
 
-bool km__h2_input_ended(km__h2_stream *st)
-{
-    km__h2_lock(st->c);
-    bool ended = st->in_end;
-    km__h2_unlock(st->c);
-    return ended;
-}
-
-void km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
+bool km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
 {
     km__h2_lock(st->c);
     st->grp = grp;
     /* Gone already: its handler should not even start. */
     if (grp && (st->err || st->c->err))
         km_group_cancel(grp);
+    bool ended = st->in_end;
     km__h2_unlock(st->c);
+    return ended;
+}
+
+/* Can what st has queued go out without waiting for a window (lock held)? */
+static bool fits_window(km__h2_stream *st)
+{
+    nghttp2_session *s = st->c->s;
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(s, st->id);
+    int32_t cw = nghttp2_session_get_remote_window_size(s);
+    return sw >= 0 && cw >= 0 && st->out.len <= (size_t)sw && st->out.len <= (size_t)cw;
 }
 
 int km__h2_drain(km__h2_stream *st, int64_t deadline)
@@ -384,6 +453,10 @@ int km__h2_drain(km__h2_stream *st, int64_t deadline)
     km__h2_lock(c);
     for (;;) {
         if ((rc = st->err) || st->end_sent)
+            break;
+        /* Most answers fit: they go out as the writer gets to them, and
+         * nothing need wait here. */
+        if (!st->closed && !c->err && st->out_end && fits_window(st))
             break;
         if (st->closed || c->err) {
             rc = c->err ? c->err : -EPIPE;
