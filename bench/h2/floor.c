@@ -9,6 +9,7 @@
  *     cc -O2 bench/h2/floor.c -o build/bench/h2-floor -lnghttp2
  *     build/bench/h2-floor 127.0.0.1:PORT
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
