@@ -32,7 +32,7 @@ typedef struct {
 static ssize_t pong(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                     nghttp2_data_source *src, void *ud)
 {
-    (void)s; (void)id; (void)src; (void)ud;
+    (void)s; (void)id; (void)len; (void)src; (void)ud;
     memcpy(buf, "pong", 4);
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return 4;
