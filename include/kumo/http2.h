@@ -32,23 +32,23 @@ extern "C" {
  *     km_http2_stream_free(st);
  *
  * Errors a stream's calls return (negative errno values):
- *   -ETIMEDOUT    the call's deadline passed (see each call for what then)
+ *   -ETIMEDOUT    the call's deadline passed (each call says what then);
+ *                 also the connection's: its keepalive PING went
+ *                 unanswered, or a socket write blocked past write_timeout
  *   -ECANCELED    the stream was cancelled (km_http2_stream_cancel, or
  *                 the calling goroutine's group was cancelled, which also
  *                 resets the stream)
  *   -EAGAIN       the server did not process the stream: it was refused
  *                 (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last
- *                 stream id); safe to retry, also non-idempotent requests
+ *                 stream id); safe to retry, non-idempotent requests too
  *   -ECONNRESET   the server reset the stream (km_http2_stream_reset_code
  *                 says with what), or the connection was closed
  *   -EPIPE        writing after the body was ended, or after the stream
- *                 or connection closed
+ *                 or the connection closed
  *   -EPROTO       the server broke the protocol (stream or connection)
  *   -EMSGSIZE     a header block larger than max_header_bytes came, or
  *                 ours was too large to send
- *   -ETIMEDOUT    also: the connection's keepalive PING went unanswered,
- *                 or a socket write blocked past write_timeout
- *   -ENOMEM, and for opening: -ECONNREFUSED and the other km_dial errors. */
+ *   -ENOMEM; and for opening: -ECONNREFUSED and the other km_dial errors. */
 typedef struct km_http2_client km_http2_client;
 typedef struct km_http2_stream km_http2_stream;
 
@@ -56,7 +56,8 @@ typedef struct {
     const char *addr;               /* target, as km_dial takes it ("127.0.0.1:50051",
                                        "unix:/path"); required; copied */
     const char *authority;          /* :authority when a request has none;
-                                       NULL: addr; copied */
+                                       NULL: addr ("localhost" for unix:);
+                                       copied */
     const char *scheme;             /* :scheme when a request has none; NULL: "http" */
     int      max_conns;             /* 0: 4 connections to the target at most */
     int64_t  connect_timeout;       /* ns; 0: 5 s (the call's deadline also applies) */

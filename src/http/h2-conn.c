@@ -184,8 +184,15 @@ static void io_exit(km__h2_conn *c)
 static void reader(void *arg)
 {
     km__h2_conn *c = arg;
+    bool drained = false;
     for (;;) {
-        ssize_t n = km_read(c->fd, c->rbuf, RBUF, KM_FOREVER);
+        /* A read that stopped short of the buffer emptied the socket, and
+         * anything after it raised a new edge: wait for that rather than
+         * spend a read on EAGAIN (one system call per batch of frames). */
+        ssize_t n = drained ? km_fd_wait(c->fd, KM_FD_READ, KM_FOREVER) : 0;
+        if (n == 0)
+            n = km_read(c->fd, c->rbuf, RBUF, KM_FOREVER);
+        drained = n > 0 && n < RBUF;
         km__h2_lock(c);
         if (!c->err) {
             if (n <= 0) {
@@ -289,8 +296,17 @@ static void writer(void *arg)
             c->writer_idle = true;
             rc = km_cond_wait_dl(c->wcv, c->mu, dl);
             c->writer_idle = false;
-            if (rc == -ECANCELED)
+            if (rc == -ECANCELED) {
                 km__h2_fail(c, -ECONNABORTED);
+            } else if (rc == 0) {
+                /* Woken by the first stream with something to send; the
+                 * others the same input woke are runnable behind it. Let
+                 * them submit first, so that their frames share one write
+                 * instead of costing one each. */
+                km__h2_unlock(c);
+                km_yield();
+                km__h2_lock(c);
+            }
             continue;
         }
         size_t len = c->wlen;

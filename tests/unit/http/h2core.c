@@ -5,6 +5,7 @@
 #include "util.h"
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "http/h2-int.h"
 
 #define SEC 1000000000LL
@@ -13,7 +14,7 @@
 static int64_t soon(void) { return km_now() + 20 * SEC; }
 
 typedef struct {
-    int       lfd, port;
+    int       lfd, port, ulfd;
     km_group *grp;
     atomic_int streams;
 } csrv;
@@ -62,11 +63,10 @@ static void stream_new(km__h2_conn *c, km__h2_stream *st, void *ud)
         km__h2_stream_release(st);
 }
 
-static void accept_loop(void *arg)
+static void accept_on(csrv *s, int lfd)
 {
-    csrv *s = arg;
     for (;;) {
-        int fd = km_accept(s->lfd, KM_FOREVER);
+        int fd = km_accept(lfd, KM_FOREVER);
         if (fd < 0)
             return;                             /* cancelled */
         km__h2_cfg cfg = { .role = KM__H2_SERVER, .max_concurrent = 64,
@@ -78,6 +78,9 @@ static void accept_loop(void *arg)
         km__h2_conn_release(c);
     }
 }
+
+static void accept_loop(void *arg) { csrv *s = arg; accept_on(s, s->lfd); }
+static void accept_unix(void *arg) { csrv *s = arg; accept_on(s, s->ulfd); }
 
 typedef struct { km_http2_client *c; int i; } call;
 
@@ -155,10 +158,26 @@ static void body(void *arg)
     free(back);
 
     km_http2_client_free(c);
+
+    /* Over a unix socket (the default :authority is then "localhost"). */
+    char upath[64];
+    snprintf(upath, sizeof upath, "unix:/tmp/kumo-h2core-%d.sock", (int)getpid());
+    unlink(upath + 5);
+    s.ulfd = km_listen(upath, 16);
+    REQUIRE(s.ulfd >= 0);
+    REQUIRE_EQ(km_group_go(s.grp, accept_unix, &s), 0);
+    cfg.addr = upath;
+    REQUIRE_EQ(km_http2_client_new(&c, &cfg), 0);
+    call uc = { c, 7 };
+    one_call(&uc);
+    km_http2_client_free(c);
+    unlink(upath + 5);
+
     km_group_cancel(s.grp);
     REQUIRE_EQ(km_group_wait(s.grp, soon()), 0);
     REQUIRE_EQ(km_group_free(s.grp), 0);
     km_close(s.lfd);
+    km_close(s.ulfd);
 }
 
 START_TEST(server_role) { t_run(body, NULL); }
