@@ -68,6 +68,9 @@ typedef struct {
                                        input from the server */
     int64_t  keepalive_timeout;     /* ns; 0: 20 s for its ACK, else the connection
                                        fails with -ETIMEDOUT */
+    bool     keepalive_idle;        /* PING also while no stream is open (off: some
+                                       servers, grpc-go's by default, answer such
+                                       pings with GOAWAY) */
     int64_t  write_timeout;         /* ns; 0: 30 s that one socket write may block */
     uint32_t stream_window;         /* 0: 1 MiB. Receive window per stream: the most
                                        a stream buffers that nobody has read; the

@@ -187,7 +187,8 @@ static void reader(void *arg)
     bool drained = false;
     for (;;) {
         /* A read that stopped short of the buffer emptied the socket, and
-         * anything after it raised a new edge: wait for that rather than
+         * anything after it raises a new edge (a hang-up that came with
+         * the bytes stays visible to the wait): wait for that rather than
          * spend a read on EAGAIN (one system call per batch of frames). */
         ssize_t n = drained ? km_fd_wait(c->fd, KM_FD_READ, KM_FOREVER) : 0;
         if (n == 0)
@@ -215,10 +216,14 @@ static void reader(void *arg)
 }
 
 /* Keepalive: a PING once nothing has been read for a while, and failure
- * when its ACK is late. Returns when to look again. */
+ * when its ACK is late. Returns when to look again. Without streams only
+ * if asked (keepalive_idle): servers may take pings on an idle
+ * connection for abuse (grpc-go's default policy answers them with
+ * GOAWAY ENHANCE_YOUR_CALM). A stream that opens wakes the writer, which
+ * looks again. */
 static int64_t keepalive(km__h2_conn *c)
 {
-    if (c->cfg.keepalive_interval <= 0)
+    if (c->cfg.keepalive_interval <= 0 || (!c->nstreams && !c->cfg.keepalive_idle && !c->ping_sent))
         return KM_FOREVER;
     int64_t now = km_now();
     if (c->ping_sent) {

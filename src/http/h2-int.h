@@ -60,6 +60,7 @@ typedef struct {
                                        sizeof(km__h2_stream): the layer above
                                        puts its own fields behind the core's */
     int64_t   keepalive_interval;   /* ns without input before a PING; 0 off */
+    bool      keepalive_idle;       /* PING also with no stream open */
     int64_t   keepalive_timeout;    /* ns the PING's ACK may take */
     int64_t   write_timeout;        /* ns one socket write may block */
     km__h2_hooks hooks;
@@ -156,6 +157,7 @@ struct km__h2_conn {
     bool            notify;     /* call hooks.changed after unlocking */
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
+    int             nstreams;   /* streams the session has open, either side's */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
     char           *rbuf;

@@ -91,6 +91,7 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
         .stream_size = sizeof(km_http2_stream),
         .keepalive_interval = k->keepalive_interval,
         .keepalive_timeout = k->keepalive_timeout,
+        .keepalive_idle = k->keepalive_idle,
         .write_timeout = k->write_timeout,
         .hooks = { .changed = conn_changed, .ud = c },
     };

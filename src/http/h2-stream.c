@@ -31,6 +31,7 @@ static void stream_free(km__h2_stream *st)
 void km__h2_stream_link(km__h2_stream *st)
 {
     km__h2_conn *c = st->c;
+    c->nstreams++;
     st->prev = NULL;
     st->next = c->streams;
     if (c->streams)
@@ -76,6 +77,7 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
     km_cond_broadcast(st->cv);
     if (st->in_session) {
         st->in_session = false;
+        c->nstreams--;
         km__h2_stream_unref(st);
     }
 }
