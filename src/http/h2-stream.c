@@ -192,9 +192,8 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
 {
     km__h2_conn *c = st->c;
     km__h2_lock(c);
-    int rc = st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
-    if (!rc && (st->has_body || st->out_end))
-        rc = -EALREADY;
+    int rc = st->has_body || st->out_end ? -EALREADY
+             : st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
     if (!rc) {
         nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
         int rv = nghttp2_submit_response(c->s, st->id, nv, n, end ? NULL : &prd);

@@ -17,6 +17,8 @@ typedef struct {
     int       lfd, port, ulfd;
     km_group *grp;
     atomic_int streams;
+    km__h2_conn *conns[16];     /* for the graceful shutdown */
+    int       nconns;
 } csrv;
 
 /* Reads the request body, answers with it, the path in a header and a
@@ -75,7 +77,10 @@ static void accept_on(csrv *s, int lfd)
         if (km__h2_conn_new(&c, fd, &cfg))
             continue;
         km__h2_conn_start(c, NULL);             /* its goroutines hold it */
-        km__h2_conn_release(c);
+        if (s->nconns < 16)
+            s->conns[s->nconns++] = c;          /* keeps the owner's reference */
+        else
+            km__h2_conn_release(c);
     }
 }
 
@@ -157,6 +162,30 @@ static void body(void *arg)
     free(big);
     free(back);
 
+    /* Graceful shutdown by the server while a request is half sent: it
+     * completes; the next stream goes to a new connection. */
+    km_http2_client_stat before, after;
+    km_http2_client_stat_read(c, &before);
+    km_http_kv hs[] = { { ":method", "POST" }, { ":path", "/late" } };
+    REQUIRE_EQ(km_http2_stream_open(c, hs, 2, false, soon(), &st), 0);
+    REQUIRE_EQ(km_http2_stream_write(st, "part one, ", 10, false, soon()), 0);
+    km_sleep(50 * MS);                          /* the server has the stream */
+    for (int i = 0; i < s.nconns; i++)
+        km__h2_conn_shutdown(s.conns[i]);
+    km_sleep(50 * MS);                          /* the client has the GOAWAY */
+    REQUIRE_EQ(km_http2_stream_write(st, "part two", 8, true, soon()), 0);
+    char late[32];
+    have = 0;
+    while ((r = km_http2_stream_read(st, late + have, sizeof late - have, soon())) > 0)
+        have += (size_t)r;
+    REQUIRE_EQ(r, 0);
+    REQUIRE(have == 18 && !memcmp(late, "part one, part two", 18));
+    km_http2_stream_free(st);
+    call after_call = { c, 1000 };
+    one_call(&after_call);
+    km_http2_client_stat_read(c, &after);
+    REQUIRE_EQ(after.dials, before.dials + 1);
+    REQUIRE(after.conns_lost >= 1);
     km_http2_client_free(c);
 
     /* Over a unix socket (the default :authority is then "localhost"). */
@@ -176,6 +205,8 @@ static void body(void *arg)
     km_group_cancel(s.grp);
     REQUIRE_EQ(km_group_wait(s.grp, soon()), 0);
     REQUIRE_EQ(km_group_free(s.grp), 0);
+    for (int i = 0; i < s.nconns; i++)
+        km__h2_conn_release(s.conns[i]);
     km_close(s.lfd);
     km_close(s.ulfd);
 }
