@@ -41,6 +41,7 @@ static void destroy(km__h2_conn *c)
         st->refs = 1;
         km__h2_stream_unref(st);
     }
+    km__h2_stream_cache_free(c);
     if (c->fd >= 0)
         km_close(c->fd);
     km__free(c->rbuf);
@@ -144,7 +145,7 @@ void km__h2_fail(km__h2_conn *c, int err)
         /* A stream that got all of its input keeps it readable. */
         if (!st->closed && !st->err && !st->in_end)
             st->err = err;
-        km_cond_broadcast(st->cv);
+        km__h2_wake(st);
     }
     km_cond_broadcast(c->slot_cv);
     km_cond_signal(c->wcv);

@@ -116,6 +116,7 @@ struct km__h2_stream {
     bool           in_session;  /* the session's reference is held */
     bool           counted;     /* counts against the peer's concurrency limit */
     km_cond       *cv;          /* any change below */
+    int            nwait;       /* goroutines waiting on cv */
     /* receiving */
     km__h2_hblock  head, trail;
     bool           head_done, trail_done, head_1xx;
@@ -135,6 +136,13 @@ struct km__h2_stream {
     km__h2_stream *prev, *next; /* c->streams */
     km__h2_stream *fresh_next;  /* c->fresh */
 };
+
+/* Wakes st's waiters, if any (lock held): most frames find none. */
+static inline void km__h2_wake(km__h2_stream *st)
+{
+    if (st->nwait)
+        km_cond_broadcast(st->cv);
+}
 
 /* ---- connections ---- */
 
@@ -160,6 +168,8 @@ struct km__h2_conn {
     int             nstreams;   /* streams the session has open, either side's */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
+    km__h2_stream  *cache;      /* released streams, kept for new ones */
+    int             ncache;
     char           *rbuf;
     char           *wbuf;
     size_t          wlen, wcap;
@@ -241,7 +251,8 @@ void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);
 void    km__h2_stream_release(km__h2_stream *st);
 
 /* Internal to h2-*.c: */
-km__h2_stream *km__h2_stream_new(km__h2_conn *c);       /* lock not held */
+km__h2_stream *km__h2_stream_new(km__h2_conn *c);       /* lock held */
+void km__h2_stream_cache_free(km__h2_conn *c);
 void km__h2_stream_link(km__h2_stream *st);             /* lock held */
 /* Drops one reference (lock held); the last frees st. */
 void km__h2_stream_unref(km__h2_stream *st);

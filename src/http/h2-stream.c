@@ -4,9 +4,19 @@
 #include "h2-int.h"
 #include "rt/alloc.h"
 
+#define CACHE_MAX  32            /* released streams a connection keeps */
+#define KEEP_BYTES 4096          /* the buffers a kept stream may keep */
+
 km__h2_stream *km__h2_stream_new(km__h2_conn *c)
 {
-    km__h2_stream *st = km__calloc(1, c->cfg.stream_size);
+    km__h2_stream *st = c->cache;
+    if (st) {
+        c->cache = st->next;
+        c->ncache--;
+        st->next = NULL;
+        return st;
+    }
+    st = km__calloc(1, c->cfg.stream_size);
     if (!st)
         return NULL;
     if (km_cond_new(&st->cv)) {
@@ -28,6 +38,51 @@ static void stream_free(km__h2_stream *st)
     km__free(st);
 }
 
+/* A released stream is kept for the next one: a stream, its condition
+ * variable and its buffers are five allocations, and a unary call is one
+ * stream. Only small buffers stay with it. */
+static void stream_recycle(km__h2_stream *st)
+{
+    km__h2_conn *c = st->c;
+    if (c->ncache >= CACHE_MAX) {
+        stream_free(st);
+        return;
+    }
+    km_cond *cv = st->cv;
+    km__h2_hblock hb[2] = { st->head, st->trail };
+    km__h2_ring rg[2] = { st->in, st->out };
+    km__free(st->tr);
+    for (int i = 0; i < 2; i++) {
+        if (hb[i].cap > KEEP_BYTES || hb[i].fcap > 64)
+            km__h2_hblock_free(&hb[i]);
+        else
+            km__h2_hblock_reset(&hb[i]);
+        if (rg[i].cap > KEEP_BYTES)
+            km__h2_ring_free(&rg[i]);
+        rg[i].head = rg[i].len = 0;
+    }
+    memset(st, 0, c->cfg.stream_size);
+    st->c = c;
+    st->cv = cv;
+    st->head = hb[0];
+    st->trail = hb[1];
+    st->in = rg[0];
+    st->out = rg[1];
+    st->next = c->cache;
+    c->cache = st;
+    c->ncache++;
+}
+
+void km__h2_stream_cache_free(km__h2_conn *c)
+{
+    while (c->cache) {
+        km__h2_stream *st = c->cache;
+        c->cache = st->next;
+        stream_free(st);
+    }
+    c->ncache = 0;
+}
+
 void km__h2_stream_link(km__h2_stream *st)
 {
     km__h2_conn *c = st->c;
@@ -47,7 +102,7 @@ void km__h2_stream_unref(km__h2_stream *st)
     if (st->prev) st->prev->next = st->next;
     else c->streams = st->next;
     if (st->next) st->next->prev = st->prev;
-    stream_free(st);
+    stream_recycle(st);
 }
 
 int km__h2_rst_err(uint32_t code)
@@ -74,7 +129,7 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
         km_cond_signal(c->slot_cv);
         c->notify = true;
     }
-    km_cond_broadcast(st->cv);
+    km__h2_wake(st);
     if (st->in_session) {
         st->in_session = false;
         c->nstreams--;
@@ -95,13 +150,15 @@ static void reset_locked(km__h2_stream *st, uint32_t code, int err)
         else
             km__h2_kick(c);
     }
-    km_cond_broadcast(st->cv);
+    km__h2_wake(st);
 }
 
 /* Waits on st's condition; a cancelled group resets the stream. */
 static int wait_locked(km__h2_stream *st, int64_t deadline)
 {
+    st->nwait++;
     int rc = km_cond_wait_dl(st->cv, st->c->mu, deadline);
+    st->nwait--;
     if (rc == -ECANCELED)
         reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
     return rc;
@@ -118,7 +175,7 @@ ssize_t km__h2_data_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     }
     size_t n = km__h2_ring_get(&st->out, buf, len);
     if (n)
-        km_cond_broadcast(st->cv);  /* room for a blocked writer */
+        km__h2_wake(st);            /* room for a blocked writer */
     if (!st->out.len && st->out_end) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (st->tr) {
@@ -141,9 +198,7 @@ ssize_t km__h2_data_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
                 int64_t deadline, km__h2_stream **out)
 {
-    km__h2_stream *st = km__h2_stream_new(c);
-    if (!st)
-        return -ENOMEM;
+    km__h2_stream *st = NULL;
     int rc;
     km__h2_lock(c);
     for (;;) {
@@ -156,6 +211,10 @@ int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
             break;
         if ((rc = km_cond_wait_dl(c->slot_cv, c->mu, deadline)))
             goto fail;
+    }
+    if (!(st = km__h2_stream_new(c))) {
+        rc = -ENOMEM;
+        goto fail;
     }
     nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
     int32_t id = nghttp2_submit_request(c->s, NULL, nv, n, end ? NULL : &prd, st);
@@ -183,8 +242,9 @@ int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
     *out = st;
     return 0;
 fail:
+    if (st)
+        stream_recycle(st);
     km__h2_unlock(c);
-    stream_free(st);
     return rc;
 }
 
