@@ -19,7 +19,8 @@ extern "C" {
  * between goroutines; call from goroutines.
  *
  * A stream is one request/response exchange, either side of which may
- * stream (what gRPC needs):
+ * stream (what gRPC needs). One goroutine may write it while another
+ * reads it, and any goroutine may cancel it; otherwise one call at a time:
  *
  *     km_http_kv h[] = { { ":method", "POST" }, { ":path", "/echo" },
  *                        { "content-type", "application/grpc" } };
@@ -92,10 +93,11 @@ void km_http2_client_free(km_http2_client *c);
 /* What the client holds now and has done (for tests and metrics). */
 typedef struct {
     int      conns;                 /* connections usable for new streams */
-    int      streams;               /* streams open on them */
+    int      streams;               /* streams open (or queued) on them */
     uint64_t dials, dial_failures;  /* connection attempts, and failed ones */
     uint64_t conns_lost;            /* connections dropped: failed or GOAWAY */
 } km_http2_client_stat;
+/* Call from a goroutine. */
 void km_http2_client_stat_read(km_http2_client *c, km_http2_client_stat *st);
 
 /* Opens a stream and sends its request headers. hdrs are the request's
@@ -138,9 +140,10 @@ km_str km_http2_stream_header(km_http2_stream *st, const char *name);
 size_t km_http2_stream_header_count(km_http2_stream *st);
 int    km_http2_stream_header_at(km_http2_stream *st, size_t i, km_str *name, km_str *value);
 
-/* Reads response body bytes into buf: their count (> 0), 0 at the end of
- * the stream (all of the body read), or the stream's error; -ETIMEDOUT
- * when nothing came by deadline (the stream stays usable); -ECANCELED.
+/* Reads up to n (> 0) response body bytes into buf: their count (> 0),
+ * 0 at the end of the stream (all of the body read), or the stream's
+ * error; -ETIMEDOUT when nothing came by deadline (the stream stays
+ * usable); -ECANCELED; -EINVAL (buf NULL or n 0).
  * Reading gives the server its flow-control window back: a stream that
  * is not read holds at most stream_window bytes, then the server waits. */
 ssize_t km_http2_stream_read(km_http2_stream *st, void *buf, size_t n, int64_t deadline);
