@@ -18,11 +18,6 @@ static km__h2_stream *stream_of(km__h2_conn *c, int32_t id)
     return c->last_st;
 }
 
-static void wake(km__h2_stream *st)
-{
-    km_cond_broadcast(st->cv);
-}
-
 /* Server role: a peer opens a stream. Its object exists from the first
  * header on, so that the header callback has somewhere to put them. */
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -63,7 +58,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
          * connection lives on, since the block is still decoded (HPACK's
          * state is shared), only not kept. */
         st->err = rc;
-        wake(st);
+        km__h2_wake(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return 0;
@@ -112,12 +107,12 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
             st->in_end = true;
-        wake(st);
+        km__h2_wake(st);
         break;
     case NGHTTP2_DATA:
         if ((st = stream_of(c, f->hd.stream_id)) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             st->in_end = true;
-            wake(st);
+            km__h2_wake(st);
         }
         break;
     case NGHTTP2_RST_STREAM:
@@ -169,10 +164,10 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
     if (rc) {
         /* -ENOBUFS cannot happen while nghttp2 enforces the window. */
         st->err = rc == -ENOMEM ? -ENOMEM : -EPROTO;
-        wake(st);
+        km__h2_wake(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    wake(st);
+    km__h2_wake(st);
     return 0;
 }
 
@@ -202,7 +197,7 @@ static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_
     km__h2_stream *st = stream_of(c, f->hd.stream_id);
     if (st && !st->err) {
         st->err = -EPROTO;
-        wake(st);
+        km__h2_wake(st);
     }
     return 0;
 }

@@ -44,8 +44,10 @@ typedef struct {
      * the peer's concurrency limit changed, GOAWAY came, or the
      * connection failed (km__h2_conn_usable tells which). */
     void (*changed)(km__h2_conn *c, void *ud);
-    /* Server role: st's memory is about to be freed (not kept for reuse):
-     * the layer above frees what its own fields hold. No locks. */
+    /* st's memory is about to be freed (not kept for reuse): the layer
+     * above frees what its own fields hold. No locks. A layer that sets
+     * this keeps its fields across reuse and resets them itself (without
+     * it, a kept stream's fields start from zero). */
     void (*stream_gone)(km__h2_stream *st, void *ud);
     void *ud;
 } km__h2_hooks;
@@ -63,6 +65,7 @@ typedef struct {
                                        sizeof(km__h2_stream): the layer above
                                        puts its own fields behind the core's */
     int64_t   keepalive_interval;   /* ns without input before a PING; 0 off */
+    bool      keepalive_idle;       /* PING also with no stream open */
     int64_t   keepalive_timeout;    /* ns the PING's ACK may take */
     int64_t   write_timeout;        /* ns one socket write may block */
     /* Server role: a connection with no stream open for this long gets
@@ -125,6 +128,7 @@ struct km__h2_stream {
     bool           in_session;  /* the session's reference is held */
     bool           counted;     /* counts against the peer's concurrency limit */
     km_cond       *cv;          /* any change below */
+    int            nwait;       /* goroutines waiting on cv */
     /* receiving */
     km__h2_hblock  head, trail;
     bool           head_done, trail_done, head_1xx;
@@ -149,6 +153,13 @@ struct km__h2_stream {
     km__h2_stream *fresh_next;  /* c->fresh */
 };
 
+/* Wakes st's waiters, if any (lock held): most frames find none. */
+static inline void km__h2_wake(km__h2_stream *st)
+{
+    if (st->nwait)
+        km_cond_broadcast(st->cv);
+}
+
 /* ---- connections ---- */
 
 struct km__h2_conn {
@@ -170,13 +181,13 @@ struct km__h2_conn {
     bool            notify;     /* call hooks.changed after unlocking */
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
+    int             nstreams;   /* streams the session has open, either side's */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
     int32_t         last_id;    /* h2-cb.c's last lookup (0: none) */
     km__h2_stream  *last_st;
-    km__h2_stream  *spare;      /* server: finished streams kept for reuse */
-    int             nspare;
-    bool            dying;      /* being destroyed: nothing is kept */
+    km__h2_stream  *cache;      /* released streams, kept for new ones */
+    int             ncache;
     char           *rbuf;
     char           *wbuf;
     size_t          wlen, wcap;
@@ -289,10 +300,9 @@ void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);
 void    km__h2_stream_release(km__h2_stream *st);
 
 /* Internal to h2-*.c: */
-/* A new stream, or a kept one (server role: lock held). */
+/* A new stream, or a kept one (lock held). */
 km__h2_stream *km__h2_stream_new(km__h2_conn *c);
-/* Frees st and what it holds. */
-void km__h2_stream_destroy(km__h2_stream *st);
+void km__h2_stream_cache_free(km__h2_conn *c);
 void km__h2_stream_link(km__h2_stream *st);             /* lock held */
 /* Drops one reference (lock held); the last frees st. */
 void km__h2_stream_unref(km__h2_stream *st);
