@@ -34,6 +34,7 @@ static int ng_err(ssize_t rv)
 static void destroy(km__h2_conn *c)
 {
     nghttp2_session_del(c->s);
+    km__h2_mem_drop(&c->memc);
     /* Streams whose users are gone but which the session still held. */
     while (c->streams) {
         km__h2_stream *st = c->streams;
@@ -72,6 +73,7 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     c->wcap = WBATCH + 32768;
     atomic_init(&c->refs, 1);
     c->last_read = c->started = c->idle_since = km_now();
+    km__h2_mem_init(&c->mem, &c->memc);
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
     int rc = -ENOMEM;
@@ -88,8 +90,8 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     if (c->cfg.role == KM__H2_SERVER)
         km__h2_flood_options(opt);
     int nrv = c->cfg.role == KM__H2_CLIENT
-        ? nghttp2_session_client_new3(&c->s, cb, c, opt, &km__h2_mem)
-        : nghttp2_session_server_new3(&c->s, cb, c, opt, &km__h2_mem);
+        ? nghttp2_session_client_new3(&c->s, cb, c, opt, &c->mem)
+        : nghttp2_session_server_new3(&c->s, cb, c, opt, &c->mem);
     if (nrv)
         goto fail;
     nghttp2_option_del(opt);

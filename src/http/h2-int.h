@@ -30,6 +30,9 @@
  * (with a reference it owns) and answers with km__h2_respond. */
 
 typedef struct km__h2_conn km__h2_conn;
+/* Small blocks nghttp2 freed, kept per connection by size class (h2-mem.c). */
+#define KM__H2_MEM_CLASSES 4
+typedef struct { void *free[KM__H2_MEM_CLASSES]; size_t bytes; } km__h2_memcache;
 typedef struct km__h2_stream km__h2_stream;
 
 enum { KM__H2_CLIENT, KM__H2_SERVER };
@@ -184,6 +187,8 @@ struct km__h2_conn {
     int             nstreams;   /* streams the session has open, either side's */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
+    nghttp2_mem     mem;        /* the session's allocator, with its cache: */
+    km__h2_memcache memc;
     int32_t         last_id;    /* h2-cb.c's last lookup (0: none) */
     km__h2_stream  *last_st;
     km__h2_stream  *cache;      /* released streams, kept for new ones */
@@ -252,8 +257,12 @@ bool km__h2_flood_frame(km__h2_conn *c, const nghttp2_frame *f);
 void km__h2_flood_earn(km__h2_conn *c);
 /* Installs the nghttp2 callbacks (h2-cb.c). */
 void km__h2_callbacks(nghttp2_session_callbacks *cb);
-/* nghttp2's memory, through kumo's allocator hook (h2-mem.c). */
+/* nghttp2's memory, through kumo's allocator hook (h2-mem.c): km__h2_mem
+ * shares nothing; a connection's own (init) keeps small freed blocks in mc
+ * for its next ones, until drop. */
 extern nghttp2_mem km__h2_mem;
+void km__h2_mem_init(nghttp2_mem *m, km__h2_memcache *mc);
+void km__h2_mem_drop(km__h2_memcache *mc);
 
 /* ---- stream operations (h2-stream.c) ---- */
 
