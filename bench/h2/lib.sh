@@ -141,7 +141,6 @@ start_server() {
     nghttpd) cmd=(nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$WORK/h2o/docs" "$port") ;;
     *) echo "bench/h2: unknown server $name" >&2; return 1 ;;
   esac
-  [ -z "${NICE:-}" ] || cmd=(nice -n "$NICE" "${cmd[@]}")
   echo "KM_PROCS=1 taskset -c $SERVER_CPU ${cmd[*]}" > "$WORK/$name.cmd"
   KM_PROCS=1 taskset -c "$SERVER_CPU" "${cmd[@]}" > "$WORK/$name.out" 2>&1 &
   spid=$!

@@ -98,8 +98,6 @@ def main():
     cpu, log, spids = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3].split()]
     args = sys.argv[sys.argv.index('--') + 1:]
     cmd = ['taskset', '-c', cpu, 'stdbuf', '-oL', 'h2load'] + args
-    if os.environ.get('NICE'):      # as the server: see run.sh
-        cmd = ['nice', '-n', os.environ['NICE']] + cmd
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     h2 = Tasks(p.pid)
     lines, s0, s1, l0, l1, t0, t1 = [], None, None, None, None, None, None

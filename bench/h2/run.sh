@@ -14,10 +14,7 @@
 # binary, default build/examples/hello), VARIANTS ("kumo-NAME=PATH ...":
 # variant builds of hello, measured as servers kumo-NAME when SERVERS names
 # them). SERVERS may also name nghttpd (nghttp2-server, one worker): the
-# cost of nghttp2 itself, serving the same 4-byte file. NICE (e.g. -10,
-# default unset): run the servers and h2load at that nice level, so that
-# the other load of a shared machine takes less of their cores (it is
-# recorded in the raw results; CPU per request does not need it).
+# cost of nghttp2 itself, serving the same 4-byte file.
 # Each server runs with KM_PROCS=1 / one nginx worker / one h2o thread,
 # h2load with -t1. Raw results: build/bench/h2-results.txt; every h2load
 # output: build/bench/h2-h2load.log; configs, h2c checks and server logs:
@@ -63,7 +60,7 @@ h2load_args() {  # mode port
   echo "# kumo HTTP/2 benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "# host: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# $(nginx -v 2>&1); $(h2o --version | head -n1); $(h2load --version | head -n1)"
-  echo "# rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU nice=${NICE:-0}"
+  echo "# rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s server_cpu=$SERVER_CPU client_cpu=$CLIENT_CPU"
 } >> "$RAW"
 
 read -r -a servers <<< "$SERVERS"
