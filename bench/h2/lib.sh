@@ -139,6 +139,9 @@ start_server() {
     # nghttp2's session API costs when its application does little. It
     # serves the file (open, fstat, read, close per request).
     nghttpd) cmd=(nghttpd --no-tls -a 127.0.0.1 -n 1 -d "$WORK/h2o/docs" "$port") ;;
+    # The floor under any server on nghttp2 (bench/h2/floor.c): one
+    # thread, one epoll loop, pong with the two fields nghttp2 needs.
+    floor)   cmd=("$FLOOR" "127.0.0.1:$port") ;;
     *) echo "bench/h2: unknown server $name" >&2; return 1 ;;
   esac
   echo "KM_PROCS=1 taskset -c $SERVER_CPU ${cmd[*]}" > "$WORK/$name.cmd"
