@@ -126,6 +126,15 @@ variant_bin() {
   return 1
 }
 
+# The floor program (bench/h2/floor.c), built when missing or older.
+FLOOR=${FLOOR:-build/bench/h2-floor}
+build_floor() {
+  if [ ! -x "$FLOOR" ] || [ bench/h2/floor.c -nt "$FLOOR" ]; then
+    mkdir -p "$(dirname "$FLOOR")"
+    cc -O2 -o "$FLOOR" bench/h2/floor.c -lnghttp2
+  fi
+}
+
 start_server() {
   local name=$1 port=$2 cmd bin
   case $name in

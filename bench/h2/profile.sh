@@ -42,6 +42,7 @@ mkdir -p "$OUT"
 [ -x "$HELLO" ] || make --no-print-directory "$HELLO"
 # shellcheck source=bench/h2/lib.sh
 . bench/h2/lib.sh
+build_floor
 
 c=${MODE#c}; c=${c%m*}; m=${MODE#*m}
 LIBPATH=${NGHTTP2_LIBDIR:+$NGHTTP2_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}

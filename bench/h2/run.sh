@@ -45,9 +45,7 @@ for t in $tools; do
 done
 
 [ -x "$HELLO" ] || make --no-print-directory "$HELLO"
-FLOOR=build/bench/h2-floor
-mkdir -p build/bench
-cc -O2 -o "$FLOOR" bench/h2/floor.c -lnghttp2
+build_floor
 # shellcheck source=bench/h2/lib.sh
 . bench/h2/lib.sh
 trap stop_server EXIT
