@@ -163,6 +163,22 @@ void km__h2_fail(km__h2_conn *c, int err)
         shutdown(c->fd, SHUT_RDWR);
 }
 
+/* nghttp2 gave up on the input (lock held). A flood it caught itself
+ * (more ACKs queued than the peer reads, a header block in too many
+ * CONTINUATIONs) is told as h2-flood.c's are: GOAWAY ENHANCE_YOUR_CALM,
+ * and the session ends once that is out. Anything else (no memory, a
+ * callback failed) ends it at once. */
+static void recv_failed(km__h2_conn *c, ssize_t rv)
+{
+    if ((rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) &&
+        nghttp2_session_terminate_session(c->s, NGHTTP2_ENHANCE_YOUR_CALM) == 0) {
+        c->flooded = true;
+        km__h2_kick(c);
+        return;
+    }
+    km__h2_fail(c, ng_err(rv));
+}
+
 /* The session has nothing left to read or write: GOAWAY both ways done,
  * or a protocol error's GOAWAY sent. */
 static bool over(km__h2_conn *c)
@@ -261,7 +277,7 @@ static void reader(void *arg)
                 c->last_read = km_now();
                 ssize_t rv = nghttp2_session_mem_recv(c->s, (const uint8_t *)c->rbuf, (size_t)n);
                 if (rv < 0)
-                    km__h2_fail(c, ng_err(rv));
+                    recv_failed(c, rv);
                 else if (!over(c))
                     km__h2_kick(c);
             }
@@ -411,7 +427,7 @@ int km__h2_conn_start_with(km__h2_conn *c, km_group *grp, const void *initial, s
     if (len) {
         ssize_t rn = nghttp2_session_mem_recv(c->s, initial, len);
         if (rn < 0)
-            km__h2_fail(c, ng_err(rn));
+            recv_failed(c, rn);
     }
     c->io_live = 2;
     atomic_fetch_add(&c->refs, 2);
