@@ -223,12 +223,13 @@ static void count(_Atomic uint64_t *total, ssize_t n)
 
 /* How long the reader may wait for input (lock held): a server closes a
  * peer that never sends SETTINGS, and one with no stream for idle_timeout
- * (woken that often to look). */
+ * after the last one went, whatever else it sends (PINGs keep no
+ * connection); with streams, it looks again that often. */
 static int64_t read_deadline(km__h2_conn *c)
 {
     int64_t dl = KM_FOREVER, now = km_now();
     if (c->cfg.idle_timeout > 0)
-        dl = now + c->cfg.idle_timeout;
+        dl = (c->streams || c->draining ? now : c->idle_since) + c->cfg.idle_timeout;
     if (c->cfg.settings_timeout > 0 && !c->settings) {
         int64_t s = c->started + c->cfg.settings_timeout;
         if (dl == KM_FOREVER || s < dl)
@@ -280,6 +281,9 @@ static void reader(void *arg)
                     recv_failed(c, rv);
                 else if (!over(c))
                     km__h2_kick(c);
+                /* A peer that never pauses is timed as a silent one. */
+                if (!c->err && dl != KM_FOREVER && c->last_read >= dl)
+                    read_timeout(c);
             }
         }
         bool stop = c->err != 0;
