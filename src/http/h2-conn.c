@@ -41,6 +41,7 @@ static void destroy(km__h2_conn *c)
         st->refs = 1;
         km__h2_stream_unref(st);
     }
+    km__h2_stream_cache_free(c);
     if (c->fd >= 0 && !c->cfg.borrowed_fd)
         km_close(c->fd);
     km__free(c->rbuf);
@@ -147,7 +148,7 @@ void km__h2_fail(km__h2_conn *c, int err)
         /* A stream that got all of its input keeps it readable. */
         if (!st->closed && !st->err && !st->in_end)
             st->err = err;
-        km_cond_broadcast(st->cv);
+        km__h2_wake(st);
     }
     km_cond_broadcast(c->slot_cv);
     km_cond_signal(c->wcv);
@@ -262,11 +263,19 @@ static void read_timeout(km__h2_conn *c)
 static void reader(void *arg)
 {
     km__h2_conn *c = arg;
+    bool drained = false;
     km__h2_lock(c);
     int64_t dl = read_deadline(c);
     km__h2_unlock(c);
     for (;;) {
-        ssize_t n = km_read(c->fd, c->rbuf, RBUF, dl);
+        /* A read that stopped short of the buffer emptied the socket, and
+         * anything after it raises a new edge (a hang-up that came with
+         * the bytes stays visible to the wait): wait for that rather than
+         * spend a read on EAGAIN (one system call per batch of frames). */
+        ssize_t n = drained ? km_fd_wait(c->fd, KM_FD_READ, dl) : 0;
+        if (n == 0)
+            n = km_read(c->fd, c->rbuf, RBUF, dl);
+        drained = n > 0 && n < RBUF;
         count(c->cfg.nread, n);
         km__h2_lock(c);
         if (!c->err) {
@@ -296,10 +305,14 @@ static void reader(void *arg)
 }
 
 /* Keepalive: a PING once nothing has been read for a while, and failure
- * when its ACK is late. Returns when to look again. */
+ * when its ACK is late. Returns when to look again. Without streams only
+ * if asked (keepalive_idle): servers may take pings on an idle
+ * connection for abuse (grpc-go's default policy answers them with
+ * GOAWAY ENHANCE_YOUR_CALM). A stream that opens wakes the writer, which
+ * looks again. */
 static int64_t keepalive(km__h2_conn *c)
 {
-    if (c->cfg.keepalive_interval <= 0)
+    if (c->cfg.keepalive_interval <= 0 || (!c->nstreams && !c->cfg.keepalive_idle && !c->ping_sent))
         return KM_FOREVER;
     int64_t now = km_now();
     if (c->ping_sent) {
@@ -377,8 +390,17 @@ static void writer(void *arg)
             c->writer_idle = true;
             rc = km_cond_wait_dl(c->wcv, c->mu, dl);
             c->writer_idle = false;
-            if (rc == -ECANCELED)
+            if (rc == -ECANCELED) {
                 km__h2_fail(c, -ECONNABORTED);
+            } else if (rc == 0) {
+                /* Woken by the first stream with something to send; the
+                 * others the same input woke are runnable behind it. Let
+                 * them submit first, so that their frames share one write
+                 * instead of costing one each. */
+                km__h2_unlock(c);
+                km_yield();
+                km__h2_lock(c);
+            }
             continue;
         }
         size_t len = c->wlen;
