@@ -64,20 +64,26 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
+/* Accounts a received frame against the server's flood limits; a
+ * flood ends the session (GOAWAY ENHANCE_YOUR_CALM). */
+static int flood_check(nghttp2_session *s, km__h2_conn *c, const nghttp2_frame *f)
+{
+    if (c->cfg.role != KM__H2_SERVER || c->flooded || km__h2_flood_frame(c, f))
+        return 0;
+    c->flooded = true;
+    return nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM)
+           ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
 /* Every frame received, before nghttp2 acts on it (a flood is stopped
- * before its ACKs are queued). */
+ * before its ACKs are queued). DATA waits until it is whole: only then
+ * is its padding known, and a frame of padding alone is empty too. */
 static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
 {
-    km__h2_conn *c = ud;
-    if (c->cfg.role != KM__H2_SERVER || c->flooded)
+    if (hd->type == NGHTTP2_DATA)
         return 0;
     nghttp2_frame f = { .hd = *hd };
-    if (!km__h2_flood_frame(c, &f)) {
-        c->flooded = true;
-        if (nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM))
-            return NGHTTP2_ERR_CALLBACK_FAILURE;
-    }
-    return 0;
+    return flood_check(s, ud, &f);
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -110,6 +116,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         km__h2_wake(st);
         break;
     case NGHTTP2_DATA:
+        if (flood_check(s, c, f))
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
         if ((st = stream_of(c, f->hd.stream_id)) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             st->in_end = true;
             km__h2_wake(st);

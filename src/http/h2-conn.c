@@ -166,6 +166,22 @@ void km__h2_fail(km__h2_conn *c, int err)
         shutdown(c->fd, SHUT_RDWR);
 }
 
+/* nghttp2 gave up on the input (lock held). A flood it caught itself
+ * (more ACKs queued than the peer reads, a header block in too many
+ * CONTINUATIONs) is told as h2-flood.c's are: GOAWAY ENHANCE_YOUR_CALM,
+ * and the session ends once that is out. Anything else (no memory, a
+ * callback failed) ends it at once. */
+static void recv_failed(km__h2_conn *c, ssize_t rv)
+{
+    if ((rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) &&
+        nghttp2_session_terminate_session(c->s, NGHTTP2_ENHANCE_YOUR_CALM) == 0) {
+        c->flooded = true;
+        km__h2_kick(c);
+        return;
+    }
+    km__h2_fail(c, ng_err(rv));
+}
+
 /* The session has nothing left to read or write: GOAWAY both ways done,
  * or a protocol error's GOAWAY sent. */
 static bool over(km__h2_conn *c)
@@ -210,12 +226,13 @@ static void count(_Atomic uint64_t *total, ssize_t n)
 
 /* How long the reader may wait for input (lock held): a server closes a
  * peer that never sends SETTINGS, and one with no stream for idle_timeout
- * (woken that often to look). */
+ * after the last one went, whatever else it sends (PINGs keep no
+ * connection); with streams, it looks again that often. */
 static int64_t read_deadline(km__h2_conn *c)
 {
     int64_t dl = KM_FOREVER, now = km_now();
     if (c->cfg.idle_timeout > 0)
-        dl = now + c->cfg.idle_timeout;
+        dl = (c->streams || c->draining ? now : c->idle_since) + c->cfg.idle_timeout;
     if (c->cfg.settings_timeout > 0 && !c->settings) {
         int64_t s = c->started + c->cfg.settings_timeout;
         if (dl == KM_FOREVER || s < dl)
@@ -272,9 +289,12 @@ static void reader(void *arg)
                 c->last_read = km_now();
                 ssize_t rv = nghttp2_session_mem_recv(c->s, (const uint8_t *)c->rbuf, (size_t)n);
                 if (rv < 0)
-                    km__h2_fail(c, ng_err(rv));
+                    recv_failed(c, rv);
                 else if (!over(c))
                     km__h2_kick(c);
+                /* A peer that never pauses is timed as a silent one. */
+                if (!c->err && dl != KM_FOREVER && c->last_read >= dl)
+                    read_timeout(c);
             }
         }
         bool stop = c->err != 0;
@@ -435,7 +455,7 @@ int km__h2_conn_start_with(km__h2_conn *c, km_group *grp, const void *initial, s
     if (len) {
         ssize_t rn = nghttp2_session_mem_recv(c->s, initial, len);
         if (rn < 0)
-            km__h2_fail(c, ng_err(rn));
+            recv_failed(c, rn);
     }
     c->io_live = 2;
     atomic_fetch_add(&c->refs, 2);

@@ -54,7 +54,8 @@ bool km__h2_flood_frame(km__h2_conn *c, const nghttp2_frame *f)
     bool costs;
     switch (f->hd.type) {
     case NGHTTP2_DATA:
-        if (f->hd.length || (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        /* Padding is not data (padlen counts its own length byte). */
+        if (f->hd.length > f->data.padlen || (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             c->flood_empty = 0;
             return true;
         }

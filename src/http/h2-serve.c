@@ -148,7 +148,7 @@ static void on_stream(km__h2_conn *h, km__h2_stream *core, void *ud)
     s->st.s = sc->c->st.s;
     s->st.peer = &sc->c->peer;
     km_wg_add(sc->wg, 1);
-    if (km_go(run, s) < 0) {
+    if (km_group_go(&sc->io, run, s) < 0) {
         /* No goroutine for it: the client may retry it elsewhere. */
         km__h2_reset(core, NGHTTP2_REFUSED_STREAM, -ENOMEM);
         km__h2_stream_release(core);
@@ -165,6 +165,7 @@ void km__h2s_serve(km__conn *c)
     km__peer_resolve(&c->peer);
     if (km_wg_new(&sc.wg))
         return;
+    km__group_init(&sc.io, c->group, KM_FOREVER);
     km__h2_cfg hc = {
         .role = KM__H2_SERVER,
         .borrowed_fd = true,
@@ -184,7 +185,7 @@ void km__h2s_serve(km__conn *c)
     atomic_store(&c->busy, true);
     if (km__h2_conn_new(&sc.h, c->fd, &hc) == 0) {
         /* What HTTP/1.1 read already (the preface, maybe more) goes first. */
-        int rc = km__h2_conn_start_with(sc.h, c->group, c->rbuf + c->rpos, c->rlen - c->rpos);
+        int rc = km__h2_conn_start_with(sc.h, &sc.io, c->rbuf + c->rpos, c->rlen - c->rpos);
         c->rpos = c->rlen = 0;
         if (rc == 0) {
             km_mutex_lock(s->mu);
@@ -200,6 +201,11 @@ void km__h2s_serve(km__conn *c)
         km_wg_wait(sc.wg);
         km__h2_conn_release(sc.h);
     }
+    /* They are done, but may not have returned: a member left in the
+     * connection's group when it goes would keep the connection (and the
+     * server's group) for good. */
+    km_group_wait(&sc.io, KM_FOREVER);
+    km__group_fini(&sc.io);
     km_wg_free(sc.wg);
 }
 
