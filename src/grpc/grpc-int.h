@@ -108,7 +108,6 @@ void km__grpc_call_free(km_grpc_call *c);
 
 struct km_grpc_channel {
     km_http2_client *h2;
-    char            *authority;
     char            *user_agent;
     size_t           max_recv, max_send;
 };
@@ -136,6 +135,16 @@ struct km_grpc_stream {
     size_t            scap;
     char              lent[KM__GRPC_LENT];
 };
+
+/* After a unary call's one message: reads to the end of the response
+ * (anything more is an error) and takes the status, leaving the message
+ * where it is in the reader's buffer (stream.c). 0, or the call's error. */
+int km__grpc_stream_expect_end(km_grpc_stream *st, int64_t deadline);
+
+/* Overrides an ended call's status with a violation only the caller
+ * could see (a unary response without its message, one that does not
+ * decode): code and msg, error -EPROTO. */
+void km__grpc_stream_mark(km_grpc_stream *st, int code, const char *msg);
 
 /* The status grpc-go gives a stream reset with RST_STREAM code. */
 int km__grpc_rst_code(uint32_t h2_code);
