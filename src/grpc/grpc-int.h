@@ -85,6 +85,7 @@ struct km_grpc_call {
     bool                   eof;             /* the client half-closed */
     bool                   head_sent;       /* response headers are out */
     bool                   finished;        /* a status is set */
+    bool                   ended;           /* the status went out */
     bool                   encoded;         /* the request has a grpc-encoding */
     int                    rerr;            /* reading failed for good */
     int                    serr;            /* sending failed for good */
