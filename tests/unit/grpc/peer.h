@@ -27,7 +27,7 @@ typedef struct {
 /* Starts argv (which must print its port alone on its first line of
  * stdout) and waits for the port. A peer that is missing or does not
  * start fails the test: it is the point of the test, never skipped. */
-static void peer_start(peer *p, char *const argv[])
+static inline void peer_start(peer *p, char *const argv[])
 {
     int fds[2];
     ck_assert(pipe(fds) == 0);
@@ -54,7 +54,7 @@ static void peer_start(peer *p, char *const argv[])
     snprintf(p->addr, sizeof p->addr, "127.0.0.1:%d", p->port);
 }
 
-static void peer_stop(peer *p)
+static inline void peer_stop(peer *p)
 {
     if (p->pid > 0) {
         kill(p->pid, SIGKILL);
@@ -64,18 +64,18 @@ static void peer_stop(peer *p)
 }
 
 /* The grpc-go Echo server (tests/interop/go/echo_server.go). */
-static void go_server_start(peer *p)
+static inline void go_server_start(peer *p)
 {
     char *argv[] = { GO_ECHO_SERVER, "--listen", "127.0.0.1:0", NULL };
     peer_start(p, argv);
 }
 
-static bool str_eq(km_str s, const char *want)
+static inline bool str_eq(km_str s, const char *want)
 {
     return s.p && s.n == strlen(want) && !memcmp(s.p, want, s.n);
 }
 
-static bool bytes_eq(km_str s, const void *want, size_t n)
+static inline bool bytes_eq(km_str s, const void *want, size_t n)
 {
     return s.n == n && (!n || !memcmp(s.p, want, n));
 }
