@@ -225,7 +225,7 @@ wrk_args() {
   local a=(-t1 "-c$CONNS" "-d${DURATION}s" --latency)
   case $mode in
     keepalive)  ;;
-    pipeline16) a+=(-s bench/http/pipeline.lua) ;;
+    pipeline16) a+=(-s bench/http/pipeline-raw.lua) ;;
     close)      a+=(-H 'Connection: close') ;;
     *) echo "bench/http: unknown mode $mode" >&2; return 1 ;;
   esac
@@ -267,7 +267,7 @@ for round in $(seq 1 "$ROUNDS"); do
       # shellcheck disable=SC2086  # tree is a list of pids
       read -r u0 s0 < <(cpu_ticks $tree)
       rc=0
-      out=$(taskset -c "$CLIENT_CPU" timeout $((DURATION + 30)) wrk "${args[@]}" 2>&1) || rc=$?
+      out=$(WRK_CONNS=$CONNS taskset -c "$CLIENT_CPU" timeout $((DURATION + 30)) wrk "${args[@]}" 2>&1) || rc=$?
       # shellcheck disable=SC2086
       read -r u1 s1 < <(cpu_ticks $tree)
       t0=$((u0 + s0)); t1=$((u1 + s1))
@@ -282,12 +282,19 @@ for round in $(seq 1 "$ROUNDS"); do
       reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
       p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
       p99=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
+      wrk_pct="wrk_p50_us=$p50 wrk_p99_us=$p99"
+      # Pipelined: wrk's own percentiles are of a distorted histogram
+      # (see pipeline-raw.lua); the batches' raw latency replaces them.
+      if grep -q '^RAW batches=[1-9]' <<< "$out"; then
+        p50=$(sed -n 's/^RAW .* p50=\([0-9]*\).*/\1/p' <<< "$out")
+        p99=$(sed -n 's/^RAW .* p99=\([0-9]*\).*/\1/p' <<< "$out")
+      fi
       non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' <<< "$out")
       sockerr=$(sed -n 's/^ *Socket errors: *//p' <<< "$out")
       nsock=$(awk -F'[ ,]+' '{ s = 0; for (i = 2; i <= NF; i += 2) s += $i; print s }' <<< "${sockerr:-connect 0}")
       cpu=$(per_req $((t1 - t0)) "${reqs:-0}"); ucpu=$(per_req $((u1 - u0)) "${reqs:-0}")
       scpu=$(per_req $((s1 - s0)) "${reqs:-0}")
-      echo "$tag rps=${rps:-nan} requests=${reqs:-0} p50_us=$p50 p99_us=$p99 cpu_us_per_req=$cpu user_us_per_req=$ucpu sys_us_per_req=$scpu cpu_ticks=$((t1 - t0)) non2xx=${non2xx:-0} sock_errors=$nsock sock_detail=\"${sockerr:-none}\"" >> "$RAW"
+      echo "$tag rps=${rps:-nan} requests=${reqs:-0} p50_us=$p50 p99_us=$p99 $wrk_pct cpu_us_per_req=$cpu user_us_per_req=$ucpu sys_us_per_req=$scpu cpu_ticks=$((t1 - t0)) non2xx=${non2xx:-0} sock_errors=$nsock sock_detail=\"${sockerr:-none}\"" >> "$RAW"
       if [ "${non2xx:-0}" != 0 ] || [ "$nsock" != 0 ]; then
         echo "   WARNING: $srv $mode round $round: non-2xx ${non2xx:-0}, socket errors: ${sockerr:-none}" >&2
       fi

@@ -205,6 +205,13 @@ typedef struct {
                                          * bytes arrive (default: after, see
                                          * KM_LISTEN_DEFER_ACCEPT) */
     int              access_log_fd;     /* -1 or 0: none; else one JSON line per request */
+    /* HTTP/2 with prior knowledge (h2c) is served on the same listener:
+     * a connection that opens with HTTP/2's preface speaks it. */
+    bool             h1_only;           /* serve HTTP/1.1 only */
+    uint32_t         h2_max_streams;    /* 0: 250 streams at once per connection */
+    uint32_t         h2_stream_window;  /* 0: 256 KiB a stream may send ahead of
+                                         * its handler's reads; with the above,
+                                         * what bounds a connection's buffers */
     const km_http_mw *middleware;       /* run in order around handler */
     size_t           nmiddleware;
 } km_http_config;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* One HTTP/1.1 connection: read, parse, dispatch, keep-alive, pipelining. */
-#include "h1-int.h"
+#include "h2s-int.h"
 #include "rt/rt-int.h"
 #include <string.h>
 #include <unistd.h>
@@ -108,8 +108,25 @@ static void refuse(km__conn *c, int status)
     km__h1_error(c, status);
 }
 
-/* Waits for, parses and returns the next request head: its length, or 0
- * when the connection should close (EOF, timeout, bad request answered). */
+/* HTTP/2's connection preface (RFC 9113 §3.4): a client that knows the
+ * server speaks HTTP/2 opens with it. */
+static const char preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* Does the connection open with HTTP/2's preface? 1 yes, 0 no, -1 it may:
+ * what came so far is a prefix of it. */
+static int h2_preface(const km__conn *c)
+{
+    if (!c->fresh || c->st.s->cfg.h1_only || c->rlen == 0)
+        return 0;
+    size_t k = c->rlen < sizeof preface ? c->rlen : sizeof preface;
+    if (memcmp(c->rbuf, preface, k))
+        return 0;
+    return k == sizeof preface ? 1 : -1;
+}
+
+/* Waits for, parses and returns the next request head: its length, 0
+ * when the connection should close (EOF, timeout, bad request answered),
+ * -1 when it opened with HTTP/2's preface. */
 static int next_head(km__conn *c)
 {
     const km_http_config *cfg = &c->st.s->cfg;
@@ -119,9 +136,12 @@ static int next_head(km__conn *c)
     compact(c);
     r->start = 0;
     for (;;) {
+        int h2 = h2_preface(c);
+        if (h2 > 0)
+            return -1;
         memset(&r->h, 0, sizeof r->h);
-        int n = km__http_parse_head(c->rbuf, c->rlen, &scanned, &r->h, c->hdrs,
-                                    cfg->max_headers, cfg->max_header_bytes);
+        int n = h2 ? 0 : km__http_parse_head(c->rbuf, c->rlen, &scanned, &r->h, c->hdrs,
+                                             cfg->max_headers, cfg->max_header_bytes);
         if (n > 0) {
             if (!r->start) {    /* buffered whole: read with the one before */
                 atomic_store(&c->busy, true);
@@ -185,8 +205,13 @@ static void serve(void *arg)
     km_http_resp *w = &c->st.resp;
     for (;;) {
         int hl = next_head(c);
+        if (hl < 0) {
+            km__h2s_serve(c);
+            break;
+        }
         if (hl == 0)
             break;
+        c->fresh = false;
         c->body_start = c->end = (size_t)hl;
         c->body_off = 0;
         c->body_state = (r->h.chunked || r->h.content_length > 0) ? BODY_UNREAD : BODY_NONE;

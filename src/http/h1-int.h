@@ -13,6 +13,8 @@
 
 enum { BODY_NONE, BODY_UNREAD, BODY_READ, BODY_FAILED };
 
+struct km__h2s_conn;
+
 struct km__conn {
     km__stream       st;                /* first: its stream is the connection */
     km__peer         peer;
@@ -37,11 +39,14 @@ struct km__conn {
     bool             drained;           /* the last read emptied the socket */
     bool             lean;              /* km_http_stream_lean: big buffers given back */
     bool             hup_watched;       /* in the server's hang-up monitor */
+    bool             fresh;             /* no request served yet */
     int64_t          started;           /* when the current request began */
     int64_t          read_at;           /* km_now() after the last read that got bytes */
     char            *logbuf;            /* access log lines not yet written (KM__LOGBUF) */
     size_t           loglen;
     km_group        *group;             /* the connection's; a hang-up cancels it */
+    struct km__h2s_conn *h2;            /* set while it speaks HTTP/2, under the
+                                           server's lock */
     km__conn        *next, *prev;       /* the server's list */
     atomic_bool      busy;              /* inside a request */
     _Atomic uint64_t nread, nwritten;   /* bytes, for km_http_server_stat_read */

@@ -59,6 +59,22 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
+/* Every frame received, before nghttp2 acts on it (a flood is stopped
+ * before its ACKs are queued). */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+    km__h2_conn *c = ud;
+    if (c->cfg.role != KM__H2_SERVER || c->flooded)
+        return 0;
+    nghttp2_frame f = { .hd = *hd };
+    if (!km__h2_flood_frame(c, &f)) {
+        c->flooded = true;
+        if (nghttp2_session_terminate_session(s, NGHTTP2_ENHANCE_YOUR_CALM))
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     km__h2_conn *c = ud;
@@ -183,8 +199,23 @@ static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     km__h2_conn *c = ud;
+    km__h2_stream *st;
     if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
         c->proto_err = true;
+    if (f->hd.type == NGHTTP2_DATA && c->cfg.role == KM__H2_SERVER)
+        km__h2_flood_earn(c);
+    if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && (st = stream_of(s, f->hd.stream_id))) {
+        st->end_sent = true;
+        km_cond_broadcast(st->cv);
+        /* The answer is out; the rest of the request is not wanted. */
+        if (st->rst_after_end && !st->closed && !st->rst_code) {
+            st->rst_code = NGHTTP2_NO_ERROR;
+            if (nghttp2_is_fatal(nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id,
+                                                           NGHTTP2_NO_ERROR)))
+                return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
     return 0;
 }
 
@@ -192,6 +223,7 @@ void km__h2_callbacks(nghttp2_session_callbacks *cb)
 {
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);

@@ -41,7 +41,7 @@ static void destroy(km__h2_conn *c)
         st->refs = 1;
         km__h2_stream_unref(st);
     }
-    if (c->fd >= 0)
+    if (c->fd >= 0 && !c->cfg.borrowed_fd)
         km_close(c->fd);
     km__free(c->rbuf);
     km__free(c->wbuf);
@@ -55,13 +55,14 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
 {
     if (!out || fd < 0 || !cfg ||
         (cfg->role != KM__H2_CLIENT && cfg->role != KM__H2_SERVER)) {
-        if (fd >= 0)
+        if (fd >= 0 && !(cfg && cfg->borrowed_fd))
             km_close(fd);
         return -EINVAL;
     }
     km__h2_conn *c = km__calloc(1, sizeof *c);
     if (!c) {
-        km_close(fd);
+        if (!cfg->borrowed_fd)
+            km_close(fd);
         return -ENOMEM;
     }
     c->fd = fd;
@@ -69,7 +70,7 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     km__h2_cfg_defaults(&c->cfg);
     c->wcap = WBATCH + 32768;
     atomic_init(&c->refs, 1);
-    c->last_read = km_now();
+    c->last_read = c->started = c->idle_since = km_now();
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
     int rc = -ENOMEM;
@@ -88,6 +89,8 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
      * goes out as is): refusing it would reset the stream and lose the
      * status. What we send is still checked (h2-client.c). */
     nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
+    if (c->cfg.role == KM__H2_SERVER)
+        km__h2_flood_options(opt);
     int nrv = c->cfg.role == KM__H2_CLIENT
         ? nghttp2_session_client_new3(&c->s, cb, c, opt, &km__h2_mem)
         : nghttp2_session_server_new3(&c->s, cb, c, opt, &km__h2_mem);
@@ -154,6 +157,10 @@ void km__h2_fail(km__h2_conn *c, int err)
     km_cond_broadcast(c->slot_cv);
     km_cond_signal(c->wcv);
     c->notify = true;
+    /* Handlers still at work on its streams stop too. */
+    for (km__h2_stream *st = c->streams; st; st = st->next)
+        if (st->grp)
+            km_group_cancel(st->grp);
     /* Wakes the reader (and a blocked write) without closing the fd: the
      * number must not be reused while they may still use it. The last of
      * them closes it. */
@@ -171,14 +178,17 @@ static bool over(km__h2_conn *c)
     return true;
 }
 
-/* The reader or the writer is done; the last one closes the socket. */
+/* The reader or the writer is done; the last one closes the socket
+ * (unless it is borrowed) and tells km__h2_conn_wait. */
 static void io_exit(km__h2_conn *c)
 {
     km__h2_lock(c);
     int fd = -1;
     if (--c->io_live == 0) {
-        fd = c->fd;
+        if (!c->cfg.borrowed_fd)
+            fd = c->fd;
         c->fd = -1;
+        km_cond_broadcast(c->slot_cv);
     }
     km__h2_unlock(c);
     if (fd >= 0)
@@ -186,14 +196,71 @@ static void io_exit(km__h2_conn *c)
     km__h2_conn_release(c);
 }
 
+void km__h2_conn_wait(km__h2_conn *c)
+{
+    km__h2_lock(c);
+    while (c->io_live > 0)
+        km_cond_wait_dl(c->slot_cv, c->mu, KM_FOREVER);
+    km__h2_unlock(c);
+}
+
+static void count(_Atomic uint64_t *total, ssize_t n)
+{
+    if (total && n > 0)
+        atomic_fetch_add_explicit(total, (uint64_t)n, memory_order_relaxed);
+}
+
+/* How long the reader may wait for input (lock held): a server closes a
+ * peer that never sends SETTINGS, and one with no stream for idle_timeout
+ * (woken that often to look). */
+static int64_t read_deadline(km__h2_conn *c)
+{
+    int64_t dl = KM_FOREVER, now = km_now();
+    if (c->cfg.idle_timeout > 0)
+        dl = now + c->cfg.idle_timeout;
+    if (c->cfg.settings_timeout > 0 && !c->settings) {
+        int64_t s = c->started + c->cfg.settings_timeout;
+        if (dl == KM_FOREVER || s < dl)
+            dl = s;
+    }
+    return dl;
+}
+
+/* The reader's wait ran out (lock held): a silent peer goes. */
+static void read_timeout(km__h2_conn *c)
+{
+    int64_t now = km_now();
+    if (c->cfg.settings_timeout > 0 && !c->settings &&
+        now - c->started >= c->cfg.settings_timeout) {
+        km__h2_fail(c, -ETIMEDOUT);
+    } else if (c->cfg.idle_timeout > 0 && !c->streams && !c->draining &&
+               now - c->idle_since >= c->cfg.idle_timeout) {
+        /* Idle: GOAWAY, and the session ends once it is out. */
+        c->draining = true;
+        int rv = nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
+                                       nghttp2_session_get_last_proc_stream_id(c->s),
+                                       NGHTTP2_NO_ERROR, NULL, 0);
+        if (rv)
+            km__h2_fail(c, ng_err(rv));
+        else
+            km__h2_kick(c);
+    }
+}
+
 static void reader(void *arg)
 {
     km__h2_conn *c = arg;
+    km__h2_lock(c);
+    int64_t dl = read_deadline(c);
+    km__h2_unlock(c);
     for (;;) {
-        ssize_t n = km_read(c->fd, c->rbuf, RBUF, KM_FOREVER);
+        ssize_t n = km_read(c->fd, c->rbuf, RBUF, dl);
+        count(c->cfg.nread, n);
         km__h2_lock(c);
         if (!c->err) {
-            if (n <= 0) {
+            if (n == -ETIMEDOUT) {
+                read_timeout(c);
+            } else if (n <= 0) {
                 km__h2_fail(c, n == 0 ? -ECONNRESET : n == -ECANCELED ? -ECONNABORTED : (int)n);
             } else {
                 c->last_read = km_now();
@@ -205,6 +272,7 @@ static void reader(void *arg)
             }
         }
         bool stop = c->err != 0;
+        dl = read_deadline(c);
         km__h2_unlock(c);
         if (stop)
             break;
@@ -302,6 +370,7 @@ static void writer(void *arg)
         km__h2_unlock(c);
         /* Other goroutines submit meanwhile; their frames go in the next batch. */
         ssize_t w = km_write(c->fd, c->wbuf, len, km_now() + c->cfg.write_timeout);
+        count(c->cfg.nwritten, w);
         km__h2_lock(c);
         c->wlen = 0;
         if (w < 0)
@@ -312,6 +381,11 @@ static void writer(void *arg)
 }
 
 int km__h2_conn_start(km__h2_conn *c, km_group *grp)
+{
+    return km__h2_conn_start_with(c, grp, NULL, 0);
+}
+
+int km__h2_conn_start_with(km__h2_conn *c, km_group *grp, const void *initial, size_t len)
 {
     km__h2_lock(c);
     nghttp2_settings_entry iv[4];
@@ -336,6 +410,13 @@ int km__h2_conn_start(km__h2_conn *c, km_group *grp)
         km__h2_fail(c, ng_err(rv));
         km__h2_unlock(c);
         return -ENOMEM;
+    }
+    /* After our SETTINGS, so that whatever the bytes make us answer
+     * follows them, as HTTP/2 wants. */
+    if (len) {
+        ssize_t rn = nghttp2_session_mem_recv(c->s, initial, len);
+        if (rn < 0)
+            km__h2_fail(c, ng_err(rn));
     }
     c->io_live = 2;
     atomic_fetch_add(&c->refs, 2);

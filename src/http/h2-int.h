@@ -62,6 +62,13 @@ typedef struct {
     int64_t   keepalive_interval;   /* ns without input before a PING; 0 off */
     int64_t   keepalive_timeout;    /* ns the PING's ACK may take */
     int64_t   write_timeout;        /* ns one socket write may block */
+    /* Server role: a connection with no stream open for this long gets
+     * GOAWAY and closes (0: never); one whose peer sent no SETTINGS
+     * within settings_timeout of the start is closed (0: never). */
+    int64_t   idle_timeout;
+    int64_t   settings_timeout;
+    bool      borrowed_fd;          /* the caller closes fd, after km__h2_conn_wait */
+    _Atomic uint64_t *nread, *nwritten;  /* bytes moved are added here (may be NULL) */
     km__h2_hooks hooks;
 } km__h2_cfg;
 
@@ -131,6 +138,10 @@ struct km__h2_stream {
     int            err;         /* first error; every call returns it */
     uint32_t       rst_code;    /* RST_STREAM code received (or sent) */
     bool           closed;      /* the session closed it */
+    bool           end_sent;    /* our END_STREAM went out */
+    bool           rst_after_end; /* server: reset (NO_ERROR) once it has */
+    km_group      *grp;         /* cancelled when the stream is reset or its
+                                   connection fails before it is done */
     km__h2_stream *prev, *next; /* c->streams */
     km__h2_stream *fresh_next;  /* c->fresh */
 };
@@ -162,6 +173,12 @@ struct km__h2_conn {
     char           *wbuf;
     size_t          wlen, wcap;
     int64_t         last_read;  /* km_now() of the last input */
+    int64_t         started;    /* km_now() at km__h2_conn_new */
+    int64_t         idle_since; /* when the last stream went (streams NULL) */
+    /* Server: flood accounting (h2-flood.c). */
+    int64_t         flood_tokens, flood_at;
+    int             flood_empty;
+    bool            flooded;    /* GOAWAY ENHANCE_YOUR_CALM sent */
     int64_t         ping_sent;  /* 0 when no keepalive PING is outstanding */
 };
 
@@ -174,6 +191,12 @@ int  km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg);
  * run until the connection ends; a cancelled grp ends it. 0, or the
  * errors of km_group_go / km_go (the connection has then failed). */
 int  km__h2_conn_start(km__h2_conn *c, km_group *grp);
+/* The same, with n bytes already read from the socket (a server that
+ * sniffed the client's preface) processed before anything read later. */
+int  km__h2_conn_start_with(km__h2_conn *c, km_group *grp, const void *initial, size_t n);
+/* Waits until the reader and writer have both returned: the connection
+ * is over (a borrowed fd may be closed now). */
+void km__h2_conn_wait(km__h2_conn *c);
 /* Waits for the peer's first SETTINGS (its limits are known from then
  * on; a peer that does not speak HTTP/2 fails here). 0, the connection's
  * error, -ETIMEDOUT, -ECANCELED. */
@@ -201,6 +224,13 @@ void km__h2_unlock(km__h2_conn *c);
 void km__h2_kick(km__h2_conn *c);
 /* Fails the connection (lock held). The first error sticks. */
 void km__h2_fail(km__h2_conn *c, int err);
+/* h2-flood.c: a server's limits on frames that ask for nothing.
+ * options: nghttp2's own; frame: accounts one received frame, false when
+ * the peer floods (the session is then ended); earn: the peer got a
+ * frame of answer. Lock held. */
+void km__h2_flood_options(nghttp2_option *opt);
+bool km__h2_flood_frame(km__h2_conn *c, const nghttp2_frame *f);
+void km__h2_flood_earn(km__h2_conn *c);
 /* Installs the nghttp2 callbacks (h2-cb.c). */
 void km__h2_callbacks(nghttp2_session_callbacks *cb);
 /* nghttp2's memory, through kumo's allocator hook (h2-mem.c). */
@@ -231,6 +261,14 @@ int     km__h2_wait_head(km__h2_stream *st, int64_t deadline);
 /* Reads body bytes: > 0, 0 at the end, st's error, -ETIMEDOUT (the stream
  * stays usable), -ECANCELED (it is reset). */
 ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline);
+/* Has all of st's input come (END_STREAM received)? */
+bool    km__h2_input_ended(km__h2_stream *st);
+/* The group to cancel if st is reset or its connection fails before it
+ * is done (NULL: none). Cleared before the group goes away. */
+void    km__h2_stream_set_group(km__h2_stream *st, km_group *grp);
+/* Waits until st's output has gone out whole (END_STREAM sent). 0; st's
+ * error; -ETIMEDOUT or -ECANCELED (then st is reset). */
+int     km__h2_drain(km__h2_stream *st, int64_t deadline);
 /* Resets st with RST_STREAM code unless it closed; its calls return err
  * from now on. Idempotent. */
 void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);

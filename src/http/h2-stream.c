@@ -46,6 +46,8 @@ void km__h2_stream_unref(km__h2_stream *st)
     if (st->prev) st->prev->next = st->next;
     else c->streams = st->next;
     if (st->next) st->next->prev = st->prev;
+    if (!c->streams)
+        c->idle_since = km_now();
     stream_free(st);
 }
 
@@ -62,8 +64,9 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
 {
     km__h2_conn *c = st->c;
     st->closed = true;
-    /* Closed before END_STREAM came: reset (NO_ERROR included). */
-    if (!st->err && !st->in_end)
+    /* Closed before END_STREAM came, or (a server) before ours went:
+     * reset (NO_ERROR included). */
+    if (!st->err && (!st->in_end || (c->cfg.role == KM__H2_SERVER && !st->end_sent)))
         st->err = km__h2_rst_err(code);
     if (!st->rst_code)
         st->rst_code = code;
@@ -73,6 +76,9 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
         km_cond_signal(c->slot_cv);
         c->notify = true;
     }
+    /* Reset (or cut off) while its handler works on it: the handler stops. */
+    if (st->grp && st->err)
+        km_group_cancel(st->grp);
     km_cond_broadcast(st->cv);
     if (st->in_session) {
         st->in_session = false;
@@ -190,9 +196,9 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
 {
     km__h2_conn *c = st->c;
     km__h2_lock(c);
-    int rc = st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
-    if (!rc && (st->has_body || st->out_end))
-        rc = -EALREADY;
+    /* Answering twice is the caller's mistake, whatever became of st. */
+    int rc = st->has_body || st->out_end ? -EALREADY :
+             st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
     if (!rc) {
         nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
         int rv = nghttp2_submit_response(c->s, st->id, nv, n, end ? NULL : &prd);
@@ -353,6 +359,45 @@ ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
     return rc;
 }
 
+bool km__h2_input_ended(km__h2_stream *st)
+{
+    km__h2_lock(st->c);
+    bool ended = st->in_end;
+    km__h2_unlock(st->c);
+    return ended;
+}
+
+void km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
+{
+    km__h2_lock(st->c);
+    st->grp = grp;
+    /* Gone already: its handler should not even start. */
+    if (grp && (st->err || st->c->err))
+        km_group_cancel(grp);
+    km__h2_unlock(st->c);
+}
+
+int km__h2_drain(km__h2_stream *st, int64_t deadline)
+{
+    km__h2_conn *c = st->c;
+    int rc;
+    km__h2_lock(c);
+    for (;;) {
+        if ((rc = st->err) || st->end_sent)
+            break;
+        if (st->closed || c->err) {
+            rc = c->err ? c->err : -EPIPE;
+            break;
+        }
+        if ((rc = wait_locked(st, deadline))) {
+            reset_locked(st, NGHTTP2_CANCEL, rc);
+            break;
+        }
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
 void km__h2_reset(km__h2_stream *st, uint32_t code, int err)
 {
     km__h2_conn *c = st->c;
@@ -367,10 +412,22 @@ void km__h2_stream_release(km__h2_stream *st)
         return;
     km__h2_conn *c = st->c;
     km__h2_lock(c);
+    st->grp = NULL;
     /* Finished both ways (all input came, the output is ended): let the
-     * session send what is queued and close it. Otherwise cancel. */
-    if (!(st->in_end && st->out_end))
+     * session send what is queued and close it. A server that answered
+     * without reading the whole request tells the client to stop sending
+     * (RST_STREAM NO_ERROR, RFC 9113 §8.1) once the answer is out.
+     * Otherwise cancel. */
+    if (st->in_end && st->out_end) {
+        /* done */
+    } else if (c->cfg.role == KM__H2_SERVER && st->out_end && !st->err) {
+        if (st->end_sent)
+            reset_locked(st, NGHTTP2_NO_ERROR, -EPIPE);
+        else
+            st->rst_after_end = true;
+    } else {
         reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
+    }
     st->user = false;
     km__h2_stream_unref(st);
     km__h2_unlock(c);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* HTTP server life cycle: listening, accepting, limits, graceful shutdown. */
-#include "h1-int.h"
+#include "h2s-int.h"
 #include "rt/rt-int.h"
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +18,8 @@ static void defaults(km_http_config *c)
     if (!c->write_timeout) c->write_timeout = 30 * SEC;
     if (!c->idle_timeout) c->idle_timeout = 60 * SEC;
     if (!c->max_conns) c->max_conns = 10000;
+    if (!c->h2_max_streams) c->h2_max_streams = 250;
+    if (!c->h2_stream_window) c->h2_stream_window = 256 << 10;
 }
 
 #define KEEP_FREE 256           /* closed connections kept for reuse */
@@ -68,6 +70,8 @@ static km__conn *conn_new(km_http_server *s, int fd)
     km__group_init(c->group, s->group, KM_FOREVER);
     c->rlen = c->rpos = c->wlen = c->loglen = 0;
     c->broken = c->lean = c->drained = c->hup_watched = false;
+    c->fresh = true;
+    c->h2 = NULL;
     c->prev = NULL;
     atomic_store(&c->busy, false);
     atomic_store_explicit(&c->nread, 0, memory_order_relaxed);
@@ -233,8 +237,11 @@ int km_http_shutdown(km_http_server *s, int64_t deadline)
     int rc = 0;
     for (;;) {
         km_mutex_lock(s->mu);
+        int64_t now = km_now();
         for (km__conn *c = s->conns; c; c = c->next)
-            if (!atomic_load(&c->busy))
+            if (c->h2)
+                km__h2s_drain(c, now);
+            else if (!atomic_load(&c->busy))
                 km_shutdown(c->fd, SHUT_RD);
         km_mutex_unlock(s->mu);
         int64_t step = km_now() + SEC / 20;
