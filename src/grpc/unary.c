@@ -15,6 +15,7 @@ static int exchange(km_grpc_stream *st, int (*send)(km_grpc_stream *, const void
     rc = km_grpc_stream_recv(st, rep, deadline);
     if (rc == 0) {
         /* OK, but no message: a unary call must have one. */
+        km__grpc_stream_mark(st, KM_GRPC_INTERNAL, "server sent no response message");
         return -EPROTO;
     }
     if (rc < 0)
@@ -41,10 +42,7 @@ int km_grpc_unary(km_grpc_channel *ch, const char *method, const km_grpc_md *md,
     int rc = km_grpc_stream_open(ch, method, md, nmd, deadline, out);
     if (rc)
         return rc;
-    rc = exchange(*out, send_raw, req, n, deadline, rep);
-    if (rc == -EPROTO)
-        km__grpc_stream_mark(*out, KM_GRPC_INTERNAL, "server sent no response message");
-    return rc;
+    return exchange(*out, send_raw, req, n, deadline, rep);
 }
 
 int km_grpc_unary_pb(km_grpc_channel *ch, const char *method, const km_grpc_md *md, size_t nmd,
@@ -58,8 +56,6 @@ int km_grpc_unary_pb(km_grpc_channel *ch, const char *method, const km_grpc_md *
         return rc;
     km_str m;
     rc = exchange(*out, send_pb, req, 0, deadline, &m);
-    if (rc == -EPROTO)
-        km__grpc_stream_mark(*out, KM_GRPC_INTERNAL, "server sent no response message");
     if (rc)
         return rc;
     if ((rc = km__grpc_pb_unpack(d, m, rep)) == -EBADMSG)
