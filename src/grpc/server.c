@@ -1,17 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /* The gRPC server as an HTTP handler: checks a request, finds its method, runs the handler under the call's deadline, sends the status. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "grpc/grpc-int.h"
 #include "rt/alloc.h"
 
-bool km_grpc_is_request(const km_http_req *r)
+/* application/grpc, application/grpc+proto, application/grpc;... */
+static bool grpc_type(km_str ct)
 {
-    km_str ct = km_http_header(r, "content-type");
-    /* application/grpc, application/grpc+proto, application/grpc;... */
     return ct.p && ct.n >= 16 && !strncasecmp(ct.p, "application/grpc", 16) &&
            (ct.n == 16 || ct.p[16] == '+' || ct.p[16] == ';');
+}
+
+bool km_grpc_is_request(const km_http_req *r)
+{
+    return r && grpc_type(km_http_header(r, "content-type"));
+}
+
+static bool name_is(km_str n, const char *lit, size_t len)
+{
+    return n.n == len && !strncasecmp(n.p, lit, len);
+}
+
+/* The fields the server itself reads, in one pass over the request's. */
+typedef struct {
+    km_str ctype, timeout, encoding;
+} grpc_fields;
+
+static void scan(const km_http_req *r, grpc_fields *f)
+{
+    *f = (grpc_fields){ { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
+    size_t n = km_http_header_count(r);
+    for (size_t i = 0; i < n; i++) {
+        km_str name, value;
+        km_http_header_at(r, i, &name, &value);
+        if (name_is(name, "content-type", 12)) {
+            if (!f->ctype.p)
+                f->ctype = value;
+        } else if (name.n > 5 && !strncasecmp(name.p, "grpc-", 5)) {
+            if (name_is(name, "grpc-timeout", 12) && !f->timeout.p)
+                f->timeout = value;
+            else if (name_is(name, "grpc-encoding", 13) && !f->encoding.p)
+                f->encoding = value;
+        }
+    }
 }
 
 static void plain(km_http_resp *w, int status, const char *text)
@@ -24,8 +58,8 @@ static void plain(km_http_resp *w, int status, const char *text)
 static void status_fields(km_http_resp *w, int (*add)(km_http_resp *, const char *, const char *),
                           int code, const char *msg, const km__grpc_fields *trailers)
 {
-    char num[16];
-    snprintf(num, sizeof num, "%d", code);
+    char num[24];
+    km__grpc_utoa(num, (uint64_t)code);
     add(w, "grpc-status", num);
     if (msg && *msg) {
         size_t n = strlen(msg);
@@ -121,7 +155,9 @@ static void unknown(km_http_resp *w, const km_grpc_server *s, km_str path)
 void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
 {
     km_grpc_server *s = server;
-    bool grpc = km_grpc_is_request(r);
+    grpc_fields f;
+    scan(r, &f);
+    bool grpc = grpc_type(f.ctype);
     if (!grpc && s->fallback) {
         s->fallback(r, w, s->fallback_ud);
         return;
@@ -147,10 +183,9 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
         return;
     }
     int64_t deadline = KM_FOREVER;
-    km_str tmo = km_http_header(r, "grpc-timeout");
-    if (tmo.p) {
+    if (f.timeout.p) {
         int64_t ns;
-        if (km__grpc_timeout_parse(tmo.p, tmo.n, &ns)) {
+        if (km__grpc_timeout_parse(f.timeout.p, f.timeout.n, &ns)) {
             trailers_only(w, KM_GRPC_INTERNAL, "grpc: malformed grpc-timeout", NULL);
             return;
         }
@@ -162,11 +197,16 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
             return;
         }
     }
-    km_str enc = km_http_header(r, "grpc-encoding");
-    km_grpc_call c = {
-        .srv = s, .m = m, .r = r, .w = w, .deadline = deadline,
-        .encoded = enc.p && !(enc.n == 8 && !memcmp(enc.p, "identity", 8)),
-    };
+    /* The call lives on this goroutine's stack; its lent buffer is left
+     * as it is (a kilobyte of zeros per call for nothing). */
+    km_grpc_call c;
+    memset(&c, 0, offsetof(km_grpc_call, lent));
+    c.srv = s;
+    c.m = m;
+    c.r = r;
+    c.w = w;
+    c.deadline = deadline;
+    c.encoded = f.encoding.p && !(f.encoding.n == 8 && !memcmp(f.encoding.p, "identity", 8));
     km__grpc_rd_init(&c.rd, c.lent, sizeof c.lent, s->cfg.max_recv_msg);
     if (run(&c)) {
         /* Whatever the handler said, the client has given up by now. */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* grpc-timeout: how long the caller waits, as at most eight digits and a unit. */
-#include <stdio.h>
 #include "grpc/wire-int.h"
 
 #define MAX_DIGITS 8
@@ -41,8 +40,15 @@ size_t km__grpc_timeout_format(int64_t ns, char out[KM__GRPC_TIMEOUT_MAX])
     for (size_t u = 0; u < NUNITS; u++) {
         /* Rounded up: a caller is never told it has less time than it does. */
         int64_t v = ns / units[u].ns + (ns % units[u].ns != 0);
-        if (v <= MAX_VALUE)
-            return (size_t)snprintf(out, KM__GRPC_TIMEOUT_MAX, "%lld%c", (long long)v, units[u].unit);
+        if (v <= MAX_VALUE) {
+            size_t n = km__grpc_utoa(out, (uint64_t)v);
+            out[n++] = units[u].unit;
+            out[n] = 0;
+            return n;
+        }
     }
-    return (size_t)snprintf(out, KM__GRPC_TIMEOUT_MAX, "%lldH", MAX_VALUE);
+    size_t n = km__grpc_utoa(out, MAX_VALUE);
+    out[n++] = 'H';
+    out[n] = 0;
+    return n;
 }

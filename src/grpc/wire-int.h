@@ -61,6 +61,22 @@ void km__grpc_rd_fill(km__grpc_rd *rd, size_t n);
  * that message was cut short. */
 static inline bool km__grpc_rd_partial(const km__grpc_rd *rd) { return rd->len != 0; }
 
+/* Writes v in decimal and a NUL (out has room for 21 bytes); returns the
+ * length. A status or a timeout on every call: printf is too slow. */
+static inline size_t km__grpc_utoa(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
 /* ---- grpc-message (percent.c) ---- */
 
 /* Room km__grpc_pct_encode needs for n bytes (with the NUL). */
