@@ -264,6 +264,10 @@ km_http_req *km_grpc_call_http(km_grpc_call *c);
  *     else log(km_grpc_stream_status(st));   // st is there on failures too
  *     km_grpc_stream_free(st);
  *
+ * A stream may be used by two goroutines at once, one sending
+ * (send, close_send) and one receiving (recv, headers, trailers);
+ * km_grpc_stream_cancel and km_grpc_stream_status are safe from any.
+ *
  * Errors (negative errno values) and the status each one leaves:
  *   -EREMOTEIO   the server ended the call with a status other than OK
  *   -ETIMEDOUT   the call's deadline passed (the stream is reset):
