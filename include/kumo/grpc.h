@@ -133,7 +133,9 @@ void km_grpc_pb_free(ProtobufCMessage *m);
  * ====================================================================== */
 
 typedef struct km_grpc_server km_grpc_server;
-/* One call as its handler sees it; valid until the handler returns. */
+/* One call as its handler sees it; valid until the handler returns. Its
+ * functions are called by one goroutine at a time (the handler's, or one
+ * it started and waits for). */
 typedef struct km_grpc_call km_grpc_call;
 
 typedef void km_grpc_handler(km_grpc_call *call, void *ud);
