@@ -19,7 +19,8 @@ extern "C" {
  * between goroutines; call from goroutines.
  *
  * A stream is one request/response exchange, either side of which may
- * stream (what gRPC needs):
+ * stream (what gRPC needs). One goroutine may write it while another
+ * reads it, and any goroutine may cancel it; otherwise one call at a time:
  *
  *     km_http_kv h[] = { { ":method", "POST" }, { ":path", "/echo" },
  *                        { "content-type", "application/grpc" } };
@@ -32,23 +33,23 @@ extern "C" {
  *     km_http2_stream_free(st);
  *
  * Errors a stream's calls return (negative errno values):
- *   -ETIMEDOUT    the call's deadline passed (see each call for what then)
+ *   -ETIMEDOUT    the call's deadline passed (each call says what then);
+ *                 also the connection's: its keepalive PING went
+ *                 unanswered, or a socket write blocked past write_timeout
  *   -ECANCELED    the stream was cancelled (km_http2_stream_cancel, or
  *                 the calling goroutine's group was cancelled, which also
  *                 resets the stream)
  *   -EAGAIN       the server did not process the stream: it was refused
  *                 (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last
- *                 stream id); safe to retry, also non-idempotent requests
+ *                 stream id); safe to retry, non-idempotent requests too
  *   -ECONNRESET   the server reset the stream (km_http2_stream_reset_code
  *                 says with what), or the connection was closed
  *   -EPIPE        writing after the body was ended, or after the stream
- *                 or connection closed
+ *                 or the connection closed
  *   -EPROTO       the server broke the protocol (stream or connection)
  *   -EMSGSIZE     a header block larger than max_header_bytes came, or
  *                 ours was too large to send
- *   -ETIMEDOUT    also: the connection's keepalive PING went unanswered,
- *                 or a socket write blocked past write_timeout
- *   -ENOMEM, and for opening: -ECONNREFUSED and the other km_dial errors. */
+ *   -ENOMEM; and for opening: -ECONNREFUSED and the other km_dial errors. */
 typedef struct km_http2_client km_http2_client;
 typedef struct km_http2_stream km_http2_stream;
 
@@ -56,7 +57,8 @@ typedef struct {
     const char *addr;               /* target, as km_dial takes it ("127.0.0.1:50051",
                                        "unix:/path"); required; copied */
     const char *authority;          /* :authority when a request has none;
-                                       NULL: addr; copied */
+                                       NULL: addr ("localhost" for unix:);
+                                       copied */
     const char *scheme;             /* :scheme when a request has none; NULL: "http" */
     int      max_conns;             /* 0: 4 connections to the target at most */
     int64_t  connect_timeout;       /* ns; 0: 5 s (the call's deadline also applies) */
@@ -67,6 +69,9 @@ typedef struct {
                                        input from the server */
     int64_t  keepalive_timeout;     /* ns; 0: 20 s for its ACK, else the connection
                                        fails with -ETIMEDOUT */
+    bool     keepalive_idle;        /* PING also while no stream is open (off: some
+                                       servers, grpc-go's by default, answer such
+                                       pings with GOAWAY) */
     int64_t  write_timeout;         /* ns; 0: 30 s that one socket write may block */
     uint32_t stream_window;         /* 0: 1 MiB. Receive window per stream: the most
                                        a stream buffers that nobody has read; the
@@ -88,10 +93,11 @@ void km_http2_client_free(km_http2_client *c);
 /* What the client holds now and has done (for tests and metrics). */
 typedef struct {
     int      conns;                 /* connections usable for new streams */
-    int      streams;               /* streams open on them */
+    int      streams;               /* streams open (or queued) on them */
     uint64_t dials, dial_failures;  /* connection attempts, and failed ones */
     uint64_t conns_lost;            /* connections dropped: failed or GOAWAY */
 } km_http2_client_stat;
+/* Call from a goroutine. */
 void km_http2_client_stat_read(km_http2_client *c, km_http2_client_stat *st);
 
 /* Opens a stream and sends its request headers. hdrs are the request's
@@ -134,9 +140,10 @@ km_str km_http2_stream_header(km_http2_stream *st, const char *name);
 size_t km_http2_stream_header_count(km_http2_stream *st);
 int    km_http2_stream_header_at(km_http2_stream *st, size_t i, km_str *name, km_str *value);
 
-/* Reads response body bytes into buf: their count (> 0), 0 at the end of
- * the stream (all of the body read), or the stream's error; -ETIMEDOUT
- * when nothing came by deadline (the stream stays usable); -ECANCELED.
+/* Reads up to n (> 0) response body bytes into buf: their count (> 0),
+ * 0 at the end of the stream (all of the body read), or the stream's
+ * error; -ETIMEDOUT when nothing came by deadline (the stream stays
+ * usable); -ECANCELED; -EINVAL (buf NULL or n 0).
  * Reading gives the server its flow-control window back: a stream that
  * is not read holds at most stream_window bytes, then the server waits. */
 ssize_t km_http2_stream_read(km_http2_stream *st, void *buf, size_t n, int64_t deadline);

@@ -70,6 +70,8 @@ static void compact(km__conn *c)
  * per line. */
 static void access_log(km__conn *c)
 {
+    if (c->st.s->cfg.access_log_fd <= 0)
+        return;
     char line[KM__LOGLINE];
     size_t n = km__access_line(&c->st, line, sizeof line);
     if (n == 0)

@@ -5,7 +5,7 @@
 #include "h2-int.h"
 #include "rt/alloc.h"
 
-#define RING_MIN   4096
+#define RING_MIN   1024
 /* A drained buffer bigger than this is given back: an idle stream that
  * once received a large message should not keep its buffer. */
 #define RING_KEEP  65536

@@ -3,14 +3,19 @@
 #include <string.h>
 #include "h2-int.h"
 
-static km__h2_stream *stream_of(nghttp2_session *s, int32_t id)
+/* The stream of an id: the last one asked for is remembered, since a
+ * request's head asks once per field (nghttp2's map is a hash lookup);
+ * km__h2_stream_detach forgets it. */
+static km__h2_stream *stream_of(km__h2_conn *c, int32_t id)
 {
-    return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
-}
-
-static void wake(km__h2_stream *st)
-{
-    km_cond_broadcast(st->cv);
+    nghttp2_session *s = c->s;
+    if (id <= 0)
+        return NULL;
+    if (id != c->last_id) {
+        c->last_st = nghttp2_session_get_stream_user_data(s, id);
+        c->last_id = c->last_st ? id : 0;
+    }
+    return c->last_st;
 }
 
 /* Server role: a peer opens a stream. Its object exists from the first
@@ -39,7 +44,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
                      size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     km__h2_conn *c = ud;
-    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    km__h2_stream *st = stream_of(c, f->hd.stream_id);
     if (f->hd.type != NGHTTP2_HEADERS || !st || st->err)
         return 0;
     km__h2_hblock *b = st->head_done ? &st->trail : &st->head;
@@ -53,7 +58,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
          * connection lives on, since the block is still decoded (HPACK's
          * state is shared), only not kept. */
         st->err = rc;
-        wake(st);
+        km__h2_wake(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     return 0;
@@ -81,7 +86,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     km__h2_stream *st;
     switch (f->hd.type) {
     case NGHTTP2_HEADERS:
-        if (!(st = stream_of(s, f->hd.stream_id)))
+        if (!(st = stream_of(c, f->hd.stream_id)))
             break;
         if (st->head_done) {
             st->trail_done = true;
@@ -102,16 +107,16 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
             st->in_end = true;
-        wake(st);
+        km__h2_wake(st);
         break;
     case NGHTTP2_DATA:
-        if ((st = stream_of(s, f->hd.stream_id)) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        if ((st = stream_of(c, f->hd.stream_id)) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
             st->in_end = true;
-            wake(st);
+            km__h2_wake(st);
         }
         break;
     case NGHTTP2_RST_STREAM:
-        if ((st = stream_of(s, f->hd.stream_id)))
+        if ((st = stream_of(c, f->hd.stream_id)))
             st->rst_code = f->rst_stream.error_code;
         break;
     case NGHTTP2_SETTINGS:
@@ -148,7 +153,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
     int rv = nghttp2_session_consume_connection(s, len);
     if (nghttp2_is_fatal(rv))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    km__h2_stream *st = stream_of(s, id);
+    km__h2_stream *st = stream_of(c, id);
     if (!st || st->err) {
         rv = nghttp2_session_consume_stream(s, id, len);
         return nghttp2_is_fatal(rv) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
@@ -159,16 +164,17 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id,
     if (rc) {
         /* -ENOBUFS cannot happen while nghttp2 enforces the window. */
         st->err = rc == -ENOMEM ? -ENOMEM : -EPROTO;
-        wake(st);
+        km__h2_wake(st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    wake(st);
+    km__h2_wake(st);
     return 0;
 }
 
 static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
-    km__h2_stream *st = stream_of(s, id);
+    km__h2_conn *c = ud;
+    km__h2_stream *st = stream_of(c, id);
     if (st)
         km__h2_stream_detach(st, code);
     return 0;
@@ -176,7 +182,8 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *
 
 static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib_err, void *ud)
 {
-    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    km__h2_conn *c = ud;
+    km__h2_stream *st = stream_of(c, f->hd.stream_id);
     /* A header block too large to send; nghttp2 closes the stream next
      * (on_stream_close), which would otherwise say "refused". */
     if (f->hd.type == NGHTTP2_HEADERS && st && !st->err && lib_err == NGHTTP2_ERR_FRAME_SIZE_ERROR)
@@ -186,10 +193,11 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib
 
 static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *f, int lib_err, void *ud)
 {
-    km__h2_stream *st = stream_of(s, f->hd.stream_id);
+    km__h2_conn *c = ud;
+    km__h2_stream *st = stream_of(c, f->hd.stream_id);
     if (st && !st->err) {
         st->err = -EPROTO;
-        wake(st);
+        km__h2_wake(st);
     }
     return 0;
 }
@@ -205,7 +213,7 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     if (f->hd.type == NGHTTP2_DATA && c->cfg.role == KM__H2_SERVER)
         km__h2_flood_earn(c);
     if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
-        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && (st = stream_of(s, f->hd.stream_id))) {
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && (st = stream_of(c, f->hd.stream_id))) {
         st->end_sent = true;
         km_cond_broadcast(st->cv);
         /* The answer is out; the rest of the request is not wanted. */

@@ -34,6 +34,7 @@ static int ng_err(ssize_t rv)
 static void destroy(km__h2_conn *c)
 {
     nghttp2_session_del(c->s);
+    km__h2_mem_drop(&c->memc);
     /* Streams whose users are gone but which the session still held. */
     while (c->streams) {
         km__h2_stream *st = c->streams;
@@ -41,6 +42,7 @@ static void destroy(km__h2_conn *c)
         st->refs = 1;
         km__h2_stream_unref(st);
     }
+    km__h2_stream_cache_free(c);
     if (c->fd >= 0 && !c->cfg.borrowed_fd)
         km_close(c->fd);
     km__free(c->rbuf);
@@ -71,6 +73,7 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     c->wcap = WBATCH + 32768;
     atomic_init(&c->refs, 1);
     c->last_read = c->started = c->idle_since = km_now();
+    km__h2_mem_init(&c->mem, &c->memc);
     nghttp2_session_callbacks *cb = NULL;
     nghttp2_option *opt = NULL;
     int rc = -ENOMEM;
@@ -84,16 +87,11 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     nghttp2_option_set_no_auto_window_update(opt, 1);
     /* Closed streams are kept only for priorities, which kumo ignores. */
     nghttp2_option_set_no_closed_streams(opt, 1);
-    /* RFC 9113 forbids spaces at the ends of a field value, but gRPC
-     * peers (grpc-go, grpcio) send grpc-message that way ("  both ends  "
-     * goes out as is): refusing it would reset the stream and lose the
-     * status. What we send is still checked (h2-client.c). */
-    nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
     if (c->cfg.role == KM__H2_SERVER)
         km__h2_flood_options(opt);
     int nrv = c->cfg.role == KM__H2_CLIENT
-        ? nghttp2_session_client_new3(&c->s, cb, c, opt, &km__h2_mem)
-        : nghttp2_session_server_new3(&c->s, cb, c, opt, &km__h2_mem);
+        ? nghttp2_session_client_new3(&c->s, cb, c, opt, &c->mem)
+        : nghttp2_session_server_new3(&c->s, cb, c, opt, &c->mem);
     if (nrv)
         goto fail;
     nghttp2_option_del(opt);
@@ -152,7 +150,7 @@ void km__h2_fail(km__h2_conn *c, int err)
         /* A stream that got all of its input keeps it readable. */
         if (!st->closed && !st->err && !st->in_end)
             st->err = err;
-        km_cond_broadcast(st->cv);
+        km__h2_wake(st);
     }
     km_cond_broadcast(c->slot_cv);
     km_cond_signal(c->wcv);
@@ -250,11 +248,19 @@ static void read_timeout(km__h2_conn *c)
 static void reader(void *arg)
 {
     km__h2_conn *c = arg;
+    bool drained = false;
     km__h2_lock(c);
     int64_t dl = read_deadline(c);
     km__h2_unlock(c);
     for (;;) {
-        ssize_t n = km_read(c->fd, c->rbuf, RBUF, dl);
+        /* A read that stopped short of the buffer emptied the socket, and
+         * anything after it raises a new edge (a hang-up that came with
+         * the bytes stays visible to the wait): wait for that rather than
+         * spend a read on EAGAIN (one system call per batch of frames). */
+        ssize_t n = drained ? km_fd_wait(c->fd, KM_FD_READ, dl) : 0;
+        if (n == 0)
+            n = km_read(c->fd, c->rbuf, RBUF, dl);
+        drained = n > 0 && n < RBUF;
         count(c->cfg.nread, n);
         km__h2_lock(c);
         if (!c->err) {
@@ -281,10 +287,14 @@ static void reader(void *arg)
 }
 
 /* Keepalive: a PING once nothing has been read for a while, and failure
- * when its ACK is late. Returns when to look again. */
+ * when its ACK is late. Returns when to look again. Without streams only
+ * if asked (keepalive_idle): servers may take pings on an idle
+ * connection for abuse (grpc-go's default policy answers them with
+ * GOAWAY ENHANCE_YOUR_CALM). A stream that opens wakes the writer, which
+ * looks again. */
 static int64_t keepalive(km__h2_conn *c)
 {
-    if (c->cfg.keepalive_interval <= 0)
+    if (c->cfg.keepalive_interval <= 0 || (!c->nstreams && !c->cfg.keepalive_idle && !c->ping_sent))
         return KM_FOREVER;
     int64_t now = km_now();
     if (c->ping_sent) {
@@ -364,15 +374,11 @@ static void writer(void *arg)
             c->writer_idle = false;
             if (rc == -ECANCELED) {
                 km__h2_fail(c, -ECONNABORTED);
-            } else if (rc == 0 && c->streams && c->streams->next) {
-                /* Woken by one stream's frames while others are open: the
-                 * waker's wakee runs next, so without this each response
-                 * of a busy connection went out in a write of its own.
-                 * Letting the goroutines already runnable (the other
-                 * streams' handlers) queue theirs first makes it one
-                 * write for all: about 1 write per 16 answers instead of
-                 * 1 per answer with 16 calls in flight. A lone stream does
-                 * not wait: there is nothing to gather. */
+            } else if (rc == 0) {
+                /* Woken by the first stream with something to send; the
+                 * others the same input woke are runnable behind it. Let
+                 * them submit first, so that their frames share one write
+                 * instead of costing one each. */
                 km__h2_unlock(c);
                 km_yield();
                 km__h2_lock(c);

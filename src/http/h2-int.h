@@ -30,6 +30,9 @@
  * (with a reference it owns) and answers with km__h2_respond. */
 
 typedef struct km__h2_conn km__h2_conn;
+/* Small blocks nghttp2 freed, kept per connection by size class (h2-mem.c). */
+#define KM__H2_MEM_CLASSES 4
+typedef struct { void *free[KM__H2_MEM_CLASSES]; size_t bytes; } km__h2_memcache;
 typedef struct km__h2_stream km__h2_stream;
 
 enum { KM__H2_CLIENT, KM__H2_SERVER };
@@ -44,6 +47,11 @@ typedef struct {
      * the peer's concurrency limit changed, GOAWAY came, or the
      * connection failed (km__h2_conn_usable tells which). */
     void (*changed)(km__h2_conn *c, void *ud);
+    /* st's memory is about to be freed (not kept for reuse): the layer
+     * above frees what its own fields hold. No locks. A layer that sets
+     * this keeps its fields across reuse and resets them itself (without
+     * it, a kept stream's fields start from zero). */
+    void (*stream_gone)(km__h2_stream *st, void *ud);
     void *ud;
 } km__h2_hooks;
 
@@ -60,6 +68,7 @@ typedef struct {
                                        sizeof(km__h2_stream): the layer above
                                        puts its own fields behind the core's */
     int64_t   keepalive_interval;   /* ns without input before a PING; 0 off */
+    bool      keepalive_idle;       /* PING also with no stream open */
     int64_t   keepalive_timeout;    /* ns the PING's ACK may take */
     int64_t   write_timeout;        /* ns one socket write may block */
     /* Server role: a connection with no stream open for this long gets
@@ -122,6 +131,7 @@ struct km__h2_stream {
     bool           in_session;  /* the session's reference is held */
     bool           counted;     /* counts against the peer's concurrency limit */
     km_cond       *cv;          /* any change below */
+    int            nwait;       /* goroutines waiting on cv */
     /* receiving */
     km__h2_hblock  head, trail;
     bool           head_done, trail_done, head_1xx;
@@ -146,6 +156,13 @@ struct km__h2_stream {
     km__h2_stream *fresh_next;  /* c->fresh */
 };
 
+/* Wakes st's waiters, if any (lock held): most frames find none. */
+static inline void km__h2_wake(km__h2_stream *st)
+{
+    if (st->nwait)
+        km_cond_broadcast(st->cv);
+}
+
 /* ---- connections ---- */
 
 struct km__h2_conn {
@@ -167,8 +184,15 @@ struct km__h2_conn {
     bool            notify;     /* call hooks.changed after unlocking */
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
+    int             nstreams;   /* streams the session has open, either side's */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
+    nghttp2_mem     mem;        /* the session's allocator, with its cache: */
+    km__h2_memcache memc;
+    int32_t         last_id;    /* h2-cb.c's last lookup (0: none) */
+    km__h2_stream  *last_st;
+    km__h2_stream  *cache;      /* released streams, kept for new ones */
+    int             ncache;
     char           *rbuf;
     char           *wbuf;
     size_t          wlen, wcap;
@@ -233,8 +257,12 @@ bool km__h2_flood_frame(km__h2_conn *c, const nghttp2_frame *f);
 void km__h2_flood_earn(km__h2_conn *c);
 /* Installs the nghttp2 callbacks (h2-cb.c). */
 void km__h2_callbacks(nghttp2_session_callbacks *cb);
-/* nghttp2's memory, through kumo's allocator hook (h2-mem.c). */
+/* nghttp2's memory, through kumo's allocator hook (h2-mem.c): km__h2_mem
+ * shares nothing; a connection's own (init) keeps small freed blocks in mc
+ * for its next ones, until drop. */
 extern nghttp2_mem km__h2_mem;
+void km__h2_mem_init(nghttp2_mem *m, km__h2_memcache *mc);
+void km__h2_mem_drop(km__h2_memcache *mc);
 
 /* ---- stream operations (h2-stream.c) ---- */
 
@@ -249,6 +277,10 @@ int     km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
 /* Server role: answers st with headers nv; end: no body follows. 0,
  * -EALREADY, st's error, -ENOMEM. */
 int     km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end);
+/* Server role: answers st with headers nv and the whole body (n > 0, at
+ * most the send buffer), in one go. Errors as km__h2_respond. */
+int     km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
+                            const void *body, size_t len);
 /* Queues n bytes of body, end: the last ones. Blocks while st's send
  * buffer is full. 0; -EPIPE (the body was ended or the stream closed);
  * st's error; -ETIMEDOUT or -ECANCELED (then part of p may have been
@@ -261,13 +293,13 @@ int     km__h2_wait_head(km__h2_stream *st, int64_t deadline);
 /* Reads body bytes: > 0, 0 at the end, st's error, -ETIMEDOUT (the stream
  * stays usable), -ECANCELED (it is reset). */
 ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline);
-/* Has all of st's input come (END_STREAM received)? */
-bool    km__h2_input_ended(km__h2_stream *st);
 /* The group to cancel if st is reset or its connection fails before it
- * is done (NULL: none). Cleared before the group goes away. */
-void    km__h2_stream_set_group(km__h2_stream *st, km_group *grp);
-/* Waits until st's output has gone out whole (END_STREAM sent). 0; st's
- * error; -ETIMEDOUT or -ECANCELED (then st is reset). */
+ * is done (NULL: none; cleared before the group goes away). Returns
+ * whether all of st's input has come (END_STREAM received). */
+bool    km__h2_stream_set_group(km__h2_stream *st, km_group *grp);
+/* Waits until st's output can go out whole without waiting for the peer's
+ * flow-control window (or has: END_STREAM sent). 0; st's error;
+ * -ETIMEDOUT or -ECANCELED (then st is reset). */
 int     km__h2_drain(km__h2_stream *st, int64_t deadline);
 /* Resets st with RST_STREAM code unless it closed; its calls return err
  * from now on. Idempotent. */
@@ -277,7 +309,9 @@ void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);
 void    km__h2_stream_release(km__h2_stream *st);
 
 /* Internal to h2-*.c: */
-km__h2_stream *km__h2_stream_new(km__h2_conn *c);       /* lock not held */
+/* A new stream, or a kept one (lock held). */
+km__h2_stream *km__h2_stream_new(km__h2_conn *c);
+void km__h2_stream_cache_free(km__h2_conn *c);
 void km__h2_stream_link(km__h2_stream *st);             /* lock held */
 /* Drops one reference (lock held); the last frees st. */
 void km__h2_stream_unref(km__h2_stream *st);

@@ -75,7 +75,9 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
     if (k->backoff_base <= 0) k->backoff_base = 100 * MS;
     if (k->backoff_max <= 0) k->backoff_max = 10 * SEC;
     c->addr = dup_str(cfg->addr);
-    c->authority = dup_str(cfg->authority ? cfg->authority : cfg->addr);
+    /* A unix socket's path is no authority. */
+    c->authority = dup_str(cfg->authority ? cfg->authority
+                           : !strncmp(cfg->addr, "unix:", 5) ? "localhost" : cfg->addr);
     c->scheme = dup_str(cfg->scheme ? cfg->scheme : "http");
     k->addr = c->addr;
     k->authority = c->authority;
@@ -89,6 +91,7 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
         .stream_size = sizeof(km_http2_stream),
         .keepalive_interval = k->keepalive_interval,
         .keepalive_timeout = k->keepalive_timeout,
+        .keepalive_idle = k->keepalive_idle,
         .write_timeout = k->write_timeout,
         .hooks = { .changed = conn_changed, .ud = c },
     };

@@ -25,6 +25,15 @@ static void add(fields *f, const char *name, size_t nl, const char *value, size_
                                       NGHTTP2_NV_FLAG_NONE };
 }
 
+/* A field whose name and value live as long as the program: nghttp2
+ * keeps pointers instead of copies. */
+static void add_static(fields *f, const char *name, size_t nl, const char *value, size_t vl)
+{
+    if (f->n < MAX_FIELDS)
+        f->nv[f->n++] = (nghttp2_nv){ (uint8_t *)name, (uint8_t *)value, nl, vl,
+                                      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE };
+}
+
 /* Connection-specific fields mean nothing in HTTP/2 and make a response
  * malformed (RFC 9113 §8.2.2): a handler written for HTTP/1.1 may set them. */
 static bool hop_by_hop(const char *n, size_t l)
@@ -83,11 +92,15 @@ static const char *date_value(size_t *n)
 static void head_fields(fields *f, km_http_resp *w, const char *ctype, int64_t length)
 {
     int st = w->status % 1000;
-    f->status[0] = (char)('0' + st / 100);
-    f->status[1] = (char)('0' + st / 10 % 10);
-    f->status[2] = (char)('0' + st % 10);
-    add(f, ":status", 7, f->status, 3);
-    add(f, "server", 6, "kumo", 4);
+    if (st == 200) {
+        add_static(f, ":status", 7, "200", 3);
+    } else {
+        f->status[0] = (char)('0' + st / 100);
+        f->status[1] = (char)('0' + st / 10 % 10);
+        f->status[2] = (char)('0' + st % 10);
+        add(f, ":status", 7, f->status, 3);
+    }
+    add_static(f, "server", 6, "kumo", 4);
     size_t dn;
     const char *d = date_value(&dn);
     add(f, "date", 4, d, dn);
@@ -132,6 +145,16 @@ static int h2_send(km_http_resp *w, const char *ctype, const void *body, size_t 
     km__h2s_stream *s = km__h2s_of(w->st);
     /* An empty body ends with the head (one HEADERS frame with END_STREAM,
      * what gRPC calls Trailers-Only): no content-length then. */
+    if (n && !w->no_body && n <= s->core.c->cfg.send_buffer && !w->head_sent) {
+        /* The common answer: head and body queued under one lock. */
+        if (ctype && (strlen(ctype) > 200 || strpbrk(ctype, "\r\n")))
+            return -EINVAL;
+        w->head_sent = true;
+        fields f;
+        f.n = f.used = 0;
+        head_fields(&f, w, ctype, (int64_t)n);
+        return km__h2_respond_body(&s->core, f.nv, f.n, body, n);
+    }
     int rc = send_head(w, ctype, n ? (int64_t)n : -1, n == 0);
     if (!rc && n && !w->no_body)
         rc = km__h2_write(&s->core, body, n, true, write_deadline(s));

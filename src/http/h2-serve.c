@@ -16,6 +16,7 @@ static int request_head(km__h2s_stream *s, bool ended)
     const km__h2_hblock *b = &s->core.head;
     km__head *h = &s->st.req.h;
     *h = (km__head){ .version = 20, .keep_alive = true, .content_length = -1 };
+#define NAME_IS(lit) (name.n == sizeof lit - 1 && !memcmp(name.p, lit, sizeof lit - 1))
     km__hdr *hd = s->hdrs;
     if (b->n + 1 > KM__H2S_HDRS) {
         if (!(s->more = km__malloc((b->n + 1) * sizeof *hd)))
@@ -28,18 +29,19 @@ static int request_head(km__h2s_stream *s, bool ended)
     for (size_t i = 0; i < b->n; i++) {
         km_str name, value;
         km__h2_hblock_at(b, i, &name, &value);
+        /* HTTP/2 field names are lower case (nghttp2 refuses others). */
         if (name.n && name.p[0] == ':') {
-            if (km__str_ieq(name, ":method"))
+            if (NAME_IS(":method"))
                 h->method = value;
-            else if (km__str_ieq(name, ":path"))
+            else if (NAME_IS(":path"))
                 h->target = value;
-            else if (km__str_ieq(name, ":authority"))
+            else if (NAME_IS(":authority"))
                 authority = value;
             continue;
         }
-        if (km__str_ieq(name, "host"))
+        if (NAME_IS("host"))
             host = true;
-        else if (km__str_ieq(name, "content-length")) {
+        else if (NAME_IS("content-length")) {
             /* nghttp2 checked it is a number that the DATA will match. */
             int64_t v = 0;
             for (size_t k = 0; k < value.n; k++)
@@ -55,6 +57,7 @@ static int request_head(km__h2s_stream *s, bool ended)
     const char *q = h->target.n ? memchr(h->target.p, '?', h->target.n) : NULL;
     h->path = (km_str){ h->target.p, q ? (size_t)(q - h->target.p) : h->target.n };
     h->query = q ? (km_str){ q + 1, h->target.n - h->path.n - 1 } : (km_str){ h->target.p + h->target.n, 0 };
+#undef NAME_IS
     if (ended)
         h->content_length = 0;
     /* A body whose length nobody said: km_http_content_length gives -1. */
@@ -79,8 +82,7 @@ static void handle(void *arg)
     km__h2s_stream *s = arg;
     km_http_req *r = &s->st.req;
     km_http_resp *w = &s->st.resp;
-    bool ended = km__h2_input_ended(&s->core);
-    if (request_head(s, ended)) {
+    if (request_head(s, s->ended)) {
         km__h2_reset(&s->core, NGHTTP2_INTERNAL_ERROR, -ENOMEM);
         return;
     }
@@ -107,28 +109,41 @@ static void run(void *arg)
     km__h2s_stream *s = arg;
     km__h2s_conn *sc = s->sc;
     km__group_init(&s->grp, sc->c->group, KM_FOREVER);
-    km__h2_stream_set_group(&s->core, &s->grp);
+    s->ended = km__h2_stream_set_group(&s->core, &s->grp);
     km__group_run(&s->grp, handle, s);
     km__h2_stream_set_group(&s->core, NULL);
     km__timeout_close(&s->st);
     /* A group a handler made under the stream's and never freed keeps
      * the stream: that handler's leak, not a dangling pointer. */
     bool gone = km__group_fini(&s->grp) == 0;
-    km__free(s->st.tgroup);
-    km__free(s->st.resp.hdrs);
-    km__free(s->st.resp.trls);
+    /* What only this request needed; the header buffers and the timeout
+     * group stay with the stream for its next use (stream_gone frees them). */
     km__free(s->more);
     km__free(s->body);
+    s->more = NULL;
+    s->body = NULL;
     if (gone)
         km__h2_stream_release(&s->core);
     km_wg_done(sc->wg);
+}
+
+static void stream_gone(km__h2_stream *core, void *ud)
+{
+    (void)ud;
+    km__h2s_stream *s = (km__h2s_stream *)core;
+    km__free(s->st.tgroup);
+    km__free(s->st.resp.hdrs);
+    km__free(s->st.resp.trls);
 }
 
 static void on_stream(km__h2_conn *h, km__h2_stream *core, void *ud)
 {
     km__h2s_conn *sc = ud;
     km__h2s_stream *s = (km__h2s_stream *)core;
+    /* New, or kept from an earlier stream of this connection (see run). */
     s->sc = sc;
+    s->body_len = 0;
+    s->body_whole = s->body_reading = false;
     s->st.ops = &km__h2s_ops;
     s->st.s = sc->c->st.s;
     s->st.peer = &sc->c->peer;
@@ -162,7 +177,7 @@ void km__h2s_serve(km__conn *c)
         .write_timeout = cfg->write_timeout,
         .nread = &c->nread,
         .nwritten = &c->nwritten,
-        .hooks = { .stream_new = on_stream, .ud = &sc },
+        .hooks = { .stream_new = on_stream, .stream_gone = stream_gone, .ud = &sc },
     };
     /* Busy for good: the server's shutdown drains it with GOAWAY, never
      * by closing its socket under it. */

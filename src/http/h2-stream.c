@@ -4,9 +4,19 @@
 #include "h2-int.h"
 #include "rt/alloc.h"
 
+#define CACHE_MAX  32            /* released streams a connection keeps */
+#define KEEP_BYTES 4096          /* the buffers a kept stream may keep */
+
 km__h2_stream *km__h2_stream_new(km__h2_conn *c)
 {
-    km__h2_stream *st = km__calloc(1, c->cfg.stream_size);
+    km__h2_stream *st = c->cache;
+    if (st) {
+        c->cache = st->next;
+        c->ncache--;
+        st->next = NULL;
+        return st;
+    }
+    st = km__calloc(1, c->cfg.stream_size);
     if (!st)
         return NULL;
     if (km_cond_new(&st->cv)) {
@@ -19,6 +29,9 @@ km__h2_stream *km__h2_stream_new(km__h2_conn *c)
 
 static void stream_free(km__h2_stream *st)
 {
+    const km__h2_hooks *h = &st->c->cfg.hooks;
+    if (h->stream_gone)
+        h->stream_gone(st, h->ud);
     km__h2_hblock_free(&st->head);
     km__h2_hblock_free(&st->trail);
     km__h2_ring_free(&st->in);
@@ -28,9 +41,60 @@ static void stream_free(km__h2_stream *st)
     km__free(st);
 }
 
+/* A released stream is kept for the next one: a stream, its condition
+ * variable and its buffers are five allocations, and a unary call is one
+ * stream. Only small buffers stay with it. */
+static void stream_recycle(km__h2_stream *st)
+{
+    km__h2_conn *c = st->c;
+    /* A server keeps as many as its clients may have open at once: what
+     * one of its connections held at its busiest, no more. */
+    int max = c->cfg.role == KM__H2_SERVER ? (int)c->cfg.max_concurrent : CACHE_MAX;
+    if (c->ncache >= max) {
+        stream_free(st);
+        return;
+    }
+    km_cond *cv = st->cv;
+    km__h2_hblock hb[2] = { st->head, st->trail };
+    km__h2_ring rg[2] = { st->in, st->out };
+    km__free(st->tr);
+    for (int i = 0; i < 2; i++) {
+        if (hb[i].cap > KEEP_BYTES || hb[i].fcap > 64)
+            km__h2_hblock_free(&hb[i]);
+        else
+            km__h2_hblock_reset(&hb[i]);
+        if (rg[i].cap > KEEP_BYTES)
+            km__h2_ring_free(&rg[i]);
+        rg[i].head = rg[i].len = 0;
+    }
+    /* A layer above with fields of its own (stream_gone set) resets them
+     * itself and keeps what they hold; otherwise they start from zero. */
+    memset(st, 0, c->cfg.hooks.stream_gone ? sizeof *st : c->cfg.stream_size);
+    st->c = c;
+    st->cv = cv;
+    st->head = hb[0];
+    st->trail = hb[1];
+    st->in = rg[0];
+    st->out = rg[1];
+    st->next = c->cache;
+    c->cache = st;
+    c->ncache++;
+}
+
+void km__h2_stream_cache_free(km__h2_conn *c)
+{
+    while (c->cache) {
+        km__h2_stream *st = c->cache;
+        c->cache = st->next;
+        stream_free(st);
+    }
+    c->ncache = 0;
+}
+
 void km__h2_stream_link(km__h2_stream *st)
 {
     km__h2_conn *c = st->c;
+    c->nstreams++;
     st->prev = NULL;
     st->next = c->streams;
     if (c->streams)
@@ -48,7 +112,7 @@ void km__h2_stream_unref(km__h2_stream *st)
     if (st->next) st->next->prev = st->prev;
     if (!c->streams)
         c->idle_since = km_now();
-    stream_free(st);
+    stream_recycle(st);
 }
 
 int km__h2_rst_err(uint32_t code)
@@ -64,6 +128,8 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
 {
     km__h2_conn *c = st->c;
     st->closed = true;
+    if (c->last_st == st)
+        c->last_id = 0;
     /* Closed before END_STREAM came, or (a server) before ours went:
      * reset (NO_ERROR included). */
     if (!st->err && (!st->in_end || (c->cfg.role == KM__H2_SERVER && !st->end_sent)))
@@ -79,9 +145,10 @@ void km__h2_stream_detach(km__h2_stream *st, uint32_t code)
     /* Reset (or cut off) while its handler works on it: the handler stops. */
     if (st->grp && st->err)
         km_group_cancel(st->grp);
-    km_cond_broadcast(st->cv);
+    km__h2_wake(st);
     if (st->in_session) {
         st->in_session = false;
+        c->nstreams--;
         km__h2_stream_unref(st);
     }
 }
@@ -99,13 +166,15 @@ static void reset_locked(km__h2_stream *st, uint32_t code, int err)
         else
             km__h2_kick(c);
     }
-    km_cond_broadcast(st->cv);
+    km__h2_wake(st);
 }
 
 /* Waits on st's condition; a cancelled group resets the stream. */
 static int wait_locked(km__h2_stream *st, int64_t deadline)
 {
+    st->nwait++;
     int rc = km_cond_wait_dl(st->cv, st->c->mu, deadline);
+    st->nwait--;
     if (rc == -ECANCELED)
         reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
     return rc;
@@ -122,7 +191,7 @@ ssize_t km__h2_data_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     }
     size_t n = km__h2_ring_get(&st->out, buf, len);
     if (n)
-        km_cond_broadcast(st->cv);  /* room for a blocked writer */
+        km__h2_wake(st);            /* room for a blocked writer */
     if (!st->out.len && st->out_end) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (st->tr) {
@@ -145,9 +214,7 @@ ssize_t km__h2_data_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
                 int64_t deadline, km__h2_stream **out)
 {
-    km__h2_stream *st = km__h2_stream_new(c);
-    if (!st)
-        return -ENOMEM;
+    km__h2_stream *st = NULL;
     int rc;
     km__h2_lock(c);
     for (;;) {
@@ -160,6 +227,10 @@ int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
             break;
         if ((rc = km_cond_wait_dl(c->slot_cv, c->mu, deadline)))
             goto fail;
+    }
+    if (!(st = km__h2_stream_new(c))) {
+        rc = -ENOMEM;
+        goto fail;
     }
     nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
     int32_t id = nghttp2_submit_request(c->s, NULL, nv, n, end ? NULL : &prd, st);
@@ -187,8 +258,9 @@ int km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
     *out = st;
     return 0;
 fail:
+    if (st)
+        stream_recycle(st);
     km__h2_unlock(c);
-    stream_free(st);
     return rc;
 }
 
@@ -196,9 +268,8 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
 {
     km__h2_conn *c = st->c;
     km__h2_lock(c);
-    /* Answering twice is the caller's mistake, whatever became of st. */
-    int rc = st->has_body || st->out_end ? -EALREADY :
-             st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
+    int rc = st->has_body || st->out_end ? -EALREADY
+             : st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
     if (!rc) {
         nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
         int rv = nghttp2_submit_response(c->s, st->id, nv, n, end ? NULL : &prd);
@@ -207,6 +278,32 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
         } else {
             st->has_body = !end;
             st->out_end = end;
+            km__h2_kick(c);
+        }
+    }
+    km__h2_unlock(c);
+    return rc;
+}
+
+int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
+                        const void *body, size_t len)
+{
+    km__h2_conn *c = st->c;
+    if (!len || len > c->cfg.send_buffer)
+        return -EINVAL;
+    km__h2_lock(c);
+    int rc = st->has_body || st->out_end ? -EALREADY :
+             st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
+    if (!rc)
+        rc = km__h2_ring_put(&st->out, body, len, c->cfg.send_buffer);
+    if (!rc) {
+        nghttp2_data_provider prd = { .source.ptr = st, .read_callback = km__h2_data_read };
+        int rv = nghttp2_submit_response(c->s, st->id, nv, n, &prd);
+        if (rv) {
+            rc = rv == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EINVAL;
+            st->out.head = st->out.len = 0;
+        } else {
+            st->has_body = st->out_end = true;
             km__h2_kick(c);
         }
     }
@@ -359,22 +456,25 @@ ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
     return rc;
 }
 
-bool km__h2_input_ended(km__h2_stream *st)
-{
-    km__h2_lock(st->c);
-    bool ended = st->in_end;
-    km__h2_unlock(st->c);
-    return ended;
-}
-
-void km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
+bool km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
 {
     km__h2_lock(st->c);
     st->grp = grp;
     /* Gone already: its handler should not even start. */
     if (grp && (st->err || st->c->err))
         km_group_cancel(grp);
+    bool ended = st->in_end;
     km__h2_unlock(st->c);
+    return ended;
+}
+
+/* Can what st has queued go out without waiting for a window (lock held)? */
+static bool fits_window(km__h2_stream *st)
+{
+    nghttp2_session *s = st->c->s;
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(s, st->id);
+    int32_t cw = nghttp2_session_get_remote_window_size(s);
+    return sw >= 0 && cw >= 0 && st->out.len <= (size_t)sw && st->out.len <= (size_t)cw;
 }
 
 int km__h2_drain(km__h2_stream *st, int64_t deadline)
@@ -384,6 +484,10 @@ int km__h2_drain(km__h2_stream *st, int64_t deadline)
     km__h2_lock(c);
     for (;;) {
         if ((rc = st->err) || st->end_sent)
+            break;
+        /* Most answers fit: they go out as the writer gets to them, and
+         * nothing need wait here. */
+        if (!st->closed && !c->err && st->out_end && fits_window(st))
             break;
         if (st->closed || c->err) {
             rc = c->err ? c->err : -EPIPE;

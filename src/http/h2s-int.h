@@ -31,6 +31,7 @@ typedef struct {
     km__hdr       *more;        /* when the request has more fields */
     char          *body;        /* the whole body, once read (km_http_body) */
     size_t         body_len;
+    bool           ended;       /* all of the request came with its head */
     bool           body_whole;  /* body holds all of it */
     bool           body_reading;/* km_http_body_read took some */
 } km__h2s_stream;

@@ -128,9 +128,22 @@ static inline void km__count_bytes(_Atomic uint64_t *total, ssize_t n)
         atomic_fetch_add_explicit(total, (uint64_t)n, memory_order_relaxed);
 }
 
-/* stream.c: runs the middleware chain and the handler on a stream whose
- * request head is in place (its neutral fields are reset here). */
-void km__stream_run(km__stream *st);
+/* Runs the middleware chain and the handler on a stream whose request
+ * head is in place (its neutral fields are reset here). Inline: it is
+ * every request's path, on every protocol. */
+static inline void km__stream_run(km__stream *st)
+{
+    km_http_req *r = &st->req;
+    r->st = st;
+    r->nparams = 0;
+    r->body_fail = 0;
+    r->request_id[0] = 0;
+    r->traced = r->handled = false;
+    r->end_at = 0;
+    r->route = NULL;
+    km_http_next chain = { &st->s->cfg, 0 };
+    km_http_next_call(&chain, r, &st->resp);
+}
 /* resp.c */
 void km__resp_reset(km_http_resp *w, km__stream *st, bool head_request);
 /* km_http_set_header for a name and value known to be valid (the library's

@@ -21,6 +21,11 @@ typedef struct {
     bool        registered;
     bool        nonblock;       /* created non-blocking by kumo: no fcntl */
     bool        rready, wready;
+    /* The peer hung up: sticky, because that edge may have come with the
+     * last bytes, which a read then takes while leaving the EOF for the
+     * next one, and no further edge follows. (Not set by EPOLLERR alone:
+     * a socket can be readable-empty again after its error is read.) */
+    bool        rhup;
     km__waiter *rw, *ww;
 } pollfd;
 
@@ -113,6 +118,8 @@ static void dispatch(uint64_t data, uint32_t ev, km__g **list)
     }
     bool rd = ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     bool wr = ev & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        pd->rhup = true;
     km__waiter *w;
     if (rd) {
         pd->rready = true;
@@ -207,7 +214,7 @@ static int pd_register(pollfd *pd, int fd)
             return -errno;
     }
     pd->registered = true;
-    pd->rready = pd->wready = false;
+    pd->rready = pd->wready = pd->rhup = false;
     return 0;
 }
 
@@ -233,6 +240,7 @@ int km_fd_wait(int fd, int events, int64_t deadline)
     }
     bool ready = false;
     if ((events & KM_FD_READ) && pd->rready) { pd->rready = false; ready = true; }
+    if ((events & KM_FD_READ) && pd->rhup) ready = true;
     if ((events & KM_FD_WRITE) && pd->wready) { pd->wready = false; ready = true; }
     if (ready) {
         km__lock_release(&pd->lock);
@@ -300,7 +308,7 @@ int km_close(int fd)
          * are ignored). One system call less per connection. */
         pd->registered = false;
         pd->nonblock = false;
-        pd->rready = pd->wready = false;
+        pd->rready = pd->wready = pd->rhup = false;
         pd->seq++;
         rc = close(fd) ? -errno : 0;
         km__lock_release(&pd->lock);

@@ -120,7 +120,8 @@ void km__sched_need_poller(void)
 }
 
 /* Queues goroutines that the poller made runnable on p; returns the first
- * to run it at once, or NULL. */
+ * to run it at once, or NULL. The list is in the order the fds became
+ * ready: the first is the one that waited longest. */
 static km__g *inject(km__p *p, km__g *list)
 {
     if (!list)
@@ -140,14 +141,31 @@ static km__g *inject(km__p *p, km__g *list)
     return first;
 }
 
+/* As inject, for a caller that cannot run the first at once: queues the
+ * whole list in readiness order, so that the goroutine that waited
+ * longest does not go behind all the others it was found with. */
+static void inject_all(km__p *p, km__g *list)
+{
+    bool more = list && list->schedlink;
+    while (list) {
+        km__g *g = list;
+        list = g->schedlink;
+        atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+        km__runq_put(p, g, false);
+    }
+    if (more)
+        km__wakep();    /* as inject: one goroutine needs no second worker */
+}
+
 /* A look at the fds without blocking, when some goroutine waits on one and
- * no worker is blocked in epoll already. */
-static km__g *poll_nonblocking(km__p *p)
+ * no worker is blocked in epoll already: the goroutines it made runnable,
+ * in readiness order, or NULL. */
+static km__g *poll_ready(void)
 {
     if (km__poll_waiters() == 0 || atomic_load(&km__s.has_poller))
         return NULL;
     bool woken = false;
-    return inject(p, km__poll_wait(0, false, &woken));
+    return km__poll_wait(0, false, &woken);
 }
 
 static void reset_spinning(km__p *p)
@@ -289,9 +307,7 @@ static bool idle_sleep(km__p *p)
         if (km__s.idle && (km__timers_next() != KM_FOREVER || km__poll_waiters() > 0))
             wake_locked(pidle_get());
         km__lock_release(&km__s.lock);
-        km__g *g = inject(p, list);
-        if (g)
-            km__runq_put(p, g, false);
+        inject_all(p, list);
         return false;
     }
     unsigned seq = atomic_load(&p->wakeseq);
@@ -312,8 +328,8 @@ static km__g *find_runnable(km__p *p)
             km__timers_run(km_now());
         /* Now and then the fds and the global queue first, so that neither
          * starves behind a busy local queue. */
-        if (p->schedtick % 61 == 0 && (g = poll_nonblocking(p))) {
-            km__runq_put(p, g, false);
+        if (p->schedtick % 61 == 0 && (g = poll_ready())) {
+            inject_all(p, g);
             p->schedtick++;
         }
         if (p->schedtick % 61 == 0 && atomic_load_explicit(&km__s.gq_size, memory_order_relaxed) > 0) {
@@ -326,7 +342,7 @@ static km__g *find_runnable(km__p *p)
             if ((g = km__globq_get(p, 0)))
                 return g;
         }
-        if ((g = poll_nonblocking(p)))
+        if ((g = inject(p, poll_ready())))
             return g;
         /* Limit spinners to half the busy workers: stealing is for spreading
          * work, not for burning the CPUs that do it. */

@@ -340,7 +340,7 @@ static void t_concurrent(void *arg)
 
 /* ---- the server's SETTINGS_MAX_CONCURRENT_STREAMS ---- */
 
-typedef struct { km_http2_client *c; km_http2_stream *st; } holder;
+typedef struct { km_http2_client *c; km_http2_stream *st; km_wg *opened; } holder;
 
 /* Opens a POST and leaves the request open: nghttpd answers only complete
  * requests, so the stream stays active. */
@@ -349,6 +349,8 @@ static void hold(void *arg)
     holder *h = arg;
     km_http_kv kv[] = { { ":method", "POST" }, { ":path", "/hold" } };
     REQUIRE_EQ(km_http2_stream_open(h->c, kv, 2, false, soon(), &h->st), 0);
+    if (h->opened)
+        km_wg_done(h->opened);
 }
 
 static void finish(void *arg)
@@ -367,7 +369,7 @@ static void t_limit(void *arg)
 {
     /* One connection: the third stream waits for a slot. */
     km_http2_client *c = client(1);
-    holder h[3] = { { c, NULL }, { c, NULL }, { c, NULL } };
+    holder h[3] = { { c, NULL, NULL }, { c, NULL, NULL }, { c, NULL, NULL } };
     get_one(c, "/hello.txt", 200, NULL);     /* the server's SETTINGS are in */
     hold(&h[0]);
     hold(&h[1]);
@@ -380,13 +382,13 @@ static void t_limit(void *arg)
     km_http2_client_stat_read(c, &s);
     REQUIRE_EQ(s.streams, 2);
     /* A waiting opener gets the slot the first stream leaves. */
+    REQUIRE_EQ(km_wg_new(&h[2].opened), 0);
+    km_wg_add(h[2].opened, 1);
     REQUIRE_EQ(km_go(hold, &h[2]), 0);
-    km_sleep(50 * MS);
-    REQUIRE(h[2].st == NULL);
+    REQUIRE_EQ(km_wg_wait_dl(h[2].opened, km_now() + 50 * MS), -ETIMEDOUT);
     finish(&h[0]);
-    for (int i = 0; i < 200 && !h[2].st; i++)
-        km_sleep(10 * MS);
-    REQUIRE(h[2].st != NULL);
+    REQUIRE_EQ(km_wg_wait_dl(h[2].opened, soon()), 0);
+    km_wg_free(h[2].opened);
     finish(&h[1]);
     finish(&h[2]);
     km_http2_client_free(c);
@@ -395,7 +397,7 @@ static void t_limit(void *arg)
     c = client(3);
     holder g[6];
     for (int i = 0; i < 6; i++) {
-        g[i] = (holder){ c, NULL };
+        g[i] = (holder){ c, NULL, NULL };
         hold(&g[i]);
     }
     km_http2_client_stat_read(c, &s);

@@ -5,6 +5,7 @@
 #include "util.h"
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "http/h2-int.h"
 
 #define SEC 1000000000LL
@@ -13,9 +14,11 @@
 static int64_t soon(void) { return km_now() + 20 * SEC; }
 
 typedef struct {
-    int       lfd, port;
+    int       lfd, port, ulfd;
     km_group *grp;
     atomic_int streams;
+    km__h2_conn *conns[16];     /* for the graceful shutdown */
+    int       nconns;
 } csrv;
 
 /* Reads the request body, answers with it, the path in a header and a
@@ -62,11 +65,10 @@ static void stream_new(km__h2_conn *c, km__h2_stream *st, void *ud)
         km__h2_stream_release(st);
 }
 
-static void accept_loop(void *arg)
+static void accept_on(csrv *s, int lfd)
 {
-    csrv *s = arg;
     for (;;) {
-        int fd = km_accept(s->lfd, KM_FOREVER);
+        int fd = km_accept(lfd, KM_FOREVER);
         if (fd < 0)
             return;                             /* cancelled */
         km__h2_cfg cfg = { .role = KM__H2_SERVER, .max_concurrent = 64,
@@ -75,9 +77,15 @@ static void accept_loop(void *arg)
         if (km__h2_conn_new(&c, fd, &cfg))
             continue;
         km__h2_conn_start(c, NULL);             /* its goroutines hold it */
-        km__h2_conn_release(c);
+        if (s->nconns < 16)
+            s->conns[s->nconns++] = c;          /* keeps the owner's reference */
+        else
+            km__h2_conn_release(c);
     }
 }
+
+static void accept_loop(void *arg) { csrv *s = arg; accept_on(s, s->lfd); }
+static void accept_unix(void *arg) { csrv *s = arg; accept_on(s, s->ulfd); }
 
 typedef struct { km_http2_client *c; int i; } call;
 
@@ -154,11 +162,53 @@ static void body(void *arg)
     free(big);
     free(back);
 
+    /* Graceful shutdown by the server while a request is half sent: it
+     * completes; the next stream goes to a new connection. */
+    km_http2_client_stat before, after;
+    km_http2_client_stat_read(c, &before);
+    km_http_kv hs[] = { { ":method", "POST" }, { ":path", "/late" } };
+    REQUIRE_EQ(km_http2_stream_open(c, hs, 2, false, soon(), &st), 0);
+    REQUIRE_EQ(km_http2_stream_write(st, "part one, ", 10, false, soon()), 0);
+    km_sleep(50 * MS);                          /* the server has the stream */
+    for (int i = 0; i < s.nconns; i++)
+        km__h2_conn_shutdown(s.conns[i]);
+    km_sleep(50 * MS);                          /* the client has the GOAWAY */
+    REQUIRE_EQ(km_http2_stream_write(st, "part two", 8, true, soon()), 0);
+    char late[32];
+    have = 0;
+    while ((r = km_http2_stream_read(st, late + have, sizeof late - have, soon())) > 0)
+        have += (size_t)r;
+    REQUIRE_EQ(r, 0);
+    REQUIRE(have == 18 && !memcmp(late, "part one, part two", 18));
+    km_http2_stream_free(st);
+    call after_call = { c, 1000 };
+    one_call(&after_call);
+    km_http2_client_stat_read(c, &after);
+    REQUIRE_EQ(after.dials, before.dials + 1);
+    REQUIRE(after.conns_lost >= 1);
     km_http2_client_free(c);
+
+    /* Over a unix socket (the default :authority is then "localhost"). */
+    char upath[64];
+    snprintf(upath, sizeof upath, "unix:/tmp/kumo-h2core-%d.sock", (int)getpid());
+    unlink(upath + 5);
+    s.ulfd = km_listen(upath, 16);
+    REQUIRE(s.ulfd >= 0);
+    REQUIRE_EQ(km_group_go(s.grp, accept_unix, &s), 0);
+    cfg.addr = upath;
+    REQUIRE_EQ(km_http2_client_new(&c, &cfg), 0);
+    call uc = { c, 7 };
+    one_call(&uc);
+    km_http2_client_free(c);
+    unlink(upath + 5);
+
     km_group_cancel(s.grp);
     REQUIRE_EQ(km_group_wait(s.grp, soon()), 0);
     REQUIRE_EQ(km_group_free(s.grp), 0);
+    for (int i = 0; i < s.nconns; i++)
+        km__h2_conn_release(s.conns[i]);
     km_close(s.lfd);
+    km_close(s.ulfd);
 }
 
 START_TEST(server_role) { t_run(body, NULL); }

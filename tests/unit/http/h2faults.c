@@ -329,21 +329,37 @@ static void t_keepalive(void *arg)
     rawsrv srv = { 0 };
     raw_start(&srv);
     km_http2_client *c = client_cfg(&srv, (km_http2_client_config){
-        .keepalive_interval = 100 * MS, .keepalive_timeout = 200 * MS });
+        .keepalive_interval = 100 * MS, .keepalive_timeout = 200 * MS, .keepalive_idle = true });
     echo_ok(c);
     /* Idle with keepalive on: PINGs come back, the connection stays. */
     km_sleep(500 * MS);
+    REQUIRE(atomic_load(&srv.pings) >= 2);
     echo_ok(c);
+    km_http2_client_stat s;
+    km_http2_client_stat_read(c, &s);
+    REQUIRE_EQ(s.dials, 1);
     km_http2_stream *st = open_path(c, "GET", "/freeze", true);
     int status;
     int64_t t0 = km_now();
     REQUIRE_EQ(km_http2_stream_response(st, soon(), &status), -ETIMEDOUT);
     REQUIRE(km_now() - t0 < 3 * SEC);
     km_http2_stream_free(st);
-    km_http2_client_stat s;
     km_http2_client_stat_read(c, &s);
     REQUIRE_EQ(s.dials, 1);
     REQUIRE_EQ(s.conns, 0);
+    km_http2_client_free(c);
+    /* Without keepalive_idle, a stream that waits is what sends PINGs. */
+    c = client_cfg(&srv, (km_http2_client_config){
+        .keepalive_interval = 100 * MS, .keepalive_timeout = 200 * MS });
+    echo_ok(c);
+    int pings = atomic_load(&srv.pings);
+    km_sleep(400 * MS);
+    REQUIRE_EQ(atomic_load(&srv.pings), pings);     /* idle: none */
+    st = open_path(c, "GET", "/freeze", true);
+    t0 = km_now();
+    REQUIRE_EQ(km_http2_stream_response(st, soon(), &status), -ETIMEDOUT);
+    REQUIRE(km_now() - t0 < 3 * SEC);
+    km_http2_stream_free(st);
     km_http2_client_free(c);
     raw_stop(&srv);
 }

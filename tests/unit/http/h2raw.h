@@ -25,7 +25,7 @@ typedef struct {
     atomic_bool  stop;
     km_wg       *wg;
     /* what the server saw, for the tests to check */
-    atomic_int   conns, rst_recv, goaways_sent;
+    atomic_int   conns, rst_recv, goaways_sent, pings;
     atomic_uint  last_rst_code;
     atomic_long  big_sent, sink_recv, upload_recv;
 } rawsrv;
@@ -177,6 +177,8 @@ static int raw_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     rconn *rc = ud;
     rstream *rs = raw_stream(rc, f->hd.stream_id);
+    if (f->hd.type == NGHTTP2_PING && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+        atomic_fetch_add(&rc->srv->pings, 1);
     if (f->hd.type == NGHTTP2_RST_STREAM) {
         atomic_fetch_add(&rc->srv->rst_recv, 1);
         atomic_store(&rc->srv->last_rst_code, f->rst_stream.error_code);

@@ -3,6 +3,7 @@
 #include "util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -203,6 +204,48 @@ static void half_close_body(void *arg)
 START_TEST(half_close)
 {
     run(half_close_body);
+}
+END_TEST
+
+/* ---- the last bytes and the hang-up in one edge ---- */
+
+/* From a plain thread, so that both reach the socket before the poller
+ * looks at it: one readiness edge for the bytes and the FIN. */
+static void *send_then_shut(void *arg)
+{
+    int fd = *(int *)arg;
+    usleep(20000);
+    ck_assert(send(fd, "last", 4, MSG_NOSIGNAL) == 4);
+    shutdown(fd, SHUT_WR);
+    return NULL;
+}
+
+static void hangup_edge_body(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20; round++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, send_then_shut, &b), 0);
+        ck_assert_int_eq(km_fd_wait(a, KM_FD_READ, soon()), 0);
+        char buf[16];
+        ck_assert_int_eq(km_read(a, buf, sizeof buf, soon()), 4);
+        /* The read stopped short and the FIN is pending: waiting for more
+         * must see the hang-up now, not sleep until the deadline. */
+        int64_t t0 = km_now();
+        ck_assert_int_eq(km_fd_wait(a, KM_FD_READ, t0 + 2 * SEC), 0);
+        ck_assert(km_now() - t0 < SEC);
+        ck_assert_int_eq(km_read(a, buf, sizeof buf, soon()), 0);
+        pthread_join(t, NULL);
+        ck_assert_int_eq(km_close(a), 0);
+        ck_assert_int_eq(km_close(b), 0);
+    }
+}
+
+START_TEST(hangup_with_last_bytes)
+{
+    run(hangup_edge_body);
 }
 END_TEST
 
@@ -422,6 +465,7 @@ static Suite *suite(void)
     tcase_add_test(tc, connection_refused);
     tcase_add_test(tc, connection_reset);
     tcase_add_test(tc, half_close);
+    tcase_add_test(tc, hangup_with_last_bytes);
     tcase_add_test(tc, write_to_closed_peer);
     tcase_add_test(tc, bad_addresses);
     tcase_add_test(tc, unix_sockets);
