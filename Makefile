@@ -53,7 +53,7 @@ HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd
 KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
 KUMO     := $(BUILD)/kumo
 
-.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-config bench-metrics bench-log bench-client fuzz clean examples tests
+.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-h2 bench-config bench-metrics bench-log bench-client fuzz clean examples tests
 
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
 
@@ -136,6 +136,10 @@ bench-net: deps
 bench-http: deps
 	@$(MAKE) --no-print-directory lib build/examples/hello
 	@bench/http/run.sh
+
+bench-h2: deps
+	@$(MAKE) --no-print-directory lib build/examples/hello
+	@bench/h2/run.sh
 
 bench-metrics: deps
 	@$(MAKE) --no-print-directory lib
