@@ -31,7 +31,7 @@ ifeq ($(SAN),tsan)
 SANFLAGS := -fsanitize=thread
 endif
 CFLAGS   := $(CFLAGS_BASE) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS   := -llmdb -ljansson -lnghttp2 -pthread -lm
+LDLIBS   := -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
@@ -162,7 +162,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) -o $@ -llmdb -ljansson -lnghttp2 -lm
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) -o $@ -llmdb -ljansson -lnghttp2 -lprotobuf-c -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \
@@ -176,3 +176,4 @@ clean:
 	rm -rf build build-asan build-tsan build-ucontext build-fuzz compile_commands.json
 
 include mk/interop.mk
+include mk/grpc.mk

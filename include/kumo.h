@@ -11,6 +11,7 @@
 #include "kumo/net.h"
 #include "kumo/http.h"
 #include "kumo/http2.h"
+#include "kumo/grpc.h"
 #include "kumo/metrics.h"
 #include "kumo/log.h"
 #include "kumo/resil.h"

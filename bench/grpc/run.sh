@@ -11,8 +11,8 @@
 # with nghttp (same headers, same body: grpc-status 0 and the expected
 # response bytes) and with the grpc-go driver's unary check.
 #
-# Environment: SERVERS (default "go"; "kumo" is kumo's C server once it
-# exists, KUMO_ECHO_SERVER names its binary), ROUNDS (3), DURATION (seconds
+# Environment: SERVERS (default "go kumo": grpc-go's server and kumo's C
+# server, KUMO_ECHO_SERVER names another binary), ROUNDS (3), DURATION (seconds
 # per measured run, 5), WARMUP (seconds of load after each start, 2),
 # MODES (default "c1m1 c16m16 c100m1": h2load connections and streams per
 # connection), PAYLOAD (request payload bytes, echoed back; 16),
@@ -22,7 +22,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-SERVERS=${SERVERS:-go}
+SERVERS=${SERVERS:-"go kumo"}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 WARMUP=${WARMUP:-2}
@@ -65,7 +65,7 @@ PY
 server_cmd() {  # name port
   case $1 in
     go)   echo "build/interop/echo_server --listen 127.0.0.1:$2" ;;
-    # kumo's C gRPC server plugs in here (not written yet): the same Echo
+    # kumo's C gRPC server (tests/interop/c/echo_server.c): the same Echo
     # service and the same flag.
     kumo) echo "${KUMO_ECHO_SERVER:-build/interop/kumo_echo_server} --listen 127.0.0.1:$2" ;;
     *)    return 1 ;;

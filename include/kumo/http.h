@@ -81,7 +81,8 @@ typedef struct km_http_resp km_http_resp;
 
 /* Adds a response header (copied). Before the status line is sent only.
  * 0; -EINVAL for names or values with CR, LF or NUL; -ENOSPC when the
- * headers exceed the buffer; -EALREADY once the head was sent. */
+ * response's header lines would pass 64 KiB; -EALREADY once the head was
+ * sent; -ENOMEM. */
 int km_http_set_header(km_http_resp *w, const char *name, const char *value);
 /* Adds a trailer field (copied), sent after a streamed body (in HTTP/1.1's
  * last chunk, in HTTP/2's closing HEADERS frame); a response with a fixed

@@ -64,9 +64,10 @@ int km__h1_lean(km_http_req *r, km_http_resp *w)
         c->wcap = 0;
     }
     if (w->head_sent && w->hdrs) {
-        freed += KM__RESP_HDRS;
+        freed += w->hcap;
         km__free(w->hdrs);      /* taken again by the next response that sets one */
         w->hdrs = NULL;
+        w->hcap = 0;
     }
     c->lean = true;
     km__release_freed(freed);

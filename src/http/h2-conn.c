@@ -87,6 +87,11 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
     nghttp2_option_set_no_auto_window_update(opt, 1);
     /* Closed streams are kept only for priorities, which kumo ignores. */
     nghttp2_option_set_no_closed_streams(opt, 1);
+    /* RFC 9113 forbids spaces at the ends of a field value, but gRPC
+     * peers (grpc-go, grpcio) send grpc-message that way ("  both ends  "
+     * goes out as is): refusing it would reset the stream and lose the
+     * status. What we send is still checked (h2-client.c). */
+    nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
     if (c->cfg.role == KM__H2_SERVER)
         km__h2_flood_options(opt);
     int nrv = c->cfg.role == KM__H2_CLIENT

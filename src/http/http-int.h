@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 
 #define KM__MAX_PARAMS 8
-#define KM__RESP_HDRS 1024      /* extra response header bytes per response */
+#define KM__RESP_HDRS 1024      /* a response's header (or trailer) lines, to start */
+#define KM__RESP_HDRS_MAX (64 << 10)    /* ... and at most (gRPC's status message
+                                           and metadata travel in them) */
 
 typedef struct km__stream km__stream;
 typedef struct km__conn km__conn;
@@ -71,10 +73,10 @@ struct km_http_resp {
     bool        done;           /* the body is complete */
     char       *hdrs;           /* extra header lines set by the handler
                                    ("Name: value\r\n"), KM__RESP_HDRS bytes
-                                   taken at first use */
-    size_t      hlen;
+                                   taken at first use, doubled as needed */
+    size_t      hlen, hcap;
     char       *trls;           /* trailer lines, the same way */
-    size_t      tlen;
+    size_t      tlen, tcap;
 };
 
 /* The peer of a connection, looked up once (getpeername). */

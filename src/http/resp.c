@@ -25,14 +25,29 @@ static bool valid_field(const char *name, size_t nl, const char *value, size_t v
     return true;
 }
 
-/* Appends "name: value\r\n" to a field buffer of KM__RESP_HDRS bytes. */
-static int add_line(char **buf, size_t *len, const char *name, size_t nl,
+/* Appends "name: value\r\n" to a field buffer: KM__RESP_HDRS bytes at
+ * first, doubled up to KM__RESP_HDRS_MAX (the buffer stays with the
+ * connection, so most responses never allocate one). */
+static int add_line(char **buf, size_t *len, size_t *cap, const char *name, size_t nl,
                     const char *value, size_t vl)
 {
-    if (*len + nl + vl + 4 > KM__RESP_HDRS)
+    size_t need = *len + nl + vl + 4;
+    if (need > KM__RESP_HDRS_MAX)
         return -ENOSPC;
-    if (!*buf && !(*buf = km__malloc(KM__RESP_HDRS)))
-        return -ENOMEM;
+    if (!*buf || need > *cap) {
+        size_t nc = *buf && *cap ? *cap : KM__RESP_HDRS;
+        while (nc < need)
+            nc *= 2;
+        char *nb = km__malloc(nc);
+        if (!nb)
+            return -ENOMEM;
+        if (*buf) {
+            memcpy(nb, *buf, *len);
+            km__free(*buf);
+        }
+        *buf = nb;
+        *cap = nc;
+    }
     char *p = *buf + *len;
     memcpy(p, name, nl);
     p += nl;
@@ -47,7 +62,8 @@ static int add_line(char **buf, size_t *len, const char *name, size_t nl,
 }
 
 /* A field the caller gave: checked, then kept. too_late: -EALREADY. */
-static int set_field(char **buf, size_t *len, bool too_late, const char *name, const char *value)
+static int set_field(char **buf, size_t *len, size_t *cap, bool too_late, const char *name,
+                     const char *value)
 {
     if (!name || !value || !*name)
         return -EINVAL;
@@ -56,24 +72,24 @@ static int set_field(char **buf, size_t *len, bool too_late, const char *name, c
     size_t nl = strlen(name), vl = strlen(value);
     if (!valid_field(name, nl, value, vl))
         return -EINVAL;
-    return add_line(buf, len, name, nl, value, vl);
+    return add_line(buf, len, cap, name, nl, value, vl);
 }
 
 int km_http_set_header(km_http_resp *w, const char *name, const char *value)
 {
-    return w ? set_field(&w->hdrs, &w->hlen, w->head_sent, name, value) : -EINVAL;
+    return w ? set_field(&w->hdrs, &w->hlen, &w->hcap, w->head_sent, name, value) : -EINVAL;
 }
 
 int km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl)
 {
     if (w->head_sent)
         return -EALREADY;
-    return add_line(&w->hdrs, &w->hlen, name, nl, value, vl);
+    return add_line(&w->hdrs, &w->hlen, &w->hcap, name, nl, value, vl);
 }
 
 int km_http_set_trailer(km_http_resp *w, const char *name, const char *value)
 {
-    return w ? set_field(&w->trls, &w->tlen, w->done, name, value) : -EINVAL;
+    return w ? set_field(&w->trls, &w->tlen, &w->tcap, w->done, name, value) : -EINVAL;
 }
 
 int km_http_status(km_http_resp *w, int status)

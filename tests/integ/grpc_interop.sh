@@ -3,9 +3,10 @@
 # gRPC interoperability: every conformance driver (grpc-go, grpcio) against
 # every Echo server (proto/kumo/test/echo.proto); usage: grpc_interop.sh [build-dir].
 #
-# SERVERS lists the servers checked (default "go": the grpc-go peer, standing
-# in until kumo's C server exists; then "go kumo"; "py" is a grpcio server),
-# CLIENTS the drivers (default "go py"; "kumo" once kumo's C client exists).
+# SERVERS lists the servers checked (default "go kumo": the grpc-go peer and
+# kumo's C server, tests/interop/c/echo_server.c; "py" is a grpcio server),
+# CLIENTS the drivers (default "go py kumo": grpc-go, grpcio and kumo's C
+# client, tests/interop/c/echo_client.c).
 # Each driver's checks count one by one. A server must:
 # take "--listen 127.0.0.1:0", print its port alone on the first line of
 # stdout once it accepts calls, and exit by itself soon after SIGTERM once
@@ -16,8 +17,8 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/common.bash"
 
-SERVERS=${SERVERS:-go}
-CLIENTS=${CLIENTS:-"go py"}
+SERVERS=${SERVERS:-"go kumo"}
+CLIENTS=${CLIENTS:-"go py kumo"}
 PY=/usr/bin/python3     # Debian's, which has python3-grpcio; not pyenv's
 
 tmp=$(mktemp -d)
@@ -37,8 +38,8 @@ server_cmd() {
     case $1 in
     go)   echo "$build/interop/echo_server" ;;
     py)   printf '%s\n' "$PY" "$root/tests/interop/py/echo_server.py" --gen "$build/gen" ;;
-    # kumo's C server plugs in here (tests/interop/echo_server.c, not written
-    # yet): KUMO_ECHO_SERVER names its binary.
+    # kumo's C server (tests/interop/c/echo_server.c); KUMO_ECHO_SERVER
+    # names another binary.
     kumo) echo "${KUMO_ECHO_SERVER:-$build/interop/kumo_echo_server}" ;;
     *)    return 1 ;;
     esac
@@ -88,8 +89,8 @@ client_cmd() {
     case $1 in
     go) printf '%s\n' "$build/interop/echo_client" -addr "$2" ;;
     py) printf '%s\n' "$PY" "$root/tests/interop/py/echo_client.py" "$2" --gen "$build/gen" ;;
-    # kumo's C client plugs in here once it exists: KUMO_ECHO_CLIENT names a
-    # driver that takes HOST:PORT and prints what the two above print.
+    # kumo's C client (tests/interop/c/echo_client.c); KUMO_ECHO_CLIENT names
+    # another driver that takes HOST:PORT and prints what the two above print.
     kumo) printf '%s\n' "${KUMO_ECHO_CLIENT:-$build/interop/kumo_echo_client}" "$2" ;;
     *)  return 1 ;;
     esac

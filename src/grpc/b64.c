@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* Base64 as gRPC's binary metadata uses it: sent unpadded, taken padded or not. */
+#include "grpc/wire-int.h"
+
+static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* 0..63, or 0xff for a byte outside the alphabet. */
+static const uint8_t dec[256] = {
+#define X 0xff
+#define R16 X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X
+    R16, R16,
+    X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
+    X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+    X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+    R16, R16, R16, R16, R16, R16, R16, R16,
+#undef R16
+#undef X
+};
+
+size_t km__grpc_b64_encode(char *out, const void *in, size_t n)
+{
+    const uint8_t *b = in;
+    char *o = out;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+        *o++ = enc[v >> 18];
+        *o++ = enc[(v >> 12) & 63];
+        *o++ = enc[(v >> 6) & 63];
+        *o++ = enc[v & 63];
+    }
+    if (n - i == 1) {
+        *o++ = enc[b[i] >> 2];
+        *o++ = enc[(b[i] & 3) << 4];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)b[i] << 8 | b[i + 1];
+        *o++ = enc[v >> 10];
+        *o++ = enc[(v >> 4) & 63];
+        *o++ = enc[(v & 15) << 2];
+    }
+    *o = 0;
+    return (size_t)(o - out);
+}
+
+ssize_t km__grpc_b64_decode(void *out, const char *in, size_t n)
+{
+    /* Padding, if any, makes the length a multiple of 4; without it, a
+     * last group of one character encodes no whole byte. */
+    if (n && in[n - 1] == '=') {
+        if (n % 4)
+            return -EINVAL;
+        n--;
+        if (n && in[n - 1] == '=')
+            n--;
+    }
+    if (n % 4 == 1)
+        return -EINVAL;
+    uint8_t *o = out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t d = dec[(uint8_t)in[i]];
+        if (d == 0xff)
+            return -EINVAL;
+        acc = acc << 6 | d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (uint8_t)(acc >> bits);
+        }
+    }
+    /* Leftover bits are zero in any canonical encoding. */
+    if (bits && (acc & ((1u << bits) - 1)))
+        return -EINVAL;
+    return (ssize_t)(o - (uint8_t *)out);
+}
