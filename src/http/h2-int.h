@@ -307,6 +307,10 @@ void    km__h2_reset(km__h2_stream *st, uint32_t code, int err);
 /* Drops the user's reference; a stream not finished both ways is reset
  * (CANCEL) first. */
 void    km__h2_stream_release(km__h2_stream *st);
+/* Server role: km__h2_drain (waiting timeout ns at most, from when it
+ * starts to wait) then km__h2_stream_release, under one lock. Returns
+ * the drain's result. */
+int     km__h2_stream_finish(km__h2_stream *st, int64_t timeout);
 
 /* Internal to h2-*.c: */
 /* A new stream, or a kept one (lock held). */

@@ -221,10 +221,6 @@ int km__h2s_finish(km__h2s_stream *s)
         }
     }
     w->done = true;
-    /* A client that does not read (a zero window) holds the stream for
-     * write_timeout at most; then it is reset. */
-    if (!rc)
-        rc = km__h2_drain(&s->core, write_deadline(s));
     return rc;
 }
 

@@ -111,10 +111,11 @@ static void run(void *arg)
     km__group_init(&s->grp, sc->c->group, KM_FOREVER);
     s->ended = km__h2_stream_set_group(&s->core, &s->grp);
     km__group_run(&s->grp, handle, s);
-    km__h2_stream_set_group(&s->core, NULL);
     km__timeout_close(&s->st);
-    /* A group a handler made under the stream's and never freed keeps
-     * the stream: that handler's leak, not a dangling pointer. */
+    /* Finalized while the core may still cancel it (a reset coming in):
+     * a cancel touches only the group itself, fini only its parent. A
+     * group a handler made under the stream's and never freed keeps the
+     * stream: that handler's leak, not a dangling pointer. */
     bool gone = km__group_fini(&s->grp) == 0;
     /* What only this request needed; the header buffers and the timeout
      * group stay with the stream for its next use (stream_gone frees them). */
@@ -122,9 +123,11 @@ static void run(void *arg)
     km__free(s->body);
     s->more = NULL;
     s->body = NULL;
+    /* A client that does not read (a zero window) holds the stream for
+     * write_timeout at most; then it is reset. From here on s may be
+     * another stream's. */
     if (gone)
-        km__h2_stream_release(&s->core);
-    km_wg_done(sc->wg);
+        km__h2_stream_finish(&s->core, sc->c->st.s->cfg.write_timeout);
 }
 
 static void stream_gone(km__h2_stream *core, void *ud)
@@ -147,12 +150,10 @@ static void on_stream(km__h2_conn *h, km__h2_stream *core, void *ud)
     s->st.ops = &km__h2s_ops;
     s->st.s = sc->c->st.s;
     s->st.peer = &sc->c->peer;
-    km_wg_add(sc->wg, 1);
     if (km_group_go(&sc->io, run, s) < 0) {
         /* No goroutine for it: the client may retry it elsewhere. */
         km__h2_reset(core, NGHTTP2_REFUSED_STREAM, -ENOMEM);
         km__h2_stream_release(core);
-        km_wg_done(sc->wg);
     }
 }
 
@@ -163,8 +164,6 @@ void km__h2s_serve(km__conn *c)
     km__h2s_conn sc = { .c = c };
     /* Its streams run in parallel and all may ask for it. */
     km__peer_resolve(&c->peer);
-    if (km_wg_new(&sc.wg))
-        return;
     km__group_init(&sc.io, c->group, KM_FOREVER);
     km__h2_cfg hc = {
         .role = KM__H2_SERVER,
@@ -193,20 +192,17 @@ void km__h2s_serve(km__conn *c)
             if (atomic_load(&s->stopping))
                 km__h2s_drain(c, km_now());
             km_mutex_unlock(s->mu);
-            km__h2_conn_wait(sc.h);
-            km_mutex_lock(s->mu);
-            c->h2 = NULL;
-            km_mutex_unlock(s->mu);
         }
-        km_wg_wait(sc.wg);
+        /* The reader, the writer and every stream's goroutine are members
+         * of sc.io: once they have returned, the connection is over. */
+        km_group_wait(&sc.io, KM_FOREVER);
+        km_mutex_lock(s->mu);
+        c->h2 = NULL;
+        km_mutex_unlock(s->mu);
         km__h2_conn_release(sc.h);
     }
-    /* They are done, but may not have returned: a member left in the
-     * connection's group when it goes would keep the connection (and the
-     * server's group) for good. */
     km_group_wait(&sc.io, KM_FOREVER);
     km__group_fini(&sc.io);
-    km_wg_free(sc.wg);
 }
 
 void km__h2s_drain(km__conn *c, int64_t now)

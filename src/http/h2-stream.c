@@ -477,11 +477,12 @@ static bool fits_window(km__h2_stream *st)
     return sw >= 0 && cw >= 0 && st->out.len <= (size_t)sw && st->out.len <= (size_t)cw;
 }
 
-int km__h2_drain(km__h2_stream *st, int64_t deadline)
+/* km__h2_drain's work (lock held); the deadline is read only if it must
+ * wait (timeout ns from then; deadline, if not 0, overrides it). */
+static int drain_locked(km__h2_stream *st, int64_t deadline, int64_t timeout)
 {
     km__h2_conn *c = st->c;
     int rc;
-    km__h2_lock(c);
     for (;;) {
         if ((rc = st->err) || st->end_sent)
             break;
@@ -493,12 +494,21 @@ int km__h2_drain(km__h2_stream *st, int64_t deadline)
             rc = c->err ? c->err : -EPIPE;
             break;
         }
+        if (!deadline)
+            deadline = km_now() + timeout;
         if ((rc = wait_locked(st, deadline))) {
             reset_locked(st, NGHTTP2_CANCEL, rc);
             break;
         }
     }
-    km__h2_unlock(c);
+    return rc;
+}
+
+int km__h2_drain(km__h2_stream *st, int64_t deadline)
+{
+    km__h2_lock(st->c);
+    int rc = drain_locked(st, deadline, 0);
+    km__h2_unlock(st->c);
     return rc;
 }
 
@@ -510,12 +520,10 @@ void km__h2_reset(km__h2_stream *st, uint32_t code, int err)
     km__h2_unlock(c);
 }
 
-void km__h2_stream_release(km__h2_stream *st)
+/* km__h2_stream_release's work, lock held. */
+static void release_locked(km__h2_stream *st)
 {
-    if (!st)
-        return;
     km__h2_conn *c = st->c;
-    km__h2_lock(c);
     st->grp = NULL;
     /* Finished both ways (all input came, the output is ended): let the
      * session send what is queued and close it. A server that answered
@@ -534,6 +542,26 @@ void km__h2_stream_release(km__h2_stream *st)
     }
     st->user = false;
     km__h2_stream_unref(st);
+}
+
+void km__h2_stream_release(km__h2_stream *st)
+{
+    if (!st)
+        return;
+    km__h2_conn *c = st->c;
+    km__h2_lock(c);
+    release_locked(st);
     km__h2_unlock(c);
     km__h2_conn_release(c);
+}
+
+int km__h2_stream_finish(km__h2_stream *st, int64_t timeout)
+{
+    km__h2_conn *c = st->c;
+    km__h2_lock(c);
+    int rc = drain_locked(st, 0, timeout);
+    release_locked(st);
+    km__h2_unlock(c);
+    km__h2_conn_release(c);
+    return rc;
 }

@@ -15,7 +15,6 @@
 typedef struct km__h2s_conn {
     km__conn    *c;             /* the connection it took over */
     km__h2_conn *h;
-    km_wg       *wg;            /* stream goroutines still running */
     km_group     io;            /* the core's reader and writer and the stream
                                    goroutines are its members: waited for until
                                    they have returned, not only finished */
