@@ -64,6 +64,7 @@ struct km__sched {
     atomic_int   npidle;
     atomic_int   nspinning;
     km__p       *poller;        /* idle P blocked in epoll, or NULL */
+    km__p       *leaving;       /* former poller woken but not yet out of epoll */
     atomic_int   has_poller;    /* poller != NULL, readable without the lock */
     atomic_int   running;
     atomic_int   stop;

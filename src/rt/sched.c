@@ -58,10 +58,17 @@ static void set_poller(km__p *p)
     atomic_store(&km__s.has_poller, p != NULL);
 }
 
+/* Waking the poller: its epoll_wait returns once the eventfd is readable.
+ * Until it has, no other P may become the poller: epoll wakes one waiter
+ * per event, and a second poller could take the wake-up meant for the
+ * first (and read the eventfd), leaving the first asleep in epoll though
+ * taken off the idle list and counted as spinning, so that no later wakep
+ * would wake anyone. */
 static void wake_locked(km__p *p)
 {
     if (p == km__s.poller) {
         set_poller(NULL);
+        km__s.leaving = p;
         km__poll_break();
     } else {
         atomic_fetch_add(&p->wakeseq, 1);
@@ -279,7 +286,7 @@ static bool idle_sleep(km__p *p)
         return false;
     }
     int64_t next = km__timers_next();
-    if (!km__s.poller && (next != KM_FOREVER || km__poll_waiters() > 0)) {
+    if (!km__s.poller && !km__s.leaving && (next != KM_FOREVER || km__poll_waiters() > 0)) {
         set_poller(p);
         km__lock_release(&km__s.lock);
         /* A wake-up taken while spinning (new work, an earlier timer)
@@ -300,6 +307,8 @@ static bool idle_sleep(km__p *p)
         km__lock_acquire(&km__s.lock);
         if (km__s.poller == p)
             set_poller(NULL);
+        if (km__s.leaving == p)
+            km__s.leaving = NULL;
         if (p->idle)
             pidle_remove(p);
         /* Leaving the poller role while others sleep without a timeout:

@@ -152,6 +152,52 @@ START_TEST(many_short_calls)
 }
 END_TEST
 
+/* ---- wake-ups while a goroutine waits on an fd ---- */
+
+/* With a goroutine parked on an fd an idle worker sleeps in epoll as the
+ * poller. Each call's completion wakes an idle worker; when that is the
+ * poller, a second worker going idle at the same moment must not take the
+ * wake-up meant for it (that once left both asleep with the caller
+ * runnable: this test hung within a few thousand calls). */
+typedef struct { int fd; km_wg *done; int rc; } fd_waiter;
+
+static void wait_readable(void *arg)
+{
+    fd_waiter *w = arg;
+    w->rc = km_fd_wait(w->fd, KM_FD_READ, -1);
+    km_wg_done(w->done);
+}
+
+static void wakeups_body(void *arg)
+{
+    (void)arg;
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    fd_waiter w = { .fd = p[0] };
+    ck_assert_int_eq(km_wg_new(&w.done), 0);
+    km_wg_add(w.done, 1);
+    ck_assert_int_eq(km_go(wait_readable, &w), 0);
+    atomic_long counter = 0;
+    for (int i = 0; i < 20000; i++) {
+        short_arg s = { &counter, 0 };
+        ck_assert_int_eq(km_blocking(bump, &s), 0);
+    }
+    ck_assert_int_eq(atomic_load(&counter), 20000);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(km_wg_wait(w.done), 0);
+    ck_assert_int_eq(w.rc, 0);
+    km_wg_free(w.done);
+    ck_assert_int_eq(km_close(p[0]), 0);
+    close(p[1]);
+}
+
+START_TEST(wakeups_beside_poller)
+{
+    t_procs(2);
+    t_run(wakeups_body, NULL);
+}
+END_TEST
+
 static void never(void *arg) { (void)arg; ck_abort_msg("ran outside the runtime"); }
 
 START_TEST(outside_runtime)
@@ -235,6 +281,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, ticker_keeps_running);
     tcase_add_loop_test(tc, many_short_calls, 0, 2);
+    tcase_add_test(tc, wakeups_beside_poller);
     tcase_add_test(tc, outside_runtime);
     tcase_add_loop_test(tc, file_helpers, 0, 2);
     suite_add_tcase(s, tc);
