@@ -17,10 +17,16 @@ static double sample(const char *text, const char *series)
     return strtod(p + strlen(key), NULL);
 }
 
+/* Parks until the test has scraped: a sleep of any length could end
+ * first on a loaded machine (under TSan, 20 ms did). */
+typedef struct { km_wg *started, *done; km_chan *release; } sleepers;
+
 static void sleeper(void *arg)
 {
-    km_wg_done(arg);
-    km_sleep(20000000);
+    sleepers *s = arg;
+    km_wg_done(s->started);
+    km_chan_recv(s->release, NULL);
+    km_wg_done(s->done);
 }
 
 static void body(void *arg)
@@ -32,9 +38,13 @@ static void body(void *arg)
     ck_assert_int_eq(km_metrics_runtime(r), -EEXIST);
     km_wg *wg;
     ck_assert_int_eq(km_wg_new(&wg), 0);
+    sleepers s = { wg, NULL, NULL };
+    ck_assert_int_eq(km_wg_new(&s.done), 0);
+    ck_assert_int_eq(km_chan_new(&s.release, 0, 0), 0);
     km_wg_add(wg, 10);
+    km_wg_add(s.done, 10);
     for (int i = 0; i < 10; i++)
-        ck_assert_int_eq(km_go(sleeper, wg), 0);
+        ck_assert_int_eq(km_go(sleeper, &s), 0);
     km_wg_wait(wg);
 
     char *t;
@@ -77,7 +87,10 @@ static void body(void *arg)
 #else
     (void)heap, (void)more;
 #endif
-    km_sleep(30000000);     /* the sleepers leave */
+    km_chan_close(s.release);   /* the sleepers leave */
+    km_wg_wait(s.done);
+    km_chan_free(s.release);
+    km_wg_free(s.done);
     km_wg_free(wg);
     km_metrics_free(r);
 }
