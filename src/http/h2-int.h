@@ -149,6 +149,7 @@ struct km__h2_stream {
     uint32_t       rst_code;    /* RST_STREAM code received (or sent) */
     bool           closed;      /* the session closed it */
     bool           end_sent;    /* our END_STREAM went out */
+    bool           unanswered;  /* server: counted in c->unanswered */
     bool           rst_after_end; /* server: reset (NO_ERROR) once it has */
     km_group      *grp;         /* cancelled when the stream is reset or its
                                    connection fails before it is done */
@@ -185,6 +186,7 @@ struct km__h2_conn {
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
     int             nstreams;   /* streams the session has open, either side's */
+    int             unanswered; /* server: streams handed over, not answered yet */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
     nghttp2_mem     mem;        /* the session's allocator, with its cache: */

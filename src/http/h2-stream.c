@@ -264,6 +264,15 @@ fail:
     return rc;
 }
 
+/* A server stream's handler answered (or let go of it). Lock held. */
+static void answered(km__h2_stream *st)
+{
+    if (st->unanswered) {
+        st->unanswered = false;
+        st->c->unanswered--;
+    }
+}
+
 int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
 {
     km__h2_conn *c = st->c;
@@ -278,6 +287,7 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
         } else {
             st->has_body = !end;
             st->out_end = end;
+            answered(st);
             km__h2_kick(c);
         }
     }
@@ -304,6 +314,7 @@ int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
             st->out.head = st->out.len = 0;
         } else {
             st->has_body = st->out_end = true;
+            answered(st);
             km__h2_kick(c);
         }
     }
@@ -525,6 +536,7 @@ static void release_locked(km__h2_stream *st)
 {
     km__h2_conn *c = st->c;
     st->grp = NULL;
+    answered(st);
     /* Finished both ways (all input came, the output is ended): let the
      * session send what is queued and close it. A server that answered
      * without reading the whole request tells the client to stop sending
