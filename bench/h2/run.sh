@@ -45,9 +45,9 @@ for t in $tools; do
 done
 
 [ -x "$HELLO" ] || make --no-print-directory "$HELLO"
-build_floor
 # shellcheck source=bench/h2/lib.sh
 . bench/h2/lib.sh
+build_floor
 trap stop_server EXIT
 
 h2load_args() {  # mode port
