@@ -109,8 +109,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
                 km__h2_conn_ref(c);
                 st->fresh_next = c->fresh;
                 c->fresh = st;
-                st->unanswered = true;
-                c->unanswered++;
+                if (c->cfg.batch_answers) {
+                    st->unstarted = true;
+                    c->unstarted++;
+                }
             }
         }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)

@@ -399,20 +399,20 @@ static void writer(void *arg)
             c->writer_idle = false;
             if (rc == -ECANCELED) {
                 km__h2_fail(c, -ECONNABORTED);
-            } else if (rc == 0) {
-                /* Woken by the first stream with something to send; the
-                 * others the same input woke are runnable behind it. Let
-                 * them answer first (a few rounds at most: a handler may
-                 * take its time), so that their frames share one write
-                 * instead of costing one each: on loopback a write costs
-                 * more than the answers in it. */
-                for (int i = 0; i < 4; i++) {
-                    km__h2_unlock(c);
-                    km_yield();
-                    km__h2_lock(c);
-                    if (c->unanswered <= 0)
-                        break;
-                }
+            } else if (rc == 0 && c->unstarted > 0) {
+                /* Woken by the first stream with something to send while
+                 * handlers the same input started wait for their turn: let
+                 * every one run (until it answers or blocks), so that
+                 * their frames share one write instead of costing one
+                 * each (a write costs more than the answers in it, and a
+                 * client answered in small batches keeps sending small
+                 * ones). The last to start wakes us; a keepalive deadline
+                 * or a failure does too. */
+                c->writer_held = true;
+                rc = km_cond_wait_dl(c->wcv, c->mu, dl);
+                c->writer_held = false;
+                if (rc == -ECANCELED)
+                    km__h2_fail(c, -ECONNABORTED);
             }
             continue;
         }

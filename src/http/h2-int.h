@@ -77,6 +77,11 @@ typedef struct {
     int64_t   idle_timeout;
     int64_t   settings_timeout;
     bool      borrowed_fd;          /* the caller closes fd, after km__h2_conn_wait */
+    /* Server role: each stream_new starts a goroutine whose first call
+     * into the core is km__h2_stream_set_group. The writer, woken by the
+     * first answer to an input, then waits for every handler that input
+     * started to begin, so that their answers share one write. */
+    bool      batch_answers;
     _Atomic uint64_t *nread, *nwritten;  /* bytes moved are added here (may be NULL) */
     km__h2_hooks hooks;
 } km__h2_cfg;
@@ -149,7 +154,7 @@ struct km__h2_stream {
     uint32_t       rst_code;    /* RST_STREAM code received (or sent) */
     bool           closed;      /* the session closed it */
     bool           end_sent;    /* our END_STREAM went out */
-    bool           unanswered;  /* server: counted in c->unanswered */
+    bool           unstarted;   /* server: counted in c->unstarted */
     bool           rst_after_end; /* server: reset (NO_ERROR) once it has */
     km_group      *grp;         /* cancelled when the stream is reset or its
                                    connection fails before it is done */
@@ -182,11 +187,12 @@ struct km__h2_conn {
     bool            proto_err;  /* nghttp2 found a protocol error */
     bool            settings;   /* the peer's first SETTINGS came */
     bool            writer_idle;
+    bool            writer_held; /* waits for c->unstarted to reach 0 */
     bool            notify;     /* call hooks.changed after unlocking */
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
     int             nstreams;   /* streams the session has open, either side's */
-    int             unanswered; /* server: streams handed over, not answered yet */
+    int             unstarted;  /* server: streams whose handler has not run yet */
     km__h2_stream  *streams;    /* every stream the session references */
     km__h2_stream  *fresh;      /* server: streams to hand to stream_new */
     nghttp2_mem     mem;        /* the session's allocator, with its cache: */

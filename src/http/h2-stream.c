@@ -264,12 +264,16 @@ fail:
     return rc;
 }
 
-/* A server stream's handler answered (or let go of it). Lock held. */
-static void answered(km__h2_stream *st)
+/* A server stream's handler started (or it never will). The writer, held
+ * until every handler its input started has run, goes on after the last.
+ * Lock held. */
+static void started(km__h2_stream *st)
 {
-    if (st->unanswered) {
-        st->unanswered = false;
-        st->c->unanswered--;
+    km__h2_conn *c = st->c;
+    if (st->unstarted) {
+        st->unstarted = false;
+        if (--c->unstarted == 0 && c->writer_held)
+            km_cond_signal(c->wcv);
     }
 }
 
@@ -287,7 +291,6 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
         } else {
             st->has_body = !end;
             st->out_end = end;
-            answered(st);
             km__h2_kick(c);
         }
     }
@@ -314,7 +317,6 @@ int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
             st->out.head = st->out.len = 0;
         } else {
             st->has_body = st->out_end = true;
-            answered(st);
             km__h2_kick(c);
         }
     }
@@ -470,6 +472,7 @@ ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
 bool km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
 {
     km__h2_lock(st->c);
+    started(st);
     st->grp = grp;
     /* Gone already: its handler should not even start. */
     if (grp && (st->err || st->c->err))
@@ -536,7 +539,7 @@ static void release_locked(km__h2_stream *st)
 {
     km__h2_conn *c = st->c;
     st->grp = NULL;
-    answered(st);
+    started(st);
     /* Finished both ways (all input came, the output is ended): let the
      * session send what is queued and close it. A server that answered
      * without reading the whole request tells the client to stop sending
