@@ -5,7 +5,7 @@
 #
 # Go builds in GOPATH mode against Debian's packages: protoc-gen-go 1.3.5
 # (golang-goprotobuf-dev) with plugins=grpc writes the messages and the
-# grpc stubs in one file, for github.com/golang/protobuf 1.3 and grpc-go 1.33.
+# gRPC client and server code in one file, for github.com/golang/protobuf 1.3 and grpc-go 1.33.
 
 ECHO_PROTO   := proto/kumo/test/echo.proto
 INTEROP_GEN  := $(BUILD)/gen

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client/client-int.h"
-#include "etcd/b64.h"
+#include "enc/b64.h"
 #include "rt/rt-int.h"
 
 #define SEC 1000000000LL

@@ -2,7 +2,7 @@
 /* KV calls: range, put, delete, txn and compaction, and decoding kvs. */
 #include <string.h>
 #include "client/client-int.h"
-#include "etcd/b64.h"
+#include "enc/b64.h"
 #include "rt/rt-int.h"
 
 static size_t b64_member_max(json_t *o, const char *key)

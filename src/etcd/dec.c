@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "etcd/etcd-int.h"
-#include "etcd/b64.h"
+#include "enc/b64.h"
 
 /* Nesting the parser accepts. jansson recurses per level on a goroutine
  * stack; real requests nest a few levels (txn in txn). */

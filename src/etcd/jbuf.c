@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "etcd/etcd-int.h"
-#include "etcd/b64.h"
+#include "enc/b64.h"
 #include "rt/rt-int.h"
 
 void km__jbuf_free(km__jbuf *b)

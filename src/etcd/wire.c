@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* etcd's JSON conventions for callers: base64 bytes, string int64s, prefix ends. */
 #include "wire.h"
-#include "b64.h"
+#include "enc/b64.h"
 #include "rt/rt-int.h"
 #include <stdlib.h>
 #include <string.h>

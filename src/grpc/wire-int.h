@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <kumo/http.h>
+#include "enc/b64.h"
 
 /* ---- length-prefixed messages (frame.c) ---- */
 
@@ -104,18 +105,26 @@ int    km__grpc_timeout_parse(const char *s, size_t n, int64_t *ns);
  * Returns the length written to out (NUL-terminated). */
 size_t km__grpc_timeout_format(int64_t ns, char out[KM__GRPC_TIMEOUT_MAX]);
 
-/* ---- base64 for -bin metadata (b64.c) ---- */
+/* ---- base64 for -bin metadata (src/enc/b64.c) ---- */
 
 /* Encoded length of n bytes, unpadded (without a NUL). */
-static inline size_t km__grpc_b64_len(size_t n) { return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0); }
+static inline size_t km__grpc_b64_len(size_t n) { return km__b64_raw_len(n); }
 /* Writes n bytes as unpadded base64 (what gRPC implementations should
  * emit) and a NUL; returns the length. */
-size_t  km__grpc_b64_encode(char *out, const void *in, size_t n);
+static inline size_t km__grpc_b64_encode(char *out, const void *in, size_t n)
+{
+    size_t e = km__b64_encode_as(out, in, n, false);
+    out[e] = 0;
+    return e;
+}
 /* Decodes n characters, padded or not (gRPC receivers must take both),
  * into out (room for n * 3 / 4 + 2 bytes). The decoded length, or -EINVAL
  * for a character outside the alphabet, a misplaced '=', a length no
  * encoding has, or leftover bits that are not zero. */
-ssize_t km__grpc_b64_decode(void *out, const char *in, size_t n);
+static inline ssize_t km__grpc_b64_decode(void *out, const char *in, size_t n)
+{
+    return km__b64_decode_as(out, in, n, false);
+}
 
 /* ---- metadata keys and values (md.c) ---- */
 

@@ -9,7 +9,7 @@ Usage: /usr/bin/python3 echo_client.py HOST:PORT [--gen DIR] [--run REGEXP]
 Needs Debian's python3-grpcio and python3-protobuf (hence /usr/bin/python3),
 and the message module protoc writes (`make interop-gen`: build/gen/).
 Calls go through grpcio's generic multi-callables with the generated
-message classes; no grpc stubs are needed."""
+message classes; no generated gRPC service code is needed."""
 
 import argparse
 import os

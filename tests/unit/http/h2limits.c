@@ -48,8 +48,8 @@ typedef struct {
     int             port;
     km_chan        *gate;       /* releases /hold handlers, one per value */
     km_chan        *ended;      /* what /big and /hold handlers ended with */
-    atomic_int      started;    /* /hold and /stubborn handlers that began */
-    atomic_int      running, most;  /* /stubborn handlers at work now, at most */
+    atomic_int      started;    /* /hold and /uninterruptible handlers that began */
+    atomic_int      running, most;  /* /uninterruptible handlers at work now, at most */
 } server;
 
 static bool is(km_str s, const char *lit) { return s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
@@ -102,7 +102,7 @@ static void handler(km_http_req *r, km_http_resp *w, void *ud)
         ended(s, rc);
         if (rc == 0)
             km_http_send(w, 200, "text/plain", "held", 4);
-    } else if (is(path, "/stubborn")) {
+    } else if (is(path, "/uninterruptible")) {
         /* Blocks in the offload pool, where nothing interrupts the call. */
         atomic_fetch_add(&s->started, 1);
         int now = atomic_fetch_add(&s->running, 1) + 1, most = atomic_load(&s->most);
@@ -633,7 +633,7 @@ TEST(reset_releases)
     h2b b = { 0 };
     enum { N = 40 };
     for (uint32_t sid = 1; sid < 2 * N; sid += 2) {
-        h2b_request(&b, sid, "GET", "/stubborn", true);
+        h2b_request(&b, sid, "GET", "/uninterruptible", true);
         if (sid > 1)
             h2b_rst(&b, sid - 2, H2E_CANCEL);
         ck_assert(synced(&c, &b, sid));

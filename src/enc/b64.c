@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Base64 by hand: two small tables beat a library call per field. */
-#include "etcd/b64.h"
+#include "enc/b64.h"
+#include <errno.h>
 
 static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -20,50 +21,52 @@ static const uint8_t dec[256] = {
 #undef X
 };
 
-size_t km__b64_encode(char *out, const uint8_t *in, size_t n)
+size_t km__b64_encode_as(char *out, const void *in, size_t n, bool pad)
 {
+    const uint8_t *b = in;
     char *o = out;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
         *o++ = enc[v >> 18];
         *o++ = enc[(v >> 12) & 63];
         *o++ = enc[(v >> 6) & 63];
         *o++ = enc[v & 63];
     }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)in[i] << 16;
+    if (n - i) {
+        uint32_t v = (uint32_t)b[i] << 16 | (n - i == 2 ? (uint32_t)b[i + 1] << 8 : 0);
         *o++ = enc[v >> 18];
         *o++ = enc[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        *o++ = enc[v >> 18];
-        *o++ = enc[(v >> 12) & 63];
-        *o++ = enc[(v >> 6) & 63];
-        *o++ = '=';
+        if (n - i == 2)
+            *o++ = enc[(v >> 6) & 63];
+        else if (pad)
+            *o++ = '=';
+        if (pad)
+            *o++ = '=';
     }
     return (size_t)(o - out);
 }
 
-long km__b64_decode(uint8_t *out, const char *in, size_t n)
+ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad)
 {
-    /* Padding only at the end: strip it, then the rest must be alphabet. */
+    /* Padding, if any, makes the length a multiple of 4; without it, a
+     * last group of one character encodes no whole byte. */
     size_t pad = 0;
     while (n > 0 && in[n - 1] == '=' && pad < 2) {
         n--;
         pad++;
     }
-    if ((n + pad) % 4)
-        return -1;
+    if ((pad || need_pad) && (n + pad) % 4)
+        return -EINVAL;
+    if (n % 4 == 1)
+        return -EINVAL;
     uint8_t *o = out;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t d = dec[(uint8_t)in[i]];
         if (d == 0xff)
-            return -1;
+            return -EINVAL;
         acc = acc << 6 | d;
         bits += 6;
         if (bits >= 8) {
@@ -71,8 +74,8 @@ long km__b64_decode(uint8_t *out, const char *in, size_t n)
             *o++ = (uint8_t)(acc >> bits);
         }
     }
-    /* Leftover bits must be zero (canonical encoding), as Go's decoder checks. */
+    /* Leftover bits are zero in any canonical encoding (Go checks it too). */
     if (bits && (acc & ((1u << bits) - 1)))
-        return -1;
-    return (long)(o - out);
+        return -EINVAL;
+    return (ssize_t)(o - (uint8_t *)out);
 }
