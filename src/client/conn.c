@@ -9,15 +9,6 @@
 
 #define SEC 1000000000LL
 
-static char *dupstr(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = km__malloc(n + 1);
-    if (p)
-        memcpy(p, s, n + 1);
-    return p;
-}
-
 int km_client_new(km_client **out, const km_client_config *cfg)
 {
     *out = NULL;
@@ -38,7 +29,7 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         const char *e = cfg->endpoints[i];
         if (!strncmp(e, "http://", 7))
             e += 7;
-        if (!(c->eps[i] = dupstr(e)))
+        if (!(c->eps[i] = km__strdup(e)))
             rc = -ENOMEM;
         else
             c->neps = i + 1;

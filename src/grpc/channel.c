@@ -4,15 +4,6 @@
 #include "grpc/grpc-int.h"
 #include "rt/alloc.h"
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = km__malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 int km_grpc_channel_new(km_grpc_channel **out, const km_grpc_channel_config *cfg)
 {
     if (!out || !cfg || !cfg->target || !*cfg->target)
@@ -37,7 +28,7 @@ int km_grpc_channel_new(km_grpc_channel **out, const km_grpc_channel_config *cfg
         .conn_window = cfg->conn_window,
     };
     int rc = -ENOMEM;
-    if (!(ch->user_agent = dup_str(cfg->user_agent ? cfg->user_agent : "kumo-grpc")) ||
+    if (!(ch->user_agent = km__strdup(cfg->user_agent ? cfg->user_agent : "kumo-grpc")) ||
         (rc = km_http2_client_new(&ch->h2, &h))) {
         km_grpc_channel_free(ch);
         return rc;

@@ -247,6 +247,20 @@ static int64_t read_deadline(km__h2_conn *c)
 }
 
 /* The reader's wait ran out (lock held): a silent peer goes. */
+/* Graceful close (lock held): GOAWAY, NO_ERROR, naming the last stream
+ * processed; the session ends once the streams before it are done. */
+static void goaway(km__h2_conn *c)
+{
+    c->draining = true;
+    int rv = nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
+                                   nghttp2_session_get_last_proc_stream_id(c->s),
+                                   NGHTTP2_NO_ERROR, NULL, 0);
+    if (rv)
+        km__h2_fail(c, ng_err(rv));
+    else
+        km__h2_kick(c);
+}
+
 static void read_timeout(km__h2_conn *c)
 {
     int64_t now = km_now();
@@ -256,14 +270,7 @@ static void read_timeout(km__h2_conn *c)
     } else if (c->cfg.idle_timeout > 0 && !c->streams && !c->draining &&
                now - c->idle_since >= c->cfg.idle_timeout) {
         /* Idle: GOAWAY, and the session ends once it is out. */
-        c->draining = true;
-        int rv = nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
-                                       nghttp2_session_get_last_proc_stream_id(c->s),
-                                       NGHTTP2_NO_ERROR, NULL, 0);
-        if (rv)
-            km__h2_fail(c, ng_err(rv));
-        else
-            km__h2_kick(c);
+        goaway(c);
     }
 }
 
@@ -521,15 +528,8 @@ void km__h2_conn_shutdown(km__h2_conn *c)
 {
     km__h2_lock(c);
     if (!c->err && !c->draining) {
-        c->draining = true;
         c->notify = true;
-        int rv = nghttp2_submit_goaway(c->s, NGHTTP2_FLAG_NONE,
-                                       nghttp2_session_get_last_proc_stream_id(c->s),
-                                       NGHTTP2_NO_ERROR, NULL, 0);
-        if (rv)
-            km__h2_fail(c, ng_err(rv));
-        else
-            km__h2_kick(c);
+        goaway(c);
     }
     km__h2_unlock(c);
 }

@@ -12,15 +12,6 @@
  * fails the open after this many. */
 #define OPEN_TRIES 4
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = km__malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* A connection changed (a stream slot came free, GOAWAY, failure): wake
  * openers, if any wait. The count is raised before an opener looks at
  * the connections, so a change it did not see finds it counted. */
@@ -74,11 +65,11 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
     if (k->connect_timeout <= 0) k->connect_timeout = 5 * SEC;
     if (k->backoff_base <= 0) k->backoff_base = 100 * MS;
     if (k->backoff_max <= 0) k->backoff_max = 10 * SEC;
-    c->addr = dup_str(cfg->addr);
+    c->addr = km__strdup(cfg->addr);
     /* A unix socket's path is no authority. */
-    c->authority = dup_str(cfg->authority ? cfg->authority
+    c->authority = km__strdup(cfg->authority ? cfg->authority
                            : !strncmp(cfg->addr, "unix:", 5) ? "localhost" : cfg->addr);
-    c->scheme = dup_str(cfg->scheme ? cfg->scheme : "http");
+    c->scheme = km__strdup(cfg->scheme ? cfg->scheme : "http");
     k->addr = c->addr;
     k->authority = c->authority;
     k->scheme = c->scheme;

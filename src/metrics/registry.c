@@ -64,15 +64,6 @@ bool km__label_name_ok(const char *s, size_t n)
     return true;
 }
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = km__malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 void km__family_free(km_metric *m)
 {
     if (!m)
@@ -129,7 +120,7 @@ static int family_new(km_metrics *r, km_metric **out, int kind, const char *name
     m->reg = r;
     m->kind = kind;
     int rc = 0;
-    if (!(m->name = dup(name)) || !(m->help = dup(help ? help : "")))
+    if (!(m->name = km__strdup(name)) || !(m->help = km__strdup(help ? help : "")))
         rc = -ENOMEM;
     if (!rc)
         rc = parse_labels(m, labels, kind == KM__HISTOGRAM);
@@ -222,7 +213,7 @@ static int func_new(km_metrics *r, int kind, const char *name, const char *help,
     m->kind = kind;
     m->fn = fn;
     m->fn_ud = ud;
-    if (!(m->name = dup(name)) || !(m->help = dup(help ? help : ""))) {
+    if (!(m->name = km__strdup(name)) || !(m->help = km__strdup(help ? help : ""))) {
         km__family_free(m);
         return -ENOMEM;
     }

@@ -69,3 +69,12 @@ void km__fatal(const char *fmt, ...)
     va_end(ap);
     abort();
 }
+
+char *km__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = km__malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}

@@ -8,5 +8,7 @@
 void *km__malloc(size_t n);
 void *km__calloc(size_t n, size_t sz);
 void  km__free(void *p);
+/* A copy of the string s through the hook, or NULL. */
+char *km__strdup(const char *s);
 
 #endif
