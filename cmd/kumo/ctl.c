@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "ctl.h"
-#include "etcd/b64.h"
+#include "enc/b64.h"
 
 volatile int ctl_interrupted;
 static volatile int sig_fd = -1;
