@@ -53,6 +53,8 @@ HDRS     := $(wildcard include/*.h include/kumo/*.h src/*/*.h tests/unit/*.h cmd
 KUMO_SRC := $(sort $(wildcard cmd/kumo/*.c))
 KUMO     := $(BUILD)/kumo
 
+include mk/etcdpb.mk
+
 .PHONY: all lib test run deps bench-runtime bench-net bench-http bench-h2 bench-config bench-metrics bench-log bench-client fuzz clean examples tests
 
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
@@ -160,9 +162,9 @@ bench-config: deps
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(HDRS)
+build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(ETCD_PBC) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) -o $@ -llmdb -ljansson -lnghttp2 -lprotobuf-c -lm
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(ETCD_GEN) -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) $(ETCD_PBC) -o $@ -llmdb -ljansson -lnghttp2 -lprotobuf-c -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* etcd's v3 JSON API (as etcd 3.4's gateway serves it) over a km_store. */
+/* etcd's v3 API over a km_store: its gRPC services and the JSON API etcd 3.4's gateway serves. */
 #ifndef KUMO_ETCD_H
 #define KUMO_ETCD_H
 
@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 typedef struct km_hub km_hub;      /* watch fan-out, see hub.h */
+typedef struct km_grpc_server km_grpc_server;  /* see grpc.h */
 
 typedef struct {
     km_store *store;
@@ -28,6 +29,10 @@ int  km_etcd_new(km_etcd **out, const km_etcd_config *cfg);
  * /v3/lease/grant, revoke, keepalive, timetolive, leases, /v3/watch and
  * /v3/maintenance/status on rt. 0 or -errno from km_http_route. */
 int  km_etcd_routes(km_etcd *e, km_http_router *rt);
+/* Registers etcd's gRPC services (etcdserverpb.KV, Watch, Lease, Cluster,
+ * Maintenance, Auth) on s, for etcd's own clients (etcdctl, clientv3,
+ * python-etcd3). 0 or -errno from km_grpc_register_service. */
+int  km_etcd_grpc_register(km_etcd *e, km_grpc_server *s);
 void km_etcd_free(km_etcd *e);
 /* A not-found handler for the router (km_http_router_not_found): unknown
  * /v3/ paths get etcd's gateway answer, others Go's plain 404. */

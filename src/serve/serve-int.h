@@ -4,6 +4,7 @@
 #define KUMO_SERVE_INT_H
 
 #include <stdatomic.h>
+#include <kumo/grpc.h>
 #include <kumo/log.h>
 #include <kumo/metrics.h>
 #include <kumo/resil.h>
@@ -15,6 +16,7 @@ struct km_serve {
     km_store        *store;
     km_hub          *hub;
     km_etcd         *etcd;
+    km_grpc_server  *grpc;          /* etcd's gRPC API, in front of the router */
     km_native       *native;
     km_http_router  *router;
     km_http_server  *http;

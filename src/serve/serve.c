@@ -26,6 +26,8 @@ static void teardown(km_serve *s)
         km_shedder_free(s->shed);
     km_log_free(s->log);
     km_native_free(s->native);
+    if (s->grpc)
+        km_grpc_server_free(s->grpc);
     km_etcd_free(s->etcd);
     if (s->router)
         km_http_router_free(s->router);
@@ -39,13 +41,21 @@ static void teardown(km_serve *s)
     km__free(s);
 }
 
+static bool is(km_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.n == n && !memcmp(s.p, lit, n);
+}
+
 /* Watch streams stay in flight for hours and never complete: only unary
  * requests go through the shedder, whose limit comes from completions. */
 static void shed_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
 {
     km_str p = km_http_path(r);
     if ((p.n >= 9 && !memcmp(p.p, "/v3/watch", 9)) ||
-        (p.n >= 13 && !memcmp(p.p, "/api/v1/watch", 13)))
+        (p.n >= 13 && !memcmp(p.p, "/api/v1/watch", 13)) ||
+        is(p, "/etcdserverpb.Watch/Watch") || is(p, "/etcdserverpb.Lease/LeaseKeepAlive") ||
+        is(p, "/etcdserverpb.Maintenance/Snapshot"))
         km_http_next_call(next, r, w);
     else
         km_shedder_http_mw(r, w, ud, next);
@@ -79,10 +89,15 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (rc = km_native_new(&s->native, s->store, s->hub)) < 0 ||
         (rc = km_http_router_new(&s->router)) < 0 ||
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
+        (rc = km_grpc_server_new(&s->grpc, NULL)) < 0 ||
+        (rc = km_etcd_grpc_register(s->etcd, s->grpc)) < 0 ||
         (rc = km_native_routes(s->native, s->router)) < 0 ||
         (!cfg->no_metrics && (rc = km__serve_metrics_start(s)) < 0))
         goto fail;
     km_http_router_not_found(s->router, km_etcd_not_found, NULL);
+    /* gRPC requests (by content type) to etcd's services, the rest (JSON
+     * gateway, native API, SSE, metrics) to the router: one port. */
+    km_grpc_server_fallback(s->grpc, km_http_router_serve, s->router);
     /* After the metrics middleware, so shed requests are counted too. */
     if (cfg->shedding) {
         if ((rc = km_shedder_new(&s->shed, NULL)) < 0)
@@ -109,8 +124,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     }
     km_http_config hc = {
         .addr = cfg->listen ? cfg->listen : "127.0.0.1:2379",
-        .handler = km_http_router_serve,
-        .ud = s->router,
+        .handler = km_grpc_serve_http,
+        .ud = s->grpc,
         /* The APIs apply their own request limits (etcd: 1.5 MiB) and
          * answer in their own error shapes. */
         .max_body_bytes = 4 << 20,
