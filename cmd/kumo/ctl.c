@@ -31,6 +31,17 @@ static int opt_value(int *i, int argc, char **argv, const char *name, const char
     return 1;
 }
 
+int ctl_global_words(const char *arg)
+{
+    static const char *const names[] = { "--endpoint", "--endpoints", "--timeout", "-w", "--write-out" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t l = strlen(names[i]);
+        if (!strncmp(arg, names[i], l) && (!arg[l] || arg[l] == '='))
+            return arg[l] ? 1 : 2;
+    }
+    return 0;
+}
+
 int ctl_globals(ctl *c, int *argc, char **argv)
 {
     const char *env = getenv("KUMO_ENDPOINT");

@@ -25,6 +25,9 @@ typedef int ctl_fn(ctl *c, void *arg);
  * argv wherever they are, fills c from them and KUMO_ENDPOINT. 0, or 2
  * after printing what was wrong. */
 int ctl_globals(ctl *c, int *argc, char **argv);
+/* How many words of argv the global option at arg takes: 1 ("--timeout=2s"),
+ * 2 ("--timeout 2s"), or 0 when arg is not a global option. */
+int ctl_global_words(const char *arg);
 /* Starts the runtime and an HTTP client, runs fn; its exit status. */
 int ctl_run(ctl *c, ctl_fn *fn, void *arg);
 

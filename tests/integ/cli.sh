@@ -71,6 +71,25 @@ suite() {
     else bad "$tag: get -w json: $("$K" get foo -w json)"; fi
     expect "--endpoint flag wins" 0 "foo${nl}qux" env KUMO_ENDPOINT=127.0.0.1:1 "$K" get foo --endpoint "$1"
 
+    # global options before the command, as etcdctl takes them, or between its arguments
+    expect "--endpoint before the command" 0 "OK" env KUMO_ENDPOINT=127.0.0.1:1 "$K" --endpoint "$1" put g1 v1
+    expect "--endpoints= and --timeout before" 0 "g1${nl}v1" \
+        env KUMO_ENDPOINT=127.0.0.1:1 "$K" --endpoints="http://$1" --timeout 3s get g1
+    expect "global options between arguments" 0 "OK" \
+        env KUMO_ENDPOINT=127.0.0.1:1 "$K" put --endpoint "$1" g2 -w simple v2
+    expect "before, after and -w json" 0 "1" sh -c \
+        "KUMO_ENDPOINT=127.0.0.1:1 '$K' -w json get g2 --endpoint '$1' | grep -c '\"count\":\"\\?1'"
+    expect "before the command, then --" 0 "OK" "$K" --endpoint "$1" put -- -dash v
+    expect "-- keeps a global option's name as a key" 0 "-dash${nl}v" "$K" get --endpoint "$1" -- -dash
+    expect "before a subcommand" 0 "found 0 leases" "$K" --timeout=2s lease list
+    expect_err "unknown option before the command" 2 "unknown global option \"--prefix\"" "$K" --prefix get g
+    expect_err "global option without its value" 2 "^kumo: --endpoint needs a value$" "$K" --endpoint
+    expect_err "no command after global options" 2 "no command after the global options" "$K" -w json
+    expect_err "global options before serve" 2 "serve takes no global options" \
+        "$K" --endpoint "$1" serve
+    expect_err "bad value before the command" 2 "unknown output format" "$K" -w table get g1
+    "$K" del g1 >/dev/null; "$K" del g2 >/dev/null; "$K" del -- -dash >/dev/null
+
     # del
     expect "del" 0 "1" "$K" del foo
     expect "del missing" 0 "0" "$K" del foo
