@@ -41,6 +41,8 @@ port=$(free_port); E="http://127.0.0.1:$port"
 spid=$!; pids="$pids $spid"
 wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; echo "$pass passed, $fail failed"; exit 1; }
 check "/healthz" "$(curl -s $E/healthz)" "ok"
+check "/health as etcd answers it" "$(curl -s $E/health)" "{\"health\":\"true\"}"
+check "/version as etcd answers it" "$(curl -s $E/version)" "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}"
 check "/readyz" "$(curl -s -o /dev/null -w '%{http_code}' $E/readyz)" "200"
 
 # an SSE watch on the prefix, opened before the writes
