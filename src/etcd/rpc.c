@@ -5,7 +5,7 @@
 int km_etcd_grpc_register(km_etcd *e, km_grpc_server *s)
 {
     static int (*const services[])(km_etcd *, km_grpc_server *) = {
-        NULL,
+        km__etcd_rpc_watch, NULL,
     };
     for (size_t i = 0; services[i]; i++) {
         int rc = services[i](e, s);
