@@ -12,6 +12,10 @@
 /* Each registers one service's methods on s (ud: e). 0 or -errno from
  * km_grpc_register_service. */
 int  km__etcd_rpc_kv(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_lease(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_maint(km_etcd *e, km_grpc_server *s);    /* Maintenance */
+int  km__etcd_rpc_cluster(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_auth(km_etcd *e, km_grpc_server *s);
 
 /* A response header at revision rev (0: the field left out, as etcd does
  * for a watch's compaction answer). */
