@@ -196,6 +196,9 @@ typedef struct {
     int64_t writes;            /* write requests those commits carried */
 } km_store_stat;
 int  km_store_stat_read(km_store *s, km_store_stat *st);
+/* The current revision alone: one atomic read, for a response header
+ * that needs nothing else (km_store_stat_read walks every table). */
+int64_t km_store_revision(km_store *s);
 
 /* etcd's HashKV: a CRC-32C of the history up to rev (<= 0: current), the
  * same for stores holding the same changes. *revision gets the current

@@ -9,12 +9,6 @@
  * to keep one (and no authentication to use it for). */
 static const char no_auth_store[] = "kumo: users and roles are not supported";
 
-static int64_t current_rev(km_etcd *e)
-{
-    km_store_stat st;
-    return km_store_stat_read(e->store, &st) == 0 ? st.revision : 0;
-}
-
 /* Reads the request; NULL when the call has failed (status set). */
 static ProtobufCMessage *recv_req(km_grpc_call *c)
 {
@@ -92,7 +86,7 @@ static void header_only(km_grpc_call *c, km_etcd *e, ProtobufCMessage *rep,
         return;
     km_grpc_pb_free(m);
     Etcdserverpb__ResponseHeader h;
-    km__etcd_rpc_header(e, current_rev(e), &h);
+    km__etcd_rpc_header(e, km_store_revision(e->store), &h);
     *slot = &h;
     km_grpc_send_pb(c, rep, KM_FOREVER);
 }

@@ -9,12 +9,6 @@
  * answer says the same). */
 #define MIN_LEASE_TTL 2
 
-static int64_t current_rev(km_etcd *e)
-{
-    km_store_stat st;
-    return km_store_stat_read(e->store, &st) == 0 ? st.revision : 0;
-}
-
 static void grant(km_grpc_call *c, void *ud)
 {
     km_etcd *e = ud;
@@ -75,7 +69,7 @@ static void keepalive(km_grpc_call *c, void *ud)
         /* the revision before the renewal, as etcd takes it: a client
          * must not see a renewal at a revision past the lease's revoking */
         Etcdserverpb__ResponseHeader h;
-        km__etcd_rpc_header(e, current_rev(e), &h);
+        km__etcd_rpc_header(e, km_store_revision(e->store), &h);
         int rc = km_lease_keepalive(e->store, id, &ttl);
         if (rc && rc != -ENOENT) {
             km__etcd_rpc_fail(c, rc);
@@ -110,7 +104,7 @@ static void time_to_live(km_grpc_call *c, void *ud)
     }
     Etcdserverpb__LeaseTimeToLiveResponse rep = ETCDSERVERPB__LEASE_TIME_TO_LIVE_RESPONSE__INIT;
     Etcdserverpb__ResponseHeader h;
-    km__etcd_rpc_header(e, res.revision ? res.revision : current_rev(e), &h);
+    km__etcd_rpc_header(e, res.revision ? res.revision : km_store_revision(e->store), &h);
     rep.header = &h;
     rep.id = id;
     /* etcd answers an unknown lease with TTL -1, not an error */
@@ -161,7 +155,7 @@ static void leases(km_grpc_call *c, void *ud)
     }
     Etcdserverpb__LeaseLeasesResponse rep = ETCDSERVERPB__LEASE_LEASES_RESPONSE__INIT;
     Etcdserverpb__ResponseHeader h;
-    km__etcd_rpc_header(e, res.revision ? res.revision : current_rev(e), &h);
+    km__etcd_rpc_header(e, res.revision ? res.revision : km_store_revision(e->store), &h);
     rep.header = &h;
     for (size_t i = 0; i < n; i++) {
         etcdserverpb__lease_status__init(&st[i]);

@@ -3,10 +3,9 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <kumo/net.h>
 #include "enc/sha256.h"
 #include "etcd/rpc-int.h"
-#include "rt/alloc.h"
+#include "rt/rt-int.h"
 
 /* Reads the request (whatever it holds); 0, or the call has failed. */
 static int recv_req(km_grpc_call *c, ProtobufCMessage **m)
@@ -184,7 +183,9 @@ static void snapshot(km_grpc_call *c, void *ud)
         pread_arg a = { fd, buf, READ_CHUNK, sent, 0, 0 };
         if (size - sent < READ_CHUNK)
             a.n = (size_t)(size - sent);
-        rc = km_blocking(pread_fn, &a);
+        /* not cancellable: a client that goes must not leave a read
+         * running into buf after it is freed (one read is short) */
+        rc = km__blocking(pread_fn, &a, false);
         if (!rc)
             rc = a.err ? a.err : a.got == 0 ? -EIO : 0;
         if (rc)

@@ -333,3 +333,8 @@ int km_store_stat_read(km_store *s, km_store_stat *st)
     st->writes = atomic_load(&s->writes);
     return rc;
 }
+
+int64_t km_store_revision(km_store *s)
+{
+    return atomic_load(&s->revision);
+}

@@ -258,6 +258,33 @@ static void snapshot_body(void *arg)
     rpcfix_down(&f);
 }
 
+/* A client that leaves mid-stream: the server drops the copy and goes on. */
+static void snapshot_cancel_body(void *arg)
+{
+    rpcfix f;
+    rpcfix_up(&f);
+    char k[16], v[8192];
+    memset(v, 'y', sizeof v - 1);
+    v[sizeof v - 1] = 0;
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        put(&f, k, v);
+    }
+    for (int round = 0; round < 3; round++) {
+        km_grpc_stream *st;
+        ck_assert_int_eq(km_grpc_stream_open(f.ch, M("Snapshot"), NULL, 0, km_now() + 10 * SEC, &st), 0);
+        Etcdserverpb__SnapshotRequest req = ETCDSERVERPB__SNAPSHOT_REQUEST__INIT;
+        ck_assert_int_eq(km_grpc_stream_send_pb(st, &req.base, true, km_now() + 5 * SEC), 0);
+        km_str msg;
+        ck_assert_int_eq(km_grpc_stream_recv(st, &msg, km_now() + 5 * SEC), 1);
+        km_grpc_stream_cancel(st);
+        km_grpc_stream_free(st);
+    }
+    Etcdserverpb__StatusRequest sr = ETCDSERVERPB__STATUS_REQUEST__INIT;
+    km_grpc_pb_free(rpcfix_ok(&f, M("Status"), &sr.base, &etcdserverpb__status_response__descriptor));
+    rpcfix_down(&f);
+}
+
 /* The fixture's etcd, named and with a client URL. */
 static void up_named(rpcfix *f)
 {
@@ -359,6 +386,8 @@ START_TEST(hash) { t_run(hash_body, NULL); }
 END_TEST
 START_TEST(snapshot) { t_run(snapshot_body, NULL); }
 END_TEST
+START_TEST(snapshot_cancel) { t_run(snapshot_cancel_body, NULL); }
+END_TEST
 START_TEST(members) { t_run(members_body, NULL); }
 END_TEST
 START_TEST(member_default) { t_run(member_default_body, NULL); }
@@ -373,6 +402,7 @@ static Suite *suite(void)
     tcase_add_test(tc, alarm_defrag_move);
     tcase_add_test(tc, hash);
     tcase_add_test(tc, snapshot);
+    tcase_add_test(tc, snapshot_cancel);
     tcase_add_test(tc, members);
     tcase_add_test(tc, member_default);
     suite_add_tcase(s, tc);
