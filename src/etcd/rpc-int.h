@@ -12,6 +12,7 @@
 /* Each registers one service's methods on s (ud: e). 0 or -errno from
  * km_grpc_register_service. */
 int  km__etcd_rpc_kv(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_watch(km_etcd *e, km_grpc_server *s);
 
 /* ---- one call's memory ----
  * The request message, the store requests made from it and the response
