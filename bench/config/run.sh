@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Benchmarks `kumo serve` against etcd 3.4 (range, prefix range, durable put, watch fan-out, memory) in alternating rounds and prints medians and ratios.
+# Benchmarks `kumo serve` against etcd 3.4 (range, prefix range, durable put, watch fan-out, memory; through the JSON gateway, then over gRPC with grpc.sh) in alternating rounds and prints medians and ratios.
 #
 # Environment: ROUNDS (default 3), DURATION (seconds per wrk run, default
 # 5), CONNS (wrk connections, default 100), FANOUT (watcher counts, default
@@ -53,55 +53,9 @@ hard=$(ulimit -Hn)
 [ "$hard" -ge "$need" ] || { echo "bench/config: ulimit -Hn is $hard, need $need" >&2; exit 1; }
 ulimit -n "$hard"
 
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start NAME: a fresh server pinned to SERVER_CPU; sets pid and base.
-start() {
-  local name=$1 port data=$WORK/$1.data
-  rm -rf "$data"
-  port=$(free_port)
-  base=http://127.0.0.1:$port
-  case $name in
-    etcd)
-      local pp; pp=$(free_port)
-      GOMAXPROCS=1 taskset -c "$SERVER_CPU" etcd --name c --data-dir "$data" \
-        --listen-client-urls "$base" --advertise-client-urls "$base" \
-        --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-        --initial-cluster "c=http://127.0.0.1:$pp" >"$WORK/etcd.log" 2>&1 &
-      pid=$!; health=$base/health ;;
-    kumo)
-      KM_PROCS=1 taskset -c "$SERVER_CPU" "$KUMO" serve --listen "127.0.0.1:$port" --data-dir "$data" \
-        >"$WORK/kumo.log" 2>&1 &
-      pid=$!; health=$base/healthz ;;
-  esac
-  for _ in $(seq 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$health")" = 200 ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "bench/config: $name did not start:" >&2
-  tail -n 20 "$WORK/$name.log" >&2
-  exit 1
-}
-
-stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime
+. bench/config/servers.sh
 record() { echo "$round $1 $2 $3" >> "$RAW"; }
+LOG=$WORK/wrk.log
 
 # load: bench/key plus the 100 keys of the prefix range.
 load() {
@@ -140,37 +94,6 @@ wrk_run() {
   echo "  $name $label: $rps req/s" >&2
 }
 
-# fanout_run NAME N: N watchers, one put; memory is read while all are open.
-fanout_run() {
-  local name=$1 n=$2 before line
-  before=$(rss_kb "$pid")
-  taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$FANOUT_BIN" "127.0.0.1:${base##*:}" "$n" 1000 \
-    > "$WORK/fanout.out" 2>"$WORK/fanout.err" &
-  local fpid=$!
-  for _ in $(seq 1200); do
-    grep -q '^ready' "$WORK/fanout.out" && break
-    kill -0 "$fpid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if grep -q '^ready' "$WORK/fanout.out"; then
-    sleep 0.3
-    local rss; rss=$(rss_kb "$pid")
-    record "$name" "rss_${n}w_kb" "$rss"
-    record "$name" "rss_per_watcher_${n}w_kb" "$(awk -v a="$rss" -v b="$before" -v n="$n" 'BEGIN {printf "%.2f", (a - b) / n}')"
-  fi
-  wait "$fpid" || echo "bench/config: $name fan-out $n failed: $(cat "$WORK/fanout.err" | tail -n 3)" >&2
-  line=$(grep '^fanout:' "$WORK/fanout.out" || true)
-  { echo "== round $round $name fanout $n"; cat "$WORK/fanout.out" "$WORK/fanout.err"; } >> "$WORK/wrk.log"
-  [ -n "$line" ] || return 0
-  echo "  $name $line" >&2
-  for k in connect_ms p50_ms p99_ms all_ms; do
-    record "$name" "fanout_${n}w_$k" "$(echo "$line" | sed -nE "s/.* $k=([0-9.-]+).*/\\1/p")"
-  done
-  sleep 1      # let the server drop the closed streams
-  # sockets the server still holds 1 s after every watcher hung up
-  record "$name" "fds_after_${n}w" "$(ls "/proc/$pid/fd" | wc -l)"
-}
-
 : > "$RAW"
 : > "$WORK/wrk.log"
 for round in $(seq "$ROUNDS"); do
@@ -189,7 +112,7 @@ for round in $(seq "$ROUNDS"); do
     wrk_run "$name" put put.lua
     # largest first: a Go heap grown by a smaller run would hide part of the growth
     for n in $(echo "$FANOUT" | tr ' ' '\n' | sort -rn); do
-      fanout_run "$name" "$n"
+      fanout_run "$name" "$n" "" "$FANOUT_BIN" "127.0.0.1:${base##*:}" "$n" 1000
     done
     stop
   done
@@ -283,3 +206,8 @@ bench/config/obs.sh
 echo
 echo "kumo serve observability cost, paired (off and on sharing one core, at once):"
 bench/config/obs-paired.sh
+
+# etcd's gRPC API: kumo serve and etcd under kumo's gRPC client and clientv3.
+echo
+echo "etcd gRPC API (bench/config/grpc.sh):"
+bench/config/grpc.sh

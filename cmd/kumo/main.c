@@ -21,6 +21,7 @@ static const struct {
     { "watch", kumo_watch, true, "stream changes to keys" },
     { "compact", kumo_compact, true, "compact the key history up to a revision" },
     { "lease", kumo_lease, true, "grant, revoke, inspect and keep alive leases" },
+    { "snapshot", kumo_snapshot, false, "restore a data directory from a snapshot (etcdctl snapshot save)" },
     { "mirror", kumo_mirror, true, "keep a directory of files in sync with a key prefix" },
 };
 
@@ -29,8 +30,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: kumo [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
-    fprintf(f, "\nThe client commands (get to mirror) take the global options before or\n"
-               "after their own arguments:\n%s\n'kumo COMMAND -h' describes a command.\n",
+    fprintf(f, "\nThe client commands (");
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmds[i].client) {
+            fprintf(f, "%s%s", sep, cmds[i].name);
+            sep = ", ";
+        }
+    fprintf(f, ")\ntake the global options before or after their own arguments:\n%s\n"
+               "'kumo COMMAND -h' describes a command.\n",
             ctl_globals_help + strlen("global options:\n"));
 }
 
