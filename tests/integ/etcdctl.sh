@@ -38,23 +38,23 @@ trap 'exit 130' INT TERM
 used=" "
 # port VAR: sets VAR to a free loopback port not handed out before.
 port() {
-    local p lo hi
+    local _p _lo _hi
     if [ -z "${KUMO_TEST_PORTS:-}" ]; then
         for _ in 1 2 3 4 5; do
-            p=$(free_port)
-            [[ "$used" == *" $p "* ]] || break
+            _p=$(free_port)
+            [[ "$used" == *" $_p "* ]] || break
         done
     else
-        lo=${KUMO_TEST_PORTS%-*}; hi=${KUMO_TEST_PORTS#*-}
-        for ((p = lo; p <= hi; p++)); do
-            [[ "$used" == *" $p "* ]] && continue
+        _lo=${KUMO_TEST_PORTS%-*}; _hi=${KUMO_TEST_PORTS#*-}
+        for ((_p = _lo; _p <= _hi; _p++)); do
+            [[ "$used" == *" $_p "* ]] && continue
             python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1",int(sys.argv[1])))' \
-                "$p" 2>/dev/null && break
+                "$_p" 2>/dev/null && break
         done
-        [ "$p" -le "$hi" ] || return 1
+        [ "$_p" -le "$_hi" ] || return 1
     fi
-    used+="$p "
-    printf -v "$1" %s "$p"
+    used+="$_p "
+    printf -v "$1" %s "$_p"
 }
 
 # wait_ok URL PID NAME: polls URL until it answers 200 (10 s at most).
@@ -229,7 +229,7 @@ side() {
     r=$(ctl put w/j j -w json | rev)
     step "watch -w json" -x 143
     bg_start watch w/j --rev "$r" -w json; bg_stop $bg_n $bg_pid 1 TERM
-    wi() { (printf 'watch w/ --prefix --rev %s\n' "$1"; sleep 0.7; printf 'progress\n'; sleep 0.5) |
+    wi() { (printf 'watch w/ --prefix --rev %s\n' "$1"; sleep 0.5; printf 'progress\n'; sleep 0.4) |
                ctl watch -i "${@:2}"; }
     step "watch -i, progress" -x 3;     run wi "$r"
     step "watch -i --prev-kv -w json" -x 3; run wi "$r" --prev-kv -w json
@@ -242,9 +242,10 @@ side() {
     ctl put lk2 v --lease "$id2" >/dev/null; ctl put lk3 v --lease "$id2" >/dev/null
     step "lease timetolive"
     run ctl lease timetolive "$id2"
-    step "lease timetolive --keys"
+    # etcd lists a lease's keys in Go's map order: sorted here
+    step "lease timetolive --keys" -f 's/\[lk3 lk2\]/[lk2 lk3]/'
     run ctl lease timetolive "$id2" --keys
-    step "lease timetolive --keys -w json"
+    step "lease timetolive --keys -w json" -f 's/"bGsz","bGsy"/"bGsy","bGsz"/'
     run ctl lease timetolive "$id2" --keys -w json
     step "lease list" -f "$ID_LINE";    run ctl lease list
     step "lease list -w json";          run ctl lease list -w json
@@ -269,9 +270,13 @@ side() {
     step "lock after release";          run ctl lock lk -- echo got
     step "elect NAME PROPOSAL" -f "$LOCK_KEY"
     bg_start elect el prop1; w1=$bg_n; p1=$bg_pid
-    step "elect -l" -f "$LOCK_KEY"
+    step "elect -l sees both leaders" -f "$LOCK_KEY"
     bg_start elect -l el; w2=$bg_n; p2=$bg_pid
-    bg_stop $w2 $p2 2 INT; bg_stop $w1 $p1 2 INT
+    for _ in $(seq 60); do [ "$(wc -l <"$dir/s$w2.out")" -ge 2 ] && break; sleep 0.05; done
+    step "elect: the second candidate leads once the first resigns" -f "$LOCK_KEY"
+    bg_start elect el prop2; w3=$bg_n; p3=$bg_pid
+    sleep 0.3
+    bg_stop $w1 $p1 2 INT; bg_stop $w3 $p3 2 INT; bg_stop $w2 $p2 4 INT
 
     # maintenance and cluster
     step "endpoint health";             run ctl endpoint health
@@ -280,8 +285,11 @@ side() {
         -f 's/^([^,]+), [0-9a-f]+, [^,]+, [^,]+, (true|false), (true|false), [0-9]+, [0-9]+, [0-9]+, /\1, ID, V, SIZE, \2, \3, N, N, N, /'
     run ctl endpoint status
     step "endpoint status -w json";     run ctl endpoint status -w json
-    step "member list" -f 's/^[0-9a-f]+, /ID, /'; run ctl member list
-    step "member list -w json";         run ctl member list -w json
+    # kumo has no peers, hence no peer URL to show
+    step "member list" -f 's/^[0-9a-f]+, ([^,]*), ([^,]*), [^,]*,/ID, \1, \2, PEER,/'
+    run ctl member list
+    step "member list -w json" -f 's/"peerURLs":\[[^]]*\],?//'
+    run ctl member list -w json
     step "snapshot save";               run ctl snapshot save "$dir/snap.db"
     step "snapshot file exists";        run test -s "$dir/snap.db"
 
