@@ -212,6 +212,10 @@ side() {
     run_in $'version("t") = "1"\ncreate("t2") > "0"\n\nput "t 4" "a b"\nget t --prefix --keys-only\n\nput t5 v\n\n' ctl txn -i
     step "txn -w json"
     run_in $'value("t") = "1"\n\nget t\nput t6 w\n\ndel t\n\n' ctl txn -w json
+    step "txn: create if absent"
+    run_in $'create("t7") = "0"\n\nput t7 first\n\nget t7\n\n' ctl txn
+    step "txn: create if absent, again"
+    run_in $'create("t7") = "0"\n\nput t7 second\n\nget t7\n\n' ctl txn
     step "txn empty";                   run_in $'\n\n\n' ctl txn -w json
     step "txn bad compare" -x 3;        run_in $'bogus("t") = "1"\n\n\n' ctl txn
 
@@ -290,6 +294,17 @@ side() {
     run ctl member list
     step "member list -w json" -f 's/"peerURLs":\[[^]]*\],?//'
     run ctl member list -w json
+    step "alarm list";                  run ctl alarm list
+    step "defrag";                      run ctl defrag
+    # auth: users and roles, with auth itself left disabled
+    step "user add";                    run ctl user add u1:pw1
+    step "role add";                    run ctl role add r1
+    step "role grant-permission";       run ctl role grant-permission r1 readwrite a/ --prefix
+    step "user grant-role";             run ctl user grant-role u1 r1
+    step "user list";                   run ctl user list
+    step "user get";                    run ctl user get u1
+    step "role get";                    run ctl role get r1
+    step "user add twice" -x 1;         run ctl user add u1:pw1
     step "snapshot save";               run ctl snapshot save "$dir/snap.db"
     step "snapshot file exists";        run test -s "$dir/snap.db"
 
@@ -339,7 +354,7 @@ compare() {
             ok "$name"
         else
             bad "$name: $1 and $2 differ:"
-            diff "$a/s$i.n" "$b/s$i.n" | sed -n '2,16p' | sed "s/^</  $1:/; s/^>/  $2:/"
+            diff "$a/s$i.n" "$b/s$i.n" | grep '^[<>]' | head -n 14 | sed "s/^</  $1:/; s/^>/  $2:/"
         fi
     done <"$a/steps"
 }
