@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# etcd's own client libraries, unmodified, against `kumo serve` and against a
+# real etcd in the same run: clientv3 (tests/etcdclients/go/clientv3_check.go)
+# and python-etcd3 (tests/etcdclients/py/etcd3_check.py); usage:
+# etcd_clients.sh [build-dir].
+#
+# Every check of every driver against every server counts on its own, named
+# "SERVER/DRIVER check". A missing peer (etcd, the Go driver, python3-etcd3)
+# is a failure, never a skip: a run with no checks proves nothing.
+# ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default 24500-24599);
+# TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run.
+set -u
+build=${1:-build}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/common.bash"
+
+kumo=$build/kumo
+gocheck=$build/etcdclients/clientv3_check
+pycheck=$root/tests/etcdclients/py/etcd3_check.py
+PY=/usr/bin/python3     # Debian's, which has python3-etcd3; not pyenv's
+TARGETS=${TARGETS:-"etcd kumo"}
+DRIVERS=${DRIVERS:-"go py"}
+ports=${ETCD_CLIENTS_PORTS:-24500-24599}
+GO_LIMIT=40             # seconds for all of one Go driver run
+PY_LIMIT=15
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# take_port: a loopback port in $ports that nobody listens on and this run
+# has not handed out yet.
+taken=""
+take_port() {
+    local p
+    p=$(python3 - "${ports%-*}" "${ports#*-}" "$taken" <<'EOF'
+import random, socket, sys
+lo, hi, taken = int(sys.argv[1]), int(sys.argv[2]), set(sys.argv[3].split())
+cands = list(range(lo, hi + 1)); random.shuffle(cands)
+for p in cands:
+    if str(p) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+EOF
+)
+    [ -n "$p" ] || return 1
+    taken="$taken $p"
+    echo "$p"
+}
+
+# wait_up URL PID NAME: polls URL until it answers 200 (10 s at most).
+wait_up() {
+    for _ in $(seq 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.05
+    done
+    bad "$3 did not start: $(tail -n 5 "$tmp/$3.log" | tr '\n' ' ')"
+    return 1
+}
+
+# start_etcd / start_kumo: a fresh server on fresh ports and data; set ep_NAME.
+start_etcd() {
+    local cp pp
+    if ! command -v etcd >/dev/null; then
+        bad "etcd: not installed (apt-get install etcd-server)"; return 1
+    fi
+    cp=$(take_port) && pp=$(take_port) || { bad "etcd: no free port in $ports"; return 1; }
+    etcd --name c --data-dir "$tmp/etcd.data" \
+        --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
+        --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+        --initial-cluster "c=http://127.0.0.1:$pp" >"$tmp/etcd.log" 2>&1 &
+    pids+=($!); pid_etcd=$!
+    wait_up "http://127.0.0.1:$cp/health" $! etcd || return 1
+    ep_etcd=127.0.0.1:$cp
+}
+
+start_kumo() {
+    local p
+    [ -x "$kumo" ] || { bad "kumo: $kumo not found (run make first)"; return 1; }
+    p=$(take_port) || { bad "kumo: no free port in $ports"; return 1; }
+    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/kumo.data" >"$tmp/kumo.log" 2>&1 &
+    pids+=($!); pid_kumo=$!
+    wait_up "http://127.0.0.1:$p/healthz" $! kumo || return 1
+    ep_kumo=127.0.0.1:$p
+}
+
+# drive TARGET DRIVER ENDPOINT: runs one driver; its output, prefixed, in
+# $tmp/TARGET-DRIVER.out (drivers against different servers run at once).
+drive() {
+    local out=$tmp/$1-$2.out rc
+    case $2 in
+    go) timeout -k 2 $GO_LIMIT "$gocheck" -timeout 5s "$3" >"$out.raw" 2>"$out.err" ;;
+    py) timeout -k 2 $PY_LIMIT "$PY" "$pycheck" --timeout 5 "$3" >"$out.raw" 2>"$out.err" ;;
+    esac
+    rc=$?
+    echo "$rc" >"$out.rc"
+}
+
+# report TARGET DRIVER: counts each check line of a finished driver.
+report() {
+    local out=$tmp/$1-$2.out n=0 rc line
+    rc=$(cat "$out.rc")
+    while IFS= read -r line; do
+        case $line in
+        "ok   "*) ok "$1/$2 ${line#ok   }"; n=$((n + 1)) ;;
+        "FAIL "*) bad "$1/$2 ${line#FAIL }"; n=$((n + 1)) ;;
+        esac
+    done <"$out.raw"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        bad "$1/$2: killed, still running after its time limit"
+    elif [ "$n" -eq 0 ]; then
+        bad "$1/$2: no checks ran (exit $rc): $(tail -n 3 "$out.err" | tr '\n' ' ')"
+    elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out.raw"; then
+        bad "$1/$2: exit $rc with no failed check: $(tail -n 3 "$out.err" | tr '\n' ' ')"
+    fi
+}
+
+# The drivers, present or failed for good.
+drivers=""
+for d in $DRIVERS; do
+    case $d in
+    go) if [ -x "$gocheck" ]; then drivers="$drivers go"
+        else bad "go driver: $gocheck not found (make etcdclients; needs golang-etcd-server-dev)"; fi ;;
+    py) if "$PY" -c 'import etcd3' 2>/dev/null; then drivers="$drivers py"
+        else bad "py driver: $PY cannot import etcd3 (apt-get install python3-etcd3)"; fi ;;
+    *)  bad "driver $d: unknown" ;;
+    esac
+done
+
+# Servers start first; then each server's drivers run one after the other,
+# the two servers' at once.
+targets=""
+for t in $TARGETS; do
+    case $t in
+    etcd) start_etcd && targets="$targets etcd" ;;
+    kumo) start_kumo && targets="$targets kumo" ;;
+    *)    bad "target $t: unknown" ;;
+    esac
+done
+jobs_=()
+for t in $targets; do
+    ep_var=ep_$t
+    (for d in $drivers; do drive "$t" "$d" "${!ep_var}"; done) &
+    jobs_+=($!)
+done
+for j in "${jobs_[@]}"; do wait "$j"; done
+for t in $targets; do
+    for d in $drivers; do report "$t" "$d"; done
+done
+
+# A server that died under the drivers is a failure of its own.
+for t in $targets; do
+    pid_var=pid_$t
+    kill -0 "${!pid_var}" 2>/dev/null ||
+        bad "$t: exited during the run: $(tail -n 3 "$tmp/$t.log" | tr '\n' ' ')"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
