@@ -47,5 +47,7 @@ for t in "$@"; do
   fi
   printf '%-40s %s\n' "${t#$build/tests/}" "${line:-crashed (exit $rc)}"
 done
+# The failures again at the end, where a log's tail shows them.
+[ -z "$bad" ] || echo "failed:$bad"
 echo "$pass passed, $fail failed"
 [ -z "$bad" ]

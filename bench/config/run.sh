@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Benchmarks `kumo serve` against etcd 3.4 (range, prefix range, durable put, watch fan-out, memory) in alternating rounds and prints medians and ratios.
+# Benchmarks `kumo serve` against etcd 3.4 (range, prefix range, durable put, watch fan-out, memory; through the JSON gateway, then over gRPC with grpc.sh) in alternating rounds and prints medians and ratios.
 #
 # Environment: ROUNDS (default 3), DURATION (seconds per wrk run, default
 # 5), CONNS (wrk connections, default 100), FANOUT (watcher counts, default
@@ -53,54 +53,7 @@ hard=$(ulimit -Hn)
 [ "$hard" -ge "$need" ] || { echo "bench/config: ulimit -Hn is $hard, need $need" >&2; exit 1; }
 ulimit -n "$hard"
 
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start NAME: a fresh server pinned to SERVER_CPU; sets pid and base.
-start() {
-  local name=$1 port data=$WORK/$1.data
-  rm -rf "$data"
-  port=$(free_port)
-  base=http://127.0.0.1:$port
-  case $name in
-    etcd)
-      local pp; pp=$(free_port)
-      GOMAXPROCS=1 taskset -c "$SERVER_CPU" etcd --name c --data-dir "$data" \
-        --listen-client-urls "$base" --advertise-client-urls "$base" \
-        --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-        --initial-cluster "c=http://127.0.0.1:$pp" >"$WORK/etcd.log" 2>&1 &
-      pid=$!; health=$base/health ;;
-    kumo)
-      KM_PROCS=1 taskset -c "$SERVER_CPU" "$KUMO" serve --listen "127.0.0.1:$port" --data-dir "$data" \
-        >"$WORK/kumo.log" 2>&1 &
-      pid=$!; health=$base/healthz ;;
-  esac
-  for _ in $(seq 300); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$health")" = 200 ] && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "bench/config: $name did not start:" >&2
-  tail -n 20 "$WORK/$name.log" >&2
-  exit 1
-}
-
-stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime
+. bench/config/servers.sh
 record() { echo "$round $1 $2 $3" >> "$RAW"; }
 
 # load: bench/key plus the 100 keys of the prefix range.
@@ -283,3 +236,8 @@ bench/config/obs.sh
 echo
 echo "kumo serve observability cost, paired (off and on sharing one core, at once):"
 bench/config/obs-paired.sh
+
+# etcd's gRPC API: kumo serve and etcd under kumo's gRPC client and clientv3.
+echo
+echo "etcd gRPC API (bench/config/grpc.sh):"
+bench/config/grpc.sh

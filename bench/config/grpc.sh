@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# etcd's gRPC KV API: kumo serve against etcd 3.4, each alone on one core,
+# loaded from the other by kumo's gRPC client (grpc_load.c) and by Go's
+# clientv3 (bench/go/etcd_load.go) with the same flags, in alternating
+# rounds; prints medians, spreads and ratios.
+#
+# Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 5), CONNS
+# (default 10), CLIENTS (default 100), OPS (default "range range-s put"),
+# LOADERS (default "kumo go"), SERVERS (default "etcd kumo"),
+# SERVER_CPU / CLIENT_CPU (default 0 / 1). Raw results:
+# build/bench/config-grpc-results.txt; logs in build/bench/config/.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECONDS_PER_RUN:-5}
+CONNS=${CONNS:-10}
+CLIENTS=${CLIENTS:-100}
+OPS=${OPS:-"range range-s put"}
+LOADERS=${LOADERS:-"kumo go"}
+SERVERS=${SERVERS:-"etcd kumo"}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+OUT=build/bench
+RAW=$OUT/config-grpc-results.txt
+WORK=$PWD/$OUT/config
+KUMO=${KUMO:-build/kumo}
+TCK=$(getconf CLK_TCK)
+CC=${CC:-cc}
+
+for t in etcd curl python3 taskset go; do
+  command -v "$t" >/dev/null || { echo "bench/config/grpc: $t not found" >&2; exit 1; }
+done
+[ -x "$KUMO" ] && [ -f build/libkumo.a ] || make --no-print-directory build/kumo
+mkdir -p "$WORK"
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_load.c \
+    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/grpc_load"
+GO111MODULE=off GOPATH=/usr/share/gocode go build -o "$OUT/etcd_load" bench/go/etcd_load.go
+
+. bench/config/servers.sh
+
+record() { echo "$round $1 $2 $3" >> "$RAW"; }
+
+# load_run SERVER LOADER OP: one measured run; req/s, server CPU per call, p99.
+load_run() {
+  local srv=$1 ld=$2 op=$3 bin c0 c1 out
+  case $ld in kumo) bin=$OUT/grpc_load ;; go) bin=$OUT/etcd_load ;; esac
+  c0=$(cpu_ticks "$pid")
+  out=$(taskset -c "$CLIENT_CPU" env KM_PROCS=1 GOMAXPROCS=1 "$bin" --endpoint "127.0.0.1:$port" \
+        --op "$op" --conns "$CONNS" --clients "$CLIENTS" --seconds "$SECS" --keys 1000 2>&1) || {
+    echo "bench/config/grpc: $srv $ld $op failed: $(echo "$out" | tail -n 3)" >&2; return 0; }
+  c1=$(cpu_ticks "$pid")
+  { echo "== round $round $srv $ld $op"; echo "$out"; } >> "$WORK/grpc.log"
+  local rps reqs p99
+  rps=$(echo "$out" | sed -nE 's/^requests\/s ([0-9.]+)/\1/p')
+  reqs=$(echo "$out" | sed -nE 's/^requests ([0-9]+)/\1/p')
+  p99=$(echo "$out" | sed -nE 's/^p99_us ([0-9.]+)/\1/p')
+  record "$srv" "${ld}_${op}_rps" "$rps"
+  record "$srv" "${ld}_${op}_p99_us" "$p99"
+  record "$srv" "${ld}_${op}_cpu_us" "$(awk -v t=$((c1 - c0)) -v n="$reqs" -v hz="$TCK" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')"
+  echo "  $srv $ld $op: $rps req/s, p99 $p99 us" >&2
+}
+
+: > "$RAW"
+: > "$WORK/grpc.log"
+for round in $(seq "$ROUNDS"); do
+  order=$SERVERS
+  [ $((round % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for name in $order; do
+    echo "round $round: $name" >&2
+    start "$name"
+    sleep 1
+    for ld in $LOADERS; do
+      for op in $OPS; do load_run "$name" "$ld" "$op"; done
+    done
+    stop
+  done
+done
+
+python3 - "$RAW" "$SERVERS" "$LOADERS" "$OPS" <<'PY'
+import statistics, sys
+raw, servers, loaders, ops = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
+vals = {}
+for line in open(raw):
+    r, srv, metric, v = line.split()
+    vals.setdefault((metric, srv), []).append(float(v))
+fmt = lambda x: "%.0f" % x if abs(x) >= 100 else "%.3g" % x
+def cell(m, s):
+    v = vals.get((m, s))
+    if not v:
+        return "-", None
+    med = statistics.median(v)
+    return "%s (%s-%s)" % (fmt(med), fmt(min(v)), fmt(max(v))), med
+a, b = (servers + ["", ""])[:2]
+print("%-24s %-28s %-28s %s" % ("metric", a + " median (min-max)", b + " median (min-max)", "%s better by (x)" % b))
+med = {}
+for ld in loaders:
+    for op in ops:
+        for k in ("rps", "cpu_us", "p99_us"):
+            m = "%s_%s_%s" % (ld, op, k)
+            ca, ma = cell(m, a)
+            cb, mb = cell(m, b)
+            med[(m, a)], med[(m, b)] = ma, mb
+            ratio = "-"
+            if ma and mb:
+                ratio = "%.2f" % (mb / ma if k == "rps" else ma / mb)
+            print("%-24s %-28s %-28s %s" % (m, ca, cb, ratio))
+if a == "etcd" and b == "kumo" and "kumo" in loaders:
+    print()
+    for op, want in (("range", 10), ("range-s", 10), ("put", 3)):
+        k, e = med.get(("kumo_%s_rps" % op, "kumo")), med.get(("kumo_%s_rps" % op, "etcd"))
+        if k and e:
+            print("target %-32s %-4s %.1fx" % ("%s req/s >= %dx etcd" % (op, want),
+                                              "met" if k >= want * e else "MISS", k / e))
+PY
+echo "raw results: $RAW; load output: $WORK/grpc.log" >&2
