@@ -9,7 +9,9 @@
 # "SERVER/DRIVER check". A missing peer (etcd, the Go driver, python3-etcd3)
 # is a failure, never a skip: a run with no checks proves nothing.
 # ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default 24500-24599);
-# TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run.
+# TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run; ETCD names
+# the etcd binary. Both servers send watch progress notifications every
+# $NOTIFY, so the periodic ones are checked too.
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,11 +21,13 @@ kumo=$build/kumo
 gocheck=$build/etcdclients/clientv3_check
 pycheck=$root/tests/etcdclients/py/etcd3_check.py
 PY=/usr/bin/python3     # Debian's, which has python3-etcd3; not pyenv's
+ETCD=${ETCD:-etcd}       # the etcd server binary
 TARGETS=${TARGETS:-"etcd kumo"}
 DRIVERS=${DRIVERS:-"go py"}
 ports=${ETCD_CLIENTS_PORTS:-24500-24599}
 GO_LIMIT=40             # seconds for all of one Go driver run
 PY_LIMIT=15
+NOTIFY=1s               # both servers' watch progress interval
 
 tmp=$(mktemp -d)
 pids=()
@@ -75,14 +79,15 @@ wait_up() {
 # start_etcd / start_kumo: a fresh server on fresh ports and data; set ep_NAME.
 start_etcd() {
     local cp pp
-    if ! command -v etcd >/dev/null; then
+    if ! command -v "$ETCD" >/dev/null; then
         bad "etcd: not installed (apt-get install etcd-server)"; return 1
     fi
     cp=$(take_port) && pp=$(take_port) || { bad "etcd: no free port in $ports"; return 1; }
-    etcd --name c --data-dir "$tmp/etcd.data" \
+    "$ETCD" --name c --data-dir "$tmp/etcd.data" \
         --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
         --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-        --initial-cluster "c=http://127.0.0.1:$pp" >"$tmp/etcd.log" 2>&1 &
+        --initial-cluster "c=http://127.0.0.1:$pp" \
+        --experimental-watch-progress-notify-interval $NOTIFY >"$tmp/etcd.log" 2>&1 &
     pids+=($!); pid_etcd=$!
     wait_up "http://127.0.0.1:$cp/health" $! etcd || return 1
     ep_etcd=127.0.0.1:$cp
@@ -92,7 +97,7 @@ start_kumo() {
     local p
     [ -x "$kumo" ] || { bad "kumo: $kumo not found (run make first)"; return 1; }
     p=$(take_port) || { bad "kumo: no free port in $ports"; return 1; }
-    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/kumo.data" >"$tmp/kumo.log" 2>&1 &
+    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/kumo.data" --progress-interval $NOTIFY >"$tmp/kumo.log" 2>&1 &
     pids+=($!); pid_kumo=$!
     wait_up "http://127.0.0.1:$p/healthz" $! kumo || return 1
     ep_kumo=127.0.0.1:$p
@@ -103,7 +108,7 @@ start_kumo() {
 drive() {
     local out=$tmp/$1-$2.out rc
     case $2 in
-    go) timeout -k 2 $GO_LIMIT "$gocheck" -timeout 5s "$3" >"$out.raw" 2>"$out.err" ;;
+    go) timeout -k 2 $GO_LIMIT "$gocheck" -timeout 5s -progress-interval $NOTIFY "$3" >"$out.raw" 2>"$out.err" ;;
     py) timeout -k 2 $PY_LIMIT "$PY" "$pycheck" --timeout 5 "$3" >"$out.raw" 2>"$out.err" ;;
     esac
     rc=$?

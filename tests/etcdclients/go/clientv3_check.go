@@ -3,7 +3,7 @@
 // and its concurrency package, unmodified) and prints one line per check:
 // "ok   NAME" or "FAIL NAME: detail"; exits 1 if any check failed.
 //
-// usage: clientv3_check [-prefix P] [-timeout D] HOST:PORT
+// usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] HOST:PORT
 //
 // Every key lives under a prefix unique to the run, so the same server can
 // be checked twice. The compaction check runs last: it discards history.
@@ -32,6 +32,7 @@ var (
 	endp    string
 	pfx     string
 	timeout time.Duration
+	notify  time.Duration
 	failed  int
 	passed  int
 )
@@ -530,6 +531,40 @@ func checkWatch() {
 		}
 		return quiet(wc, 200*time.Millisecond)
 	})
+	if notify > 0 {
+		check("watch progress notify (periodic)", func(ctx context.Context) error {
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			wc := cli.Watch(wctx, k("idle/"), clientv3.WithPrefix(), clientv3.WithProgressNotify(), clientv3.WithCreatedNotify())
+			<-wc
+			pr, err := cli.Put(ctx, k("unwatched"), "y")
+			if err != nil {
+				return err
+			}
+			// An idle watch hears from the server within a few intervals.
+			limit := time.After(3*notify + time.Second)
+			for {
+				select {
+				case wr, ok := <-wc:
+					if !ok {
+						return errors.New("watch closed")
+					}
+					if err := wr.Err(); err != nil {
+						return err
+					}
+					if !wr.IsProgressNotify() {
+						return fmt.Errorf("unexpected response %+v", wr)
+					}
+					if wr.Header.Revision < pr.Header.Revision {
+						return fmt.Errorf("progress at revision %d, before the last write %d", wr.Header.Revision, pr.Header.Revision)
+					}
+					return nil
+				case <-limit:
+					return fmt.Errorf("no progress notification within %v", 3*notify+time.Second)
+				}
+			}
+		})
+	}
 	check("watch progress notify (request progress)", func(ctx context.Context) error {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -963,9 +998,11 @@ func checkCompacted() {
 func main() {
 	flag.StringVar(&pfx, "prefix", "", "key prefix (default: unique to the run)")
 	flag.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each check")
+	flag.DurationVar(&notify, "progress-interval", 0,
+		"the server's watch progress interval; 0: no check of periodic progress notifications")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: clientv3_check [-prefix P] [-timeout D] HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] HOST:PORT")
 		os.Exit(2)
 	}
 	endp = flag.Arg(0)
