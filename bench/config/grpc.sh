@@ -7,7 +7,9 @@
 #
 # Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 5), CONNS
 # (default 10), CLIENTS (default 100), OPS (default "range range-s put"),
-# LOADERS (default "kumo go"), SERVERS (default "etcd kumo"),
+# LOADERS (default "kumo go"), SERVERS (default "etcd kumo"), WATCHERS
+# (watch fan-out sizes, default "10000 100000"; etcd runs only the
+# smallest) over WCONNS streams (default 100),
 # SERVER_CPU / CLIENT_CPU (default 0 / 1). Raw results:
 # build/bench/config-grpc-results.txt; logs in build/bench/config/.
 set -euo pipefail
@@ -18,6 +20,8 @@ SECS=${SECONDS_PER_RUN:-5}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
 OPS=${OPS:-"range range-s put"}
+WATCHERS=${WATCHERS:-"10000 100000"}
+WCONNS=${WCONNS:-100}
 LOADERS=${LOADERS:-"kumo go"}
 SERVERS=${SERVERS:-"etcd kumo"}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -36,11 +40,19 @@ done
 mkdir -p "$WORK"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_load.c \
     build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/grpc_load"
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_watch.c \
+    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/grpc_watch"
 GO111MODULE=off GOPATH=/usr/share/gocode go build -o "$OUT/etcd_load" bench/go/etcd_load.go
 
 . bench/config/servers.sh
 
 record() { echo "$round $1 $2 $3" >> "$RAW"; }
+LOG=$WORK/grpc.log
+smallest=$(echo "$WATCHERS" | tr ' ' '\n' | sort -n | head -n 1)
+largest=$(echo "$WATCHERS" | tr ' ' '\n' | sort -n | tail -n 1)
+need=$((largest / WCONNS + WCONNS + 1000))
+[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge "$need" ] || { echo "bench/config/grpc: ulimit -Hn below $need" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
 
 # load_run SERVER LOADER OP: one measured run; req/s, server CPU per call, p99.
 load_run() {
@@ -74,13 +86,19 @@ for round in $(seq "$ROUNDS"); do
     for ld in $LOADERS; do
       for op in $OPS; do load_run "$name" "$ld" "$op"; done
     done
+    # largest first: a Go heap grown by a smaller run would hide part of the growth
+    for n in $(echo "$WATCHERS" | tr ' ' '\n' | sort -rn); do
+      [ "$name" = etcd ] && [ "$n" != "$smallest" ] && continue
+      fanout_run "$name" "$n" grpc_ "$OUT/grpc_watch" "127.0.0.1:$port" "$n" "$WCONNS" 1000
+    done
     stop
   done
 done
 
-python3 - "$RAW" "$SERVERS" "$LOADERS" "$OPS" <<'PY'
+python3 - "$RAW" "$SERVERS" "$LOADERS" "$OPS" "$WATCHERS" <<'PY'
 import statistics, sys
 raw, servers, loaders, ops = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
+fan = sorted(int(x) for x in sys.argv[5].split())
 vals = {}
 for line in open(raw):
     r, srv, metric, v = line.split()
@@ -106,6 +124,14 @@ for ld in loaders:
             if ma and mb:
                 ratio = "%.2f" % (mb / ma if k == "rps" else ma / mb)
             print("%-24s %-28s %-28s %s" % (m, ca, cb, ratio))
+for n in fan:
+    for k in ("p50_ms", "p99_ms", "all_ms", "connect_ms", "rss_per_watcher"):
+        m = "grpc_%s_%dw_kb" % (k, n) if k == "rss_per_watcher" else "grpc_fanout_%dw_%s" % (n, k)
+        ca, ma = cell(m, a)
+        cb, mb = cell(m, b)
+        med[(m, a)], med[(m, b)] = ma, mb
+        ratio = "%.2f" % (ma / mb) if ma and mb else "-"
+        print("%-24s %-28s %-28s %s" % (m.replace("grpc_", ""), ca, cb, ratio))
 if a == "etcd" and b == "kumo" and "kumo" in loaders:
     print()
     for op, want in (("range", 10), ("range-s", 10), ("put", 3)):
@@ -113,5 +139,15 @@ if a == "etcd" and b == "kumo" and "kumo" in loaders:
         if k and e:
             print("target %-32s %-4s %.1fx" % ("%s req/s >= %dx etcd" % (op, want),
                                               "met" if k >= want * e else "MISS", k / e))
+    k = med.get(("grpc_fanout_%dw_p99_ms" % fan[-1], "kumo"))
+    e = med.get(("grpc_fanout_%dw_p99_ms" % fan[0], "etcd"))
+    if k is not None and e is not None:
+        print("target %-32s %-4s %.2f ms vs %.2f ms" % ("p99 to %d < etcd's to %d" % (fan[-1], fan[0]),
+                                                      "met" if k < e else "MISS", k, e))
+    k = med.get(("grpc_rss_per_watcher_%dw_kb" % fan[0], "kumo"))
+    e = med.get(("grpc_rss_per_watcher_%dw_kb" % fan[0], "etcd"))
+    if k is not None and e:
+        print("target %-32s %-4s %.3f KiB vs %.3f KiB" % ("memory per watcher <= etcd's / 20",
+                                                        "met" if k <= e / 20 else "MISS", k, e))
 PY
 echo "raw results: $RAW; load output: $WORK/grpc.log" >&2

@@ -55,6 +55,7 @@ ulimit -n "$hard"
 
 . bench/config/servers.sh
 record() { echo "$round $1 $2 $3" >> "$RAW"; }
+LOG=$WORK/wrk.log
 
 # load: bench/key plus the 100 keys of the prefix range.
 load() {
@@ -93,37 +94,6 @@ wrk_run() {
   echo "  $name $label: $rps req/s" >&2
 }
 
-# fanout_run NAME N: N watchers, one put; memory is read while all are open.
-fanout_run() {
-  local name=$1 n=$2 before line
-  before=$(rss_kb "$pid")
-  taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$FANOUT_BIN" "127.0.0.1:${base##*:}" "$n" 1000 \
-    > "$WORK/fanout.out" 2>"$WORK/fanout.err" &
-  local fpid=$!
-  for _ in $(seq 1200); do
-    grep -q '^ready' "$WORK/fanout.out" && break
-    kill -0 "$fpid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if grep -q '^ready' "$WORK/fanout.out"; then
-    sleep 0.3
-    local rss; rss=$(rss_kb "$pid")
-    record "$name" "rss_${n}w_kb" "$rss"
-    record "$name" "rss_per_watcher_${n}w_kb" "$(awk -v a="$rss" -v b="$before" -v n="$n" 'BEGIN {printf "%.2f", (a - b) / n}')"
-  fi
-  wait "$fpid" || echo "bench/config: $name fan-out $n failed: $(cat "$WORK/fanout.err" | tail -n 3)" >&2
-  line=$(grep '^fanout:' "$WORK/fanout.out" || true)
-  { echo "== round $round $name fanout $n"; cat "$WORK/fanout.out" "$WORK/fanout.err"; } >> "$WORK/wrk.log"
-  [ -n "$line" ] || return 0
-  echo "  $name $line" >&2
-  for k in connect_ms p50_ms p99_ms all_ms; do
-    record "$name" "fanout_${n}w_$k" "$(echo "$line" | sed -nE "s/.* $k=([0-9.-]+).*/\\1/p")"
-  done
-  sleep 1      # let the server drop the closed streams
-  # sockets the server still holds 1 s after every watcher hung up
-  record "$name" "fds_after_${n}w" "$(ls "/proc/$pid/fd" | wc -l)"
-}
-
 : > "$RAW"
 : > "$WORK/wrk.log"
 for round in $(seq "$ROUNDS"); do
@@ -142,7 +112,7 @@ for round in $(seq "$ROUNDS"); do
     wrk_run "$name" put put.lua
     # largest first: a Go heap grown by a smaller run would hide part of the growth
     for n in $(echo "$FANOUT" | tr ' ' '\n' | sort -rn); do
-      fanout_run "$name" "$n"
+      fanout_run "$name" "$n" "" "$FANOUT_BIN" "127.0.0.1:${base##*:}" "$n" 1000
     done
     stop
   done

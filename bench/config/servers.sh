@@ -52,3 +52,38 @@ stop() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime
+
+# fanout_run NAME N PREFIX CMD...: a fan-out client (CMD, on CLIENT_CPU)
+# with N watchers and one put; the server's memory is read once the client
+# prints "ready", its result line ("fanout: ... p50_ms=..") recorded with
+# `record` under PREFIX (metrics PREFIXfanout_Nw_*, PREFIXrss_Nw_kb, ...);
+# the client's output goes to LOG (default $WORK/fanout.log).
+fanout_run() {
+  local name=$1 n=$2 pfx=$3 before line log=${LOG:-$WORK/fanout.log}
+  shift 3
+  before=$(rss_kb "$pid")
+  taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$@" > "$WORK/fanout.out" 2>"$WORK/fanout.err" &
+  local fpid=$!
+  for _ in $(seq 2400); do
+    grep -q '^ready' "$WORK/fanout.out" && break
+    kill -0 "$fpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if grep -q '^ready' "$WORK/fanout.out"; then
+    sleep 0.3
+    local rss; rss=$(rss_kb "$pid")
+    record "$name" "${pfx}rss_${n}w_kb" "$rss"
+    record "$name" "${pfx}rss_per_watcher_${n}w_kb" "$(awk -v a="$rss" -v b="$before" -v n="$n" 'BEGIN {printf "%.2f", (a - b) / n}')"
+  fi
+  wait "$fpid" || echo "bench/config: $name fan-out $n failed: $(tail -n 3 "$WORK/fanout.err")" >&2
+  line=$(grep '^fanout:' "$WORK/fanout.out" || true)
+  { echo "== round $round $name ${pfx}fanout $n"; cat "$WORK/fanout.out" "$WORK/fanout.err"; } >> "$log"
+  [ -n "$line" ] || return 0
+  echo "  $name $pfx$line" >&2
+  for k in connect_ms p50_ms p99_ms all_ms; do
+    record "$name" "${pfx}fanout_${n}w_$k" "$(echo "$line" | sed -nE "s/.* $k=([0-9.-]+).*/\\1/p")"
+  done
+  sleep 1      # let the server drop the closed streams
+  # sockets the server still holds 1 s after every watcher hung up
+  record "$name" "${pfx}fds_after_${n}w" "$(ls "/proc/$pid/fd" | wc -l)"
+}

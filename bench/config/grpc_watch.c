@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/* Watch fan-out over etcd's gRPC API: many watches multiplexed on a few streams, one put, and how long each watcher takes to see it. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <kumo.h>
+#include <protobuf-c/protobuf-c.h>
+#include "etcdserverpb/rpc.pb-c.h"
+
+/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS]
+ * Opens CONNS connections with one Watch stream each and creates
+ * WATCHERS/CONNS watches on key "fanout" on every stream (as clientv3
+ * multiplexes a program's watches), prints "ready N" once every watch is
+ * created, waits HOLD_MS (the caller reads the server's memory), then puts
+ * the key once and measures, per watcher, the time from just before the
+ * put is sent to the moment its event is read. Prints:
+ *   fanout: watchers=N connect_ms=... p50_ms=... p99_ms=... all_ms=... missed=M failed=F
+ * Exits 1 if a watcher missed the event within 60 s or a stream failed. */
+
+#define KEY "fanout"
+
+typedef struct {
+    km_grpc_channel *ch;
+    km_grpc_stream  *st;
+    long             first, n;     /* watchers first..first+n-1 */
+    km_wg           *wg;
+} conn;
+
+static const char *target;
+static long nwatch;
+static int nconn;
+static int64_t *lat;               /* per watcher, ns; -1: missed */
+static atomic_long created, seen, failed;
+static atomic_int put_sent;
+static int64_t t_put, give_up;
+
+static int recv_one(km_grpc_stream *st, Etcdserverpb__WatchResponse **out, int64_t dl)
+{
+    ProtobufCMessage *m;
+    int rc = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, &m, dl);
+    *out = rc == 1 ? (Etcdserverpb__WatchResponse *)m : NULL;
+    return rc;
+}
+
+/* One stream: create its watches (ids first..), wait for every "created",
+ * then read events until each of its watchers has the put. */
+static void stream_main(void *arg)
+{
+    conn *c = arg;
+    int64_t dl = give_up;
+    int rc = km_grpc_stream_open(c->ch, "/etcdserverpb.Watch/Watch", NULL, 0, KM_FOREVER, &c->st);
+    for (long i = 0; rc == 0 && i < c->n; i++) {
+        Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
+        cr.key = (ProtobufCBinaryData){ sizeof KEY - 1, (uint8_t *)KEY };
+        cr.watch_id = c->first + i + 1;      /* 0 would let the server choose */
+        Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+        req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+        req.create_request = &cr;
+        rc = km_grpc_stream_send_pb(c->st, &req.base, false, dl);
+    }
+    long got_created = 0, got_events = 0;
+    while (rc == 0 && (got_created < c->n || got_events < c->n)) {
+        Etcdserverpb__WatchResponse *r;
+        int n = recv_one(c->st, &r, dl);
+        if (n != 1) {
+            rc = n < 0 ? n : -EPIPE;
+            break;
+        }
+        int64_t now = km_now();
+        long w = (long)r->watch_id - 1 - c->first;
+        if (r->created) {
+            got_created++;
+            atomic_fetch_add(&created, 1);
+        } else if (r->n_events > 0 && w >= 0 && w < c->n && atomic_load(&put_sent)) {
+            if (lat[c->first + w] < 0) {
+                lat[c->first + w] = now - t_put;
+                got_events++;
+                atomic_fetch_add(&seen, 1);
+            }
+        } else if (r->canceled) {
+            rc = -ECANCELED;
+        }
+        km_grpc_pb_free(&r->base);
+    }
+    if (rc) {
+        fprintf(stderr, "grpc_watch: stream %ld: %s\n", c->first / (c->n ? c->n : 1),
+                km_strerror(rc));
+        atomic_fetch_add(&failed, 1);
+    }
+    km_wg_done(c->wg);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static long hold_ms;
+
+static void main_fn(void *arg)
+{
+    (void)arg;
+    conn *cs = calloc((size_t)nconn, sizeof *cs);
+    lat = malloc((size_t)nwatch * sizeof *lat);
+    km_wg *wg;
+    if (!cs || !lat || km_wg_new(&wg))
+        exit(1);
+    for (long i = 0; i < nwatch; i++)
+        lat[i] = -1;
+    give_up = km_now() + 120 * 1000000000LL;
+    int64_t t0 = km_now();
+    km_wg_add(wg, nconn);
+    long per = nwatch / nconn, extra = nwatch % nconn, first = 0;
+    for (int i = 0; i < nconn; i++) {
+        km_grpc_channel_config cfg = { .target = target, .max_conns = 1 };
+        cs[i].n = per + (i < extra);
+        cs[i].first = first;
+        cs[i].wg = wg;
+        first += cs[i].n;
+        if (km_grpc_channel_new(&cs[i].ch, &cfg) || km_go(stream_main, &cs[i]))
+            exit(1);
+    }
+    while (atomic_load(&created) + atomic_load(&failed) * per < nwatch && km_now() < give_up)
+        km_sleep(1000000);
+    double connect_ms = (double)(km_now() - t0) / 1e6;
+    printf("ready %ld\n", atomic_load(&created));
+    fflush(stdout);
+    km_sleep(hold_ms * 1000000);
+
+    km_grpc_channel *pch;
+    km_grpc_channel_config pcfg = { .target = target, .max_conns = 1 };
+    if (km_grpc_channel_new(&pch, &pcfg))
+        exit(1);
+    Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
+    put.key = (ProtobufCBinaryData){ sizeof KEY - 1, (uint8_t *)KEY };
+    put.value = (ProtobufCBinaryData){ 5, (uint8_t *)"value" };
+    km_grpc_stream *pst;
+    ProtobufCMessage *prep;
+    t_put = km_now();
+    atomic_store(&put_sent, 1);
+    int rc = km_grpc_unary_pb(pch, "/etcdserverpb.KV/Put", NULL, 0, &put.base,
+                              &etcdserverpb__put_response__descriptor, km_now() + 10000000000LL,
+                              &pst, &prep);
+    if (rc)
+        fprintf(stderr, "grpc_watch: put: %s\n", km_strerror(rc));
+    else
+        km_grpc_pb_free(prep);
+    km_grpc_stream_free(pst);
+    give_up = km_now() + 60 * 1000000000LL;
+    while (atomic_load(&seen) < atomic_load(&created) && atomic_load(&failed) == 0 &&
+           km_now() < give_up)
+        km_sleep(1000000);
+    /* Streams end by cancelling: every watcher has its event or never will. */
+    for (int i = 0; i < nconn; i++)
+        if (cs[i].st)
+            km_grpc_stream_cancel(cs[i].st);
+    km_wg_wait(wg);
+    long missed = 0;
+    size_t k = 0;
+    for (long i = 0; i < nwatch; i++) {
+        if (lat[i] < 0)
+            missed++;
+        else
+            lat[k++] = lat[i];
+    }
+    qsort(lat, k, sizeof *lat, cmp_i64);
+    printf("fanout: watchers=%ld connect_ms=%.1f p50_ms=%.3f p99_ms=%.3f all_ms=%.3f missed=%ld failed=%ld\n",
+           nwatch, connect_ms, k ? (double)lat[k / 2] / 1e6 : -1.0,
+           k ? (double)lat[k * 99 / 100] / 1e6 : -1.0, k ? (double)lat[k - 1] / 1e6 : -1.0,
+           missed, atomic_load(&failed));
+    for (int i = 0; i < nconn; i++) {
+        km_grpc_stream_free(cs[i].st);
+        km_grpc_channel_free(cs[i].ch);
+    }
+    km_grpc_channel_free(pch);
+    km_wg_free(wg);
+    exit(missed || rc ? 1 : 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS]\n");
+        return 2;
+    }
+    target = argv[1];
+    nwatch = atol(argv[2]);
+    nconn = atoi(argv[3]);
+    hold_ms = argc > 4 ? atol(argv[4]) : 1000;
+    if (nwatch < 1 || nconn < 1 || nconn > nwatch) {
+        fprintf(stderr, "grpc_watch: need 1 <= CONNS <= WATCHERS\n");
+        return 2;
+    }
+    return km_main(main_fn, NULL);
+}
