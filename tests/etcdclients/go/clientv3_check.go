@@ -185,6 +185,27 @@ func checkKV() {
 		}
 		return want("by create revision ascending", kvs(gr.Kvs), "kv/a=2,kv/b=b,kv/c=c,kv/d=d")
 	})
+	check("kv get range/from key/mod revision filter", func(ctx context.Context) error {
+		gr, err := cli.Get(ctx, k("kv/b"), clientv3.WithRange(k("kv/d")))
+		if err != nil {
+			return err
+		}
+		if err := want("range [b, d)", kvs(gr.Kvs), "kv/b=b,kv/c=c"); err != nil {
+			return err
+		}
+		gr, err = cli.Get(ctx, k("kv/c"), clientv3.WithFromKey(), clientv3.WithLimit(3))
+		if err != nil {
+			return err
+		}
+		if err := want("from kv/c", kvs(gr.Kvs), "kv/c=c,kv/d=d,kw=outside"); err != nil {
+			return err
+		}
+		gr, err = cli.Get(ctx, k("kv/"), clientv3.WithPrefix(), clientv3.WithMinModRev(rev1+2))
+		if err != nil {
+			return err
+		}
+		return want("mod revision >= first put + 2", kvs(gr.Kvs), "kv/b=b,kv/c=c,kv/d=d")
+	})
 	check("kv get keys/count only", func(ctx context.Context) error {
 		gr, err := cli.Get(ctx, k("kv/"), clientv3.WithPrefix(), clientv3.WithKeysOnly())
 		if err != nil {
@@ -308,6 +329,22 @@ func checkTxn() {
 	})
 	check("txn compare create revision", func(ctx context.Context) error {
 		return txn(ctx, clientv3.Compare(clientv3.CreateRevision(k("txn/x")), "=", modrev-1), true)
+	})
+	check("txn nested", func(ctx context.Context) error {
+		inner := clientv3.OpTxn(
+			[]clientv3.Cmp{clientv3.Compare(clientv3.Value(k("txn/x")), "=", "two")},
+			[]clientv3.Op{clientv3.OpPut(k("txn/inner"), "in")}, nil)
+		tr, err := cli.Txn(ctx).Then(inner, clientv3.OpGet(k("txn/inner"))).Commit()
+		if err != nil {
+			return err
+		}
+		if len(tr.Responses) != 2 || tr.Responses[0].GetResponseTxn() == nil {
+			return fmt.Errorf("responses: %v", tr.Responses)
+		}
+		if !tr.Responses[0].GetResponseTxn().Succeeded {
+			return errors.New("inner txn did not succeed")
+		}
+		return want("get after inner put", kvs(tr.Responses[1].GetResponseRange().Kvs), "txn/inner=in")
 	})
 	check("txn multi-op atomic revision", func(ctx context.Context) error {
 		tr, err := cli.Txn(ctx).Then(
@@ -664,6 +701,51 @@ func checkLease() {
 		_, err = cli.Revoke(ctx, gr.ID)
 		return err
 	})
+	check("lease keepalive keeps a key past its ttl", func(ctx context.Context) error {
+		gr, err := cli.Grant(ctx, 2)
+		if err != nil {
+			return err
+		}
+		if _, err := cli.Put(ctx, k("lease/kept"), "x", clientv3.WithLease(gr.ID)); err != nil {
+			return err
+		}
+		kctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ch, err := cli.KeepAlive(kctx, gr.ID)
+		if err != nil {
+			return err
+		}
+		n := 0
+		end := time.After(3500 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case r, ok := <-ch:
+				if !ok {
+					return fmt.Errorf("keepalive channel closed after %d responses", n)
+				}
+				if r.TTL != 2 {
+					return fmt.Errorf("keepalive response ttl %d", r.TTL)
+				}
+				n++
+			case <-end:
+				break wait
+			}
+		}
+		if n < 3 {
+			return fmt.Errorf("%d keepalive responses in 3.5 s for a 2 s lease", n)
+		}
+		r, err := cli.Get(ctx, k("lease/kept"))
+		if err != nil {
+			return err
+		}
+		if len(r.Kvs) != 1 {
+			return errors.New("key gone though its lease was kept alive")
+		}
+		cancel()
+		_, err = cli.Revoke(ctx, gr.ID)
+		return err
+	})
 	check("lease keepalive once", func(ctx context.Context) error {
 		if id == 0 {
 			return errors.New("no lease")
@@ -995,6 +1077,30 @@ func checkCompacted() {
 	})
 }
 
+func checkErrors() {
+	check("empty key is ErrEmptyKey", func(ctx context.Context) error {
+		_, err := cli.Put(ctx, "", "x")
+		if err != rpctypes.ErrEmptyKey {
+			return fmt.Errorf("got %v, want %v", err, rpctypes.ErrEmptyKey)
+		}
+		return nil
+	})
+	check("put with unknown lease is ErrLeaseNotFound", func(ctx context.Context) error {
+		_, err := cli.Put(ctx, k("nolease"), "x", clientv3.WithLease(0x7eadbeef))
+		if err != rpctypes.ErrLeaseNotFound {
+			return fmt.Errorf("got %v, want %v", err, rpctypes.ErrLeaseNotFound)
+		}
+		return nil
+	})
+	check("txn writing a key twice is ErrDuplicateKey", func(ctx context.Context) error {
+		_, err := cli.Txn(ctx).Then(clientv3.OpPut(k("dup"), "1"), clientv3.OpPut(k("dup"), "2")).Commit()
+		if err != rpctypes.ErrDuplicateKey {
+			return fmt.Errorf("got %v, want %v", err, rpctypes.ErrDuplicateKey)
+		}
+		return nil
+	})
+}
+
 func main() {
 	flag.StringVar(&pfx, "prefix", "", "key prefix (default: unique to the run)")
 	flag.DurationVar(&timeout, "timeout", 10*time.Second, "deadline of each check")
@@ -1037,6 +1143,7 @@ func main() {
 	checkLease()
 	checkConcurrency()
 	checkCluster()
+	checkErrors()
 	checkCompacted()
 
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
