@@ -39,12 +39,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# take_port: a loopback port in $ports that nobody listens on and this run
-# has not handed out yet.
+# take_port VAR: sets VAR to a loopback port in $ports that nobody listens
+# on and this run has not handed out yet (not in a subshell: $taken must
+# remember it).
 taken=""
 take_port() {
-    local p
-    p=$(python3 - "${ports%-*}" "${ports#*-}" "$taken" <<'EOF'
+    local got
+    got=$(python3 - "${ports%-*}" "${ports#*-}" "$taken" <<'EOF'
 import random, socket, sys
 lo, hi, taken = int(sys.argv[1]), int(sys.argv[2]), set(sys.argv[3].split())
 cands = list(range(lo, hi + 1)); random.shuffle(cands)
@@ -60,14 +61,15 @@ for p in cands:
         s.close()
 EOF
 )
-    [ -n "$p" ] || return 1
-    taken="$taken $p"
-    echo "$p"
+    [ -n "$got" ] || return 1
+    taken="$taken $got"
+    printf -v "$1" %s "$got"
 }
 
-# wait_up URL PID NAME: polls URL until it answers 200 (10 s at most).
+# wait_up URL PID NAME: polls URL until it answers 200 (20 s at most: etcd
+# starts slowly on a loaded machine).
 wait_up() {
-    for _ in $(seq 200); do
+    for _ in $(seq 400); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
         kill -0 "$2" 2>/dev/null || break
         sleep 0.05
@@ -82,7 +84,7 @@ start_etcd() {
     if ! command -v "$ETCD" >/dev/null; then
         bad "etcd: not installed (apt-get install etcd-server)"; return 1
     fi
-    cp=$(take_port) && pp=$(take_port) || { bad "etcd: no free port in $ports"; return 1; }
+    take_port cp && take_port pp || { bad "etcd: no free port in $ports"; return 1; }
     "$ETCD" --name c --data-dir "$tmp/etcd.data" \
         --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
         --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
@@ -96,7 +98,7 @@ start_etcd() {
 start_kumo() {
     local p
     [ -x "$kumo" ] || { bad "kumo: $kumo not found (run make first)"; return 1; }
-    p=$(take_port) || { bad "kumo: no free port in $ports"; return 1; }
+    take_port p || { bad "kumo: no free port in $ports"; return 1; }
     "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/kumo.data" --progress-interval $NOTIFY >"$tmp/kumo.log" 2>&1 &
     pids+=($!); pid_kumo=$!
     wait_up "http://127.0.0.1:$p/healthz" $! kumo || return 1

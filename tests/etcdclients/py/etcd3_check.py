@@ -118,6 +118,7 @@ def main():
         expect('after replace', c.get(p + 'once')[0], b'3')
 
     def watch_prefix():
+        # Returns once the server confirmed the watch (its created response).
         events, cancel = c.watch_prefix(p + 'w/')
         got = queue.Queue()
 
@@ -128,7 +129,6 @@ def main():
             except Exception as e:  # noqa: BLE001
                 got.put(e)
         threading.Thread(target=reader, daemon=True).start()
-        time.sleep(0.3)  # the watch request is sent from the client's thread
         c.put(p + 'w/x', '1')
         c.put(p + 'other', 'not watched')
         c.delete(p + 'w/x')
