@@ -27,7 +27,8 @@ typedef struct km_etcd km_etcd;
 int  km_etcd_new(km_etcd **out, const km_etcd_config *cfg);
 /* Registers POST /v3/kv/range, put, deleterange, txn, compaction,
  * /v3/lease/grant, revoke, keepalive, timetolive, leases, /v3/watch and
- * /v3/maintenance/status on rt. 0 or -errno from km_http_route. */
+ * /v3/maintenance/status on rt, and GET /health and /version as etcd
+ * answers them. 0 or -errno from km_http_route. */
 int  km_etcd_routes(km_etcd *e, km_http_router *rt);
 /* Registers etcd's gRPC services (etcdserverpb.KV, Watch, Lease, Cluster,
  * Maintenance, Auth) on s, for etcd's own clients (etcdctl, clientv3,

@@ -135,7 +135,10 @@ void km_grpc_pb_free(ProtobufCMessage *m);
 typedef struct km_grpc_server km_grpc_server;
 /* One call as its handler sees it; valid until the handler returns. Its
  * functions are called by one goroutine at a time (the handler's, or one
- * it started and waits for). */
+ * it started and waits for), except that one goroutine may receive
+ * (km_grpc_recv, km_grpc_recv_pb) while another sends, as a bidi stream's
+ * two directions run at their own pace; send the headers
+ * (km_grpc_send_header) before starting the receiver. */
 typedef struct km_grpc_call km_grpc_call;
 
 typedef void km_grpc_handler(km_grpc_call *call, void *ud);

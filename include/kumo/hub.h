@@ -70,6 +70,64 @@ int  km_watch_next(km_watch *w, int64_t deadline, km_watch_msg **out, int64_t *c
  * queued: 0 or -EAGAIN. For batching writes. */
 int  km_watch_poll(km_watch *w, km_watch_msg **out);
 
+/* Like km_watch_poll, with km_watch_next's errors: 0 and *out; -EAGAIN
+ * (nothing now); -ENODATA and *compact_rev (compacted away); -ESHUTDOWN;
+ * -ENOMEM, -EIO. Reads history when the watch must catch up. */
+int  km_watch_try(km_watch *w, km_watch_msg **out, int64_t *compact_rev);
+/* 0 and *rev (the hub's revision) when w has handed out every event up to
+ * *rev and reads none from history (etcd's "synced" watcher, which may
+ * get a progress notification); -EAGAIN when it has some still to hand
+ * out. */
+int  km_watch_progress(km_watch *w, int64_t *rev);
+
+/* ---- many watches, one waiter ----
+ *
+ * A set lets one goroutine serve many watches (etcd's gRPC Watch stream
+ * multiplexes thousands) without a goroutine, or even a channel, per
+ * watch: the hub puts a watch of the set on the set's ready list when a
+ * message is queued for it, or when it must read history (it started in
+ * the past, fell behind, or was compacted away), and wakes the set's one
+ * waiter. The waiter takes ready watches off the list with
+ * km_watch_set_next and reads each with km_watch_try; a watch that still
+ * has more after a message goes back to the end of the list.
+ *
+ *     for (;;) {
+ *         int rc = km_watch_set_wait(s, deadline);   // -ECANCELED: done
+ *         void *ud;
+ *         km_watch *w;
+ *         while ((w = km_watch_set_next(s, &ud)))
+ *             if (km_watch_try(w, &m, &crev) == 0) { send(ud, m); release(m); }
+ *     }
+ *
+ * A set is used by one goroutine at a time, except km_watch_set_wake. */
+typedef struct km_watch_set km_watch_set;
+
+/* A set on h (which must outlive it). 0, -ENOMEM. */
+int  km_watch_set_new(km_hub *h, km_watch_set **out);
+/* Every watch of s must have been freed. NULL is ignored. */
+void km_watch_set_free(km_watch_set *s);
+/* km_watch_new for a watch of s, known to the set as ud. The watch has no
+ * wait of its own (km_watch_next returns -EINVAL instead of waiting);
+ * free it with km_watch_free. 0, -EINVAL, -EMSGSIZE, -ENOMEM. */
+int  km_watch_set_open(km_watch_set *s, const km_watch_opts *o, void *ud, km_watch **out,
+                       int64_t *created_rev);
+/* Waits until a watch of s is ready or km_watch_set_wake was called. 0
+ * (which may find no watch ready: look at what woke you); -ETIMEDOUT at
+ * deadline; -ECANCELED (the calling goroutine's group was cancelled);
+ * -ESHUTDOWN (the hub shut down). */
+int  km_watch_set_wait(km_watch_set *s, int64_t deadline);
+/* Wakes the set's waiter (from any goroutine): how a goroutine that
+ * feeds the waiter something else, such as requests, gets its attention. */
+void km_watch_set_wake(km_watch_set *s);
+/* Takes the first ready watch off the list: the watch and *ud (ud may be
+ * NULL), or NULL when none is ready. */
+km_watch *km_watch_set_next(km_watch_set *s, void **ud);
+/* The revision up to which every watch of s has handed out all its
+ * events: the hub's revision unless some watch is behind (with messages
+ * still queued or history to read). Never ahead of what the waiter has
+ * been given: what etcd's progress answer may claim. */
+int64_t km_watch_set_revision(km_watch_set *s);
+
 /* The message's events (n of them), in revision order. */
 const km_event *const *km_watch_msg_events(const km_watch_msg *m, size_t *n);
 /* The store revision the message speaks for (etcd's header revision). */

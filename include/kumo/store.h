@@ -37,6 +37,9 @@ typedef struct {
  * byte) = every key >= key; otherwise [key, range_end). key "\0" with
  * range_end "\0" means all keys. */
 
+/* Sorting as etcd's apply does it: NONE with a target other than KEY sorts
+ * ascending, but (without a revision filter) only the first limit + 1 keys
+ * in key order, before the limit cuts them. */
 enum { KM_SORT_NONE, KM_SORT_ASCEND, KM_SORT_DESCEND };
 enum { KM_SORT_KEY, KM_SORT_VERSION, KM_SORT_CREATE, KM_SORT_MOD, KM_SORT_VALUE };
 
@@ -180,7 +183,8 @@ int  km_store_do(km_store *s, const km_op *op, km_store_res *res);
 
 /* Compacts history at or below rev: superseded versions and deletions are
  * removed (the latest version of each live key stays). 0; -ERANGE (future),
- * -ENODATA (already compacted at or past rev). *revision gets the current
+ * -ENODATA (already compacted at or past rev, or rev < 0; rev 0 on a store
+ * never compacted is 0 with nothing done, as etcd). *revision gets the current
  * revision. Afterwards ranges at a revision below rev fail with -ENODATA;
  * a range at rev itself still works (as in etcd). */
 int  km_store_compact(km_store *s, int64_t rev, int64_t *revision);

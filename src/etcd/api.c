@@ -48,10 +48,33 @@ static const struct { const char *path; km_http_handler *h; } routes[] = {
  * (plain 405, OPTIONS 200), so they are routed too. */
 static const char *const methods[] = { "POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS" };
 
+/* GET /health as etcd answers it: healthy when the store answers a read
+ * (etcd's own check reads through its consensus, which one member has not). */
+static void health(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    km_etcd *e = etcd;
+    km_store_stat st;
+    if (km_store_stat_read(e->store, &st) == 0)
+        km_http_send(w, 200, "text/plain; charset=utf-8", "{\"health\":\"true\"}", 17);
+    else
+        km_http_send(w, 503, "text/plain; charset=utf-8", "{\"health\":\"false\"}", 18);
+}
+
+/* GET /version: the etcd release and cluster version clients check. */
+static void version(km_http_req *r, km_http_resp *w, void *etcd)
+{
+    static const char v[] = "{\"etcdserver\":\"" KM__ETCD_VERSION "\",\"etcdcluster\":\"3.4.0\"}";
+    km_http_send(w, 200, "application/json", v, sizeof v - 1);
+}
+
 int km_etcd_routes(km_etcd *e, km_http_router *rt)
 {
     /* POST first: the router tries routes in the order they were added */
     int rc = km_http_route(rt, "POST", "/v3/watch", km__etcd_watch, e);
+    if (!rc)
+        rc = km_http_route(rt, "GET", "/health", health, e);
+    if (!rc)
+        rc = km_http_route(rt, "GET", "/version", version, e);
     for (size_t m = 0; m < sizeof methods / sizeof methods[0] && !rc; m++)
         for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !rc; i++)
             rc = km_http_route(rt, methods[m], routes[i].path, routes[i].h, e);

@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* The checks etcd makes on a request before applying it, with its messages. */
+/* The checks etcd makes on a request before applying it, with its messages,
+ * and how it reads a range's sort fields. */
 #include "etcd/etcd-int.h"
 
 static const char empty_key[] = "etcdserver: key is not provided";
+
+void km__etcd_range_sort(km_range_req *r)
+{
+    /* etcd sorts nothing for an order outside the enum, whatever the
+     * target (it picks a sorter, then neither direction); a target outside
+     * it has no sorter at all (etcd's apply panics): read it as the key */
+    if (r->sort_order < 0 || r->sort_order > KM_SORT_DESCEND) {
+        r->sort_order = KM_SORT_NONE;
+        r->sort_target = KM_SORT_KEY;
+    }
+    if (r->sort_target < 0 || r->sort_target > KM_SORT_VALUE)
+        r->sort_target = KM_SORT_KEY;
+}
 
 const char *km__etcd_check_range(const km_range_req *r)
 {

@@ -326,14 +326,7 @@ int km__etcd_dec_range(json_t *o, km__arena *a, km_range_req *req, const char **
                  "etcdserverpb.RangeRequest_SortOrder", &req->sort_order, a, msg));
     TRY(dec_enum(o, "sort_target", sort_targets, N(sort_targets),
                  "etcdserverpb.RangeRequest_SortTarget", &req->sort_target, a, msg));
-    /* etcd treats values outside the enum as no sort / sort by key */
-    if (req->sort_order < 0 || req->sort_order > KM_SORT_DESCEND)
-        req->sort_order = KM_SORT_NONE;
-    if (req->sort_target < 0 || req->sort_target > KM_SORT_VALUE)
-        req->sort_target = KM_SORT_KEY;
-    /* as etcd's apply: sorting by anything but the key defaults to ascending */
-    if (req->sort_order == KM_SORT_NONE && req->sort_target != KM_SORT_KEY)
-        req->sort_order = KM_SORT_ASCEND;
+    km__etcd_range_sort(req);
     TRY(km__etcd_dec_bool(o, "serializable", &req->serializable, msg));
     TRY(km__etcd_dec_bool(o, "keys_only", &req->keys_only, msg));
     TRY(km__etcd_dec_bool(o, "count_only", &req->count_only, msg));

@@ -174,13 +174,12 @@ static void enc_ops(km__jbuf *b, txn_walk *tw, const km_txn_resp *r)
     km__jbuf_putc(b, ']');
 }
 
-/* Did anything in r change the store (a put, or a delete that deleted)? */
-static bool txn_changed(const km_txn_resp *r)
+bool km__etcd_txn_changed(const km_txn_resp *r)
 {
     for (size_t i = 0; i < r->nresp; i++) {
         const km_op_resp *o = &r->resp[i];
         if (o->type == KM_OP_PUT || (o->type == KM_OP_DELETE && o->del.deleted) ||
-            (o->type == KM_OP_TXN && o->txn && txn_changed(o->txn)))
+            (o->type == KM_OP_TXN && o->txn && km__etcd_txn_changed(o->txn)))
             return true;
     }
     return false;
@@ -188,6 +187,6 @@ static bool txn_changed(const km_txn_resp *r)
 
 void km__etcd_enc_txn(km__jbuf *b, int64_t rev, const km_txn_resp *r)
 {
-    txn_walk tw = { .old_rev = txn_changed(r) ? rev - 1 : rev, .new_rev = rev };
+    txn_walk tw = { .old_rev = km__etcd_txn_changed(r) ? rev - 1 : rev, .new_rev = rev };
     enc_ops(b, &tw, r);
 }

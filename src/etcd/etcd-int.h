@@ -106,6 +106,10 @@ const char *km__etcd_check_range(const km_range_req *r);
 const char *km__etcd_check_put(const km_put_req *r);
 const char *km__etcd_check_del(const km_del_req *r);
 const char *km__etcd_check_txn(const km_txn_req *r);
+/* Sort fields as etcd reads them: an order outside the enum sorts nothing,
+ * a target outside it is the key. NONE with another target stays NONE: the
+ * store then sorts ascending as etcd does (km_range_req). */
+void km__etcd_range_sort(km_range_req *r);
 
 /* ---- decoding (jansson into the store's requests) ----
  * A decoder fills req from obj, copying bytes into arena a. On error it
@@ -135,6 +139,9 @@ void km__etcd_enc_range(km__jbuf *b, const km_range_resp *r);
 void km__etcd_enc_put(km__jbuf *b, const km_put_resp *r);
 void km__etcd_enc_del(km__jbuf *b, const km_del_resp *r);
 void km__etcd_enc_txn(km__jbuf *b, int64_t rev, const km_txn_resp *r);
+/* Whether r changed the store (a put, or a delete that deleted), nested
+ * txns included: its operations' headers then start at the revision before. */
+bool km__etcd_txn_changed(const km_txn_resp *r);
 
 /* ---- handlers (ud is the km_etcd) ---- */
 void km__etcd_range(km_http_req *r, km_http_resp *w, void *etcd);

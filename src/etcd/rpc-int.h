@@ -12,6 +12,56 @@
 /* Each registers one service's methods on s (ud: e). 0 or -errno from
  * km_grpc_register_service. */
 int  km__etcd_rpc_kv(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_watch(km_etcd *e, km_grpc_server *s);
+
+/* ---- one call's memory ----
+ * The request message, the store requests made from it and the response
+ * built for it live until the handler returns; a buffer on the handler's
+ * stack holds them for small calls (a single-key Range allocates nothing),
+ * an arena takes over past it. Nothing is freed piece by piece. */
+typedef struct {
+    ProtobufCAllocator pb;      /* for protobuf_c_message_unpack: allocates from here */
+    unsigned char *buf;
+    size_t used, cap;
+    km__arena *a;               /* NULL until buf is full */
+    bool nomem;                 /* an allocation failed */
+} km__etcd_mem;
+
+/* Starts m on buf (cap bytes, 16-byte aligned; may be 0 bytes). */
+void  km__etcd_mem_init(km__etcd_mem *m, void *buf, size_t cap);
+/* n bytes aligned to 16, or NULL (nomem set). */
+void *km__etcd_mem_alloc(km__etcd_mem *m, size_t n);
+/* Frees what m allocated past its buffer. */
+void  km__etcd_mem_done(km__etcd_mem *m);
+
+/* Reads the call's one request message into *msg. limit: etcd's request
+ * size limit for requests it passes through raft (writes, compaction): a
+ * larger message is "request is too large"; 0 for none (reads). 0, or
+ * -errno when the call has ended (its status set) and the handler returns. */
+int  km__etcd_rpc_recv(km_grpc_call *c, size_t limit, km_str *msg);
+/* Unpacks msg as d into m. 0 and *out, or -errno with the status set. */
+int  km__etcd_rpc_unpack(km_grpc_call *c, const ProtobufCMessageDescriptor *d, km_str msg,
+                         km__etcd_mem *m, ProtobufCMessage **out);
+
+/* ---- KV requests and results (rpc-kvconv.c) ----
+ * Requests point into their messages, results into the store's; what is
+ * allocated comes from m. The _resp ones leave the header to the caller.
+ * 0 or -ENOMEM. */
+void km__etcd_pb_range(const Etcdserverpb__RangeRequest *in, km_range_req *out);
+void km__etcd_pb_put(const Etcdserverpb__PutRequest *in, km_put_req *out);
+void km__etcd_pb_del(const Etcdserverpb__DeleteRangeRequest *in, km_del_req *out);
+int  km__etcd_pb_txn(const Etcdserverpb__TxnRequest *in, km__etcd_mem *m, km_txn_req *out);
+/* Whether a packed TxnRequest nests txns no deeper than kumo unpacks. */
+bool km__etcd_pb_txn_depth_ok(km_str msg);
+int  km__etcd_pb_range_resp(const km_range_resp *r, km__etcd_mem *m,
+                            Etcdserverpb__RangeResponse *out);
+int  km__etcd_pb_put_resp(const km_put_resp *r, km__etcd_mem *m, Etcdserverpb__PutResponse *out);
+int  km__etcd_pb_del_resp(const km_del_resp *r, km__etcd_mem *m,
+                          Etcdserverpb__DeleteRangeResponse *out);
+/* A txn's result at revision rev, its operations' headers as etcd stamps
+ * them (the top header left to the caller). */
+int  km__etcd_pb_txn_resp(int64_t rev, const km_txn_resp *r, km__etcd_mem *m,
+                          Etcdserverpb__TxnResponse *out);
 
 /* A response header at revision rev (0: the field left out, as etcd does
  * for a watch's compaction answer). */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* etcd's gRPC services on a km_grpc_server, and what they share. */
+/* etcd's gRPC services on a km_grpc_server, and what they share: the
+ * response header, errors, key-value conversion, a call's memory and request. */
+#include <errno.h>
 #include "etcd/rpc-int.h"
 
 int km_etcd_grpc_register(km_etcd *e, km_grpc_server *s)
 {
     static int (*const services[])(km_etcd *, km_grpc_server *) = {
-        NULL,
+        km__etcd_rpc_kv, km__etcd_rpc_watch, NULL,
     };
     for (size_t i = 0; services[i]; i++) {
         int rc = services[i](e, s);
@@ -39,4 +41,84 @@ void km__etcd_rpc_kv_out(const km_kv *kv, Mvccpb__KeyValue *out)
     out->mod_revision = kv->mod_revision;
     out->version = kv->version;
     out->lease = kv->lease;
+}
+
+static void *mem_pb_alloc(void *ud, size_t n)
+{
+    return km__etcd_mem_alloc(ud, n);
+}
+
+static void mem_pb_free(void *ud, void *p)
+{
+    /* everything goes at once in km__etcd_mem_done */
+    (void)ud;
+    (void)p;
+}
+
+void km__etcd_mem_init(km__etcd_mem *m, void *buf, size_t cap)
+{
+    m->pb = (ProtobufCAllocator){ mem_pb_alloc, mem_pb_free, m };
+    m->buf = buf;
+    m->used = 0;
+    m->cap = cap;
+    m->a = NULL;
+    m->nomem = false;
+}
+
+void *km__etcd_mem_alloc(km__etcd_mem *m, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (m->cap - m->used >= n) {
+        void *p = m->buf + m->used;
+        m->used += n;
+        return p;
+    }
+    if (!m->a && !(m->a = km__arena_new())) {
+        m->nomem = true;
+        return NULL;
+    }
+    void *p = km__arena_alloc(m->a, n ? n : 16);
+    if (!p)
+        m->nomem = true;
+    return p;
+}
+
+void km__etcd_mem_done(km__etcd_mem *m)
+{
+    km__arena_free(m->a);
+    m->a = NULL;
+}
+
+int km__etcd_rpc_recv(km_grpc_call *c, size_t limit, km_str *msg)
+{
+    int rc = km_grpc_recv(c, msg, KM_FOREVER);
+    if (rc == 1) {
+        /* etcd measures the raft entry, a few bytes more than the request */
+        if (limit && msg->n > limit) {
+            km__etcd_rpc_fail(c, -EMSGSIZE);
+            return -EMSGSIZE;
+        }
+        return 0;
+    }
+    if (rc == 0) {
+        /* half-closed with no request: a unary call's client broke the protocol */
+        km_grpc_finish(c, KM_GRPC_INTERNAL, "grpc: no request message in a unary call");
+        return -EPROTO;
+    }
+    return rc;      /* kumo set the status (or the client went) */
+}
+
+int km__etcd_rpc_unpack(km_grpc_call *c, const ProtobufCMessageDescriptor *d, km_str msg,
+                        km__etcd_mem *m, ProtobufCMessage **out)
+{
+    *out = protobuf_c_message_unpack(d, &m->pb, msg.n, (const uint8_t *)msg.p);
+    if (*out)
+        return 0;
+    if (m->nomem) {
+        km__etcd_rpc_fail(c, -ENOMEM);
+        return -ENOMEM;
+    }
+    /* the words kumo's own km_grpc_recv_pb answers with */
+    km_grpc_finish(c, KM_GRPC_INVALID_ARGUMENT, "grpc: request message does not decode");
+    return -EBADMSG;
 }

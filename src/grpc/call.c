@@ -15,9 +15,9 @@ int km_grpc_finish(km_grpc_call *c, int code, const char *message)
 {
     if (!c || code < 0)
         return -EINVAL;
-    if (c->finished)
+    /* The first status wins, whichever goroutine sets it. */
+    if (atomic_exchange_explicit(&c->finished, true, memory_order_acq_rel))
         return -EALREADY;
-    c->finished = true;
     c->code = code;
     if (message && *message) {
         size_t n = strlen(message) + 1;
@@ -173,7 +173,7 @@ static int out(km_grpc_call *c, const void *a, size_t an, const void *b, size_t 
 
 static int send_check(km_grpc_call *c, size_t n)
 {
-    if (c->finished)
+    if (atomic_load_explicit(&c->finished, memory_order_acquire))
         return -EALREADY;
     if (c->serr)
         return c->serr;

@@ -3,6 +3,7 @@
 #ifndef KM_GRPC_INT_H
 #define KM_GRPC_INT_H
 
+#include <stdatomic.h>
 #include <kumo/grpc.h>
 #include <kumo/group.h>
 #include <kumo/http2.h>
@@ -84,7 +85,9 @@ struct km_grpc_call {
     km__grpc_rd            rd;
     bool                   eof;             /* the client half-closed */
     bool                   head_sent;       /* response headers are out */
-    bool                   finished;        /* a status is set */
+    /* A status is set. Atomic because a bidi handler may receive in one
+     * goroutine (whose failures set a status) while another sends. */
+    atomic_bool            finished;
     bool                   ended;           /* the status went out */
     bool                   encoded;         /* the request has a grpc-encoding */
     int                    rerr;            /* reading failed for good */

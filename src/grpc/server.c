@@ -93,7 +93,7 @@ void km__grpc_call_end(km_grpc_call *c)
     if (c->ended)
         return;
     c->ended = true;
-    int code = c->finished ? c->code : KM_GRPC_OK;
+    int code = atomic_load_explicit(&c->finished, memory_order_acquire) ? c->code : KM_GRPC_OK;
     if (!c->head_sent)
         trailers_only(c->w, code, c->msg, &c->trailers);
     else
@@ -212,7 +212,7 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
         /* Whatever the handler said, the client has given up by now. */
         km__free(c.msg);
         c.msg = NULL;
-        c.finished = false;
+        atomic_store_explicit(&c.finished, false, memory_order_relaxed);
         km_grpc_finish(&c, KM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
     }
     km__grpc_call_end(&c);

@@ -37,8 +37,10 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
         km__native_fail(w, 400, "bad percent-encoding in the query");
         return -1;
     }
-    if (k->prefix)
-        k->range_end = km__prefix_end(k->key, k->a);
+    if (k->prefix && km__prefix_end(k->key, k->a, &k->range_end) < 0) {
+        km__native_fail(w, 500, "out of memory");
+        return -1;
+    }
     if (!k->key.n && !k->prefix) {
         km__native_fail(w, 400, "a key is required (or ?prefix for all keys)");
         return -1;

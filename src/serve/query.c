@@ -43,7 +43,6 @@ bool km__pct_decode(km_str s, km__arena *a, km_bytes *out)
 bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, bool *bad)
 {
     size_t nl = strlen(name);
-    *bad = false;
     for (size_t i = 0; i < q.n;) {
         size_t j = i;
         while (j < q.n && q.p[j] != '&')
@@ -63,13 +62,15 @@ bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, bool
     return false;
 }
 
-km_bytes km__prefix_end(km_bytes key, km__arena *a)
+int km__prefix_end(km_bytes key, km__arena *a, km_bytes *end)
 {
-    static const uint8_t zero = 0;
+    /* Never a fallback on failure: "\0" (every key from key on) would widen
+     * a prefix delete to the rest of the keyspace. */
     char *e = km__arena_alloc(a, key.n + 2);
     if (!e)
-        return (km_bytes){ &zero, 1 };      /* every key from key on */
-    return (km_bytes){ (uint8_t *)e, km__etcd_prefix_end(e, (const char *)key.p, key.n) };
+        return -ENOMEM;
+    *end = (km_bytes){ (uint8_t *)e, km__etcd_prefix_end(e, (const char *)key.p, key.n) };
+    return 0;
 }
 
 bool km__parse_i64(km_bytes b, int64_t *v)

@@ -102,7 +102,10 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
     bool bad = false, have_key = false;
     if (km__query_get(q, "prefix", a, &v, &bad)) {
         o.key = v;
-        o.range_end = km__prefix_end(v, a);
+        if (km__prefix_end(v, a, &o.range_end) < 0) {
+            km__native_fail(w, 500, "out of memory");
+            goto out;
+        }
         if (!v.n) {
             static const uint8_t zero = 0;
             o.key = (km_bytes){ &zero, 1 };

@@ -6,8 +6,15 @@
 
 int km_store_compact(km_store *s, int64_t rev, int64_t *revision)
 {
-    if (rev <= 0)
+    /* etcd's first compact revision is -1: a store never compacted takes
+     * revision 0 too, with nothing to remove */
+    if (rev < 0 || (rev == 0 && atomic_load(&s->compact) > 0))
         return -ENODATA;
+    if (rev == 0) {
+        if (revision)
+            *revision = atomic_load(&s->revision);
+        return 0;
+    }
     /* Chunks go through the queue one by one, so writes are not held up
      * behind a big compaction; reads below rev fail from the first one. */
     km__wreq w;

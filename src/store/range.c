@@ -231,13 +231,20 @@ int km__range(km__xc *x, const km_range_req *r, km_range_resp *out)
             return -ENODATA;
     }
     int order = r->sort_order;
-    if (order == KM_SORT_NONE && r->sort_target != KM_SORT_KEY)
+    bool head_only = false;
+    if (order == KM_SORT_NONE && r->sort_target != KM_SORT_KEY) {
         order = KM_SORT_ASCEND;   /* as etcd: a non-key target sorts ascending */
+        /* etcd sizes its fetch by the order as asked: with none and no
+         * revision filter it fetches the first limit + 1 keys and sorts
+         * only those */
+        head_only = !r->min_mod_revision && !r->max_mod_revision &&
+                    !r->min_create_revision && !r->max_create_revision;
+    }
     bool keyorder = order == KM_SORT_NONE || (order == KM_SORT_ASCEND && r->sort_target == KM_SORT_KEY);
     range_ctx c = { .r = r };
     /* in key order the first limit + 1 matches are enough (the count
      * still walks the whole range) */
-    if (r->limit > 0 && keyorder)
+    if (r->limit > 0 && (keyorder || head_only))
         c.want = (size_t)r->limit + 1;
     int rc = walk(x, r->key, r->range_end, r->revision, range_cb, &c);
     if (rc) {

@@ -19,5 +19,13 @@ void     km__group_leave(km_hub *h, group *g);
  * synced list. */
 void     km__hub_link(km_hub *h, km_watch *w);
 void     km__hub_unlink(km_hub *h, km_watch *w);
+/* km_watch_new, for a set (NULL: a watch waited for alone). */
+int      km__watch_open(km_hub *h, km_watch_set *set, void *ud, const km_watch_opts *o,
+                        km_watch **out, int64_t *created_rev);
+/* Under the hub lock: tells w's consumer to look at w (its channel, or
+ * its set's ready list). */
+void     km__watch_ready(km_watch *w);
+/* Under the hub lock: takes w off its set's ready list, if on it. */
+void     km__watch_unready(km_watch *w);
 
 #endif

@@ -104,23 +104,45 @@ static km_watch_msg *cut(group *g, revmsg *rm, bool *oom)
     return m;
 }
 
+/* Room for one more message in w's ring: grown (doubling) up to the
+ * hub's cap. false when full or out of memory (w then catches up). */
+static bool room(km_hub *h, km_watch *w)
+{
+    if (w->len < w->cap)
+        return true;
+    if (w->cap >= h->qcap)
+        return false;
+    uint32_t nc = w->cap ? w->cap * 2 : 2;
+    if (nc > h->qcap)
+        nc = (uint32_t)h->qcap;
+    km_watch_msg **q = km__malloc(nc * sizeof *q);
+    if (!q)
+        return false;
+    for (uint32_t i = 0; i < w->len; i++)
+        q[i] = w->q[(w->head + i) % w->cap];
+    km__free(w->q);
+    w->q = q;
+    w->head = 0;
+    w->cap = nc;
+    return true;
+}
+
 /* Queues m to every synced watcher of g; a full queue (or no message for
  * lack of memory) sends the watcher to catch up from the store. */
 static void fan_out(km_hub *h, group *g, km_watch_msg *m)
 {
     for (km_watch *w = g->watchers, *nx; w; w = nx) {
         nx = w->next;
-        if (m && w->len < h->qcap) {
+        if (m && room(h, w)) {
             atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-            w->q[(w->head + w->len++) % h->qcap] = m;
+            w->q[(w->head + w->len++) % w->cap] = m;
         } else {
             km__hub_unlink(h, w);
             w->state = W_CATCHING_UP;
             h->st.catching_up++;
             h->st.fell_behind++;
         }
-        char tok = 0;
-        km_chan_send_dl(w->wake, &tok, 0);  /* already pending: fine */
+        km__watch_ready(w);
     }
 }
 
@@ -201,10 +223,11 @@ int km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg)
 static void wake_all(group *g)
 {
     for (; g; g = g->next)
-        for (km_watch *w = g->watchers; w; w = w->next) {
-            char tok = 0;
-            km_chan_send_dl(w->wake, &tok, 0);
-        }
+        for (km_watch *w = g->watchers; w; w = w->next)
+            if (w->wake) {
+                char tok = 0;
+                km_chan_send_dl(w->wake, &tok, 0);
+            }
 }
 
 void km_hub_shutdown(km_hub *h)
@@ -214,6 +237,10 @@ void km_hub_shutdown(km_hub *h)
     for (size_t b = 0; b < h->nbuckets; b++)
         wake_all(h->buckets[b]);
     wake_all(h->ranges);
+    for (km_watch_set *s = h->sets; s; s = s->next) {
+        char tok = 0;
+        km_chan_send_dl(s->wake, &tok, 0);
+    }
     pthread_mutex_unlock(&h->mu);
 }
 

@@ -37,15 +37,32 @@ struct km_watch_msg {
 
 enum { W_SYNCED, W_CATCHING_UP, W_GONE };
 
+/* Kept small: a stream may multiplex 100,000 of these. The queue ring is
+ * allocated on the first message and grows to hub->qcap only while the
+ * consumer lags, so an idle watch holds no queue at all. */
 struct km_watch {
-    km_hub   *hub;
-    group    *g;
-    km_watch *prev, *next;   /* in g's list while W_SYNCED */
-    km_chan  *wake;          /* cap 1: "look at your queue" */
-    int       state;         /* under the hub lock */
-    int64_t   next_rev;      /* first revision not yet handed to the consumer */
-    size_t    head, len;     /* queue ring, under the hub lock */
-    km_watch_msg *q[];       /* hub->qcap entries */
+    km_hub       *hub;
+    group        *g;
+    km_watch     *prev, *next;   /* in g's list while W_SYNCED */
+    km_chan      *wake;          /* cap 1: "look at your queue"; NULL in a set */
+    km_watch_set *set;           /* NULL: waited for alone */
+    void         *ud;            /* the set's name for it */
+    km_watch     *rprev, *rnext; /* in set's ready list while ready */
+    int64_t       next_rev;      /* first revision not yet handed to the consumer */
+    km_watch_msg **q;            /* queue ring, under the hub lock */
+    uint32_t      head, len, cap;
+    uint8_t       state;         /* under the hub lock */
+    bool          ready;         /* on set's ready list */
+};
+
+/* Watches of one consumer: those with something to hand out are on the
+ * ready list (under the hub lock), and the consumer is woken through one
+ * channel however many became ready. */
+struct km_watch_set {
+    km_hub       *hub;
+    km_chan      *wake;          /* cap 1 */
+    km_watch     *rhead, *rtail; /* ready list, FIFO */
+    km_watch_set *prev, *next;   /* hub->sets, for shutdown */
 };
 
 struct group {
@@ -66,6 +83,7 @@ struct km_hub {
     group         **buckets; /* exact-key groups by hash */
     size_t          nbuckets, nexact;
     group          *ranges;  /* groups with a range_end */
+    km_watch_set   *sets;    /* every set, woken at shutdown */
     km_hub_stat     st;
     bool            closed;  /* km_hub_shutdown was called */
 };

@@ -10,18 +10,22 @@
 /* Events per catch-up message: bounds one answer's size, as etcd does. */
 #define CATCHUP_MAX 1000
 
-int km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *created_rev)
+int km__watch_open(km_hub *h, km_watch_set *set, void *ud, const km_watch_opts *o,
+                   km_watch **out, int64_t *created_rev)
 {
     if (o->key.n > KM_STORE_MAX_KEY || o->range_end.n > KM_STORE_MAX_KEY)
         return -EMSGSIZE;
-    km_watch *w = km__calloc(1, sizeof *w + h->qcap * sizeof(km_watch_msg *));
+    km_watch *w = km__calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
-    if (km_chan_new(&w->wake, 1, 1) < 0) {
+    /* A set's watches share its channel: no allocation of their own. */
+    if (!set && km_chan_new(&w->wake, 1, 1) < 0) {
         km__free(w);
         return -ENOMEM;
     }
     w->hub = h;
+    w->set = set;
+    w->ud = ud;
     pthread_mutex_lock(&h->mu);
     w->g = km__group_get(h, o->key, o->range_end, o->flags);
     if (!w->g) {
@@ -40,11 +44,18 @@ int km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *cre
         w->next_rev = o->start_revision;
         w->state = W_CATCHING_UP;
         h->st.catching_up++;
+        if (set)
+            km__watch_ready(w);     /* it has history to read */
     }
     h->st.watchers++;
     pthread_mutex_unlock(&h->mu);
     *out = w;
     return 0;
+}
+
+int km_watch_new(km_hub *h, const km_watch_opts *o, km_watch **out, int64_t *created_rev)
+{
+    return km__watch_open(h, NULL, NULL, o, out, created_rev);
 }
 
 void km_watch_free(km_watch *w)
@@ -57,11 +68,13 @@ void km_watch_free(km_watch *w)
         km__hub_unlink(h, w);
     else if (w->state == W_CATCHING_UP)
         h->st.catching_up--;
+    km__watch_unready(w);
     km__group_leave(h, w->g);
     h->st.watchers--;
     pthread_mutex_unlock(&h->mu);
     for (size_t i = 0; i < w->len; i++)
-        km_watch_msg_release(w->q[(w->head + i) % h->qcap]);
+        km_watch_msg_release(w->q[(w->head + i) % w->cap]);
+    km__free(w->q);
     km_chan_free(w->wake);
     km__free(w);
 }
@@ -128,6 +141,21 @@ static int catch_up(km_watch *w, km_watch_msg **out, int64_t *compact_rev)
     return 0;
 }
 
+/* Under the hub lock, after handing out a message: a set's watch with
+ * more to hand out goes back on the ready list (behind the others, which
+ * keeps one busy watch from starving the rest of its set). A ring that
+ * ran empty after a burst is given back. */
+static void handed(km_watch *w)
+{
+    if (w->set && (w->len || w->state != W_SYNCED))
+        km__watch_ready(w);
+    if (!w->len && w->cap > 4) {
+        km__free(w->q);
+        w->q = NULL;
+        w->cap = w->head = 0;
+    }
+}
+
 static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out,
                     int64_t *compact_rev)
 {
@@ -136,13 +164,15 @@ static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out
         pthread_mutex_lock(&h->mu);
         if (w->len) {
             km_watch_msg *m = w->q[w->head];
-            w->head = (w->head + 1) % h->qcap;
+            w->head = (w->head + 1) % w->cap;
             w->len--;
-            pthread_mutex_unlock(&h->mu);
             if (m->last_rev < w->next_rev) {
+                pthread_mutex_unlock(&h->mu);
                 km_watch_msg_release(m);
                 continue;
             }
+            handed(w);
+            pthread_mutex_unlock(&h->mu);
             w->next_rev = m->last_rev + 1;
             *out = m;
             return 0;
@@ -158,10 +188,17 @@ static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out
             int rc = catch_up(w, out, compact_rev);
             if (rc == 1)
                 continue;
+            if (rc == 0 && w->set) {
+                pthread_mutex_lock(&h->mu);
+                handed(w);
+                pthread_mutex_unlock(&h->mu);
+            }
             return rc;
         }
         if (!wait)
             return -EAGAIN;
+        if (!w->wake)
+            return -EINVAL;     /* a set's watch is waited for through its set */
         char tok;
         int rc = km_chan_recv_dl(w->wake, &tok, deadline);
         if (rc < 0)
@@ -179,6 +216,21 @@ int km_watch_poll(km_watch *w, km_watch_msg **out)
     int64_t unused;
     int rc = next_msg(w, 0, false, out, &unused);
     return rc == 0 ? 0 : -EAGAIN;
+}
+
+int km_watch_try(km_watch *w, km_watch_msg **out, int64_t *compact_rev)
+{
+    return next_msg(w, 0, false, out, compact_rev);
+}
+
+int km_watch_progress(km_watch *w, int64_t *rev)
+{
+    km_hub *h = w->hub;
+    pthread_mutex_lock(&h->mu);
+    bool level = w->state == W_SYNCED && !w->len;
+    *rev = h->last_rev;
+    pthread_mutex_unlock(&h->mu);
+    return level ? 0 : -EAGAIN;
 }
 
 const km_event *const *km_watch_msg_events(const km_watch_msg *m, size_t *n)

@@ -41,6 +41,8 @@ port=$(free_port); E="http://127.0.0.1:$port"
 spid=$!; pids="$pids $spid"
 wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; echo "$pass passed, $fail failed"; exit 1; }
 check "/healthz" "$(curl -s $E/healthz)" "ok"
+check "/health as etcd answers it" "$(curl -s $E/health)" "{\"health\":\"true\"}"
+check "/version as etcd answers it" "$(curl -s $E/version)" "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}"
 check "/readyz" "$(curl -s -o /dev/null -w '%{http_code}' $E/readyz)" "200"
 
 # an SSE watch on the prefix, opened before the writes
@@ -53,6 +55,8 @@ curl -s -X PUT $E/api/v1/kv/app/color -d green > /dev/null
 check "GET returns the raw value" "$(curl -s $E/api/v1/kv/app/color)" "green"
 check "GET at an old revision" "$(curl -s "$E/api/v1/kv/app/color?rev=2")" "blue"
 check "revision headers" "$(curl -s -D - -o /dev/null $E/api/v1/kv/app/color | tr -d '\r' | grep -E '^X-Kumo-(Mod-Revision|Version)' | tr '\n' ' ')" "X-Kumo-Mod-Revision: 4 X-Kumo-Version: 2 "
+check "a badly encoded ?prefix is refused, not ignored" "$(curl -s -o /dev/null -w %{http_code} -X DELETE "$E/api/v1/kv/app/?prefix=%zz&rev=1")" "400"
+check "and deletes nothing" "$(curl -s $E/api/v1/kv/app/color)" "green"
 check "prefix listing" "$(curl -s "$E/api/v1/kv/app/?prefix")" '{"revision":4,"count":2,"kvs":[{"key":"app/color","value":"green","create_revision":2,"mod_revision":4,"version":2},{"key":"app/size","value":"10","create_revision":3,"mod_revision":3,"version":1}]}'
 check "percent-encoded key" "$(curl -s -X PUT "$E/api/v1/kv/sp%20ace" -d x | tr -d '\n'; curl -s "$E/api/v1/kv/sp%20ace")" '{"revision":5}x'
 check "missing key is 404" "$(curl -s -o /dev/null -w '%{http_code}' $E/api/v1/kv/nope)" "404"

@@ -235,12 +235,14 @@ START_TEST(decode_range)
     /* the proto name wins over the camelCase one */
     ck_assert_int_eq(range_of("{\"keysOnly\":false,\"keys_only\":true}", &r, a, &msg), 0);
     ck_assert(r.keys_only);
-    /* out-of-range enum numbers are accepted (etcd: no sort) */
-    ck_assert_int_eq(range_of("{\"sort_order\":7,\"key\":\"AA==\"}", &r, a, &msg), 0);
+    /* out-of-range enum numbers are accepted (etcd: no sort, any target) */
+    ck_assert_int_eq(range_of("{\"sort_order\":7,\"sort_target\":1,\"key\":\"AA==\"}", &r, a, &msg), 0);
     ck_assert_int_eq(r.sort_order, KM_SORT_NONE);
-    /* a target other than KEY sorts ascending by default */
+    ck_assert_int_eq(r.sort_target, KM_SORT_KEY);
+    /* a target other than KEY keeps order NONE: the store sorts as etcd does */
     ck_assert_int_eq(range_of("{\"sort_target\":\"VERSION\"}", &r, a, &msg), 0);
-    ck_assert_int_eq(r.sort_order, KM_SORT_ASCEND);
+    ck_assert_int_eq(r.sort_order, KM_SORT_NONE);
+    ck_assert_int_eq(r.sort_target, KM_SORT_VERSION);
     /* empty body and null are the empty request; trailing bytes are ignored */
     ck_assert_int_eq(range_of("", &r, a, &msg), 0);
     ck_assert_int_eq(r.key.n, 0);

@@ -31,7 +31,10 @@ typedef struct {
     char target[64];
 } rpcfix;
 
-static inline void rpcfix_up(rpcfix *f)
+/* rpcfix_up with some of km_etcd_config's knobs turned (0: the default):
+ * a short progress_interval for watch progress notifications, a small
+ * max_request_bytes for watch fragments. */
+static inline void rpcfix_up_with(rpcfix *f, int64_t progress_interval, size_t max_request_bytes)
 {
     strcpy(f->dir, "/tmp/kumo-etcd-rpc-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(f->dir));
@@ -40,7 +43,8 @@ static inline void rpcfix_up(rpcfix *f)
     ck_assert_msg(rc == 0, "store open: %s", km_strerror(rc));
     ck_assert_int_eq(km_hub_new(&f->hub, f->store, NULL), 0);
     km_etcd_config ec = { .store = f->store, .hub = f->hub, .cluster_id = FIX_CLUSTER,
-                          .member_id = FIX_MEMBER };
+                          .member_id = FIX_MEMBER, .progress_interval = progress_interval,
+                          .max_request_bytes = max_request_bytes };
     ck_assert_int_eq(km_etcd_new(&f->etcd, &ec), 0);
     ck_assert_int_eq(km_grpc_server_new(&f->gs, NULL), 0);
     ck_assert_int_eq(km_etcd_grpc_register(f->etcd, f->gs), 0);
@@ -49,6 +53,11 @@ static inline void rpcfix_up(rpcfix *f)
     snprintf(f->target, sizeof f->target, "127.0.0.1:%d", km_http_server_port(f->srv));
     km_grpc_channel_config cc = { .target = f->target };
     ck_assert_int_eq(km_grpc_channel_new(&f->ch, &cc), 0);
+}
+
+static inline void rpcfix_up(rpcfix *f)
+{
+    rpcfix_up_with(f, 0, 0);
 }
 
 static inline void rpcfix_down(rpcfix *f)
