@@ -223,6 +223,52 @@ func checkKV() {
 		}
 		return nil
 	})
+	check("kv 1 MiB value", func(ctx context.Context) error {
+		big := strings.Repeat("0123456789abcdef", 1<<16)
+		if _, err := cli.Put(ctx, k("big"), big); err != nil {
+			return err
+		}
+		gr, err := cli.Get(ctx, k("big"))
+		if err != nil {
+			return err
+		}
+		if len(gr.Kvs) != 1 || string(gr.Kvs[0].Value) != big {
+			return errors.New("value read back differs")
+		}
+		_, err = cli.Delete(ctx, k("big"))
+		return err
+	})
+	check("kv range of 2000 keys", func(ctx context.Context) error {
+		for t := 0; t < 20; t++ {
+			var ops []clientv3.Op
+			for i := 0; i < 100; i++ {
+				ops = append(ops, clientv3.OpPut(k(fmt.Sprintf("many/%04d", t*100+i)), strings.Repeat("v", 100)))
+			}
+			if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+				return err
+			}
+		}
+		gr, err := cli.Get(ctx, k("many/"), clientv3.WithPrefix())
+		if err != nil {
+			return err
+		}
+		if gr.Count != 2000 || len(gr.Kvs) != 2000 || gr.More {
+			return fmt.Errorf("count %d, %d kvs, more %v", gr.Count, len(gr.Kvs), gr.More)
+		}
+		for i, kv := range gr.Kvs {
+			if string(kv.Key) != k(fmt.Sprintf("many/%04d", i)) {
+				return fmt.Errorf("key %d is %s", i, kv.Key)
+			}
+		}
+		dr, err := cli.Delete(ctx, k("many/"), clientv3.WithPrefix())
+		if err != nil {
+			return err
+		}
+		if dr.Deleted != 2000 {
+			return fmt.Errorf("deleted %d", dr.Deleted)
+		}
+		return nil
+	})
 	check("kv delete prev kv", func(ctx context.Context) error {
 		dr, err := cli.Delete(ctx, k("kv/c"), clientv3.WithPrevKV())
 		if err != nil {
@@ -346,6 +392,17 @@ func checkTxn() {
 		}
 		return want("get after inner put", kvs(tr.Responses[1].GetResponseRange().Kvs), "txn/inner=in")
 	})
+	check("txn of 129 ops is ErrTooManyOps", func(ctx context.Context) error {
+		var ops []clientv3.Op
+		for i := 0; i < 129; i++ {
+			ops = append(ops, clientv3.OpPut(k(fmt.Sprintf("txn/many/%d", i)), "x"))
+		}
+		_, err := cli.Txn(ctx).Then(ops...).Commit()
+		if err != rpctypes.ErrTooManyOps {
+			return fmt.Errorf("got %v, want %v (etcd's default --max-txn-ops is 128)", err, rpctypes.ErrTooManyOps)
+		}
+		return nil
+	})
 	check("txn multi-op atomic revision", func(ctx context.Context) error {
 		tr, err := cli.Txn(ctx).Then(
 			clientv3.OpPut(k("txn/m1"), "a"), clientv3.OpPut(k("txn/m2"), "b"),
@@ -448,6 +505,27 @@ func checkWatch() {
 		}
 		if evs[2].Kv.Version != 2 || evs[2].Kv.CreateRevision != revs[0] || evs[2].IsModify() != true {
 			return fmt.Errorf("third event: version %d create %d", evs[2].Kv.Version, evs[2].Kv.CreateRevision)
+		}
+		return quiet(wc, 200*time.Millisecond)
+	})
+	check("watch events of one txn", func(ctx context.Context) error {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wc := cli.Watch(wctx, k("wt/"), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+		<-wc
+		tr, err := cli.Txn(ctx).Then(clientv3.OpPut(k("wt/b"), "1"), clientv3.OpPut(k("elsewhere"), "2"),
+			clientv3.OpPut(k("wt/a"), "3")).Commit()
+		if err != nil {
+			return err
+		}
+		// One revision for all, in the txn's order.
+		r := tr.Header.Revision
+		evs, err := collect(ctx, wc, 2)
+		if err != nil {
+			return err
+		}
+		if err := want("events", evstr(evs), fmt.Sprintf("PUT wt/b=1@%d,PUT wt/a=3@%d", r, r)); err != nil {
+			return err
 		}
 		return quiet(wc, 200*time.Millisecond)
 	})
