@@ -16,6 +16,8 @@ int kumo_txn(int argc, char **argv);
 int kumo_watch(int argc, char **argv);
 int kumo_compact(int argc, char **argv);
 int kumo_lease(int argc, char **argv);
+/* A data directory from a snapshot file (snapshot.c). */
+int kumo_snapshot(int argc, char **argv);
 /* Keeps a directory of files in sync with a key prefix (ctl-mirror.c). */
 int kumo_mirror(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static const struct { const char *name; int (*run)(int argc, char **argv); const
     { "watch", kumo_watch, "stream changes to keys" },
     { "compact", kumo_compact, "compact the key history up to a revision" },
     { "lease", kumo_lease, "grant, revoke, inspect and keep alive leases" },
+    { "snapshot", kumo_snapshot, "restore a data directory from a snapshot (etcdctl snapshot save)" },
     { "mirror", kumo_mirror, "keep a directory of files in sync with a key prefix" },
 };
 

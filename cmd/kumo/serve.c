@@ -38,6 +38,9 @@ static void usage(FILE *f)
         "  --echo-request-id      send each request's id back in X-Request-ID\n"
         "  --shed                 shed load when in-flight requests exceed what recent\n"
         "                         latency sustains (503 + Retry-After; watches exempt)\n"
+        "  --name NAME            the member's name in etcd's member list (default \"default\")\n"
+        "  --advertise-client-url URL  where clients reach this server, listed as the\n"
+        "                         member's client URL (default: http:// and --listen)\n"
         "  --progress-interval D  watch progress notifications (default 10m)\n"
         "  --grace D              how long in-flight requests may finish at shutdown (default 5s)\n");
 }
@@ -94,6 +97,8 @@ int kumo_serve(int argc, char **argv)
         { "no-trace", no_argument, 0, 't' },
         { "echo-request-id", no_argument, 0, 'e' },
         { "shed", no_argument, 0, 's' },
+        { "name", required_argument, 0, 'N' },
+        { "advertise-client-url", required_argument, 0, 'A' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -110,6 +115,8 @@ int kumo_serve(int argc, char **argv)
         case 'e': a.cfg.echo_request_id = true; break;
         case 's': a.cfg.shedding = true; break;
         case 'd': a.cfg.data_dir = optarg; break;
+        case 'N': a.cfg.name = optarg; break;
+        case 'A': a.cfg.advertise_url = optarg; break;
         case 'a':
             if (!strcmp(optarg, "-"))
                 a.cfg.access_log_fd = 2;

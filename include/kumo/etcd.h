@@ -19,11 +19,15 @@ typedef struct {
     uint64_t  cluster_id, member_id;  /* echoed in every response header */
     size_t    max_request_bytes;   /* 0: 1.5 MiB, as etcd */
     int64_t   progress_interval;   /* watch progress notifications, ns; 0: 10 min, as etcd */
+    const char *name;              /* the member's name (MemberList); NULL: "default", as etcd */
+    const char *client_url;        /* where clients reach this server ("http://127.0.0.1:2379"),
+                                      MemberList's clientURLs; NULL: none listed. Copied */
 } km_etcd_config;
 
 typedef struct km_etcd km_etcd;
 
-/* 0, -ENOMEM or -EINVAL. The store and hub must outlive the API. */
+/* 0, -ENOMEM or -EINVAL (also for a name or URL over 255 bytes). The
+ * store and hub must outlive the API. */
 int  km_etcd_new(km_etcd **out, const km_etcd_config *cfg);
 /* Registers POST /v3/kv/range, put, deleterange, txn, compaction,
  * /v3/lease/grant, revoke, keepalive, timetolive, leases, /v3/watch and

@@ -23,6 +23,9 @@ typedef struct {
     bool        no_metrics;      /* true: no GET /metrics and no per-request counting */
     bool        no_trace;        /* true: no request ids or W3C trace context */
     bool        echo_request_id; /* true: each response carries its X-Request-ID */
+    const char *name;            /* the member's name etcd's MemberList shows; NULL: "default" */
+    const char *advertise_url;   /* where clients reach the server (MemberList's clientURLs);
+                                    NULL: "http://" + listen, a wildcard host as localhost */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */

@@ -200,6 +200,42 @@ typedef struct {
     int64_t writes;            /* write requests those commits carried */
 } km_store_stat;
 int  km_store_stat_read(km_store *s, km_store_stat *st);
+/* The current revision alone: one atomic read, for a response header
+ * that needs nothing else (km_store_stat_read walks every table). */
+int64_t km_store_revision(km_store *s);
+
+/* etcd's HashKV: a CRC-32C of the history up to rev (<= 0: current), the
+ * same for stores holding the same changes. *revision gets the current
+ * revision, *compact_revision the compacted one (0: never). 0; -ENODATA
+ * (rev at or below the compacted revision, as etcd refuses it); -ERANGE
+ * (a future rev); -errno from LMDB. Runs on the offload pool. */
+int  km_store_hash_kv(km_store *s, int64_t rev, uint32_t *hash, int64_t *revision,
+                      int64_t *compact_revision);
+/* etcd's Hash: a CRC-32C of everything the store holds (every table's
+ * keys and values). 0 or -errno. */
+int  km_store_hash(km_store *s, uint32_t *hash, int64_t *revision);
+
+/* Writes a consistent copy of the store, as it is at one revision, to fd
+ * (blocking writes; a pipe, a file, a socket): an LMDB data file without
+ * its free pages. Runs on the offload pool and returns once it is all
+ * written; fd stays open. 0; -errno of a failed write (-EPIPE: the
+ * reader went); -ENOMEM. */
+int  km_store_snapshot(km_store *s, int fd);
+/* The same copy in a temporary file beside the data (unlinked: it goes
+ * when fd is closed), for a reader that must know the size first, as
+ * etcd's Snapshot stream tells the bytes remaining. 0 and *fd (the
+ * caller closes it; read it with pread, or on the offload pool) and
+ * *size; -errno (-ENOSPC: no room for the copy). */
+int  km_store_snapshot_file(km_store *s, int *fd, int64_t *size);
+/* Makes dir (created if missing) a data directory from a snapshot file:
+ * a copy km_store_snapshot wrote followed by its SHA-256, as etcd's
+ * Snapshot stream ends (a file whose size is 32 past a multiple of 512
+ * has one). The digest is checked, unless skip_hash (which also accepts a
+ * file without one); the result is opened once to prove it is a store.
+ * Call from a goroutine. 0; -ENODATA (no digest and !skip_hash); -EBADMSG
+ * (digest mismatch, or not a store: nothing is left in dir then); -EEXIST
+ * (dir holds a store already); -errno of the file operations; -ENOMEM. */
+int  km_store_restore(const char *file, const char *dir, bool skip_hash);
 
 /* ---- leases (expiry is kept in memory and restarts at open, as in etcd) ---- */
 

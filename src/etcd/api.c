@@ -10,6 +10,11 @@ int km_etcd_new(km_etcd **out, const km_etcd_config *cfg)
     *out = NULL;
     if (!cfg || !cfg->store)
         return -EINVAL;
+    const char *name = cfg->name ? cfg->name : "default";
+    const char *url = cfg->client_url ? cfg->client_url : "";
+    if (strlen(name) >= sizeof ((km_etcd *)0)->name ||
+        strlen(url) >= sizeof ((km_etcd *)0)->client_url)
+        return -EINVAL;
     km_etcd *e = km__calloc(1, sizeof *e);
     if (!e)
         return -ENOMEM;
@@ -18,6 +23,8 @@ int km_etcd_new(km_etcd **out, const km_etcd_config *cfg)
     e->cluster_id = cfg->cluster_id;
     e->member_id = cfg->member_id;
     e->raft_term = 2;
+    strcpy(e->name, name);
+    strcpy(e->client_url, url);
     e->max_request_bytes = cfg->max_request_bytes ? cfg->max_request_bytes : KM__ETCD_MAX_REQUEST;
     e->progress_interval = cfg->progress_interval > 0 ? cfg->progress_interval
                                                       : 600 * 1000000000LL;

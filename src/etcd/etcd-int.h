@@ -23,6 +23,8 @@ struct km_etcd {
     uint64_t  raft_term;            /* a single member: constant, as etcd's after its election */
     size_t    max_request_bytes;    /* never 0 once built */
     int64_t   progress_interval;    /* ns, never 0 once built */
+    char      name[256];            /* the member's, for MemberList */
+    char      client_url[256];      /* "" when not known */
 };
 
 /* ---- a JSON writer into a growing buffer ----

@@ -13,6 +13,10 @@
  * km_grpc_register_service. */
 int  km__etcd_rpc_kv(km_etcd *e, km_grpc_server *s);
 int  km__etcd_rpc_watch(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_lease(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_maint(km_etcd *e, km_grpc_server *s);    /* Maintenance */
+int  km__etcd_rpc_cluster(km_etcd *e, km_grpc_server *s);
+int  km__etcd_rpc_auth(km_etcd *e, km_grpc_server *s);
 
 /* ---- one call's memory ----
  * The request message, the store requests made from it and the response

@@ -7,7 +7,13 @@
 int km_etcd_grpc_register(km_etcd *e, km_grpc_server *s)
 {
     static int (*const services[])(km_etcd *, km_grpc_server *) = {
-        km__etcd_rpc_kv, km__etcd_rpc_watch, NULL,
+        km__etcd_rpc_kv,
+        km__etcd_rpc_watch,
+        km__etcd_rpc_lease,
+        km__etcd_rpc_maint,
+        km__etcd_rpc_cluster,
+        km__etcd_rpc_auth,
+        NULL,
     };
     for (size_t i = 0; services[i]; i++) {
         int rc = services[i](e, s);

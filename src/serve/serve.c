@@ -2,6 +2,7 @@
 /* Assembles the config center: store, hub, both APIs, one HTTP server. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,29 @@ static uint64_t id_for(const char *dir, uint64_t salt)
     for (; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ull;
     return h ? h : 1;
+}
+
+/* The URL clients reach a listen address at, as etcd's
+ * --advertise-client-urls would name it: a wildcard host is reached as
+ * localhost. "" when it cannot be known before listening (port 0). */
+static void client_url(const char *listen, char *out, size_t n)
+{
+    out[0] = 0;
+    if (!strncmp(listen, "unix:", 5)) {
+        snprintf(out, n, "unix://%s", listen + 5);
+        return;
+    }
+    const char *colon = strrchr(listen, ':');
+    if (!colon || !strcmp(colon + 1, "0"))
+        return;
+    int hl = (int)(colon - listen);
+    const char *host = listen;
+    if (hl == 0 || (hl == 7 && !strncmp(host, "0.0.0.0", 7)) ||
+        (hl == 4 && !strncmp(host, "[::]", 4))) {
+        host = "localhost";
+        hl = 9;
+    }
+    snprintf(out, n, "http://%.*s%s", hl, host, colon);
 }
 
 static void teardown(km_serve *s)
@@ -79,8 +103,12 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         goto fail;
     if ((rc = km_hub_new(&s->hub, s->store, NULL)) < 0)
         goto fail;
+    char url[256];
+    client_url(cfg->listen ? cfg->listen : "127.0.0.1:2379", url, sizeof url);
     km_etcd_config ec = {
         .store = s->store, .hub = s->hub,
+        .name = cfg->name,
+        .client_url = cfg->advertise_url ? cfg->advertise_url : url[0] ? url : NULL,
         .cluster_id = id_for(dir, 0x6b756d6f),
         .member_id = id_for(dir, 0x6d656d62),
         .progress_interval = cfg->progress_interval,

@@ -69,7 +69,7 @@ void km__rtxn_put(km_store *s, MDB_txn *t)
         mdb_txn_abort(t);
 }
 
-static int mkdirs(const char *dir)
+int km__mkdirs(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -191,7 +191,7 @@ static void open_fn(void *arg)
 {
     open_arg *o = arg;
     km_store *s = o->s;
-    int rc = mkdirs(o->cfg->dir);
+    int rc = km__mkdirs(o->cfg->dir);
     if (!rc)
         rc = km__mdb_err(mdb_env_create(&s->env));
     if (rc) {
@@ -332,4 +332,9 @@ int km_store_stat_read(km_store *s, km_store_stat *st)
     st->commits = atomic_load(&s->commits);
     st->writes = atomic_load(&s->writes);
     return rc;
+}
+
+int64_t km_store_revision(km_store *s)
+{
+    return atomic_load(&s->revision);
 }

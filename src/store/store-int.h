@@ -111,6 +111,9 @@ int     km__mdb_err(int rc);
 bool    km__in_range(km_bytes k, km_bytes key0, km_bytes end);
 int     km__bytes_cmp(km_bytes a, km_bytes b);
 
+/* Creates dir and its missing parents (mkdir -p). 0 or -errno. */
+int  km__mkdirs(const char *dir);
+
 /* ---- read txns (open.c) ---- */
 int  km__rtxn_get(km_store *s, MDB_txn **out);
 void km__rtxn_put(km_store *s, MDB_txn *t);
