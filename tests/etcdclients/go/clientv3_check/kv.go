@@ -298,6 +298,22 @@ func checkTxn() {
 	check("txn compare create revision", func(ctx context.Context) error {
 		return txn(ctx, clientv3.Compare(clientv3.CreateRevision(k("txn/x")), "=", modrev-1), true)
 	})
+	check("txn compare over a prefix", func(ctx context.Context) error {
+		// Every key of the range must match (txn/m1, txn/m2 come later).
+		if _, err := cli.Put(ctx, k("txn/p/1"), "same"); err != nil {
+			return err
+		}
+		if _, err := cli.Put(ctx, k("txn/p/2"), "same"); err != nil {
+			return err
+		}
+		if err := txn(ctx, clientv3.Compare(clientv3.Value(k("txn/p/")), "=", "same").WithPrefix(), true); err != nil {
+			return fmt.Errorf("all equal: %v", err)
+		}
+		if _, err := cli.Put(ctx, k("txn/p/3"), "other"); err != nil {
+			return err
+		}
+		return txn(ctx, clientv3.Compare(clientv3.Value(k("txn/p/")), "=", "same").WithPrefix(), false)
+	})
 	check("txn nested", func(ctx context.Context) error {
 		inner := clientv3.OpTxn(
 			[]clientv3.Cmp{clientv3.Compare(clientv3.Value(k("txn/x")), "=", "two")},

@@ -214,7 +214,7 @@ func checkLease() {
 				return err
 			}
 			if len(r.Kvs) == 0 {
-				return nil
+				break
 			}
 			select {
 			case <-ctx.Done():
@@ -222,5 +222,45 @@ func checkLease() {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
+		// An expired lease is gone as a revoked one is.
+		if _, err := cli.KeepAliveOnce(ctx, gr.ID); err != rpctypes.ErrLeaseNotFound {
+			return fmt.Errorf("keepalive of an expired lease: got %v, want %v", err, rpctypes.ErrLeaseNotFound)
+		}
+		return nil
+	})
+	check("kv put ignore value/lease", func(ctx context.Context) error {
+		gr, err := cli.Grant(ctx, 30)
+		if err != nil {
+			return err
+		}
+		defer cli.Revoke(context.Background(), gr.ID)
+		if _, err := cli.Put(ctx, k("ign"), "kept", clientv3.WithLease(gr.ID)); err != nil {
+			return err
+		}
+		if _, err := cli.Put(ctx, k("ign"), "new", clientv3.WithIgnoreLease()); err != nil {
+			return fmt.Errorf("ignore lease: %v", err)
+		}
+		r, err := cli.Get(ctx, k("ign"))
+		if err != nil {
+			return err
+		}
+		if len(r.Kvs) != 1 || string(r.Kvs[0].Value) != "new" || clientv3.LeaseID(r.Kvs[0].Lease) != gr.ID {
+			return fmt.Errorf("after ignore lease: %v", r.Kvs)
+		}
+		// Without WithLease the put detaches the key, value ignored or not.
+		if _, err := cli.Put(ctx, k("ign"), "", clientv3.WithIgnoreValue()); err != nil {
+			return fmt.Errorf("ignore value: %v", err)
+		}
+		r, err = cli.Get(ctx, k("ign"))
+		if err != nil {
+			return err
+		}
+		if len(r.Kvs) != 1 || string(r.Kvs[0].Value) != "new" || r.Kvs[0].Version != 3 || r.Kvs[0].Lease != 0 {
+			return fmt.Errorf("after ignore value: %v", r.Kvs)
+		}
+		if _, err := cli.Put(ctx, k("ign/missing"), "", clientv3.WithIgnoreValue()); err != rpctypes.ErrKeyNotFound {
+			return fmt.Errorf("ignore value of a missing key: got %v, want %v", err, rpctypes.ErrKeyNotFound)
+		}
+		return nil
 	})
 }

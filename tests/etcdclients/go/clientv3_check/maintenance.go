@@ -23,6 +23,29 @@ func checkCluster() {
 		if st.Header.Revision <= 1 {
 			return fmt.Errorf("status revision %d after writes", st.Header.Revision)
 		}
+		// One member: it leads, and every service names the same cluster.
+		if st.Leader != st.Header.MemberId {
+			return fmt.Errorf("leader %x, member %x", st.Leader, st.Header.MemberId)
+		}
+		if st.RaftTerm == 0 || st.RaftIndex == 0 {
+			return fmt.Errorf("raft term %d index %d", st.RaftTerm, st.RaftIndex)
+		}
+		ml, err := cli.MemberList(ctx)
+		if err != nil {
+			return err
+		}
+		gr, err := cli.Get(ctx, k("any"))
+		if err != nil {
+			return err
+		}
+		if len(ml.Members) != 1 || ml.Members[0].ID != st.Header.MemberId {
+			return fmt.Errorf("members %v, status from %x", ml.Members, st.Header.MemberId)
+		}
+		if ml.Header.ClusterId != st.Header.ClusterId || gr.Header.ClusterId != st.Header.ClusterId ||
+			gr.Header.MemberId != st.Header.MemberId || st.Header.ClusterId == 0 {
+			return fmt.Errorf("cluster ids: status %x members %x kv %x; member ids: status %x kv %x",
+				st.Header.ClusterId, ml.Header.ClusterId, gr.Header.ClusterId, st.Header.MemberId, gr.Header.MemberId)
+		}
 		return nil
 	})
 	check("cluster member list", func(ctx context.Context) error {
