@@ -22,14 +22,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *names[] = { "prefix", "rev", "key", "lease", "prev_kv" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         km_bytes v;
-        bool bad;
+        bool bad = false;
         if (km__query_get(q, names[i], a, &v, &bad)) {
             if (bad || v.n > size)
                 abort();
             int64_t x;
             km__parse_i64(v, &x);
             /* every key under the prefix sorts before its end */
-            km_bytes end = km__prefix_end(v, a);
+            km_bytes end;
+            if (km__prefix_end(v, a, &end) < 0)
+                abort();
             if (!(end.n == 1 && end.p[0] == 0) && cmp(v, end) >= 0)
                 abort();
         }

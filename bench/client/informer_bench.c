@@ -2,7 +2,8 @@
 /* Informer benchmark: cache memory per key (one informer over KEYS keys
  * under "bench/"), and put-to-handler delay with INFORMERS informers on the
  * prefix "hot/" (each its own watch stream).
- * Usage: informer_bench ENDPOINT INFORMERS KEYS. */
+ * Usage: informer_bench ENDPOINT INFORMERS KEYS [grpc|json] (default: the
+ * client's own choice, gRPC where the server speaks it). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 static const char *ep;
 static int ninf, nkeys;
+static km_client_transport transport = KM_CLIENT_AUTO;
 static atomic_llong sum_ns, max_ns, seen;
 static atomic_llong t_put;
 
@@ -58,7 +60,8 @@ static void run(void *arg)
 {
     (void)arg;
     const char *eps[] = { ep };
-    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .max_conns = 64 };
+    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .max_conns = 64,
+                            .transport = transport };
     km_client *c;
     if (km_client_new(&c, &cc))
         return;
@@ -123,5 +126,8 @@ int main(int argc, char **argv)
     ep = argv[1];
     ninf = atoi(argv[2]);
     nkeys = atoi(argv[3]);
+    if (argc > 4)
+        transport = !strcmp(argv[4], "grpc") ? KM_CLIENT_GRPC
+                  : !strcmp(argv[4], "json") ? KM_CLIENT_JSON : KM_CLIENT_AUTO;
     return km_main(run, NULL);
 }

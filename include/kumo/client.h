@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Client SDK for the config center: KV calls, a watch that resumes without
  * losing or repeating an event, and an informer (list-watch cache with
- * handlers and a local snapshot file). Speaks etcd's v3 JSON API. */
+ * handlers and a local snapshot file). Speaks etcd's v3 API over gRPC, or
+ * over its JSON gateway. */
 #ifndef KUMO_CLIENT_H
 #define KUMO_CLIENT_H
 
@@ -18,12 +19,27 @@ extern "C" {
 /* A client of one or more endpoints; safe to share between goroutines. */
 typedef struct km_client km_client;
 
+/* How the client speaks to the server. Both give the same results and the
+ * same errors; gRPC multiplexes every call and watch on a few HTTP/2
+ * connections per endpoint, the JSON gateway takes an HTTP/1.1 connection
+ * per call in flight and one per watch. */
+typedef enum {
+    KM_CLIENT_AUTO = 0,     /* gRPC; the JSON gateway from the first answer
+                               saying the server does not speak gRPC (not
+                               HTTP/2, or etcd's services unimplemented) on */
+    KM_CLIENT_GRPC,         /* etcd's gRPC API only */
+    KM_CLIENT_JSON,         /* etcd's JSON gateway (/v3/...) only */
+} km_client_transport;
+
 typedef struct {
     const char *const *endpoints;   /* "HOST:PORT" each (an "http://" prefix is
                                        accepted); copied */
     size_t      nendpoints;
     int64_t     dial_timeout;       /* ns; 0: 2 s per connection attempt */
-    int         max_conns;          /* pooled HTTP connections per endpoint; 0: 16 */
+    int         max_conns;          /* connections per endpoint: HTTP/1.1 ones
+                                       pooled for the JSON gateway (0: 16),
+                                       HTTP/2 ones for gRPC (0: 4) */
+    km_client_transport transport;  /* 0: KM_CLIENT_AUTO */
 } km_client_config;
 
 /* Creates a client. Nothing is dialled until the first call. The caller owns
@@ -34,13 +50,18 @@ void km_client_free(km_client *c);
 /* The endpoint the client currently talks to (it moves to the next one when
  * one fails). Owned by c. */
 const char *km_client_endpoint(const km_client *c);
+/* The transport calls go over now: KM_CLIENT_GRPC or KM_CLIENT_JSON (an
+ * AUTO client says GRPC until it has fallen back). */
+km_client_transport km_client_transport_in_use(const km_client *c);
 
 /* Errors of every call below: 0 on success; a transport error after every
  * endpoint was tried (-ECONNREFUSED, -ETIMEDOUT when deadline passed,
  * -ECANCELED); the server's answer mapped to errno: -ENODATA (revision
  * compacted), -ERANGE (future revision), -ENOENT (lease not found),
  * -EINVAL (bad request), -EEXIST, -ENOSPC (quota), -EAGAIN (unavailable),
- * -EIO (other), -EBADMSG (undecodable answer), -ENOMEM. */
+ * -EIO (other), -EBADMSG (undecodable answer), -ENOMEM;
+ * -EPROTONOSUPPORT with KM_CLIENT_GRPC when the server does not speak
+ * etcd's gRPC API. */
 
 /* One key-value as the server reports it. Strings are not NUL-terminated
  * by contract (they happen to be) and belong to the result they came in. */

@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals of the client SDK: the client object, JSON calls with failover,
- * kv decoding, the chunked stream reader and the informer's views. */
+/* Internals of the client SDK: the client object, failover and error
+ * mapping shared by the transports, kv memory and the informer's views. */
 #ifndef KUMO_CLIENT_INT_H
 #define KUMO_CLIENT_INT_H
 
 #include <stdatomic.h>
-#include <jansson.h>
 #include <kumo/client.h>
-#include "etcd/wire.h"
+#include "client/tp-int.h"
+
+struct km_grpc_channel;
 
 struct km_client {
     char          **eps;        /* "host:port" each, km__malloc'd */
     size_t          neps;
     atomic_size_t   cur;        /* index of the endpoint in use */
     int64_t         dial_timeout;
-    km_http_client *http;
+    _Atomic(const km__client_tp *) tp;  /* the transport in use */
+    bool            auto_tp;    /* may fall back from gRPC to JSON */
+    km_http_client *http;       /* the JSON gateway's connections */
+    struct km_grpc_channel **grpc;  /* one channel per endpoint; NULL for JSON only */
 };
 
 /* The endpoint in use and a hint for moving on when it fails: failover only
@@ -23,52 +27,43 @@ size_t km__client_ep(km_client *c, const char **ep);
 void   km__client_failover(km_client *c, size_t seen);
 /* True for errors that say "this endpoint is not answering". */
 bool   km__client_transport_err(int rc);
-/* Maps an error answer (HTTP status, etcd JSON error body) to -errno. */
-int    km__client_err(int status, json_t *body);
+/* Maps an error the server reported (a gRPC status code, as etcd's JSON
+ * gateway reports it too, and its message of n bytes; msg may be NULL) to
+ * -errno; 0 when the code says nothing known. */
+int    km__client_errno(int64_t code, const char *msg, size_t n);
 
-/* POSTs req (consumed) to path on the current endpoint, moving to the next
- * ones on transport errors, until deadline. 0 with *out (the caller
- * decrefs), or -errno as listed in client.h. */
-int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadline,
-                    json_t **out);
+/* One attempt of a call at endpoint ep (an index) until deadline. */
+typedef int km__client_once(km_client *c, size_t ep, int64_t deadline, void *arg);
+/* Makes the attempt at the endpoint in use, moving to the next ones on
+ * transport errors, each once and then again while deadline allows (a
+ * restarting server answers within a second or two). The last attempt's
+ * result. */
+int    km__client_retry(km_client *c, int64_t deadline, km__client_once *once, void *arg);
+
+/* The span a key names, or every key it prefixes (prefix), in etcd's
+ * terms: an empty key is "\0", and so is the end of an empty prefix (all
+ * keys). s->end is allocated (km__client_span_free). 0 or -ENOMEM. */
+int    km__client_span(const char *key, bool prefix, km__span *s);
+void   km__client_span_free(km__span *s);
 
 /* Decoding kvs into one allocation: size first, then fill. */
 typedef struct {
     char  *p;
     size_t left;
 } km__kvmem;
-/* Upper bound of the bytes km__client_kv_decode needs for kv. */
-size_t km__client_kv_size(json_t *kv);
-/* Decodes kv (etcd's JSON mvccpb.KeyValue) into dst, strings in m. 0 or
- * -EBADMSG. */
-int    km__client_kv_decode(json_t *kv, km_client_kv *dst, km__kvmem *m);
-/* Decodes an array of kvs into r (kvs and priv_ one block). */
-int    km__client_decode_kvs(json_t *arr, km_client_range *r);
+/* Copies n bytes of src into m, NUL-terminated: 0 and *out, or -EBADMSG
+ * when m is too small. */
+int    km__kvmem_put(km__kvmem *m, const void *src, size_t n, const char **out);
 
-/* ---- streaming responses (watch) ---- */
-
+/* Events in memory of their own, reused message after message. */
 typedef struct {
-    int     fd;
-    int     status;
-    bool    chunked, eof;
-    int     cstate;         /* chunked decoder state */
-    int64_t cleft;          /* bytes left in the current chunk */
-    char   *rbuf;
-    size_t  rr, rw;         /* unread rbuf[rr..rw) */
-    char   *body;           /* decoded body bytes not yet handed out */
-    size_t  boff, bn, bcap;
-} km__stream;
-
-/* Dials ep, POSTs json to path and reads the response head (until deadline).
- * 0 with s->status; a non-200 answer is read whole into the body and
- * mapped with km__client_err. s must be zeroed; close it in every case. */
-int  km__stream_open(km__stream *s, const char *ep, const char *path, const char *json,
-                     int64_t deadline);
-/* The next newline-terminated line of the body (NUL-terminated in place,
- * without the newline; valid until the next call). -ETIMEDOUT keeps the
- * partial state; -ECONNRESET at the end of the body; -EBADMSG; -errno. */
-int  km__stream_line(km__stream *s, int64_t deadline, char **line, size_t *n);
-void km__stream_close(km__stream *s);
+    km_client_event *ev;
+    size_t           cap;
+    char            *mem;
+} km__evbuf;
+/* Room for n events and bytes of strings (b->mem). 0 or -ENOMEM. */
+int    km__evbuf_reserve(km__evbuf *b, size_t n, size_t bytes);
+void   km__evbuf_free(km__evbuf *b);
 
 /* ---- informer views ---- */
 

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The client object: endpoints, failover and JSON calls over the pooled HTTP client. */
-#include <stdio.h>
-#include <stdlib.h>
+/* The client object: endpoints, the transport in use, failover between
+ * endpoints and the mapping of server errors, the same for every transport. */
 #include <string.h>
 #include "client/client-int.h"
-#include "enc/b64.h"
-#include "rt/rt-int.h"
+#include "client/grpc-int.h"
+#include "etcd/wire.h"
+#include "rt/alloc.h"
 
 #define SEC 1000000000LL
 
 int km_client_new(km_client **out, const km_client_config *cfg)
 {
     *out = NULL;
-    if (!cfg || !cfg->nendpoints || !cfg->endpoints)
+    if (!cfg || !cfg->nendpoints || !cfg->endpoints ||
+        (unsigned)cfg->transport > KM_CLIENT_JSON)
         return -EINVAL;
     for (size_t i = 0; i < cfg->nendpoints; i++) {
         const char *e = cfg->endpoints[i];
@@ -24,6 +25,9 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         return -ENOMEM;
     c->eps = km__calloc(cfg->nendpoints, sizeof *c->eps);
     c->dial_timeout = cfg->dial_timeout > 0 ? cfg->dial_timeout : 2 * SEC;
+    c->auto_tp = cfg->transport == KM_CLIENT_AUTO;
+    atomic_init(&c->tp, cfg->transport == KM_CLIENT_JSON ? &km__client_json_tp
+                                                         : &km__client_grpc_tp);
     int rc = c->eps ? 0 : -ENOMEM;
     for (size_t i = 0; !rc && i < cfg->nendpoints; i++) {
         const char *e = cfg->endpoints[i];
@@ -41,8 +45,12 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         /* A big prefix listed whole. */
         .max_response_bytes = 256u << 20,
     };
-    if (!rc)
+    /* An AUTO client keeps the JSON side ready for its fallback; neither
+     * side dials before its first call. */
+    if (!rc && cfg->transport != KM_CLIENT_GRPC)
         rc = km_http_client_new(&c->http, &hc);
+    if (!rc && cfg->transport != KM_CLIENT_JSON)
+        rc = km__client_grpc_new(c, cfg);
     if (rc) {
         km_client_free(c);
         return rc;
@@ -55,6 +63,7 @@ void km_client_free(km_client *c)
 {
     if (!c)
         return;
+    km__client_grpc_free(c);
     if (c->http)
         km_http_client_free(c->http);
     for (size_t i = 0; i < c->neps; i++)
@@ -80,6 +89,26 @@ void km__client_failover(km_client *c, size_t seen)
     atomic_compare_exchange_strong(&c->cur, &seen, seen + 1);
 }
 
+const km__client_tp *km__client_transport(km_client *c)
+{
+    return atomic_load(&c->tp);
+}
+
+km_client_transport km_client_transport_in_use(const km_client *c)
+{
+    return atomic_load(&((km_client *)c)->tp)->kind;
+}
+
+bool km__client_fallback(km_client *c, const km__client_tp *t, int rc)
+{
+    if (rc != -EPROTONOSUPPORT || !c->auto_tp || t == &km__client_json_tp)
+        return false;
+    /* For good: a server that answered so will not start speaking gRPC
+     * to this client, and the calls in flight end up here as well. */
+    atomic_store(&c->tp, &km__client_json_tp);
+    return true;
+}
+
 bool km__client_transport_err(int rc)
 {
     switch (rc) {
@@ -91,69 +120,26 @@ bool km__client_transport_err(int rc)
     return false;
 }
 
-int km__client_err(int status, json_t *body)
+int km__client_errno(int64_t code, const char *msg, size_t n)
 {
-    const char *msg = json_string_value(json_object_get(body, "message"));
-    if (!msg)
-        msg = json_string_value(json_object_get(body, "error"));
-    int64_t code = km__etcd_json_i64(body, "code");
-    if (msg && strstr(msg, "compacted"))
+    /* etcd's clients test the message for these two (both OUT_OF_RANGE). */
+    if (msg && memmem(msg, n, "compacted", 9))
         return -ENODATA;
-    if (msg && strstr(msg, "future revision"))
+    if (msg && memmem(msg, n, "future revision", 15))
         return -ERANGE;
     switch (code) {
-    case 3: return -EINVAL;
-    case 5: return -ENOENT;
-    case 6: case 9: return -EEXIST;
-    case 8: return -ENOSPC;
-    case 14: return -EAGAIN;
+    case 3: return -EINVAL;                 /* INVALID_ARGUMENT */
+    case 5: return -ENOENT;                 /* NOT_FOUND */
+    case 6: case 9: return -EEXIST;         /* ALREADY_EXISTS, FAILED_PRECONDITION */
+    case 8: return -ENOSPC;                 /* RESOURCE_EXHAUSTED */
+    case 14: return -EAGAIN;                /* UNAVAILABLE */
     }
-    if (status == 503)
-        return -EAGAIN;
-    if (status == 404)
-        return -ENOENT;
-    if (status >= 400 && status < 500)
-        return -EINVAL;
-    return -EIO;
+    return 0;
 }
 
-/* One attempt against one endpoint. */
-static int call_once(km_client *c, const char *ep, const char *path, const char *body,
-                     int64_t deadline, json_t **out)
+int km__client_retry(km_client *c, int64_t deadline, km__client_once *once, void *arg)
 {
-    char url[320];
-    if ((size_t)snprintf(url, sizeof url, "http://%s%s", ep, path) >= sizeof url)
-        return -EINVAL;
-    km_http_kv h[] = { { "Content-Type", "application/json" } };
-    km_http_response *r;
-    int rc = km_http_do(c->http, "POST", url, h, 1, body, strlen(body), deadline, &r);
-    if (rc)
-        return rc;
-    int st = km_http_response_status(r);
-    km_str b = km_http_response_body(r);
-    json_error_t je;
-    json_t *j = json_loadb(b.p, b.n, 0, &je);
-    km_http_response_free(r);
-    if (st == 200 && json_is_object(j) && !json_object_get(j, "error")) {
-        *out = j;
-        return 0;
-    }
-    rc = j ? km__client_err(st, j) : (st == 200 ? -EBADMSG : km__client_err(st, NULL));
-    json_decref(j);
-    return rc;
-}
-
-int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadline,
-                    json_t **out)
-{
-    *out = NULL;
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (!body)
-        return -ENOMEM;
     int rc = -ECONNREFUSED;
-    /* Each endpoint once, then again while the deadline allows: a server
-     * restarting answers again within a second or two. */
     for (size_t tries = 0;; tries++) {
         const char *ep;
         size_t seen = km__client_ep(c, &ep);
@@ -164,7 +150,7 @@ int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadlin
             if (dl == KM_FOREVER || per < dl)
                 dl = per;
         }
-        rc = call_once(c, ep, path, body, dl, out);
+        rc = once(c, seen % c->neps, dl, arg);
         if (!rc || rc == -ECANCELED || !km__client_transport_err(rc))
             break;
         km__client_failover(c, seen);
@@ -176,7 +162,38 @@ int km__client_call(km_client *c, const char *path, json_t *req, int64_t deadlin
             break;
         }
     }
-    free(body);
     return rc;
 }
 
+int km__client_span(const char *key, bool prefix, km__span *s)
+{
+    size_t kn = strlen(key);
+    *s = (km__span){ .key = kn ? key : "\0", .key_len = kn ? kn : 1 };
+    if (!prefix)
+        return 0;
+    char *end = km__malloc(kn + 2);
+    if (!end)
+        return -ENOMEM;
+    s->end = end;
+    s->end_len = km__etcd_prefix_end(end, key, kn);
+    return 0;
+}
+
+void km__client_span_free(km__span *s)
+{
+    km__free((char *)s->end);
+    s->end = NULL;
+}
+
+int km__kvmem_put(km__kvmem *m, const void *src, size_t n, const char **out)
+{
+    if (m->left < n + 1)
+        return -EBADMSG;
+    if (n)
+        memcpy(m->p, src, n);
+    m->p[n] = 0;
+    *out = m->p;
+    m->p += n + 1;
+    m->left -= n + 1;
+    return 0;
+}

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <kumo/net.h>
-#include "client/client-int.h"
+#include "client/json-int.h"
 #include "rt/rt-int.h"
 
 #define RBUF 16384

@@ -239,8 +239,20 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
+/* The peer's first bytes were no SETTINGS frame: it does not speak HTTP/2
+ * (an HTTP/1.x server answering the preface, most likely). Noted at once:
+ * such a peer closes before nghttp2's GOAWAY goes out, and the connection
+ * must then fail as a protocol error, not as a dropped one. */
+static int on_error(nghttp2_session *s, int code, const char *msg, size_t len, void *ud)
+{
+    if (code == NGHTTP2_ERR_SETTINGS_EXPECTED)
+        ((km__h2_conn *)ud)->proto_err = true;
+    return 0;
+}
+
 void km__h2_callbacks(nghttp2_session_callbacks *cb)
 {
+    nghttp2_session_callbacks_set_error_callback2(cb, on_error);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);

@@ -296,7 +296,8 @@ static void reader(void *arg)
             if (n == -ETIMEDOUT) {
                 read_timeout(c);
             } else if (n <= 0) {
-                km__h2_fail(c, n == 0 ? -ECONNRESET : n == -ECANCELED ? -ECONNABORTED : (int)n);
+                km__h2_fail(c, n == 0 ? (c->proto_err ? -EPROTO : -ECONNRESET)
+                               : n == -ECANCELED ? -ECONNABORTED : (int)n);
             } else {
                 c->last_read = km_now();
                 ssize_t rv = nghttp2_session_mem_recv(c->s, (const uint8_t *)c->rbuf, (size_t)n);

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* The client SDK against an in-process server: KV calls, a watch that
- * resumes across a server restart, the informer, compaction and snapshots. */
+/* The client SDK against an in-process server and against a real etcd,
+ * over gRPC and over the JSON gateway: KV calls, a watch that resumes
+ * across dropped connections, the informer, compaction and snapshots. */
 #include "util.h"
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 #include <kumo/client.h>
+#include <kumo/grpc.h>
+#include <kumo/http.h>
 #include <kumo/serve.h>
 
 #define SEC 1000000000LL
@@ -127,11 +134,29 @@ static void proxy_stop(proxy *p)
     km_mutex_free(p->mu);
 }
 
+/* The server and transport a test runs with: every server test runs once
+ * per mode. */
 typedef struct {
+    const char         *name;
+    bool                etcd;       /* a real etcd process, else kumo in-process */
+    km_client_transport transport;
+} mode;
+
+static const mode MODES[] = {
+    { "kumo-json", false, KM_CLIENT_JSON },
+    { "kumo-grpc", false, KM_CLIENT_GRPC },
+    { "etcd-grpc", true,  KM_CLIENT_GRPC },
+    { "etcd-json", true,  KM_CLIENT_JSON },
+};
+#define NMODES (sizeof MODES / sizeof MODES[0])
+
+typedef struct {
+    const mode *m;
     char       dir[64];
     char       listen[32];
     char       ep[32];
     km_serve  *srv;
+    pid_t      etcd;
     km_client *c;       /* through the proxy */
     km_client *direct;  /* to the server */
     proxy      px;
@@ -150,17 +175,96 @@ static void srv_start(fx *f)
     snprintf(f->listen, sizeof f->listen, "127.0.0.1:%d", km_serve_port(f->srv));
 }
 
-static void up(fx *f)
+/* A port free a moment ago. */
+static int free_port(void)
 {
+    int fd = km_listen("127.0.0.1:0", 1);
+    ck_assert_int_ge(fd, 0);
+    int port = km_local_port(fd);
+    km_close(fd);
+    return port;
+}
+
+/* Starts /usr/bin/etcd on free ports with a data dir of its own, its
+ * output in etcd.log beside it, and waits until it answers. A test that
+ * cannot start it fails. */
+static void etcd_start(fx *f)
+{
+    int cport = free_port(), pport = free_port();
+    char client[64], peer[64], cluster[80], log[96];
+    snprintf(client, sizeof client, "http://127.0.0.1:%d", cport);
+    snprintf(peer, sizeof peer, "http://127.0.0.1:%d", pport);
+    snprintf(cluster, sizeof cluster, "t=%s", peer);
+    snprintf(log, sizeof log, "%.*s/etcd.log", (int)strlen(f->dir) - 2, f->dir);
+    snprintf(f->listen, sizeof f->listen, "127.0.0.1:%d", cport);
+    char *argv[] = {
+        "/usr/bin/etcd", "--name", "t", "--data-dir", f->dir,
+        "--listen-client-urls", client, "--advertise-client-urls", client,
+        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", cluster,
+        /* As kumo's --progress-interval above: an idle watch hears from
+         * the server within its idle timeout. */
+        "--experimental-watch-progress-notify-interval", "200ms",
+        NULL,
+    };
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Dies with the test, whichever way the test ends. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    f->etcd = pid;
+    km_client *c;
+    const char *eps[] = { f->listen };
+    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .transport = KM_CLIENT_JSON };
+    ck_assert_int_eq(km_client_new(&c, &cc), 0);
+    int64_t dl = km_now() + 20 * SEC;
+    int rc, st;
+    for (;;) {
+        km_client_range r;
+        rc = km_client_get(c, "ready?", km_now() + SEC, &r);
+        km_client_range_free(&r);
+        if (rc == 0 || km_now() > dl || waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        km_sleep(50 * MS);
+    }
+    km_client_free(c);
+    ck_assert_msg(rc == 0, "etcd did not start on %s (%s); see %s", f->listen,
+                  km_strerror(rc), log);
+}
+
+static void etcd_stop(fx *f)
+{
+    kill(f->etcd, SIGTERM);
+    int st;
+    waitpid(f->etcd, &st, 0);
+    f->etcd = 0;
+}
+
+static void up(fx *f, const void *arg)
+{
+    memset(f, 0, sizeof *f);
+    f->m = &MODES[*(const int *)arg];
     strcpy(f->dir, "/tmp/kumo-client-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(f->dir));
     strcat(f->dir, "/d");
     strcpy(f->listen, "127.0.0.1:0");
-    srv_start(f);
+    if (f->m->etcd)
+        etcd_start(f);
+    else
+        srv_start(f);
     proxy_start(&f->px, f->listen);
     strcpy(f->ep, f->px.addr);
     const char *eps[] = { f->ep }, *deps[] = { f->listen };
-    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .dial_timeout = SEC };
+    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .dial_timeout = SEC,
+                            .transport = f->m->transport };
     ck_assert_int_eq(km_client_new(&f->c, &cc), 0);
     cc.endpoints = deps;
     ck_assert_int_eq(km_client_new(&f->direct, &cc), 0);
@@ -182,11 +286,15 @@ static void srv_stop(fx *f)
 
 static void down(fx *f)
 {
+    /* Nothing fell back behind the test's back. */
+    ck_assert_int_eq(km_client_transport_in_use(f->c), f->m->transport);
     km_client_free(f->c);
     km_client_free(f->direct);
     proxy_stop(&f->px);
     if (f->srv)
         srv_stop(f);
+    if (f->etcd)
+        etcd_stop(f);
     char cmd[128];
     f->dir[strlen(f->dir) - 2] = 0;
     snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
@@ -204,7 +312,7 @@ static void put(fx *f, const char *k, const char *v)
 static void kv_body(void *arg)
 {
     fx f;
-    up(&f);
+    up(&f, arg);
     int64_t rev = 0;
     ck_assert_int_eq(km_client_put(f.c, "a/1", 3, "one", 3, 0, km_now() + SEC, &rev), 0);
     ck_assert_int_eq(rev, 2);
@@ -271,7 +379,7 @@ static void kv_body(void *arg)
     down(&f);
 }
 
-START_TEST(kv) { t_run(kv_body, NULL); }
+START_TEST(kv) { t_run(kv_body, &_i); }
 END_TEST
 
 /* ---- failover: a dead endpoint first ---- */
@@ -279,10 +387,11 @@ END_TEST
 static void failover_body(void *arg)
 {
     fx f;
-    up(&f);
+    up(&f, arg);
     km_client *c;
     const char *eps[] = { "127.0.0.1:1", f.ep };
-    km_client_config cc = { .endpoints = eps, .nendpoints = 2, .dial_timeout = SEC };
+    km_client_config cc = { .endpoints = eps, .nendpoints = 2, .dial_timeout = SEC,
+                            .transport = f.m->transport };
     ck_assert_int_eq(km_client_new(&c, &cc), 0);
     ck_assert_int_eq(km_client_put(c, "k", 1, "v", 1, 0, km_now() + 5 * SEC, NULL), 0);
     ck_assert_str_eq(km_client_endpoint(c), f.ep);
@@ -290,7 +399,7 @@ static void failover_body(void *arg)
     down(&f);
 }
 
-START_TEST(failover) { t_run(failover_body, NULL); }
+START_TEST(failover) { t_run(failover_body, &_i); }
 END_TEST
 
 /* ---- watch: in order, exactly once across a server restart ---- */
@@ -298,7 +407,7 @@ END_TEST
 static void watch_body(void *arg)
 {
     fx f;
-    up(&f);
+    up(&f, arg);
     km_client_watch *w;
     km_client_watch_opts wo = { .key = "w/", .prefix = true, .start_revision = 1,
                                 .idle_timeout = SEC };
@@ -358,7 +467,7 @@ static void watch_body(void *arg)
     down(&f);
 }
 
-START_TEST(watch_resume) { t_run(watch_body, NULL); }
+START_TEST(watch_resume) { t_run(watch_body, &_i); }
 END_TEST
 
 /* ---- informer ---- */
@@ -443,7 +552,7 @@ static void view_is(km_informer *inf, const char *want)
 static void informer_body(void *arg)
 {
     fx f;
-    up(&f);
+    up(&f, arg);
     char snap[96];
     snprintf(snap, sizeof snap, "%.*s/snap", (int)strlen(f.dir) - 2, f.dir);
     put(&f, "cfg/a", "1");
@@ -517,7 +626,7 @@ static void informer_body(void *arg)
     down(&f);
 }
 
-START_TEST(informer) { t_run(informer_body, NULL); }
+START_TEST(informer) { t_run(informer_body, &_i); }
 END_TEST
 
 /* ---- re-list after compaction, deterministic ---- */
@@ -525,7 +634,7 @@ END_TEST
 static void relist_body(void *arg)
 {
     fx f;
-    up(&f);
+    up(&f, arg);
     put(&f, "p/a", "1");
     recorder r = RECORDER;
     km_informer_config ic = { .prefix = "p/", .idle_timeout = SEC,
@@ -551,7 +660,7 @@ static void relist_body(void *arg)
     down(&f);
 }
 
-START_TEST(relist) { t_run(relist_body, NULL); }
+START_TEST(relist) { t_run(relist_body, &_i); }
 END_TEST
 
 /* ---- snapshot file ---- */
@@ -586,16 +695,112 @@ static void snapshot_body(void *arg)
 START_TEST(snapshot) { t_run(snapshot_body, NULL); }
 END_TEST
 
+/* ---- AUTO: gRPC where the server speaks it, else the JSON gateway ---- */
+
+/* A server of etcd's JSON gateway in miniature: every range is empty, at
+ * revision 7. */
+static void gateway(km_http_req *r, km_http_resp *w, void *ud)
+{
+    static const char body[] = "{\"header\":{\"revision\":\"7\"},\"count\":\"0\"}";
+    km_str p = km_http_path(r);
+    if (p.n == 12 && !memcmp(p.p, "/v3/kv/range", 12))
+        km_http_send(w, 200, "application/json", body, sizeof body - 1);
+    else
+        km_http_send(w, 404, "application/json", "{}", 2);
+}
+
+/* One client per transport against a server that does not speak etcd's
+ * gRPC API: HTTP/1.1 only (h1_only), or HTTP/2 with gRPC but none of
+ * etcd's services. */
+static void auto_body(void *arg)
+{
+    bool h1_only = *(int *)arg == 0;
+    km_grpc_server *gs;
+    ck_assert_int_eq(km_grpc_server_new(&gs, NULL), 0);
+    km_grpc_server_fallback(gs, gateway, NULL);
+    km_http_config hc = { .addr = "127.0.0.1:0", .h1_only = h1_only,
+                          .handler = h1_only ? gateway : km_grpc_serve_http,
+                          .ud = h1_only ? NULL : gs };
+    km_http_server *hs;
+    ck_assert_int_eq(km_http_serve(&hs, &hc), 0);
+    char ep[32];
+    snprintf(ep, sizeof ep, "127.0.0.1:%d", km_http_server_port(hs));
+    const char *eps[] = { ep };
+    static const km_client_transport tps[] = { KM_CLIENT_AUTO, KM_CLIENT_GRPC, KM_CLIENT_JSON };
+    for (size_t i = 0; i < 3; i++) {
+        km_client_config cc = { .endpoints = eps, .nendpoints = 1, .dial_timeout = SEC,
+                                .transport = tps[i] };
+        km_client *c;
+        km_client_range r;
+        ck_assert_int_eq(km_client_new(&c, &cc), 0);
+        ck_assert_int_eq(km_client_transport_in_use(c),
+                         tps[i] == KM_CLIENT_JSON ? KM_CLIENT_JSON : KM_CLIENT_GRPC);
+        int rc = km_client_get(c, "k", km_now() + 5 * SEC, &r);
+        if (tps[i] == KM_CLIENT_GRPC) {
+            ck_assert_msg(rc == -EPROTONOSUPPORT, "grpc: %s", km_strerror(rc));
+        } else {
+            ck_assert_msg(rc == 0, "get: %s", km_strerror(rc));
+            ck_assert_int_eq(r.revision, 7);
+            ck_assert_int_eq(km_client_transport_in_use(c), KM_CLIENT_JSON);
+        }
+        km_client_range_free(&r);
+        km_client_free(c);
+    }
+    km_http_shutdown(hs, km_now() + SEC);
+    km_grpc_server_free(gs);
+}
+
+START_TEST(auto_fallback) { t_run(auto_body, &_i); }
+END_TEST
+
+/* An AUTO client (the default) against kumo and etcd, which both speak
+ * gRPC on their one port: it stays on gRPC, a watch included. */
+static void auto_grpc_body(void *arg)
+{
+    fx f;
+    int m = *(int *)arg ? 3 : 0;     /* etcd's or kumo's JSON mode: its server */
+    up(&f, &m);
+    km_client *c;
+    const char *eps[] = { f.ep };
+    km_client_config cc = { .endpoints = eps, .nendpoints = 1, .dial_timeout = SEC };
+    ck_assert_int_eq(km_client_new(&c, &cc), 0);
+    km_client_watch *w;
+    km_client_watch_opts wo = { .key = "a", .idle_timeout = SEC };
+    ck_assert_int_eq(km_client_watch_open(c, &wo, &w), 0);
+    const km_client_event *ev;
+    size_t n;
+    ck_assert_int_eq(km_client_watch_next(w, km_now() + 100 * MS, &ev, &n, NULL), -ETIMEDOUT);
+    ck_assert_int_eq(km_client_put(c, "a", 1, "1", 1, 0, km_now() + 5 * SEC, NULL), 0);
+    ck_assert_int_eq(km_client_watch_next(w, km_now() + 5 * SEC, &ev, &n, NULL), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(ev[0].kv.mod_revision, 2);
+    ck_assert_int_eq(km_client_transport_in_use(c), KM_CLIENT_GRPC);
+    km_client_watch_close(w);
+    km_client_free(c);
+    down(&f);
+}
+
+START_TEST(auto_grpc) { t_run(auto_grpc_body, &_i); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("client");
+    /* Each server test once per mode, in a test case named after it. */
+    for (int i = 0; i < (int)NMODES; i++) {
+        TCase *tc = tcase_create(MODES[i].name);
+        tcase_set_timeout(tc, 60);
+        tcase_add_loop_test(tc, kv, i, i + 1);
+        tcase_add_loop_test(tc, failover, i, i + 1);
+        tcase_add_loop_test(tc, watch_resume, i, i + 1);
+        tcase_add_loop_test(tc, informer, i, i + 1);
+        tcase_add_loop_test(tc, relist, i, i + 1);
+        suite_add_tcase(s, tc);
+    }
     TCase *tc = tcase_create("client");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, kv);
-    tcase_add_test(tc, failover);
-    tcase_add_test(tc, watch_resume);
-    tcase_add_test(tc, informer);
-    tcase_add_test(tc, relist);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, auto_fallback, 0, 2);   /* HTTP/1.1 only; gRPC without etcd */
+    tcase_add_loop_test(tc, auto_grpc, 0, 2);       /* kumo; etcd */
     tcase_add_test(tc, snapshot);
     suite_add_tcase(s, tc);
     return s;

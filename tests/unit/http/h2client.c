@@ -478,9 +478,41 @@ static void setup_limit2(void)
 START_TEST(limit) { t_run(t_limit, NULL); }
 END_TEST
 
+/* A server that does not speak HTTP/2 (kumo's own, told to speak
+ * HTTP/1.1 only: it answers the preface 505 and closes) fails the dial
+ * with -EPROTO, not as a connection that merely dropped. */
+static void ok_handler(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_http_send(w, 200, "text/plain", "ok", 2);
+}
+
+static void t_not_h2(void *arg)
+{
+    km_http_config hc = { .addr = "127.0.0.1:0", .h1_only = true, .handler = ok_handler };
+    km_http_server *hs;
+    ck_assert_int_eq(km_http_serve(&hs, &hc), 0);
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", km_http_server_port(hs));
+    km_http2_client_config cfg = { .addr = addr };
+    km_http2_client *c;
+    ck_assert_int_eq(km_http2_client_new(&c, &cfg), 0);
+    km_http_kv h[] = { { ":method", "GET" }, { ":path", "/" } };
+    km_http2_stream *st = NULL;
+    ck_assert_int_eq(km_http2_stream_open(c, h, 2, true, soon(), &st), -EPROTO);
+    km_http2_client_free(c);
+    km_http_shutdown(hs, soon());
+}
+
+START_TEST(not_h2) { t_run(t_not_h2, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http/h2client");
+    TCase *tn = tcase_create("h1-only");
+    tcase_set_timeout(tn, 30);
+    tcase_add_test(tn, not_h2);
+    suite_add_tcase(s, tn);
     TCase *tc = tcase_create("nghttpd");
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* KV calls: range, put, delete, txn and compaction, and decoding kvs. */
+/* KV calls over the JSON gateway: range, put, delete, txn and compaction,
+ * and decoding etcd's JSON kvs. */
 #include <string.h>
-#include "client/client-int.h"
+#include "client/json-int.h"
 #include "enc/b64.h"
-#include "rt/rt-int.h"
+#include "rt/alloc.h"
 
 static size_t b64_member_max(json_t *o, const char *key)
 {
@@ -68,12 +69,11 @@ int km__client_decode_kvs(json_t *arr, km_client_range *r)
     return 0;
 }
 
-void km_client_range_free(km_client_range *r)
+void km__json_span(json_t *o, const km__span *s)
 {
-    if (!r)
-        return;
-    km__free(r->priv_);
-    memset(r, 0, sizeof *r);
+    json_object_set_new(o, "key", km__etcd_json_b64(s->key, s->key_len));
+    if (s->end)
+        json_object_set_new(o, "range_end", km__etcd_json_b64(s->end, s->end_len));
 }
 
 static int64_t header_rev(json_t *resp)
@@ -81,17 +81,13 @@ static int64_t header_rev(json_t *resp)
     return km__etcd_json_i64(json_object_get(resp, "header"), "revision");
 }
 
-int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void *range_end,
-                       size_t end_len, int64_t rev, int64_t limit, int64_t deadline,
-                       km_client_range *out)
+int km__json_range(km_client *c, const km__span *s, int64_t rev, int64_t limit,
+                   int64_t deadline, km_client_range *out)
 {
-    memset(out, 0, sizeof *out);
     json_t *req = json_object();
     if (!req)
         return -ENOMEM;
-    json_object_set_new(req, "key", km__etcd_json_b64(key, key_len));
-    if (range_end)
-        json_object_set_new(req, "range_end", km__etcd_json_b64(range_end, end_len));
+    km__json_span(req, s);
     if (rev > 0)
         json_object_set_new(req, "revision", json_integer(rev));
     if (limit > 0)
@@ -108,28 +104,8 @@ int km_client_range_ex(km_client *c, const void *key, size_t key_len, const void
     return rc;
 }
 
-int km_client_get(km_client *c, const char *key, int64_t deadline, km_client_range *out)
-{
-    return km_client_range_ex(c, key, strlen(key), NULL, 0, 0, 0, deadline, out);
-}
-
-int km_client_range_prefix(km_client *c, const char *prefix, int64_t rev, int64_t deadline,
-                           km_client_range *out)
-{
-    size_t pn = strlen(prefix);
-    memset(out, 0, sizeof *out);
-    char *end = km__malloc(pn + 2);
-    if (!end)
-        return -ENOMEM;
-    size_t en = km__etcd_prefix_end(end, prefix, pn);
-    int rc = km_client_range_ex(c, pn ? prefix : "\0", pn ? pn : 1, end, en, rev, 0,
-                                deadline, out);
-    km__free(end);
-    return rc;
-}
-
-int km_client_put(km_client *c, const void *key, size_t key_len, const void *value,
-                  size_t value_len, int64_t lease, int64_t deadline, int64_t *rev)
+int km__json_put(km_client *c, const void *key, size_t key_len, const void *value,
+                 size_t value_len, int64_t lease, int64_t deadline, int64_t *rev)
 {
     json_t *req = json_object();
     if (!req)
@@ -148,30 +124,13 @@ int km_client_put(km_client *c, const void *key, size_t key_len, const void *val
     return 0;
 }
 
-/* key and range_end members for a key or a prefix. */
-static int set_range(json_t *o, const char *key, bool prefix)
-{
-    size_t kn = strlen(key);
-    json_object_set_new(o, "key", km__etcd_json_b64(kn ? key : "\0", kn ? kn : 1));
-    if (!prefix)
-        return 0;
-    char *end = km__malloc(kn + 2);
-    if (!end)
-        return -ENOMEM;
-    size_t en = km__etcd_prefix_end(end, key, kn);
-    json_object_set_new(o, "range_end", km__etcd_json_b64(end, en));
-    km__free(end);
-    return 0;
-}
-
-int km_client_delete(km_client *c, const char *key, bool prefix, int64_t deadline,
-                     int64_t *deleted, int64_t *rev)
+int km__json_del(km_client *c, const km__span *s, int64_t deadline, int64_t *deleted,
+                 int64_t *rev)
 {
     json_t *req = json_object();
-    if (!req || set_range(req, key, prefix)) {
-        json_decref(req);
+    if (!req)
         return -ENOMEM;
-    }
+    km__json_span(req, s);
     json_t *resp;
     int rc = km__client_call(c, "/v3/kv/deleterange", req, deadline, &resp);
     if (rc)
@@ -189,7 +148,9 @@ static json_t *txn_ops(const km_client_op *ops, size_t n)
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
         json_t *o = json_object(), *w = json_object();
-        if (!o || !w) {
+        km__span s;
+        if (!o || !w || (ops[i].type != KM_CLIENT_OP_PUT &&
+                         km__client_span(ops[i].key, ops[i].type == KM_CLIENT_OP_DELETE_PREFIX, &s))) {
             json_decref(o);
             json_decref(w);
             json_decref(a);
@@ -201,7 +162,8 @@ static json_t *txn_ops(const km_client_op *ops, size_t n)
                                                            ops[i].value_len));
             json_object_set_new(w, "request_put", o);
         } else {
-            set_range(o, ops[i].key, ops[i].type == KM_CLIENT_OP_DELETE_PREFIX);
+            km__json_span(o, &s);
+            km__client_span_free(&s);
             json_object_set_new(w, "request_delete_range", o);
         }
         json_array_append_new(a, w);
@@ -209,21 +171,16 @@ static json_t *txn_ops(const km_client_op *ops, size_t n)
     return a;
 }
 
-int km_client_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
-                  const km_client_op *then_ops, size_t nthen,
-                  const km_client_op *else_ops, size_t nelse,
-                  int64_t deadline, bool *succeeded, int64_t *rev)
+int km__json_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
+                 const km_client_op *then_ops, size_t nthen,
+                 const km_client_op *else_ops, size_t nelse,
+                 int64_t deadline, bool *succeeded, int64_t *rev)
 {
     static const char *const results[] = { "EQUAL", "GREATER", "LESS", "NOT_EQUAL" };
     static const char *const targets[] = { "VERSION", "CREATE", "MOD", "VALUE" };
     static const char *const fields[] = { "version", "create_revision", "mod_revision", "value" };
     json_t *req = json_object(), *cs = json_array();
     for (size_t i = 0; cs && i < ncmp; i++) {
-        if ((unsigned)cmp[i].op > KM_CLIENT_CMP_NOT_EQUAL || (unsigned)cmp[i].target > KM_CLIENT_TGT_VALUE) {
-            json_decref(cs);
-            json_decref(req);
-            return -EINVAL;
-        }
         json_t *o = json_object();
         json_object_set_new(o, "key", km__etcd_json_b64(cmp[i].key, strlen(cmp[i].key)));
         json_object_set_new(o, "result", json_string(results[cmp[i].op]));
@@ -256,7 +213,7 @@ int km_client_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
     return 0;
 }
 
-int km_client_compact(km_client *c, int64_t rev, int64_t deadline)
+int km__json_compact(km_client *c, int64_t rev, int64_t deadline)
 {
     json_t *req = json_pack("{s:I}", "revision", (json_int_t)rev), *resp;
     int rc = km__client_call(c, "/v3/kv/compaction", req, deadline, &resp);
