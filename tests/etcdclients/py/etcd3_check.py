@@ -191,6 +191,18 @@ def main():
         expect('keys after revoke', [v for v, m in c.get_prefix(p + 'l/')], [])
         expect('ttl after revoke', lease.remaining_ttl, -1)
 
+    def lease_chosen_id():
+        lid = 0x5eed0000 + time.time_ns() % 0x10000
+        lease = c.lease(10, lease_id=lid)
+        expect('id', lease.id, lid)
+        try:
+            c.lease(10, lease_id=lid)
+            raise AssertionError('a second grant of the same id succeeded')
+        except etcd3.exceptions.PreconditionFailedError:
+            pass  # etcd's ErrLeaseExist
+        finally:
+            lease.revoke()
+
     def status_members():
         st = c.status()
         if not st.version or st.db_size <= 0 or st.leader is None:
@@ -198,6 +210,8 @@ def main():
         members = list(c.members)
         if not members or not members[0].client_urls:
             raise AssertionError('members %r' % members)
+        if not c.hash():
+            raise AssertionError('hash 0')
 
     limit = args.timeout
     check('kv put/get', kv_put_get, limit)
@@ -209,7 +223,8 @@ def main():
     check('lease grant', lease_grant, limit)
     check('lease put/refresh', lease_put_refresh, limit)
     check('lease revoke', lease_revoke, limit)
-    check('status/members', status_members, limit)
+    check('lease with a chosen id', lease_chosen_id, limit)
+    check('status/members/hash', status_members, limit)
     print('%d passed, %d failed' % (passed, failed), flush=True)
     # No close(): its watch thread would report the closed channel on
     # stderr. _exit also ends a thread stuck in a failed check.

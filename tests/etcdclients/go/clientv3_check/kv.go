@@ -12,6 +12,10 @@ import (
 	"go.etcd.io/etcd/etcdserver/api/v3rpc/rpctypes"
 )
 
+// manyRev: the revision of the first of 20 txns of 100 puts each, all
+// deleted at once later ("kv range of 2000 keys"); watch.go replays them.
+var manyRev int64
+
 func checkKV() {
 	var rev1 int64
 	check("kv put/get", func(ctx context.Context) error {
@@ -168,8 +172,12 @@ func checkKV() {
 			for i := 0; i < 100; i++ {
 				ops = append(ops, clientv3.OpPut(k(fmt.Sprintf("many/%04d", t*100+i)), strings.Repeat("v", 100)))
 			}
-			if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			tr, err := cli.Txn(ctx).Then(ops...).Commit()
+			if err != nil {
 				return err
+			}
+			if t == 0 {
+				manyRev = tr.Header.Revision
 			}
 		}
 		gr, err := cli.Get(ctx, k("many/"), clientv3.WithPrefix())

@@ -137,6 +137,31 @@ func checkWatch() {
 		}
 		return quiet(wc, 200*time.Millisecond)
 	})
+	check("watch replays 4000 events of large txns", func(ctx context.Context) error {
+		if manyRev == 0 {
+			return errors.New("needs the check \"kv range of 2000 keys\"")
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		wc := cli.Watch(wctx, k("many/"), clientv3.WithPrefix(), clientv3.WithRev(manyRev))
+		evs, err := collect(ctx, wc, 4000)
+		if err != nil {
+			return err
+		}
+		if len(evs) != 4000 {
+			return fmt.Errorf("%d events", len(evs))
+		}
+		for i, e := range evs {
+			n, typ, rev := i%2000, mvccpb.PUT, manyRev+int64(i/100)
+			if i >= 2000 {
+				typ, rev = mvccpb.DELETE, manyRev+20
+			}
+			if e.Type != typ || string(e.Kv.Key) != k(fmt.Sprintf("many/%04d", n)) || e.Kv.ModRevision != rev {
+				return fmt.Errorf("event %d: %s", i, evstr([]*clientv3.Event{e}))
+			}
+		}
+		return quiet(wc, 200*time.Millisecond)
+	})
 	check("watch prev kv", func(ctx context.Context) error {
 		if first == 0 {
 			return errors.New("needs the previous check")
