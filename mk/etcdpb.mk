@@ -23,3 +23,7 @@ $(ETCD_GEN)/%.pb-c.c: proto/%.proto
 
 $(ETCD_GEN)/%.pb-c.o: $(ETCD_GEN)/%.pb-c.c $(ETCD_PBH)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Kept once made: they are built by a chain of pattern rules, whose
+# intermediate files make would otherwise delete (and regenerate next time).
+.SECONDARY: $(ETCD_PBC) $(ETCD_PBH)
