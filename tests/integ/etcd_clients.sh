@@ -10,7 +10,8 @@
 # is a failure, never a skip: a run with no checks proves nothing.
 # ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default 24500-24599);
 # TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run; ETCD names
-# the etcd binary; ETCD_CLIENTS_AUTH=1 adds the Go driver's checks of users,
+# the etcd binary. The Go driver restarts each server once (its last check
+# but the opt-in ones) through $tmp/NAME.ctl. ETCD_CLIENTS_AUTH=1 adds the Go driver's checks of users,
 # roles and authentication on (kumo serve keeps no users: it answers those
 # calls as unimplemented). Both servers send watch progress notifications every
 # $NOTIFY, so the periodic ones are checked too.
@@ -34,10 +35,18 @@ goauth=""
 NOTIFY=1s               # both servers' watch progress interval
 
 tmp=$(mktemp -d)
-pids=()
+# Servers are started by scripts ($tmp/NAME.ctl) that the Go driver also
+# runs to restart them, so their pids are in files.
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    local f
+    # timeout(1) passes SIGTERM on to the driver it runs.
+    for f in "$tmp"/*.drv; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    for f in "$tmp"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    for f in "$tmp"/*.pid; do
+        [ -f "$f" ] || continue
+        for _ in $(seq 100); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$(cat "$f")" 2>/dev/null
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -70,16 +79,45 @@ EOF
     printf -v "$1" %s "$got"
 }
 
-# wait_up URL PID NAME: polls URL until it answers 200 (20 s at most: etcd
+# make_ctl NAME HEALTH-URL CMD...: writes $tmp/NAME.ctl, which starts the
+# server ("start") or stops it and starts it again on the same ports and data
+# ("restart"), returning once HEALTH-URL answers 200 (20 s at most: etcd
 # starts slowly on a loaded machine).
-wait_up() {
-    for _ in $(seq 400); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "$3 did not start: $(tail -n 5 "$tmp/$3.log" | tr '\n' ' ')"
-    return 1
+make_ctl() {
+    local name=$1 url=$2
+    shift 2
+    {
+        echo '#!/usr/bin/env bash'
+        printf 'pidf=%q log=%q url=%q\n' "$tmp/$name.pid" "$tmp/$name.log" "$url"
+        cat <<'EOF'
+if [ "$1" = restart ]; then
+    pid=$(cat "$pidf")
+    kill -TERM "$pid"
+    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then echo "still running 10 s after SIGTERM" >&2; exit 1; fi
+fi
+EOF
+        printf '%q ' "$@"
+        echo '>>"$log" 2>&1 &'
+        cat <<'EOF'
+pid=$!
+echo "$pid" >"$pidf"
+for _ in $(seq 400); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url")" = 200 ] && exit 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+echo "did not start: $(tail -n 5 "$log" | tr '\n' ' ')" >&2
+exit 1
+EOF
+    } >"$tmp/$name.ctl"
+    chmod +x "$tmp/$name.ctl"
+}
+
+# start NAME: runs its ctl script; a failure counts.
+start() {
+    local err
+    err=$("$tmp/$1.ctl" start 2>&1) || { bad "$1 did not start: $err"; return 1; }
 }
 
 # start_etcd / start_kumo: a fresh server on fresh ports and data; set ep_NAME.
@@ -89,13 +127,12 @@ start_etcd() {
         bad "etcd: not installed (apt-get install etcd-server)"; return 1
     fi
     take_port cp && take_port pp || { bad "etcd: no free port in $ports"; return 1; }
-    "$ETCD" --name c --data-dir "$tmp/etcd.data" \
+    make_ctl etcd "http://127.0.0.1:$cp/health" "$ETCD" --name c --data-dir "$tmp/etcd.data" \
         --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
         --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
         --initial-cluster "c=http://127.0.0.1:$pp" \
-        --experimental-watch-progress-notify-interval $NOTIFY >"$tmp/etcd.log" 2>&1 &
-    pids+=($!); pid_etcd=$!
-    wait_up "http://127.0.0.1:$cp/health" $! etcd || return 1
+        --experimental-watch-progress-notify-interval "$NOTIFY"
+    start etcd || return 1
     ep_etcd=127.0.0.1:$cp
 }
 
@@ -103,21 +140,26 @@ start_kumo() {
     local p
     [ -x "$kumo" ] || { bad "kumo: $kumo not found (run make first)"; return 1; }
     take_port p || { bad "kumo: no free port in $ports"; return 1; }
-    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/kumo.data" --progress-interval $NOTIFY >"$tmp/kumo.log" 2>&1 &
-    pids+=($!); pid_kumo=$!
-    wait_up "http://127.0.0.1:$p/healthz" $! kumo || return 1
+    make_ctl kumo "http://127.0.0.1:$p/healthz" "$kumo" serve --listen "127.0.0.1:$p" \
+        --data-dir "$tmp/kumo.data" --progress-interval "$NOTIFY"
+    start kumo || return 1
     ep_kumo=127.0.0.1:$p
 }
 
-# drive TARGET DRIVER ENDPOINT: runs one driver; its output, prefixed, in
-# $tmp/TARGET-DRIVER.out (drivers against different servers run at once).
+# drive TARGET DRIVER ENDPOINT: runs one driver; its output in
+# $tmp/TARGET-DRIVER.out.* (drivers against different servers run at once;
+# the .drv file names the running one for the cleanup).
 drive() {
     local out=$tmp/$1-$2.out rc
     case $2 in
-    go) timeout -k 2 $GO_LIMIT "$gocheck" -timeout 5s -progress-interval $NOTIFY $goauth "$3" >"$out.raw" 2>"$out.err" ;;
-    py) timeout -k 2 $PY_LIMIT "$PY" "$pycheck" --timeout 5 "$3" >"$out.raw" 2>"$out.err" ;;
+    go) timeout -k 2 $GO_LIMIT "$gocheck" -timeout 5s -progress-interval $NOTIFY \
+            -restart "$tmp/$1.ctl restart" $goauth "$3" >"$out.raw" 2>"$out.err" & ;;
+    py) timeout -k 2 $PY_LIMIT "$PY" "$pycheck" --timeout 5 "$3" >"$out.raw" 2>"$out.err" & ;;
     esac
+    echo $! >"$tmp/$1-$2.drv"
+    wait $!
     rc=$?
+    rm -f "$tmp/$1-$2.drv"
     echo "$rc" >"$out.rc"
 }
 
@@ -175,8 +217,7 @@ done
 
 # A server that died under the drivers is a failure of its own.
 for t in $targets; do
-    pid_var=pid_$t
-    kill -0 "${!pid_var}" 2>/dev/null ||
+    kill -0 "$(cat "$tmp/$t.pid")" 2>/dev/null ||
         bad "$t: exited during the run: $(tail -n 3 "$tmp/$t.log" | tr '\n' ' ')"
 done
 echo "$pass passed, $fail failed"

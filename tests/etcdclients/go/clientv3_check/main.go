@@ -3,7 +3,7 @@
 // and its concurrency package, unmodified) and prints one line per check:
 // "ok   NAME" or "FAIL NAME: detail"; exits 1 if any check failed.
 //
-// usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] [-auth] HOST:PORT
+// usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] [-restart CMD] [-auth] HOST:PORT
 //
 // Every key lives under a prefix unique to the run, so the same server can
 // be checked twice. The compaction checks run late: they discard history.
@@ -32,6 +32,7 @@ var (
 	pfx     string
 	timeout time.Duration
 	notify  time.Duration
+	restart string
 	// users, roles and authentication on: kumo serve keeps no users yet
 	withAuth bool
 	failed   int
@@ -41,6 +42,11 @@ var (
 // check runs fn with a deadline and prints its verdict; a check that hangs
 // past the deadline fails instead of hanging the run.
 func check(name string, fn func(ctx context.Context) error) {
+	checkFor(name, timeout, fn)
+}
+
+// checkFor is check with a deadline of its own.
+func checkFor(name string, timeout time.Duration, fn func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -105,9 +111,11 @@ func main() {
 	flag.BoolVar(&withAuth, "auth", false, "also check users, roles and authentication on")
 	flag.DurationVar(&notify, "progress-interval", 0,
 		"the server's watch progress interval; 0: no check of periodic progress notifications")
+	flag.StringVar(&restart, "restart", "",
+		"shell command that restarts the server on the same address and data, returning once it serves; empty: no restart check")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] [-auth] HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: clientv3_check [-prefix P] [-timeout D] [-progress-interval D] [-restart CMD] [-auth] HOST:PORT")
 		os.Exit(2)
 	}
 	endp = flag.Arg(0)
@@ -139,6 +147,9 @@ func main() {
 	checkErrors()
 	checkCompacted()
 	checkAuthOff()
+	if restart != "" {
+		checkRestart()
+	}
 	if withAuth {
 		checkAuth()
 	}
