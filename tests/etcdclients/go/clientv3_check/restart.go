@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -15,9 +16,23 @@ import (
 )
 
 func checkRestart() {
+	// A lease kept alive across the restart, checked after it.
+	var lease clientv3.LeaseID
+	var kch <-chan *clientv3.LeaseKeepAliveResponse
+	kctx, kcancel := context.WithCancel(context.Background())
+	defer kcancel()
+	restarted := false
 	checkFor("restart: watch resumes, data kept", 30*time.Second, func(ctx context.Context) error {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		lg, err := cli.Grant(ctx, 5)
+		if err != nil {
+			return err
+		}
+		lease = lg.ID
+		if kch, err = cli.KeepAlive(kctx, lease); err != nil {
+			return err
+		}
 		wc := cli.Watch(wctx, k("rs/"), clientv3.WithPrefix(), clientv3.WithCreatedNotify())
 		<-wc
 		pr, err := cli.Put(ctx, k("rs/a"), "before")
@@ -32,6 +47,7 @@ func checkRestart() {
 		if err != nil {
 			return fmt.Errorf("restart command: %v: %s", err, strings.TrimSpace(string(out)))
 		}
+		restarted = true
 		// A put may meet the connection still down; it is not retried for us.
 		var after int64
 		for after == 0 {
@@ -66,5 +82,33 @@ func checkRestart() {
 			return err
 		}
 		return quiet(wc, 200*time.Millisecond)
+	})
+	checkFor("restart: lease keepalive resumes", 15*time.Second, func(ctx context.Context) error {
+		if !restarted {
+			return errors.New("no restart")
+		}
+		// Responses from before the restart may still be queued; the lease
+		// must outlive several of its TTLs.
+		end := time.After(6 * time.Second)
+	wait:
+		for {
+			select {
+			case _, ok := <-kch:
+				if !ok {
+					return errors.New("keepalive channel closed")
+				}
+			case <-end:
+				break wait
+			}
+		}
+		tr, err := cli.TimeToLive(ctx, lease)
+		if err != nil {
+			return err
+		}
+		if tr.TTL <= 0 {
+			return fmt.Errorf("lease ttl %d 6 s after the restart", tr.TTL)
+		}
+		_, err = cli.Revoke(ctx, lease)
+		return err
 	})
 }
