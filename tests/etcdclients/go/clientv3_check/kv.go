@@ -13,7 +13,8 @@ import (
 )
 
 // manyRev: the revision of the first of 20 txns of 100 puts each, all
-// deleted at once later ("kv range of 2000 keys"); watch.go replays them.
+// then one more put and a delete of all ("kv range of 2000 keys, paginated
+// at a revision"); watch.go replays them.
 var manyRev int64
 
 func checkKV() {
@@ -166,7 +167,7 @@ func checkKV() {
 		_, err = cli.Delete(ctx, k("big"))
 		return err
 	})
-	check("kv range of 2000 keys", func(ctx context.Context) error {
+	check("kv range of 2000 keys, paginated at a revision", func(ctx context.Context) error {
 		for t := 0; t < 20; t++ {
 			var ops []clientv3.Op
 			for i := 0; i < 100; i++ {
@@ -191,6 +192,38 @@ func checkKV() {
 			if string(kv.Key) != k(fmt.Sprintf("many/%04d", i)) {
 				return fmt.Errorf("key %d is %s", i, kv.Key)
 			}
+		}
+		// Pages of 300 at the revision of the first page, as Kubernetes
+		// lists: a write between pages changes nothing.
+		rev, n, key, end := int64(0), 0, k("many/"), clientv3.GetPrefixRangeEnd(k("many/"))
+		for {
+			opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(300)}
+			if rev != 0 {
+				opts = append(opts, clientv3.WithRev(rev))
+			}
+			page, err := cli.Get(ctx, key, opts...)
+			if err != nil {
+				return err
+			}
+			if rev == 0 {
+				rev = page.Header.Revision
+				if _, err := cli.Put(ctx, k("many/0000"), "changed"); err != nil {
+					return err
+				}
+			}
+			for _, kv := range page.Kvs {
+				if string(kv.Key) != k(fmt.Sprintf("many/%04d", n)) || string(kv.Value) == "changed" {
+					return fmt.Errorf("page item %d: %s=%s", n, kv.Key, kv.Value)
+				}
+				n++
+			}
+			if !page.More {
+				break
+			}
+			key = string(page.Kvs[len(page.Kvs)-1].Key) + "\x00"
+		}
+		if n != 2000 {
+			return fmt.Errorf("%d keys in pages", n)
 		}
 		dr, err := cli.Delete(ctx, k("many/"), clientv3.WithPrefix())
 		if err != nil {

@@ -137,30 +137,57 @@ func checkWatch() {
 		}
 		return quiet(wc, 200*time.Millisecond)
 	})
-	check("watch replays 4000 events of large txns", func(ctx context.Context) error {
+	check("watch replays 4001 events of large txns", func(ctx context.Context) error {
 		if manyRev == 0 {
-			return errors.New("needs the check \"kv range of 2000 keys\"")
+			return errors.New("needs the check \"kv range of 2000 keys, paginated at a revision\"")
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		wc := cli.Watch(wctx, k("many/"), clientv3.WithPrefix(), clientv3.WithRev(manyRev))
-		evs, err := collect(ctx, wc, 4000)
+		evs, err := collect(ctx, wc, 4001)
 		if err != nil {
 			return err
 		}
-		if len(evs) != 4000 {
+		if len(evs) != 4001 {
 			return fmt.Errorf("%d events", len(evs))
 		}
+		// 20 txns of 100 puts, one put between pages, one delete of all.
 		for i, e := range evs {
 			n, typ, rev := i%2000, mvccpb.PUT, manyRev+int64(i/100)
-			if i >= 2000 {
-				typ, rev = mvccpb.DELETE, manyRev+20
+			switch {
+			case i == 2000:
+				n, rev = 0, manyRev+20
+			case i > 2000:
+				n, typ, rev = i-2001, mvccpb.DELETE, manyRev+21
 			}
 			if e.Type != typ || string(e.Kv.Key) != k(fmt.Sprintf("many/%04d", n)) || e.Kv.ModRevision != rev {
 				return fmt.Errorf("event %d: %s", i, evstr([]*clientv3.Event{e}))
 			}
 		}
 		return quiet(wc, 200*time.Millisecond)
+	})
+	check("watch with require leader", func(ctx context.Context) error {
+		// Kubernetes' watches carry this metadata (their own gRPC stream).
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		defer cancel()
+		wc := cli.Watch(wctx, k("rl"), clientv3.WithCreatedNotify())
+		select {
+		case wr := <-wc:
+			if err := wr.Err(); err != nil || !wr.Created {
+				return fmt.Errorf("created %v err %v", wr.Created, err)
+			}
+		case <-ctx.Done():
+			return errors.New("no created response")
+		}
+		pr, err := cli.Put(ctx, k("rl"), "x")
+		if err != nil {
+			return err
+		}
+		evs, err := collect(ctx, wc, 1)
+		if err != nil {
+			return err
+		}
+		return want("events", evstr(evs), fmt.Sprintf("PUT rl=x@%d", pr.Header.Revision))
 	})
 	check("watch prev kv", func(ctx context.Context) error {
 		if first == 0 {
