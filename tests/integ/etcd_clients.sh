@@ -8,13 +8,16 @@
 # Every check of every driver against every server counts on its own, named
 # "SERVER/DRIVER check". A missing peer (etcd, the Go driver, python3-etcd3)
 # is a failure, never a skip: a run with no checks proves nothing.
-# ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default 24500-24599);
-# TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run; ETCD names
-# the etcd binary. The Go driver restarts each server once (its last check
-# but the opt-in ones) through $tmp/NAME.ctl. ETCD_CLIENTS_AUTH=1 adds the Go driver's checks of users,
-# roles and authentication on (kumo serve keeps no users: it answers those
-# calls as unimplemented). Both servers send watch progress notifications every
-# $NOTIFY, so the periodic ones are checked too.
+#
+# Both servers send watch progress notifications every $NOTIFY, so the
+# periodic ones are checked too. The Go driver restarts each server once,
+# late in its run, through $tmp/NAME.ctl (same ports, same data).
+#
+# Environment: ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default
+# 24500-24599); TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run;
+# ETCD names the etcd binary; ETCD_CLIENTS_AUTH=1 adds the Go driver's
+# checks of users, roles and authentication on (kumo serve keeps no users
+# and answers those calls as unimplemented).
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,11 +31,11 @@ ETCD=${ETCD:-etcd}       # the etcd server binary
 TARGETS=${TARGETS:-"etcd kumo"}
 DRIVERS=${DRIVERS:-"go py"}
 ports=${ETCD_CLIENTS_PORTS:-24500-24599}
-GO_LIMIT=40             # seconds for all of one Go driver run
+GO_LIMIT=50             # seconds for all of one driver's run
 PY_LIMIT=15
+NOTIFY=1s               # both servers' watch progress interval
 goauth=""
 [ "${ETCD_CLIENTS_AUTH:-0}" = 1 ] && goauth=-auth
-NOTIFY=1s               # both servers' watch progress interval
 
 tmp=$(mktemp -d)
 # Servers are started by scripts ($tmp/NAME.ctl) that the Go driver also
