@@ -95,9 +95,12 @@ make_ctl() {
         cat <<'EOF'
 if [ "$1" = restart ]; then
     pid=$(cat "$pidf")
+    t0=$(date +%s%N)
     kill -TERM "$pid"
-    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    if kill -0 "$pid" 2>/dev/null; then echo "still running 10 s after SIGTERM" >&2; exit 1; fi
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then echo "still running 15 s after SIGTERM" >&2; exit 1; fi
+    # For the Go driver's check of the stop (see -restart there).
+    echo "stopped in $((($(date +%s%N) - t0) / 1000000)) ms"
 fi
 EOF
         printf '%q ' "$@"

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 // A server restarted under an open client (-restart): clientv3 reconnects
 // by itself, re-creates its watches from the revision after the last event
-// seen, and the data is still there.
+// seen, keeps its lease alive, and the data is still there. A restart
+// command that prints "stopped in N ms" has the stop checked too: a server
+// that holds its shutdown for streams that never end (a client's lease
+// keepalive) leaves that client without answers for longer than a short
+// lease's TTL.
 package main
 
 import (
@@ -22,10 +26,12 @@ func checkRestart() {
 	kctx, kcancel := context.WithCancel(context.Background())
 	defer kcancel()
 	restarted := false
+	stopMs := -1
+	var afterRev int64
 	checkFor("restart: watch resumes, data kept", 30*time.Second, func(ctx context.Context) error {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		lg, err := cli.Grant(ctx, 5)
+		lg, err := cli.Grant(ctx, 10)
 		if err != nil {
 			return err
 		}
@@ -48,12 +54,16 @@ func checkRestart() {
 			return fmt.Errorf("restart command: %v: %s", err, strings.TrimSpace(string(out)))
 		}
 		restarted = true
+		for _, line := range strings.Split(string(out), "\n") {
+			fmt.Sscanf(line, "stopped in %d ms", &stopMs)
+		}
 		// A put may meet the connection still down; it is not retried for us.
 		var after int64
 		for after == 0 {
 			r, err := cli.Put(ctx, k("rs/b"), "after")
 			if err == nil {
 				after = r.Header.Revision
+				afterRev = after
 				break
 			}
 			select {
@@ -84,31 +94,41 @@ func checkRestart() {
 		return quiet(wc, 200*time.Millisecond)
 	})
 	checkFor("restart: lease keepalive resumes", 15*time.Second, func(ctx context.Context) error {
-		if !restarted {
-			return errors.New("no restart")
+		if !restarted || afterRev == 0 {
+			return errors.New("no restart, or no write after it")
 		}
-		// Responses from before the restart may still be queued; the lease
-		// must outlive several of its TTLs.
-		end := time.After(6 * time.Second)
-	wait:
+		// Responses from before the restart may still be queued: wait for
+		// one whose header is at least the first write after it.
 		for {
 			select {
-			case _, ok := <-kch:
+			case r, ok := <-kch:
 				if !ok {
 					return errors.New("keepalive channel closed")
 				}
-			case <-end:
-				break wait
+				if r.Revision < afterRev {
+					continue
+				}
+			case <-ctx.Done():
+				return errors.New("no keepalive answered after the restart")
 			}
+			break
 		}
 		tr, err := cli.TimeToLive(ctx, lease)
 		if err != nil {
 			return err
 		}
 		if tr.TTL <= 0 {
-			return fmt.Errorf("lease ttl %d 6 s after the restart", tr.TTL)
+			return fmt.Errorf("lease ttl %d after the restart", tr.TTL)
 		}
 		_, err = cli.Revoke(ctx, lease)
 		return err
 	})
+	if stopMs >= 0 {
+		check("restart: stopped within 4 s of SIGTERM, clients connected", func(ctx context.Context) error {
+			if stopMs > 4000 {
+				return fmt.Errorf("stopped in %d ms (a watch and a lease keepalive open)", stopMs)
+			}
+			return nil
+		})
+	}
 }
