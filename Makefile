@@ -179,3 +179,4 @@ clean:
 
 include mk/interop.mk
 include mk/grpc.mk
+include mk/etcdclients.mk
