@@ -30,7 +30,6 @@ OUT=build/bench
 RAW=$OUT/config-grpc-results.txt
 WORK=$PWD/$OUT/config
 KUMO=${KUMO:-build/kumo}
-TCK=$(getconf CLK_TCK)
 CC=${CC:-cc}
 
 for t in etcd curl python3 taskset go; do
@@ -70,16 +69,14 @@ load_run() {
   p99=$(echo "$out" | sed -nE 's/^p99_us ([0-9.]+)/\1/p')
   record "$srv" "${ld}_${op}_rps" "$rps"
   record "$srv" "${ld}_${op}_p99_us" "$p99"
-  record "$srv" "${ld}_${op}_cpu_us" "$(awk -v t=$((c1 - c0)) -v n="$reqs" -v hz="$TCK" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')"
+  record "$srv" "${ld}_${op}_cpu_us" "$(us_per $((c1 - c0)) "$reqs")"
   echo "  $srv $ld $op: $rps req/s, p99 $p99 us" >&2
 }
 
 : > "$RAW"
 : > "$WORK/grpc.log"
 for round in $(seq "$ROUNDS"); do
-  order=$SERVERS
-  [ $((round % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
-  for name in $order; do
+  for name in $(round_order "$round"); do
     echo "round $round: $name" >&2
     start "$name"
     sleep 1

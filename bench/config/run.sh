@@ -27,7 +27,6 @@ WORK=$PWD/$OUT/config
 KUMO=${KUMO:-build/kumo}
 FANOUT_BIN=$OUT/config_fanout
 FLOOR_BIN=$OUT/config_floor
-TCK=$(getconf CLK_TCK)
 CC=${CC:-cc}
 
 for t in wrk etcd curl python3 taskset; do
@@ -90,17 +89,14 @@ wrk_run() {
   fi
   [ -n "$reqs" ] || return 0
   record "$name" "${label}_rps" "$rps"
-  record "$name" "${label}_cpu_us" "$(awk -v t=$((c1 - c0)) -v n="$reqs" -v hz="$TCK" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')"
+  record "$name" "${label}_cpu_us" "$(us_per $((c1 - c0)) "$reqs")"
   echo "  $name $label: $rps req/s" >&2
 }
 
 : > "$RAW"
 : > "$WORK/wrk.log"
 for round in $(seq "$ROUNDS"); do
-  order=$SERVERS
-  # alternate who goes first, so neither always runs on a warmer machine
-  [ $((round % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
-  for name in $order; do
+  for name in $(round_order "$round"); do
     echo "round $round: $name" >&2
     start "$name"
     sleep 1

@@ -87,3 +87,11 @@ fanout_run() {
   # sockets the server still holds 1 s after every watcher hung up
   record "$name" "${pfx}fds_after_${n}w" "$(ls "/proc/$pid/fd" | wc -l)"
 }
+
+# us_per TICKS N: CPU microseconds per call from clock ticks over N calls.
+us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}'; }
+# round_order R: SERVERS, reversed in even rounds, so neither always runs on
+# a warmer machine.
+round_order() {
+  if [ $(($1 % 2)) -eq 0 ]; then echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' '; else echo "$SERVERS"; fi
+}
