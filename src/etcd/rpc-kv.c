@@ -81,50 +81,42 @@ static void run_checked(km_etcd *e, km_grpc_call *c, const km_op *op, const char
         run_op(e, c, op, m);
 }
 
-static void range(km_grpc_call *c, void *ud)
+/* Range, Put and DeleteRange: one request, one store operation. Reads are
+ * not bounded by etcd's request limit, which it applies to what it passes
+ * through raft. */
+static void single(km_grpc_call *c, km_etcd *e, int type)
 {
+    static const ProtobufCMessageDescriptor *const in[] = {
+        [KM_OP_RANGE] = &etcdserverpb__range_request__descriptor,
+        [KM_OP_PUT] = &etcdserverpb__put_request__descriptor,
+        [KM_OP_DELETE] = &etcdserverpb__delete_range_request__descriptor,
+    };
     _Alignas(16) unsigned char buf[CALL_MEM];
     km__etcd_mem m;
     km__etcd_mem_init(&m, buf, sizeof buf);
     ProtobufCMessage *req;
-    if (!read_req(c, &etcdserverpb__range_request__descriptor, 0, &m, &req)) {
-        km_op op = { .type = KM_OP_RANGE };
-        km__etcd_pb_range((Etcdserverpb__RangeRequest *)req, &op.range);
-        run_checked(ud, c, &op, km__etcd_check_range(&op.range), &m);
+    size_t limit = type == KM_OP_RANGE ? 0 : e->max_request_bytes;
+    if (!read_req(c, in[type], limit, &m, &req)) {
+        km_op op = { .type = type };
+        const char *bad;
+        if (type == KM_OP_RANGE) {
+            km__etcd_pb_range((Etcdserverpb__RangeRequest *)req, &op.range);
+            bad = km__etcd_check_range(&op.range);
+        } else if (type == KM_OP_PUT) {
+            km__etcd_pb_put((Etcdserverpb__PutRequest *)req, &op.put);
+            bad = km__etcd_check_put(&op.put);
+        } else {
+            km__etcd_pb_del((Etcdserverpb__DeleteRangeRequest *)req, &op.del);
+            bad = km__etcd_check_del(&op.del);
+        }
+        run_checked(e, c, &op, bad, &m);
     }
     km__etcd_mem_done(&m);
 }
 
-static void put(km_grpc_call *c, void *ud)
-{
-    km_etcd *e = ud;
-    _Alignas(16) unsigned char buf[CALL_MEM];
-    km__etcd_mem m;
-    km__etcd_mem_init(&m, buf, sizeof buf);
-    ProtobufCMessage *req;
-    if (!read_req(c, &etcdserverpb__put_request__descriptor, e->max_request_bytes, &m, &req)) {
-        km_op op = { .type = KM_OP_PUT };
-        km__etcd_pb_put((Etcdserverpb__PutRequest *)req, &op.put);
-        run_checked(e, c, &op, km__etcd_check_put(&op.put), &m);
-    }
-    km__etcd_mem_done(&m);
-}
-
-static void delete_range(km_grpc_call *c, void *ud)
-{
-    km_etcd *e = ud;
-    _Alignas(16) unsigned char buf[CALL_MEM];
-    km__etcd_mem m;
-    km__etcd_mem_init(&m, buf, sizeof buf);
-    ProtobufCMessage *req;
-    if (!read_req(c, &etcdserverpb__delete_range_request__descriptor, e->max_request_bytes, &m,
-                  &req)) {
-        km_op op = { .type = KM_OP_DELETE };
-        km__etcd_pb_del((Etcdserverpb__DeleteRangeRequest *)req, &op.del);
-        run_checked(e, c, &op, km__etcd_check_del(&op.del), &m);
-    }
-    km__etcd_mem_done(&m);
-}
+static void range(km_grpc_call *c, void *ud) { single(c, ud, KM_OP_RANGE); }
+static void put(km_grpc_call *c, void *ud) { single(c, ud, KM_OP_PUT); }
+static void delete_range(km_grpc_call *c, void *ud) { single(c, ud, KM_OP_DELETE); }
 
 static void run_txn(km_etcd *e, km_grpc_call *c, const km_txn_req *t, km__etcd_mem *m)
 {
