@@ -201,10 +201,24 @@ bool km_grpc_is_request(const km_http_req *r);
 /* Reads the next request message into *msg (valid until the next recv or
  * the handler's return). 1: a message; 0: the client has sent all its
  * messages (half-closed); -ETIMEDOUT at deadline (nothing lost: call
- * again); -ECANCELED (the call's deadline passed or the client went);
- * -EMSGSIZE (over max_recv_msg), -EBADMSG (a broken or compressed frame),
- * -ECONNRESET: the call has failed, its status is set. */
+ * again); -ECANCELED (the call's deadline passed, the client went, or the
+ * group the receiving goroutine runs in was cancelled: a bidi handler
+ * stopping its reader leaves the call to end with the status it sets);
+ * -ESHUTDOWN (after km_grpc_wake_on_drain: the server drains; the call is
+ * whole, its handler ends it); -EMSGSIZE (over max_recv_msg), -EBADMSG (a
+ * broken or compressed frame), -ECONNRESET: the call has failed, its
+ * status is set. */
 int  km_grpc_recv(km_grpc_call *c, km_str *msg, int64_t deadline);
+/* For a call that lasts as long as its client wants (a watch, a
+ * keep-alive stream): once the server drains (km_http_shutdown), a
+ * km_grpc_recv of c that would wait returns -ESHUTDOWN, so that its
+ * handler ends the call with a status the client retries on
+ * (UNAVAILABLE) rather than be cut off at the shutdown's deadline. See
+ * km_http_body_wake_on_drain. 0, -EINVAL. */
+int  km_grpc_wake_on_drain(km_grpc_call *c);
+/* Whether the server serving c drains (km_http_draining): a handler that
+ * sends for long (a snapshot) looks between messages. */
+bool km_grpc_draining(const km_grpc_call *c);
 /* km_grpc_recv, then unpacks the message as d (NULL: the method's input
  * type, when registered with km_grpc_register_service). 1 and *out (the
  * caller frees it: km_grpc_pb_free); 0; km_grpc_recv's errors; -EBADMSG

@@ -75,6 +75,25 @@ size_t  km_http_remote_ip(const km_http_req *r, unsigned char ip[16]);
  * handler runs in: its blocking calls return -ECANCELED from then on, so a
  * stream that idles (a watch) ends at once, not at its next write. */
 
+/* Draining. From the moment km_http_shutdown is called, the server is
+ * draining: requests in flight may finish within its grace period, but a
+ * request that lasts as long as its client wants (a watch, a keep-alive
+ * stream) would only be cut off at the deadline, and its client left to
+ * guess why. Such a handler ends early instead, with an answer its client
+ * retries elsewhere or later (gRPC's UNAVAILABLE, say).
+ *
+ * km_http_draining: whether r's server is draining (cheap: a handler may
+ * look between two messages it sends). */
+bool    km_http_draining(const km_http_req *r);
+/* For a handler that waits in km_http_body_read for as long as its client
+ * keeps the request body open (a bidi gRPC stream): once the server
+ * drains, such a read returns -ESHUTDOWN instead of waiting (bytes that
+ * came before are still handed out first), and again at each later call.
+ * Nothing else changes: the stream stays open for the handler's answer.
+ * Over HTTP/1.1 the body is read whole before reads hand it out, so no
+ * read waits on the client and this changes nothing. 0, -EINVAL. */
+int     km_http_body_wake_on_drain(km_http_req *r);
+
 /* ---- responses ---- */
 
 typedef struct km_http_resp km_http_resp;
@@ -235,7 +254,11 @@ typedef struct {
 void km_http_server_stat_read(km_http_server *s, km_http_server_stat *st);
 /* Graceful shutdown: stops accepting, lets in-flight requests finish until
  * deadline, then closes every connection, waits for them and frees s.
- * 0, or -ETIMEDOUT if requests had to be cut off. */
+ * The server is draining from the start (km_http_draining); HTTP/2
+ * connections get GOAWAY, then a final GOAWAY once the client has
+ * answered a PING sent behind the first (it has seen it) or a second
+ * later, and close once their streams are done. 0, or -ETIMEDOUT if
+ * requests had to be cut off. */
 int  km_http_shutdown(km_http_server *s, int64_t deadline);
 
 /* ---- client ---- */

@@ -60,17 +60,23 @@ static void revoke(km_grpc_call *c, void *ud)
 static void keepalive(km_grpc_call *c, void *ud)
 {
     km_etcd *e = ud;
+    /* The client never ends it: a server that stops ends it at once, with
+     * the UNAVAILABLE clientv3 retries on, instead of holding its stop. */
+    km_grpc_wake_on_drain(c);
     for (;;) {
         ProtobufCMessage *m;
-        if (km_grpc_recv_pb(c, NULL, &m, KM_FOREVER) != 1)
-            return;     /* half-closed (OK) or failed (status set) */
+        int rc = km_grpc_recv_pb(c, NULL, &m, KM_FOREVER);
+        if (rc == -ESHUTDOWN)
+            km__etcd_rpc_fail(c, rc);
+        if (rc != 1)
+            return;     /* half-closed (OK), failed (status set), or the stop */
         int64_t id = ((Etcdserverpb__LeaseKeepAliveRequest *)m)->id, ttl = 0;
         km_grpc_pb_free(m);
         /* the revision before the renewal, as etcd takes it: a client
          * must not see a renewal at a revision past the lease's revoking */
         Etcdserverpb__ResponseHeader h;
         km__etcd_rpc_header(e, km_store_revision(e->store), &h);
-        int rc = km_lease_keepalive(e->store, id, &ttl);
+        rc = km_lease_keepalive(e->store, id, &ttl);
         if (rc && rc != -ENOENT) {
             km__etcd_rpc_fail(c, rc);
             return;

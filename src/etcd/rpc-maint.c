@@ -132,6 +132,9 @@ static void hash_kv(km_grpc_call *c, void *ud)
  * 32 KiB messages; any size under a client's 4 MiB limit does). */
 #define READ_CHUNK (1 << 20)
 #define SEND_CHUNK (64 << 10)
+/* How long a snapshot may go on once the server drains: a small one
+ * finishes, a large one ends (UNAVAILABLE) rather than hold the stop. */
+#define DRAIN_GRACE (1000 * 1000000LL)
 
 typedef struct {
     int     fd;
@@ -178,8 +181,14 @@ static void snapshot(km_grpc_call *c, void *ud)
     km__sha256 sh;
     km__sha256_init(&sh);
     Etcdserverpb__SnapshotResponse rep = ETCDSERVERPB__SNAPSHOT_RESPONSE__INIT;
-    int64_t sent = 0;
+    int64_t sent = 0, drain_at = 0;
     while (sent < size && !rc) {
+        if (!drain_at && km_grpc_draining(c))
+            drain_at = km_now();
+        if (drain_at && km_now() - drain_at >= DRAIN_GRACE) {
+            rc = -ESHUTDOWN;
+            break;
+        }
         pread_arg a = { fd, buf, READ_CHUNK, sent, 0, 0 };
         if (size - sent < READ_CHUNK)
             a.n = (size_t)(size - sent);

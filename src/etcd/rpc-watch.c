@@ -228,6 +228,9 @@ static void watch(km_grpc_call *c, void *ud)
         km__etcd_rpc_fail(c, rc);
         goto out;
     }
+    /* A server that stops ends the stream (the hub's shutdown does too):
+     * the reader sees it even when the hub is not the one stopping. */
+    km_grpc_wake_on_drain(c);
     /* Headers first: the reader must never be the one to send them. */
     if (km_grpc_send_header(c) < 0 || km_group_go(rg, reader, &s) < 0)
         goto out;
@@ -237,6 +240,9 @@ static void watch(km_grpc_call *c, void *ud)
     else if (rc < 0 && rc != -ECANCELED && rc != -EPIPE && rc != -ECONNRESET)
         km__etcd_rpc_fail(c, rc);
 out:
+    /* Stops the reader, which may be waiting on a client that keeps its
+     * side open: the call is left whole, so the status set above still
+     * goes out when this returns. */
     if (rg) {
         km_group_cancel(rg);
         km_group_wait(rg, KM_FOREVER);

@@ -82,9 +82,11 @@ int km_grpc_recv(km_grpc_call *c, km_str *msg, int64_t deadline)
             km__grpc_rd_fill(&c->rd, (size_t)n);
         } else if (n == 0) {
             c->eof = true;
-        } else if (n == -ETIMEDOUT || n == -ECANCELED) {
-            /* This recv's deadline (the call goes on), or the call's group:
-             * its deadline or the client's reset, which end() tells apart. */
+        } else if (n == -ETIMEDOUT || n == -ECANCELED || n == -ESHUTDOWN) {
+            /* This recv's deadline (the call goes on); a group: the call's
+             * deadline or the client's reset, which end() tells apart, or
+             * the handler's own; the server draining. None sets a status:
+             * the handler may still end the call with its own. */
             return (int)n;
         } else {
             /* The stream broke under the call; nobody is left to answer. */
@@ -327,4 +329,14 @@ km_str km_grpc_call_path(const km_grpc_call *c)
 km_http_req *km_grpc_call_http(km_grpc_call *c)
 {
     return c ? c->r : NULL;
+}
+
+int km_grpc_wake_on_drain(km_grpc_call *c)
+{
+    return c ? km_http_body_wake_on_drain(c->r) : -EINVAL;
+}
+
+bool km_grpc_draining(const km_grpc_call *c)
+{
+    return c && km_http_draining(c->r);
 }

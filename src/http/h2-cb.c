@@ -148,7 +148,12 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         c->notify = true;
         break;
     case NGHTTP2_PING:
-        if (f->hd.flags & NGHTTP2_FLAG_ACK)
+        if (!(f->hd.flags & NGHTTP2_FLAG_ACK))
+            break;
+        if (c->drain_pinged &&
+            !memcmp(f->ping.opaque_data, KM__H2_DRAIN_PING, sizeof f->ping.opaque_data))
+            c->drain_acked = true;
+        else
             c->ping_sent = 0;
         break;
     }

@@ -156,6 +156,8 @@ struct km__h2_stream {
     bool           end_sent;    /* our END_STREAM went out */
     bool           unstarted;   /* server: counted in c->unstarted */
     bool           rst_after_end; /* server: reset (NO_ERROR) once it has */
+    bool           drain_wake;  /* server: a read that would wait returns
+                                   -ESHUTDOWN once c->drain_notice is set */
     km_group      *grp;         /* cancelled when the stream is reset or its
                                    connection fails before it is done */
     km__h2_stream *prev, *next; /* c->streams */
@@ -188,6 +190,9 @@ struct km__h2_conn {
     bool            settings;   /* the peer's first SETTINGS came */
     bool            writer_idle;
     bool            writer_held; /* waits for c->unstarted to reach 0 */
+    bool            drain_notice; /* server: the server that owns it is draining */
+    bool            drain_pinged; /* ... the notice and a PING behind it are queued */
+    bool            drain_acked;  /* ... and the PING's ACK came back */
     bool            notify;     /* call hooks.changed after unlocking */
     uint32_t        goaway_code;
     int             active;     /* counted streams (ours, open or queued) */
@@ -299,8 +304,23 @@ int     km__h2_write_trailers(km__h2_stream *st, const nghttp2_nv *nv, size_t n)
 /* Waits for the head block. 0, st's error, -ETIMEDOUT, -ECANCELED. */
 int     km__h2_wait_head(km__h2_stream *st, int64_t deadline);
 /* Reads body bytes: > 0, 0 at the end, st's error, -ETIMEDOUT (the stream
- * stays usable), -ECANCELED (it is reset). */
+ * stays usable), -ECANCELED (a client's stream is reset; a server's is
+ * left to its handler), -ESHUTDOWN (server: st asked for drain wake-ups
+ * and the connection was told of a drain; the stream stays usable). */
 ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline);
+/* Server role: st's reads that would wait return -ESHUTDOWN once the
+ * connection is told its server drains (data that came first is still
+ * read). */
+void    km__h2_stream_drain_wake(km__h2_stream *st);
+/* Server role: the server drains. Wakes the reads of the streams that
+ * asked (km__h2_stream_drain_wake) and sends the first GOAWAY (a notice:
+ * new streams still welcome) with a PING behind it. Idempotent. */
+void    km__h2_conn_drain_notice(km__h2_conn *c);
+/* Whether the client answered that PING: it has seen the notice, and
+ * every stream it opened before has come in (the final GOAWAY may go). */
+bool    km__h2_conn_drain_acked(km__h2_conn *c);
+/* The PING's payload, told apart from keepalive PINGs by its ACK. */
+#define KM__H2_DRAIN_PING "kmdrain."
 /* The group to cancel if st is reset or its connection fails before it
  * is done (NULL: none; cleared before the group goes away). Returns
  * whether all of st's input has come (END_STREAM received). */

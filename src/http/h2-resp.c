@@ -282,6 +282,11 @@ static ssize_t h2_body_read(km_http_req *r, void *buf, size_t n, int64_t deadlin
     return km__h2_read(&s->core, buf, n, deadline);
 }
 
+static void h2_drain_wake(km_http_req *r)
+{
+    km__h2_stream_drain_wake(&km__h2s_of(r->st)->core);
+}
+
 /* A stream's buffers come and go with what it holds: nothing to give back. */
 static int h2_lean(km_http_req *r, km_http_resp *w)
 {
@@ -297,4 +302,5 @@ const km__stream_ops km__h2s_ops = {
     .body = h2_body,
     .body_read = h2_body_read,
     .lean = h2_lean,
+    .drain_wake = h2_drain_wake,
 };

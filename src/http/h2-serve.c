@@ -211,13 +211,12 @@ void km__h2s_drain(km__conn *c, int64_t now)
     km__h2s_conn *sc = c->h2;
     if (!sc->notice_at) {
         sc->notice_at = now;
-        km__h2_lock(sc->h);
-        if (!sc->h->err && nghttp2_submit_shutdown_notice(sc->h->s) == 0)
-            km__h2_kick(sc->h);
-        km__h2_unlock(sc->h);
-    } else if (!sc->final_sent && now - sc->notice_at >= SEC) {
-        /* A second is long enough for the notice to have reached the
-         * client: what it sent before then is served, nothing after. */
+        km__h2_conn_drain_notice(sc->h);
+    } else if (!sc->final_sent &&
+               (km__h2_conn_drain_acked(sc->h) || now - sc->notice_at >= SEC)) {
+        /* The client answered the PING behind the notice, or a second
+         * went by (long enough for it to have seen the notice): what it
+         * sent before then is served, nothing after. */
         sc->final_sent = true;
         km__h2_conn_shutdown(sc->h);
     }

@@ -169,13 +169,17 @@ static void reset_locked(km__h2_stream *st, uint32_t code, int err)
     km__h2_wake(st);
 }
 
-/* Waits on st's condition; a cancelled group resets the stream. */
+/* Waits on st's condition. A cancelled group resets a client's stream:
+ * its caller gave up on it. A server's is left as it is: the goroutine
+ * that stopped waiting may be one its handler cancelled (a reader of a
+ * bidi stream) while the handler goes on to end the answer with a status
+ * of its own; the handler's return decides (release_locked). */
 static int wait_locked(km__h2_stream *st, int64_t deadline)
 {
     st->nwait++;
     int rc = km_cond_wait_dl(st->cv, st->c->mu, deadline);
     st->nwait--;
-    if (rc == -ECANCELED)
+    if (rc == -ECANCELED && st->c->cfg.role != KM__H2_SERVER)
         reset_locked(st, NGHTTP2_CANCEL, -ECANCELED);
     return rc;
 }
@@ -462,11 +466,48 @@ ssize_t km__h2_read(km__h2_stream *st, void *buf, size_t n, int64_t deadline)
             rc = 0;
             break;
         }
+        if (st->drain_wake && c->drain_notice) {
+            rc = -ESHUTDOWN;
+            break;
+        }
         if ((rc = wait_locked(st, deadline)))
             break;
     }
     km__h2_unlock(c);
     return rc;
+}
+
+void km__h2_stream_drain_wake(km__h2_stream *st)
+{
+    km__h2_lock(st->c);
+    st->drain_wake = true;
+    km__h2_unlock(st->c);
+}
+
+void km__h2_conn_drain_notice(km__h2_conn *c)
+{
+    km__h2_lock(c);
+    if (!c->drain_notice) {
+        c->drain_notice = true;
+        for (km__h2_stream *st = c->streams; st; st = st->next)
+            if (st->drain_wake)
+                km__h2_wake(st);
+        /* The PING goes behind the notice: once its ACK is back, every
+         * stream the client opened before it saw the notice has come in. */
+        if (!c->err && nghttp2_submit_shutdown_notice(c->s) == 0 &&
+            nghttp2_submit_ping(c->s, NGHTTP2_FLAG_NONE, (const uint8_t *)KM__H2_DRAIN_PING) == 0)
+            c->drain_pinged = true;
+        km__h2_kick(c);
+    }
+    km__h2_unlock(c);
+}
+
+bool km__h2_conn_drain_acked(km__h2_conn *c)
+{
+    km__h2_lock(c);
+    bool acked = c->drain_acked;
+    km__h2_unlock(c);
+    return acked;
 }
 
 bool km__h2_stream_set_group(km__h2_stream *st, km_group *grp)

@@ -49,10 +49,12 @@ extern const km__stream_ops km__h2s_ops;
  * buffer holds what came so far (the preface first). Returns when the
  * connection is over. */
 void km__h2s_serve(km__conn *c);
-/* Graceful shutdown, a step at a time: the first call sends GOAWAY with
- * the highest stream id (new streams still welcome while the client
- * learns of it), a call a second or more later the final GOAWAY; the
- * connection then ends once its streams have. Under the server's lock. */
+/* Graceful shutdown, a step at a time: the first call tells the
+ * connection's streams the server drains and sends GOAWAY with the
+ * highest stream id (new streams still welcome while the client learns
+ * of it) and a PING; a later call, once that PING is answered or a second
+ * went by, the final GOAWAY; the connection then ends once its streams
+ * have. Under the server's lock. */
 void km__h2s_drain(km__conn *c, int64_t now);
 
 /* h2-resp.c: the response's head as HTTP/2 fields. */

@@ -38,6 +38,9 @@ typedef struct {
     ssize_t (*body_read)(km_http_req *r, void *buf, size_t n, int64_t deadline);
     /* Gives back what a long-lived stream does not need (km_http_stream_lean). */
     int     (*lean)(km_http_req *r, km_http_resp *w);
+    /* Body reads that would wait end once the server drains
+     * (km_http_body_wake_on_drain); NULL: they never wait that long. */
+    void    (*drain_wake)(km_http_req *r);
 } km__stream_ops;
 
 struct km_http_req {

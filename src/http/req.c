@@ -81,6 +81,20 @@ ssize_t km_http_body_read(km_http_req *r, void *buf, size_t n, int64_t deadline)
     return r->st->ops->body_read(r, buf, n, deadline);
 }
 
+bool km_http_draining(const km_http_req *r)
+{
+    return r && atomic_load(&r->st->s->stopping);
+}
+
+int km_http_body_wake_on_drain(km_http_req *r)
+{
+    if (!r)
+        return -EINVAL;
+    if (r->st->ops->drain_wake)
+        r->st->ops->drain_wake(r);
+    return 0;
+}
+
 void km__peer_init(km__peer *p, int fd)
 {
     p->fd = fd;

@@ -96,9 +96,12 @@ make_ctl() {
 if [ "$1" = restart ]; then
     pid=$(cat "$pidf")
     t0=$(date +%s%N)
+    # Exited, or a zombie: the server is reparented once this script's
+    # parent returns, and whoever reaps it may take its time.
+    running() { [ -e "/proc/$1" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
     kill -TERM "$pid"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    if kill -0 "$pid" 2>/dev/null; then echo "still running 15 s after SIGTERM" >&2; exit 1; fi
+    for _ in $(seq 1500); do running "$pid" || break; sleep 0.01; done
+    if running "$pid"; then echo "still running 15 s after SIGTERM" >&2; exit 1; fi
     # For the Go driver's check of the stop (see -restart there).
     echo "stopped in $((($(date +%s%N) - t0) / 1000000)) ms"
 fi

@@ -183,6 +183,35 @@ static void keepalive_body(void *arg)
     rpcfix_down(&f);
 }
 
+/* The client never ends a keep-alive stream: a server that stops ends it
+ * with UNAVAILABLE (clientv3 retries), at once rather than at the end of
+ * its grace. */
+static void stop_body(void *arg)
+{
+    rpcfix f;
+    rpcfix_up(&f);
+    int64_t a = grant(&f, 0, 30, NULL);
+    km_grpc_stream *st;
+    ck_assert_int_eq(km_grpc_stream_open(f.ch, KEEPALIVE, NULL, 0, km_now() + 10 * SEC, &st), 0);
+    ka_send(st, a);
+    ka_expect(st, a, 30);
+    rpcfix_stop stop;
+    rpcfix_stop_start(&stop, &f);
+    km_str msg;
+    int rc = km_grpc_stream_recv(st, &msg, km_now() + 10 * SEC);
+    km_grpc_status s = km_grpc_stream_status(st);
+    ck_assert_msg(rc == -EREMOTEIO && s.code == KM_GRPC_UNAVAILABLE, "recv: %s, status %d '%.*s'",
+                  km_strerror(rc), s.code, (int)s.message.n, s.message.p);
+    ck_assert_msg(s.message.n == strlen(RPCFIX_STOPPED) &&
+                  !memcmp(s.message.p, RPCFIX_STOPPED, s.message.n),
+                  "message '%.*s'", (int)s.message.n, s.message.p);
+    km_grpc_stream_free(st);
+    rpcfix_stop_wait(&stop);
+    ck_assert_msg(stop.rc == 0 && stop.took < 2 * SEC, "stop: %s after %lld ms",
+                  km_strerror(stop.rc), (long long)(stop.took / 1000000));
+    rpcfix_down(&f);
+}
+
 /* A lease that expires is revoked with its keys; keep-alive then gets 0. */
 static void expiry_body(void *arg)
 {
@@ -213,6 +242,8 @@ START_TEST(keepalive) { t_run(keepalive_body, NULL); }
 END_TEST
 START_TEST(expiry) { t_run(expiry_body, NULL); }
 END_TEST
+START_TEST(stop) { t_run(stop_body, NULL); }
+END_TEST
 
 static Suite *suite(void)
 {
@@ -223,6 +254,7 @@ static Suite *suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, keepalive);
     tcase_add_test(tc, expiry);
+    tcase_add_test(tc, stop);
     suite_add_tcase(s, tc);
     return s;
 }

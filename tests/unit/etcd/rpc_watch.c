@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* etcd's gRPC Watch: many watches on one stream, ids, create and cancel,
  * replay, prev_kv, filters, fragments, progress, compaction, a client
- * going away, and ten thousand watches on one stream. */
+ * going away, the server stopping, and ten thousand watches on one
+ * stream. */
 #include "util.h"
 #include "rpcfix.h"
 #include <kumo/store.h>
@@ -478,6 +479,58 @@ static void client_gone_body(void *arg)
     rpcfix_down(&f);
 }
 
+/* ---- the server stops ---- */
+
+/* A stream whose client keeps its side open, under the server stopping:
+ * the call ends with UNAVAILABLE, never a reset, which clientv3 would
+ * take as CANCELLED and final instead of reconnecting and resuming; and
+ * the stop does not wait out its grace. With hub, the hub alone stops
+ * first (its watches end while the stream's reader still waits on the
+ * client); without, the HTTP server's drain alone ends the stream. */
+static void stop_with(bool hub)
+{
+    rpcfix f;
+    rpcfix_up(&f);
+    km_grpc_stream *st = wopen(&f);
+    wcreate(st, (wopts){ .key = "s" });
+    expect_created(st, 0, 1);
+    int64_t rev = put(&f, "s", "v");
+    wresp *r = wrecv(st);
+    REQUIRE_EQ(r->n_events, 1);
+    REQUIRE_EQ(r->header->revision, rev);
+    wfree(r);
+    rpcfix_stop stop;
+    if (hub)
+        km_hub_shutdown(f.hub);
+    else
+        rpcfix_stop_start(&stop, &f);
+    km_str msg;
+    int rc = km_grpc_stream_recv(st, &msg, km_now() + 10 * SEC);
+    km_grpc_status s = km_grpc_stream_status(st);
+    ck_assert_msg(rc == -EREMOTEIO && s.code == KM_GRPC_UNAVAILABLE, "recv: %s, status %d '%.*s'",
+                  km_strerror(rc), s.code, (int)s.message.n, s.message.p);
+    ck_assert_msg(s.message.n == strlen(RPCFIX_STOPPED) &&
+                  !memcmp(s.message.p, RPCFIX_STOPPED, s.message.n),
+                  "message '%.*s'", (int)s.message.n, s.message.p);
+    km_grpc_stream_free(st);
+    if (hub)
+        rpcfix_stop_start(&stop, &f);
+    rpcfix_stop_wait(&stop);
+    ck_assert_msg(stop.rc == 0 && stop.took < 2 * SEC, "stop: %s after %lld ms",
+                  km_strerror(stop.rc), (long long)(stop.took / 1000000));
+    rpcfix_down(&f);
+}
+
+static void stop_hub_body(void *arg)
+{
+    stop_with(true);
+}
+
+static void stop_drain_body(void *arg)
+{
+    stop_with(false);
+}
+
 /* ---- many watches on one stream ---- */
 
 #define MANY 10000
@@ -532,6 +585,8 @@ TEST(progress_order)
 TEST(progress_notify)
 TEST(compacted)
 TEST(client_gone)
+TEST(stop_hub)
+TEST(stop_drain)
 TEST(many)
 
 static Suite *suite(void)
@@ -546,6 +601,8 @@ static Suite *suite(void)
     tcase_add_test(tc, progress_notify);
     tcase_add_test(tc, compacted);
     tcase_add_test(tc, client_gone);
+    tcase_add_test(tc, stop_hub);
+    tcase_add_test(tc, stop_drain);
     tcase_add_test(tc, many);
     suite_add_tcase(s, tc);
     return s;

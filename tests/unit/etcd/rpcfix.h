@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <protobuf-c/protobuf-c.h>
+#include <kumo/chan.h>
 #include <kumo/etcd.h>
 #include <kumo/grpc.h>
 #include <kumo/hub.h>
@@ -64,7 +65,8 @@ static inline void rpcfix_down(rpcfix *f)
 {
     km_grpc_channel_free(f->ch);
     km_hub_shutdown(f->hub);
-    km_http_shutdown(f->srv, km_now() + 5 * SEC);
+    if (f->srv)     /* NULL: rpcfix_stop_start stopped it */
+        km_http_shutdown(f->srv, km_now() + 5 * SEC);
     km_grpc_server_free(f->gs);
     km_etcd_free(f->etcd);
     km_hub_free(f->hub);
@@ -72,6 +74,42 @@ static inline void rpcfix_down(rpcfix *f)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
     ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The HTTP server stopping in a goroutine of its own while the test, a
+ * client, looks on, with a grace of 5 s. rpcfix_stop_wait says how long
+ * the stop took. */
+typedef struct {
+    rpcfix  *f;
+    km_chan *done;
+    int      rc;
+    int64_t  took;
+} rpcfix_stop;
+
+static inline void rpcfix_stopper(void *arg)
+{
+    rpcfix_stop *s = arg;
+    int64_t t0 = km_now();
+    s->rc = km_http_shutdown(s->f->srv, t0 + 5 * SEC);
+    s->took = km_now() - t0;
+    km_chan_close(s->done);
+}
+
+static inline void rpcfix_stop_start(rpcfix_stop *s, rpcfix *f)
+{
+    *s = (rpcfix_stop){ .f = f };
+    ck_assert_int_eq(km_chan_new(&s->done, 1, 0), 0);
+    ck_assert_int_eq(km_go(rpcfix_stopper, s), 0);
+}
+
+/* Waits for the stop (10 s at most); the server is gone after it. */
+#define RPCFIX_STOPPED "etcdserver: server stopped"
+static inline void rpcfix_stop_wait(rpcfix_stop *s)
+{
+    char x;
+    ck_assert_int_eq(km_chan_recv_dl(s->done, &x, km_now() + 10 * SEC), -EPIPE);
+    km_chan_free(s->done);
+    s->f->srv = NULL;
 }
 
 /* A unary call expected to succeed: the response unpacked as d (free it
