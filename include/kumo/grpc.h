@@ -237,13 +237,6 @@ int  km_grpc_recv_pb(km_grpc_call *c, const ProtobufCMessageDescriptor *d,
 int  km_grpc_send(km_grpc_call *c, const void *msg, size_t n, int64_t deadline);
 /* Packs m and sends it; as km_grpc_send. */
 int  km_grpc_send_pb(km_grpc_call *c, const ProtobufCMessage *m, int64_t deadline);
-/* Corks the call: a streaming response's messages sent from now on wait
- * in the stream's buffer (flow control and the buffer's size still push
- * them out when they must) until km_grpc_uncork, which pushes out what
- * waits, so a batch of messages leaves in a few frames and one write.
- * km_grpc_uncork: 0, or as km_grpc_send. */
-void km_grpc_cork(km_grpc_call *c);
-int  km_grpc_uncork(km_grpc_call *c, int64_t deadline);
 /* Sends the response headers now, before any message (a bidi stream's
  * client may wait for them). 0, -EALREADY (sent already), errors as
  * km_grpc_send. */

@@ -194,14 +194,10 @@ static int serve(km__wstream *s)
             if (s->rerr)
                 return s->rerr;
         }
-        /* What is ready leaves together: one flush for the batch. */
         void *ud;
-        km_grpc_cork(s->c);
         for (int i = 0; i < BATCH && km_watch_set_next(s->set, &ud); i++)
             if ((rc = pump(s, ud)) < 0)
                 return rc;
-        if ((rc = km_grpc_uncork(s->c, KM_FOREVER)) < 0)
-            return rc;
         int64_t now = km_now();
         if (now >= next_tick) {
             if (s->nprogress && (rc = tick(s)) < 0)

@@ -117,16 +117,9 @@ int km_grpc_recv_pb(km_grpc_call *c, const ProtobufCMessageDescriptor *d,
 
 /* A response's messages go out at once when more may follow; a single
  * response waits for the trailers, to share their write. */
-/* Whether a send pushes its message out at once: a streaming response's
- * do, unless the handler corked the call to push out a batch together. */
-static bool streams_out(km_grpc_call *c)
+static bool streams_out(const km_grpc_call *c)
 {
-    bool streaming = c->m->kind == KM_GRPC_SERVER_STREAMING || c->m->kind == KM_GRPC_BIDI_STREAMING;
-    if (streaming && c->corked) {
-        c->held = true;
-        return false;
-    }
-    return streaming;
+    return c->m->kind == KM_GRPC_SERVER_STREAMING || c->m->kind == KM_GRPC_BIDI_STREAMING;
 }
 
 typedef struct {
@@ -232,24 +225,6 @@ int km_grpc_send_pb(km_grpc_call *c, const ProtobufCMessage *m, int64_t deadline
     km__grpc_prefix((uint8_t *)buf, false, (uint32_t)n);
     km__grpc_pb_pack(m, buf + KM__GRPC_PREFIX);
     return out(c, buf, KM__GRPC_PREFIX + n, NULL, 0, streams_out(c), deadline);
-}
-
-void km_grpc_cork(km_grpc_call *c)
-{
-    if (c)
-        c->corked = true;
-}
-
-int km_grpc_uncork(km_grpc_call *c, int64_t deadline)
-{
-    if (!c)
-        return -EINVAL;
-    c->corked = false;
-    if (!c->held)
-        return 0;
-    c->held = false;
-    int rc = send_check(c, 0);
-    return rc ? rc : out(c, NULL, 0, NULL, 0, true, deadline);
 }
 
 int km_grpc_send_header(km_grpc_call *c)

@@ -85,8 +85,6 @@ struct km_grpc_call {
     km__grpc_rd            rd;
     bool                   eof;             /* the client half-closed */
     bool                   head_sent;       /* response headers are out */
-    bool                   corked;          /* streamed messages wait for km_grpc_uncork */
-    bool                   held;            /* something waits for it */
     /* A status is set. Atomic because a bidi handler may receive in one
      * goroutine (whose failures set a status) while another sends. */
     atomic_bool            finished;
