@@ -11,7 +11,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "etcdserverpb/rpc.pb-c.h"
 
-/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS]
+/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS]]
  * Opens CONNS connections with one Watch stream each and creates
  * WATCHERS/CONNS watches on key "fanout" on every stream (as clientv3
  * multiplexes a program's watches), prints "ready N" once every watch is
@@ -21,7 +21,9 @@
  *   fanout: watchers=N connect_ms=... p50_ms=... p99_ms=... all_ms=... missed=M failed=F client_cpu_ms=C
  * (C: this program's own CPU from the put until every event was read, to
  * tell a client-bound fan-out from a server-bound one).
- * Exits 1 if a watcher missed the event within 60 s or a stream failed. */
+ * Exits 1 if a watcher missed the event within 60 s or a stream failed;
+ * waits LINGER_MS first with every stream still open (for profiling the
+ * server's fan-out apart from its teardown). */
 
 #define KEY "fanout"
 
@@ -154,7 +156,7 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static long hold_ms;
+static long hold_ms, linger_ms;
 
 static double cpu_ms(void)
 {
@@ -219,6 +221,7 @@ static void main_fn(void *arg)
            km_now() < give_up)
         km_sleep(1000000);
     double cpu = cpu_ms() - cpu0;
+    km_sleep(linger_ms * 1000000);
     /* Streams end by cancelling: every watcher has its event or never will. */
     for (int i = 0; i < nconn; i++)
         if (cs[i].st)
@@ -250,13 +253,14 @@ static void main_fn(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS]\n");
+        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS]]\n");
         return 2;
     }
     target = argv[1];
     nwatch = atol(argv[2]);
     nconn = atoi(argv[3]);
     hold_ms = argc > 4 ? atol(argv[4]) : 1000;
+    linger_ms = argc > 5 ? atol(argv[5]) : 0;
     if (nwatch < 1 || nconn < 1 || nconn > nwatch) {
         fprintf(stderr, "grpc_watch: need 1 <= CONNS <= WATCHERS\n");
         return 2;
