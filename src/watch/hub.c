@@ -104,23 +104,26 @@ static km_watch_msg *cut(group *g, revmsg *rm, bool *oom)
     return m;
 }
 
-/* Room for one more message in w's ring: grown (doubling) up to the
- * hub's cap. false when full or out of memory (w then catches up). */
+/* Room for one more message in w's queue: the inline slot first, then a
+ * ring grown (doubling) up to the hub's cap. false when full or out of
+ * memory (w then catches up). */
 static bool room(km_hub *h, km_watch *w)
 {
-    if (w->len < w->cap)
+    uint32_t have = w->cap ? w->cap : 1;
+    if (w->len < have)
         return true;
-    if (w->cap >= h->qcap)
+    if (have >= h->qcap)
         return false;
-    uint32_t nc = w->cap ? w->cap * 2 : 2;
+    uint32_t nc = have * 2;
     if (nc > h->qcap)
         nc = (uint32_t)h->qcap;
     km_watch_msg **q = km__malloc(nc * sizeof *q);
     if (!q)
         return false;
     for (uint32_t i = 0; i < w->len; i++)
-        q[i] = w->q[(w->head + i) % w->cap];
-    km__free(w->q);
+        q[i] = km__watch_q_at(w, i);
+    if (w->cap)
+        km__free(w->q);
     w->q = q;
     w->head = 0;
     w->cap = nc;
@@ -135,7 +138,11 @@ static void fan_out(km_hub *h, group *g, km_watch_msg *m)
         nx = w->next;
         if (m && room(h, w)) {
             atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-            w->q[(w->head + w->len++) % w->cap] = m;
+            if (w->cap)
+                w->q[(w->head + w->len) % w->cap] = m;
+            else
+                w->one = m;
+            w->len++;
         } else {
             km__hub_unlink(h, w);
             w->state = W_CATCHING_UP;

@@ -141,7 +141,7 @@ static int64_t handed_upto(const km_hub *h, const km_watch *w)
     if (!w->len)
         return h->last_rev;
     /* The queue holds whole revisions (catch-up batches never queue). */
-    int64_t first = w->q[w->head]->revision;
+    int64_t first = km__watch_q_at(w, 0)->revision;
     return first - 1 < h->last_rev ? first - 1 : h->last_rev;
 }
 

@@ -37,9 +37,11 @@ struct km_watch_msg {
 
 enum { W_SYNCED, W_CATCHING_UP, W_GONE };
 
-/* Kept small: a stream may multiplex 100,000 of these. The queue ring is
- * allocated on the first message and grows to hub->qcap only while the
- * consumer lags, so an idle watch holds no queue at all. */
+/* Kept small: a stream may multiplex 100,000 of these. A single pending
+ * message sits in the watch itself (cap 0, in `one`): a fan-out to many
+ * watchers then allocates nothing per watcher. Only a second pending
+ * message allocates the queue ring, which grows to hub->qcap while the
+ * consumer lags. */
 struct km_watch {
     km_hub       *hub;
     group        *g;
@@ -49,11 +51,20 @@ struct km_watch {
     void         *ud;            /* the set's name for it */
     km_watch     *rprev, *rnext; /* in set's ready list while ready */
     int64_t       next_rev;      /* first revision not yet handed to the consumer */
-    km_watch_msg **q;            /* queue ring, under the hub lock */
+    union {                      /* under the hub lock */
+        km_watch_msg **q;        /* cap > 0: the queue ring */
+        km_watch_msg  *one;      /* cap 0: the message, if len is 1 */
+    };
     uint32_t      head, len, cap;
     uint8_t       state;         /* under the hub lock */
     bool          ready;         /* on set's ready list */
 };
+
+/* The i-th queued message of w (i < w->len), hub lock held. */
+static inline km_watch_msg *km__watch_q_at(const km_watch *w, uint32_t i)
+{
+    return w->cap ? w->q[(w->head + i) % w->cap] : w->one;
+}
 
 /* Watches of one consumer: those with something to hand out are on the
  * ready list (under the hub lock), and the consumer is woken through one

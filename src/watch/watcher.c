@@ -72,9 +72,10 @@ void km_watch_free(km_watch *w)
     km__group_leave(h, w->g);
     h->st.watchers--;
     pthread_mutex_unlock(&h->mu);
-    for (size_t i = 0; i < w->len; i++)
-        km_watch_msg_release(w->q[(w->head + i) % w->cap]);
-    km__free(w->q);
+    for (uint32_t i = 0; i < w->len; i++)
+        km_watch_msg_release(km__watch_q_at(w, i));
+    if (w->cap)
+        km__free(w->q);
     km_chan_free(w->wake);
     km__free(w);
 }
@@ -151,7 +152,7 @@ static void handed(km_watch *w)
         km__watch_ready(w);
     if (!w->len && w->cap > 4) {
         km__free(w->q);
-        w->q = NULL;
+        w->q = NULL;        /* back to the inline slot */
         w->cap = w->head = 0;
     }
 }
@@ -163,8 +164,11 @@ static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out
     for (;;) {
         pthread_mutex_lock(&h->mu);
         if (w->len) {
-            km_watch_msg *m = w->q[w->head];
-            w->head = (w->head + 1) % w->cap;
+            km_watch_msg *m = km__watch_q_at(w, 0);
+            if (w->cap)
+                w->head = (w->head + 1) % w->cap;
+            else
+                w->one = NULL;
             w->len--;
             if (m->last_rev < w->next_rev) {
                 pthread_mutex_unlock(&h->mu);
