@@ -235,6 +235,15 @@ int  km_grpc_recv_pb(km_grpc_call *c, const ProtobufCMessageDescriptor *d,
  * 0; -EALREADY (after km_grpc_finish); -EMSGSIZE (over max_send_msg);
  * -ECANCELED; -EPIPE or -ECONNRESET (the client went); -ENOMEM. */
 int  km_grpc_send(km_grpc_call *c, const void *msg, size_t n, int64_t deadline);
+/* Queues one response message of n bytes without writing it: *body is
+ * where the caller puts the message, valid until the next call on c.
+ * Queued messages go out, in order, in one write with the next
+ * km_grpc_send_flush, km_grpc_send* or the end of the handler, so a
+ * handler that answers many at once pays for one write. Errors as
+ * km_grpc_send (the write's own errors come from the call that writes). */
+int  km_grpc_send_add(km_grpc_call *c, size_t n, void **body);
+/* Writes the queued messages now; 0 if none. Errors as km_grpc_send. */
+int  km_grpc_send_flush(km_grpc_call *c, int64_t deadline);
 /* Packs m and sends it; as km_grpc_send. */
 int  km_grpc_send_pb(km_grpc_call *c, const ProtobufCMessage *m, int64_t deadline);
 /* Sends the response headers now, before any message (a bidi stream's

@@ -43,8 +43,6 @@ typedef struct {
     km__wtab       tab;
     int64_t        next_id;  /* etcd counts server-picked ids from 0 */
     size_t         nprogress;/* entries with WE_PROGRESS */
-    char          *buf;      /* one response being put together */
-    size_t         bufcap;
 } km__wstream;
 
 /* A response without events: header at rev (0: left out), watch_id, and

@@ -177,30 +177,22 @@ int km__wstream_events(km__wstream *s, km__wentry *e, km_watch_msg *m)
     size_t limit = s->e->max_request_bytes + GRPC_OVERHEAD;
     if ((e->flags & WE_FRAGMENT) && nev >= 2 && n + idn >= limit)
         return send_fragments(s, e, m, limit);
-    if (!idn)
-        return km_grpc_send(s->c, p, n, KM_FOREVER);
+    /* Queued, not written: the writer sends a whole batch of ready
+     * watches' responses in one write (km_grpc_send_flush), and each
+     * response is put together in place, in the queue. */
+    uint8_t *b;
+    if ((rc = km_grpc_send_add(s->c, n + idn, (void **)&b)))
+        return rc;
+    if (!idn) {
+        memcpy(b, p, n);
+        return 0;
+    }
     /* header, then watch_id (field 2), then the events: field order as
      * etcd writes it, so byte-for-byte the same response. */
     size_t he = header_end((const uint8_t *)p, n);
-    if (s->bufcap < n + idn) {
-        char *nb = km__malloc(n + idn);
-        if (!nb)
-            return -ENOMEM;
-        km__free(s->buf);
-        s->buf = nb;
-        s->bufcap = n + idn;
-    }
-    uint8_t *b = (uint8_t *)s->buf;
     memcpy(b, p, he);
     b[he] = 0x10;
     varint_put(b + he + 1, (uint64_t)e->id);
     memcpy(b + he + idn, p + he, n - he);
-    rc = km_grpc_send(s->c, b, n + idn, KM_FOREVER);
-    if (s->bufcap > 64 * 1024) {
-        /* One huge revision should not pin its size for the stream's life. */
-        km__free(s->buf);
-        s->buf = NULL;
-        s->bufcap = 0;
-    }
-    return rc;
+    return 0;
 }

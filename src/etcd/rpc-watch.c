@@ -198,6 +198,9 @@ static int serve(km__wstream *s)
         for (int i = 0; i < BATCH && km_watch_set_next(s->set, &ud); i++)
             if ((rc = pump(s, ud)) < 0)
                 return rc;
+        /* The batch's responses were queued: one write for all of them. */
+        if ((rc = km_grpc_send_flush(s->c, KM_FOREVER)) < 0)
+            return rc;
         int64_t now = km_now();
         if (now >= next_tick) {
             if (s->nprogress && (rc = tick(s)) < 0)
@@ -263,7 +266,6 @@ out:
     }
     km__wtab_free(&s.tab);
     km_watch_set_free(s.set);
-    km__free(s.buf);
 }
 
 int km__etcd_rpc_watch(km_etcd *e, km_grpc_server *s)

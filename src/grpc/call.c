@@ -122,6 +122,10 @@ static bool streams_out(const km_grpc_call *c)
     return c->m->kind == KM_GRPC_SERVER_STREAMING || c->m->kind == KM_GRPC_BIDI_STREAMING;
 }
 
+/* A drained queue bigger than this is given back: a stream that sent one
+ * large batch should not keep its buffer while it idles. */
+#define QUEUE_KEEP 4096
+
 typedef struct {
     km_grpc_call *c;
     const void   *a, *b;
@@ -138,6 +142,15 @@ static void do_out(void *arg)
     if (!c->head_sent) {
         rc = km_http_set_header(c->w, "content-type", "application/grpc");
         c->head_sent = true;
+    }
+    /* Queued messages first: they were sent before this one. */
+    if (!rc && c->qlen)
+        rc = km_http_write(c->w, c->qbuf, c->qlen);
+    c->qlen = 0;
+    if (c->qcap > QUEUE_KEEP) {
+        km__free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
     }
     if (!rc && o->an)
         rc = km_http_write(c->w, o->a, o->an);
@@ -199,6 +212,54 @@ int km_grpc_send(km_grpc_call *c, const void *msg, size_t n, int64_t deadline)
     uint8_t pre[KM__GRPC_PREFIX];
     km__grpc_prefix(pre, false, (uint32_t)n);
     return out(c, pre, sizeof pre, msg, n, streams_out(c), deadline);
+}
+
+int km_grpc_send_add(km_grpc_call *c, size_t n, void **body)
+{
+    if (!c || !body)
+        return -EINVAL;
+    int rc = send_check(c, n);
+    if (rc)
+        return rc;
+    size_t need = c->qlen + KM__GRPC_PREFIX + n;
+    if (need > c->qcap) {
+        size_t nc = c->qcap ? c->qcap : 1024;
+        while (nc < need)
+            nc *= 2;
+        char *nb = km__malloc(nc);
+        if (!nb)
+            return -ENOMEM;
+        if (c->qlen)
+            memcpy(nb, c->qbuf, c->qlen);
+        km__free(c->qbuf);
+        c->qbuf = nb;
+        c->qcap = nc;
+    }
+    km__grpc_prefix((uint8_t *)c->qbuf + c->qlen, false, (uint32_t)n);
+    *body = c->qbuf + c->qlen + KM__GRPC_PREFIX;
+    c->qlen = need;
+    return 0;
+}
+
+int km_grpc_send_flush(km_grpc_call *c, int64_t deadline)
+{
+    if (!c)
+        return -EINVAL;
+    if (!c->qlen)
+        return 0;
+    int rc = send_check(c, 0);
+    if (rc) {
+        c->qlen = 0;
+        return rc;
+    }
+    return out(c, NULL, 0, NULL, 0, streams_out(c), deadline);
+}
+
+void km__grpc_send_queued(km_grpc_call *c)
+{
+    if (c->qlen && !c->serr)
+        out(c, NULL, 0, NULL, 0, true, KM_FOREVER);
+    c->qlen = 0;
 }
 
 int km_grpc_send_pb(km_grpc_call *c, const ProtobufCMessage *m, int64_t deadline)

@@ -98,6 +98,8 @@ struct km_grpc_call {
     km__grpc_mdlist        md;
     char                  *sbuf;            /* packing buffer for large messages */
     size_t                 scap;
+    char                  *qbuf;            /* km_grpc_send_add's framed messages, */
+    size_t                 qlen, qcap;      /* written ahead of the next write */
     char                   lent[KM__GRPC_LENT];
 };
 
@@ -105,6 +107,8 @@ struct km_grpc_call {
 void km__grpc_call_fail(km_grpc_call *c, int code, const char *msg);
 /* Sends the status and the trailers (server.c calls it after the handler). */
 void km__grpc_call_end(km_grpc_call *c);
+/* Writes what km_grpc_send_add queued, unless sending already failed. */
+void km__grpc_send_queued(km_grpc_call *c);
 /* Releases what the call holds. */
 void km__grpc_call_free(km_grpc_call *c);
 

@@ -93,6 +93,8 @@ void km__grpc_call_end(km_grpc_call *c)
     if (c->ended)
         return;
     c->ended = true;
+    /* Messages the handler queued go before the status. */
+    km__grpc_send_queued(c);
     int code = atomic_load_explicit(&c->finished, memory_order_acquire) ? c->code : KM_GRPC_OK;
     if (!c->head_sent)
         trailers_only(c->w, code, c->msg, &c->trailers);
@@ -108,6 +110,7 @@ void km__grpc_call_free(km_grpc_call *c)
     km__free(c->trailers.buf);
     km__free(c->msg);
     km__free(c->sbuf);
+    km__free(c->qbuf);
 }
 
 static void run_handler(void *arg)
