@@ -122,6 +122,11 @@ void km_watch_set_wake(km_watch_set *s);
 /* Takes the first ready watch off the list: the watch and *ud (ud may be
  * NULL), or NULL when none is ready. */
 km_watch *km_watch_set_next(km_watch_set *s, void **ud);
+/* km_watch_set_next, and in the same hold of the hub's lock the watch's
+ * next queued message (*m, the caller releases it) when one is there to
+ * hand out; *m NULL: read the watch with km_watch_try as usual. Half the
+ * locking per message of a fan-out. */
+km_watch *km_watch_set_take(km_watch_set *s, void **ud, km_watch_msg **m);
 /* The revision up to which every watch of s has handed out all its
  * events: the hub's revision unless some watch is behind (with messages
  * still queued or history to read). Never ahead of what the waiter has

@@ -132,12 +132,11 @@ static int request(km__wstream *s, Etcdserverpb__WatchRequest *r)
     }
 }
 
-/* One message (or the compaction) of a ready watch. */
-static int pump(km__wstream *s, km__wentry *e)
+/* One message (or the compaction) of a ready watch; m: already taken. */
+static int pump(km__wstream *s, km__wentry *e, km_watch_msg *m)
 {
-    km_watch_msg *m;
     int64_t crev = 0;
-    int rc = km_watch_try(e->w, &m, &crev);
+    int rc = m ? 0 : km_watch_try(e->w, &m, &crev);
     if (rc == -EAGAIN)
         return 0;
     if (rc == -ENODATA) {
@@ -195,8 +194,9 @@ static int serve(km__wstream *s)
                 return s->rerr;
         }
         void *ud;
-        for (int i = 0; i < BATCH && km_watch_set_next(s->set, &ud); i++)
-            if ((rc = pump(s, ud)) < 0)
+        km_watch_msg *m;
+        for (int i = 0; i < BATCH && km_watch_set_take(s->set, &ud, &m); i++)
+            if ((rc = pump(s, ud, m)) < 0)
                 return rc;
         /* The batch's responses were queued: one write for all of them. */
         if ((rc = km_grpc_send_flush(s->c, KM_FOREVER)) < 0)

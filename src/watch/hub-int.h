@@ -25,6 +25,9 @@ int      km__watch_open(km_hub *h, km_watch_set *set, void *ud, const km_watch_o
 /* Under the hub lock: tells w's consumer to look at w (its channel, or
  * its set's ready list). */
 void     km__watch_ready(km_watch *w);
+/* Under the hub lock: hands out w's first queued message if it is one
+ * to hand out (true and *out), as km_watch_try would. */
+bool     km__watch_take(km_watch *w, km_watch_msg **out);
 /* Under the hub lock: takes w off its set's ready list, if on it. */
 void     km__watch_unready(km_watch *w);
 

@@ -133,6 +133,22 @@ km_watch *km_watch_set_next(km_watch_set *s, void **ud)
     return w;
 }
 
+km_watch *km_watch_set_take(km_watch_set *s, void **ud, km_watch_msg **m)
+{
+    km_hub *h = s->hub;
+    *m = NULL;
+    pthread_mutex_lock(&h->mu);
+    km_watch *w = s->rhead;
+    if (w) {
+        km__watch_unready(w);
+        if (ud)
+            *ud = w->ud;
+        km__watch_take(w, m);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return w;
+}
+
 /* Up to which revision w has handed out every event (hub lock held). */
 static int64_t handed_upto(const km_hub *h, const km_watch *w)
 {

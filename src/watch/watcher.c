@@ -157,6 +157,24 @@ static void handed(km_watch *w)
     }
 }
 
+bool km__watch_take(km_watch *w, km_watch_msg **out)
+{
+    if (!w->len)
+        return false;
+    km_watch_msg *m = km__watch_q_at(w, 0);
+    if (m->last_rev < w->next_rev)
+        return false;       /* stale: next_msg drops it outside the lock */
+    if (w->cap)
+        w->head = (w->head + 1) % w->cap;
+    else
+        w->one = NULL;
+    w->len--;
+    handed(w);
+    w->next_rev = m->last_rev + 1;
+    *out = m;
+    return true;
+}
+
 static int next_msg(km_watch *w, int64_t deadline, bool wait, km_watch_msg **out,
                     int64_t *compact_rev)
 {

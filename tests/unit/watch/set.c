@@ -294,6 +294,57 @@ START_TEST(ready_order) { t_run(ready_order_body, NULL); }
 END_TEST
 START_TEST(set_revision) { t_run(set_revision_body, NULL); }
 END_TEST
+/* km_watch_set_take hands out the message with the watch, in the same
+ * order as km_watch_set_next and km_watch_try; queues of one message
+ * (held in the watch) and of several (a ring) alike. */
+static void take_body(void *arg)
+{
+    st_env e;
+    st_open(&e);
+    km_hub *h;
+    REQUIRE_EQ(km_hub_new(&h, e.s, NULL), 0);
+    km_watch_set *s;
+    REQUIRE_EQ(km_watch_set_new(h, &s), 0);
+    km_watch *w[2];
+    int64_t created, crev;
+    km_watch_opts a = { .key = B("a") }, b = { .key = B("b") };
+    REQUIRE_EQ(km_watch_set_open(s, &a, (void *)1, &w[0], &created), 0);
+    REQUIRE_EQ(km_watch_set_open(s, &b, (void *)2, &w[1], &created), 0);
+    REQUIRE_EQ(st_put(e.s, "a", "1", 0, NULL), 0);     /* 2 */
+    for (int i = 0; i < 3; i++)
+        REQUIRE_EQ(st_put(e.s, "b", "1", 0, NULL), 0); /* 3, 4, 5 */
+    int64_t want[2][3] = { { 2 }, { 3, 4, 5 } };
+    int next[2] = { 0 };
+    km_watch_msg *m;
+    void *ud;
+    REQUIRE_EQ(km_watch_set_wait(s, km_now() + 5000 * MS), 0);
+    for (int i = 0; i < 4; i++) {
+        km_watch *x = km_watch_set_take(s, &ud, &m);
+        intptr_t j = (intptr_t)ud - 1;
+        REQUIRE(x != NULL && j >= 0 && j < 2 && x == w[j]);
+        REQUIRE(m != NULL);
+        REQUIRE_EQ(km_watch_msg_revision(m), want[j][next[j]++]);
+        km_watch_msg_release(m);
+    }
+    REQUIRE_EQ(next[0] + next[1], 4);
+    REQUIRE(km_watch_set_take(s, &ud, &m) == NULL);
+    REQUIRE(m == NULL);
+    /* Emptied, both take one message again without a ring. */
+    REQUIRE_EQ(st_put(e.s, "b", "2", 0, NULL), 0);     /* 6 */
+    REQUIRE_EQ(km_watch_set_wait(s, km_now() + 5000 * MS), 0);
+    REQUIRE(km_watch_set_take(s, &ud, &m) == w[1] && m != NULL);
+    REQUIRE_EQ(km_watch_msg_revision(m), 6);
+    km_watch_msg_release(m);
+    for (int i = 0; i < 2; i++) {
+        REQUIRE_EQ(km_watch_try(w[i], &m, &crev), -EAGAIN);
+        km_watch_free(w[i]);
+    }
+    km_watch_set_free(s);
+    km_hub_free(h);
+    st_close(&e);
+}
+
+START_TEST(take_with_msg) { t_run(take_body, NULL); }
 START_TEST(behind) { t_run(behind_body, NULL); }
 END_TEST
 START_TEST(wakeups) { t_run(wakeups_body, NULL); }
@@ -311,6 +362,7 @@ static Suite *suite(void)
     tcase_add_test(tc, behind);
     tcase_add_test(tc, wakeups);
     tcase_add_test(tc, many);
+    tcase_add_test(tc, take_with_msg);
     suite_add_tcase(s, tc);
     return s;
 }
