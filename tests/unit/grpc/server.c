@@ -273,7 +273,10 @@ static int raw(rig *x, const char *method, const char *path, const char *ctype,
         h[k++] = extra[i];
     km_http2_stream *st;
     ck_assert_int_eq(km_http2_stream_open(c, h, k, false, soon(), &st), 0);
-    ck_assert_int_eq(km_http2_stream_write(st, body, n, true, soon()), 0);
+    /* An error answer may come before the body is read (the stream then
+     * ends under the write, which is HTTP/2's way): the answer counts. */
+    int wrc = km_http2_stream_write(st, body, n, true, soon());
+    ck_assert_msg(wrc == 0 || wrc == -EPIPE, "write: %s", km_strerror(wrc));
     int status;
     ck_assert_int_eq(km_http2_stream_response(st, soon(), &status), 0);
     char buf[256];
