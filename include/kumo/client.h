@@ -26,7 +26,8 @@ typedef struct km_client km_client;
 typedef enum {
     KM_CLIENT_AUTO = 0,     /* gRPC; the JSON gateway from the first answer
                                saying the server does not speak gRPC (not
-                               HTTP/2, or etcd's services unimplemented) on */
+                               HTTP/2, or status UNIMPLEMENTED for etcd's
+                               services) on */
     KM_CLIENT_GRPC,         /* etcd's gRPC API only */
     KM_CLIENT_JSON,         /* etcd's JSON gateway (/v3/...) only */
 } km_client_transport;

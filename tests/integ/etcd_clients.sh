@@ -16,8 +16,8 @@
 # Environment: ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default
 # 24500-24599); TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run;
 # ETCD names the etcd binary; ETCD_CLIENTS_AUTH=1 adds the Go driver's
-# checks of users, roles and authentication on (kumo serve keeps no users
-# and answers those calls as unimplemented).
+# checks of users, roles and authentication on (kumo serve keeps no users:
+# it answers those calls with status UNIMPLEMENTED and says why).
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -186,6 +186,24 @@ static void wait_forever(void *arg)
     x->rc = km_watch_set_wait(x->s, KM_FOREVER);
 }
 
+/* Starts a goroutine waiting on x's set for ever, lets it park, runs end
+ * (which must end the wait) and returns what the wait returned. */
+static int wait_ended_by(waiter *x, void (*end)(km_group *g, void *ud), void *ud)
+{
+    km_group *g;
+    x->rc = 1;
+    REQUIRE_EQ(km_group_new(&g, NULL, KM_FOREVER), 0);
+    REQUIRE_EQ(km_group_go(g, wait_forever, x), 0);
+    km_sleep(20 * MS);
+    end(g, ud);
+    REQUIRE_EQ(km_group_wait(g, KM_FOREVER), 0);
+    km_group_free(g);
+    return x->rc;
+}
+
+static void end_cancel(km_group *g, void *ud) { km_group_cancel(g); }
+static void end_shutdown(km_group *g, void *ud) { km_hub_shutdown(ud); }
+
 /* km_watch_set_wake, a cancelled group and a hub shutting down all end a
  * wait. */
 static void wakeups_body(void *arg)
@@ -201,27 +219,13 @@ static void wakeups_body(void *arg)
     REQUIRE(km_watch_set_next(s, NULL) == NULL);
 
     waiter x = { s, 1 };
-    km_group *g;
-    REQUIRE_EQ(km_group_new(&g, NULL, KM_FOREVER), 0);
-    REQUIRE_EQ(km_group_go(g, wait_forever, &x), 0);
-    km_sleep(20 * MS);
-    km_group_cancel(g);
-    REQUIRE_EQ(km_group_wait(g, KM_FOREVER), 0);
-    km_group_free(g);
-    REQUIRE_EQ(x.rc, -ECANCELED);
+    REQUIRE_EQ(wait_ended_by(&x, end_cancel, NULL), -ECANCELED);
 
     km_watch *w;
     int64_t created;
     km_watch_opts o = { .key = B("k") };
     REQUIRE_EQ(km_watch_set_open(s, &o, NULL, &w, &created), 0);
-    x.rc = 1;
-    REQUIRE_EQ(km_group_new(&g, NULL, KM_FOREVER), 0);
-    REQUIRE_EQ(km_group_go(g, wait_forever, &x), 0);
-    km_sleep(20 * MS);
-    km_hub_shutdown(h);
-    REQUIRE_EQ(km_group_wait(g, KM_FOREVER), 0);
-    km_group_free(g);
-    REQUIRE_EQ(x.rc, -ESHUTDOWN);
+    REQUIRE_EQ(wait_ended_by(&x, end_shutdown, h), -ESHUTDOWN);
     km_watch_msg *m;
     int64_t crev;
     REQUIRE_EQ(km_watch_try(w, &m, &crev), -ESHUTDOWN);
