@@ -38,6 +38,10 @@ int     km_http_header_at(const km_http_req *r, size_t i, km_str *name, km_str *
  * and "*rest" segments): a label with a bounded set of values for logs and
  * metrics. p NULL before routing or when no route matched. */
 km_str  km_http_route_pattern(const km_http_req *r);
+/* Names the route for a handler that dispatches by itself (the gRPC server
+ * names the method called): pattern must stay valid while the server runs
+ * and its values must be a bounded set. */
+void    km_http_set_route(km_http_req *r, const char *pattern);
 /* When the request began, in km_now() time: when the read that brought
  * its first byte returned (for pipelined requests, one read brings several).
  * Timing a request from here costs no clock read of its own. */

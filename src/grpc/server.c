@@ -185,6 +185,7 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
         unknown(w, s, path);
         return;
     }
+    km_http_set_route(r, m->path);     /* the metrics' and logs' label */
     int64_t deadline = KM_FOREVER;
     if (f.timeout.p) {
         int64_t ns;

@@ -42,6 +42,12 @@ km_str km_http_route_pattern(const km_http_req *r)
     return (km_str){ r->route, r->route ? r->route_len : 0 };
 }
 
+void km_http_set_route(km_http_req *r, const char *pattern)
+{
+    r->route = pattern;
+    r->route_len = pattern ? strlen(pattern) : 0;
+}
+
 int64_t km_http_req_start(km_http_req *r)
 {
     if (!r->start)

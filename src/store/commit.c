@@ -101,11 +101,13 @@ static void batch_fn(void *arg)
         mdb_txn_abort(parent);
         return;
     }
-    int64_t t0 = km_now();
+    int64_t t0 = km_now(), txn = (int64_t)mdb_txn_id(parent);
     rc = km__mdb_err(mdb_txn_commit(parent));
     int64_t t1 = km_now();
-    if (!rc)
+    if (!rc) {
+        km__stamp(s, txn, rev, compact);   /* readers may see this commit now */
         rc = sync_commit(s);
+    }
     atomic_fetch_add(&s->commits, 1);
     int64_t t2 = km_now();
     if (s->on_commit && !rc)

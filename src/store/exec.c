@@ -305,9 +305,7 @@ int km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res)
     if ((rc = km__rtxn_get(s, &t)))
         return rc;
     km__xc x = { .s = s, .txn = t, .a = res->arena };
-    rc = km__meta_get(s, t, "rev", &x.rev);
-    if (!rc)
-        rc = km__meta_get(s, t, "compact", &x.compact);
+    rc = km__snap_revs(s, t, &x.rev, &x.compact);
     if (!rc)
         rc = km__txn_exec(&x, req, &res->txn);
     res->revision = x.rev;

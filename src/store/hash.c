@@ -70,9 +70,7 @@ static void hash_fn(void *arg)
     MDB_txn *t;
     if ((a->rc = km__rtxn_get(s, &t)))
         return;
-    int rc = km__meta_get(s, t, "rev", &a->revision);
-    if (!rc)
-        rc = km__meta_get(s, t, "compact", &a->compact);
+    int rc = km__snap_revs(s, t, &a->revision, &a->compact);
     if (!rc && a->rev < 0) {
         struct { MDB_dbi dbi; const char *name; } tabs[] = {
             { s->meta, "meta" }, { s->cur, "cur" }, { s->rev, "rev" }, { s->hist, "hist" },

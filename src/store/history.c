@@ -159,9 +159,7 @@ int km_store_history(km_store *s, int64_t from, int64_t to, km_bytes key, km_byt
     if (rc)
         return rc;
     km__xc x = { .s = s, .txn = t, .a = res->arena };
-    rc = km__meta_get(s, t, "rev", &x.rev);
-    if (!rc)
-        rc = km__meta_get(s, t, "compact", &x.compact);
+    rc = km__snap_revs(s, t, &x.rev, &x.compact);
     if (!rc) {
         res->revision = x.rev;
         if (to <= 0 || to > x.rev)

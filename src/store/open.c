@@ -30,6 +30,36 @@ int km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v)
     return 0;
 }
 
+void km__stamp(km_store *s, int64_t txn, int64_t rev, int64_t compact)
+{
+    unsigned long q = atomic_load_explicit(&s->stamp_seq, memory_order_relaxed);
+    atomic_store_explicit(&s->stamp_seq, q + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s->stamp_txn, txn, memory_order_relaxed);
+    atomic_store_explicit(&s->stamp_rev, rev, memory_order_relaxed);
+    atomic_store_explicit(&s->stamp_compact, compact, memory_order_relaxed);
+    atomic_store_explicit(&s->stamp_seq, q + 2, memory_order_release);
+}
+
+int km__snap_revs(km_store *s, MDB_txn *t, int64_t *rev, int64_t *compact)
+{
+    unsigned long q = atomic_load_explicit(&s->stamp_seq, memory_order_acquire);
+    if (!(q & 1)) {
+        int64_t txn = atomic_load_explicit(&s->stamp_txn, memory_order_relaxed);
+        int64_t r = atomic_load_explicit(&s->stamp_rev, memory_order_relaxed);
+        int64_t c = atomic_load_explicit(&s->stamp_compact, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->stamp_seq, memory_order_relaxed) == q &&
+            txn == (int64_t)mdb_txn_id(t)) {
+            *rev = r;
+            *compact = c;
+            return 0;
+        }
+    }
+    int rc = km__meta_get(s, t, "rev", rev);
+    return rc ? rc : km__meta_get(s, t, "compact", compact);
+}
+
 int km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v)
 {
     uint8_t b[8];
@@ -228,6 +258,7 @@ int km_store_open(km_store **out, const km_store_config *cfg)
     pthread_mutex_init(&s->llock, NULL);
     pthread_mutex_init(&s->flock, NULL);
     s->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
+    atomic_store(&s->stamp_txn, -1);     /* no commit recorded yet */
     s->on_commit = cfg->on_commit;
     s->on_commit_ud = cfg->on_commit_ud;
     size_t pl = strlen(cfg->dir) + 16;

@@ -66,6 +66,11 @@ struct km_store {
     char    *path;                 /* data file, for its size */
 
     atomic_llong revision, compact;
+    /* The revisions at the last commit's LMDB txn id, so that a read of
+     * that snapshot need not look them up: a seqlock whose one writer is
+     * the committer. */
+    atomic_ulong stamp_seq;
+    atomic_llong stamp_txn, stamp_rev, stamp_compact;
     atomic_llong commits, writes;
     atomic_int   failed;           /* a sync's error: no more writes */
     km_store_commit_fn *on_commit;
@@ -119,6 +124,10 @@ int  km__rtxn_get(km_store *s, MDB_txn **out);
 void km__rtxn_put(km_store *s, MDB_txn *t);
 int  km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v);
 int  km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v);
+/* The revision and compact revision of t's snapshot. */
+int  km__snap_revs(km_store *s, MDB_txn *t, int64_t *rev, int64_t *compact);
+/* Records the revisions of the commit whose LMDB txn id is txn. */
+void km__stamp(km_store *s, int64_t txn, int64_t rev, int64_t compact);
 
 /* ---- executing requests (exec.c, range.c, write.c) ---- */
 typedef struct {

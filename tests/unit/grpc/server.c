@@ -73,7 +73,18 @@ typedef struct {
     char            addr[32];
     /* what handlers saw, for the test to check */
     km_chan        *seen;           /* ints: the blocking call's result */
+    _Atomic(const char *) route;    /* the last request's route label */
+    km_http_mw      mw;
 } rig;
+
+/* Records the route a request took, as the metrics and log middleware see it. */
+static void route_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *next)
+{
+    rig *x = ud;
+    km_http_next_call(next, r, w);
+    km_str p = km_http_route_pattern(r);
+    atomic_store(&x->route, p.p ? p.p : "none");   /* a label outlives the request */
+}
 
 static void note(rig *x, int v) { km_chan_send_dl(x->seen, &v, soon()); }
 
@@ -192,7 +203,9 @@ static void start(rig *x, km_grpc_server_config *cfg, bool fallback)
     ck_assert_int_eq(km_grpc_register_service(x->gs, &kumo__test__echo__descriptor, pb, 1, x), 0);
     if (fallback)
         km_grpc_server_fallback(x->gs, other, NULL);
-    km_http_config hc = { .addr = "127.0.0.1:0", .handler = km_grpc_serve_http, .ud = x->gs };
+    x->mw = (km_http_mw){ route_mw, x };
+    km_http_config hc = { .addr = "127.0.0.1:0", .handler = km_grpc_serve_http, .ud = x->gs,
+                          .middleware = &x->mw, .nmiddleware = 1 };
     ck_assert_int_eq(km_http_serve(&x->hs, &hc), 0);
     snprintf(x->addr, sizeof x->addr, "127.0.0.1:%d", km_http_server_port(x->hs));
     km_grpc_channel_config cc = { .target = x->addr, .max_recv_msg = 64 << 20 };
@@ -356,6 +369,10 @@ static void errors_body(void *arg)
     ck_assert_int_eq(s.code, KM_GRPC_UNIMPLEMENTED);
     ck_assert(str_eq(s.message, "unknown method Nope for service t.S"));
     km_grpc_stream_free(st);
+    ck_assert_str_eq(atomic_load(&x.route), "none");          /* no method: no route label */
+    ck_assert_int_eq(km_grpc_unary(x.ch, "/t.S/Unary", NULL, 0, "hi", 2, soon(), &st, &rep), 0);
+    km_grpc_stream_free(st);
+    ck_assert_str_eq(atomic_load(&x.route), "/t.S/Unary");  /* the method names the route */
     ck_assert_int_eq(km_grpc_unary(x.ch, "/t.X/Echo", NULL, 0, "", 0, soon(), &st, &rep), -EREMOTEIO);
     s = km_grpc_stream_status(st);
     ck_assert(str_eq(s.message, "unknown service t.X"));
