@@ -25,7 +25,9 @@ int    km__client_kv_decode(json_t *kv, km_client_kv *dst, km__kvmem *m);
 /* Decodes an array of kvs into r (kvs and priv_ one block). */
 int    km__client_decode_kvs(json_t *arr, km_client_range *r);
 /* A span as the request's key and range_end members. */
-void   km__json_span(json_t *o, const km__span *s);
+/* Sets the span's key and range_end members of o: false when out of
+ * memory (a request missing a member must never be sent). */
+bool   km__json_span(json_t *o, const km__span *s);
 
 /* The JSON transport's operations (the table's entries). */
 int  km__json_range(km_client *c, const km__span *s, int64_t rev, int64_t limit,

@@ -69,11 +69,16 @@ int km__client_decode_kvs(json_t *arr, km_client_range *r)
     return 0;
 }
 
-void km__json_span(json_t *o, const km__span *s)
+/* Each member set below is checked: a request that lost one to a failed
+ * allocation (a range_end, a compare's target) would ask for something
+ * else, so it is refused instead (json_object_set_new takes the value and
+ * fails on a NULL one). */
+bool km__json_span(json_t *o, const km__span *s)
 {
-    json_object_set_new(o, "key", km__etcd_json_b64(s->key, s->key_len));
+    bool ok = !json_object_set_new(o, "key", km__etcd_json_b64(s->key, s->key_len));
     if (s->end)
-        json_object_set_new(o, "range_end", km__etcd_json_b64(s->end, s->end_len));
+        ok &= !json_object_set_new(o, "range_end", km__etcd_json_b64(s->end, s->end_len));
+    return ok;
 }
 
 static int64_t header_rev(json_t *resp)
@@ -85,13 +90,15 @@ int km__json_range(km_client *c, const km__span *s, int64_t rev, int64_t limit,
                    int64_t deadline, km_client_range *out)
 {
     json_t *req = json_object();
-    if (!req)
-        return -ENOMEM;
-    km__json_span(req, s);
+    bool ok = req && km__json_span(req, s);
     if (rev > 0)
-        json_object_set_new(req, "revision", json_integer(rev));
+        ok &= !json_object_set_new(req, "revision", json_integer(rev));
     if (limit > 0)
-        json_object_set_new(req, "limit", json_integer(limit));
+        ok &= !json_object_set_new(req, "limit", json_integer(limit));
+    if (!ok) {
+        json_decref(req);
+        return -ENOMEM;
+    }
     json_t *resp;
     int rc = km__client_call(c, "/v3/kv/range", req, deadline, &resp);
     if (rc)
@@ -108,12 +115,14 @@ int km__json_put(km_client *c, const void *key, size_t key_len, const void *valu
                  size_t value_len, int64_t lease, int64_t deadline, int64_t *rev)
 {
     json_t *req = json_object();
-    if (!req)
-        return -ENOMEM;
-    json_object_set_new(req, "key", km__etcd_json_b64(key, key_len));
-    json_object_set_new(req, "value", km__etcd_json_b64(value, value_len));
+    bool ok = !json_object_set_new(req, "key", km__etcd_json_b64(key, key_len));
+    ok &= !json_object_set_new(req, "value", km__etcd_json_b64(value, value_len));
     if (lease)
-        json_object_set_new(req, "lease", json_integer(lease));
+        ok &= !json_object_set_new(req, "lease", json_integer(lease));
+    if (!ok) {
+        json_decref(req);
+        return -ENOMEM;
+    }
     json_t *resp;
     int rc = km__client_call(c, "/v3/kv/put", req, deadline, &resp);
     if (rc)
@@ -128,9 +137,10 @@ int km__json_del(km_client *c, const km__span *s, int64_t deadline, int64_t *del
                  int64_t *rev)
 {
     json_t *req = json_object();
-    if (!req)
+    if (!req || !km__json_span(req, s)) {
+        json_decref(req);
         return -ENOMEM;
-    km__json_span(req, s);
+    }
     json_t *resp;
     int rc = km__client_call(c, "/v3/kv/deleterange", req, deadline, &resp);
     if (rc)
@@ -156,17 +166,22 @@ static json_t *txn_ops(const km_client_op *ops, size_t n)
             json_decref(a);
             return NULL;
         }
+        bool ok;
         if (ops[i].type == KM_CLIENT_OP_PUT) {
-            json_object_set_new(o, "key", km__etcd_json_b64(ops[i].key, strlen(ops[i].key)));
-            json_object_set_new(o, "value", km__etcd_json_b64(ops[i].value ? ops[i].value : "",
-                                                           ops[i].value_len));
-            json_object_set_new(w, "request_put", o);
+            ok = !json_object_set_new(o, "key", km__etcd_json_b64(ops[i].key, strlen(ops[i].key)));
+            ok &= !json_object_set_new(o, "value",
+                                       km__etcd_json_b64(ops[i].value ? ops[i].value : "",
+                                                         ops[i].value_len));
+            ok &= !json_object_set_new(w, "request_put", o);
         } else {
-            km__json_span(o, &s);
+            ok = km__json_span(o, &s);
             km__client_span_free(&s);
-            json_object_set_new(w, "request_delete_range", o);
+            ok &= !json_object_set_new(w, "request_delete_range", o);
         }
-        json_array_append_new(a, w);
+        if (json_array_append_new(a, w) || !ok) {
+            json_decref(a);
+            return NULL;
+        }
     }
     return a;
 }
@@ -180,27 +195,32 @@ int km__json_txn(km_client *c, const km_client_cmp *cmp, size_t ncmp,
     static const char *const targets[] = { "VERSION", "CREATE", "MOD", "VALUE" };
     static const char *const fields[] = { "version", "create_revision", "mod_revision", "value" };
     json_t *req = json_object(), *cs = json_array();
+    bool ok = true;
     for (size_t i = 0; cs && i < ncmp; i++) {
         json_t *o = json_object();
-        json_object_set_new(o, "key", km__etcd_json_b64(cmp[i].key, strlen(cmp[i].key)));
-        json_object_set_new(o, "result", json_string(results[cmp[i].op]));
-        json_object_set_new(o, "target", json_string(targets[cmp[i].target]));
+        ok &= !json_object_set_new(o, "key", km__etcd_json_b64(cmp[i].key, strlen(cmp[i].key)));
+        ok &= !json_object_set_new(o, "result", json_string(results[cmp[i].op]));
+        ok &= !json_object_set_new(o, "target", json_string(targets[cmp[i].target]));
         const char *v = cmp[i].value ? cmp[i].value : "";
-        json_object_set_new(o, fields[cmp[i].target], cmp[i].target == KM_CLIENT_TGT_VALUE ?
-                            km__etcd_json_b64(v, strlen(v)) : json_integer(cmp[i].num));
-        json_array_append_new(cs, o);
+        ok &= !json_object_set_new(o, fields[cmp[i].target], cmp[i].target == KM_CLIENT_TGT_VALUE ?
+                                   km__etcd_json_b64(v, strlen(v)) : json_integer(cmp[i].num));
+        ok &= !json_array_append_new(cs, o);
     }
     json_t *t = txn_ops(then_ops, nthen), *e = txn_ops(else_ops, nelse);
-    if (!req || !cs || !t || !e) {
+    if (!ok || !req || !cs || !t || !e) {
         json_decref(req);
         json_decref(cs);
         json_decref(t);
         json_decref(e);
         return -ENOMEM;
     }
-    json_object_set_new(req, "compare", cs);
-    json_object_set_new(req, "success", t);
-    json_object_set_new(req, "failure", e);
+    ok = !json_object_set_new(req, "compare", cs);
+    ok &= !json_object_set_new(req, "success", t);
+    ok &= !json_object_set_new(req, "failure", e);
+    if (!ok) {
+        json_decref(req);
+        return -ENOMEM;
+    }
     json_t *resp;
     int rc = km__client_call(c, "/v3/kv/txn", req, deadline, &resp);
     if (rc)

@@ -16,15 +16,18 @@ int km__json_watch_open(km_client *c, size_t ep, const km__watch_req *q, int64_t
 {
     *out = NULL;
     json_t *cr = json_object();
-    if (cr) {
-        km__json_span(cr, &q->span);
-        if (q->prev_kv)
-            json_object_set_new(cr, "prev_kv", json_true());
-        /* Progress notifications keep an idle stream talking, so silence
-         * means a dead connection. */
-        json_object_set_new(cr, "progress_notify", json_true());
-        if (start_rev)
-            json_object_set_new(cr, "start_revision", json_integer(start_rev));
+    /* every member checked: a watch missing one would watch something else */
+    bool ok = cr && km__json_span(cr, &q->span);
+    if (q->prev_kv)
+        ok &= !json_object_set_new(cr, "prev_kv", json_true());
+    /* Progress notifications keep an idle stream talking, so silence
+     * means a dead connection. */
+    ok &= !json_object_set_new(cr, "progress_notify", json_true());
+    if (start_rev)
+        ok &= !json_object_set_new(cr, "start_revision", json_integer(start_rev));
+    if (!ok) {
+        json_decref(cr);
+        cr = NULL;
     }
     json_t *req = cr ? json_pack("{s:o}", "create_request", cr) : NULL;
     char *js = req ? json_dumps(req, JSON_COMPACT) : NULL;
