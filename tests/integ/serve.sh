@@ -32,14 +32,14 @@ if [ "$(id -u)" -eq 0 ]; then
     fi
     kill $cpid; wait $cpid 2>/dev/null
 else
-    echo "skip chroot test: needs root"
+    skip "the chroot test needs root"
 fi
 
 # ---- the native API ----
 port=$(free_port); E="http://127.0.0.1:$port"
 "$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" 2> "$tmp/serve.log" &
 spid=$!; pids="$pids $spid"
-wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; echo "$pass passed, $fail failed"; exit 1; }
+wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; summary; exit 1; }
 check "/healthz" "$(curl -s $E/healthz)" "ok"
 check "/health as etcd answers it" "$(curl -s $E/health)" "{\"health\":\"true\"}"
 check "/version as etcd answers it" "$(curl -s $E/version)" "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}"
@@ -125,5 +125,5 @@ kill $spid; wait $spid 2>/dev/null
 "$kumo" serve --bogus > /dev/null 2>&1; check "unknown flag exits 2" "$?" "2"
 "$kumo" serve --listen 127.0.0.1:$port --data-dir /proc/nope > /dev/null 2>&1; check "unusable data dir exits 1" "$?" "1"
 
-echo "$pass passed, $fail failed"
+summary
 [ $fail -eq 0 ]
