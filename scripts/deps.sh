@@ -10,6 +10,8 @@ PKGS="$PKGS libnghttp2-dev nghttp2-client nghttp2-server"
 PKGS="$PKGS protobuf-compiler protobuf-c-compiler libprotobuf-c-dev golang-goprotobuf-dev golang-google-grpc-dev python3-grpcio python3-protobuf"
 # etcd's own clients against kumo serve: Go's clientv3 (GOPATH mode) and python-etcd3.
 PKGS="$PKGS golang-etcd-server-dev python3-etcd3"
+# disk_full.sh mounts a small tmpfs.
+PKGS="$PKGS mount"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -103,7 +103,8 @@ int     km_http_body_wake_on_drain(km_http_req *r);
 typedef struct km_http_resp km_http_resp;
 
 /* Adds a response header (copied). Before the status line is sent only.
- * 0; -EINVAL for names or values with CR, LF or NUL; -ENOSPC when the
+ * "Connection: close" is kept by the protocol: HTTP/1.1 closes the
+ * connection after the response (HTTP/2 has no such field). 0; -EINVAL for names or values with CR, LF or NUL; -ENOSPC when the
  * response's header lines would pass 64 KiB; -EALREADY once the head was
  * sent; -ENOMEM. */
 int km_http_set_header(km_http_resp *w, const char *name, const char *value);

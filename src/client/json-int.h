@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include "client/client-int.h"
 #include "etcd/wire.h"
+#include "http/parse.h"
 
 /* Maps an error answer (HTTP status, etcd JSON error body) to -errno. */
 int km__client_err(int status, json_t *body);
@@ -52,26 +53,43 @@ void km__json_watch_close(km__wstream *s);
 
 /* ---- streaming responses (watch) ---- */
 
+/* A response's head at most (431 on the server side), its headers at most,
+ * and its undelivered body at most by default: an error answer whole, or
+ * a streamed line and the chunk that carries it. */
+#define KM__STREAM_MAX_HEAD  16384
+#define KM__STREAM_MAX_HDRS  100
+#define KM__STREAM_MAX_BODY  (256u << 20)
+
 typedef struct {
-    int     fd;
-    int     status;
-    bool    chunked, eof;
-    int     cstate;         /* chunked decoder state */
-    int64_t cleft;          /* bytes left in the current chunk */
-    char   *rbuf;
-    size_t  rr, rw;         /* unread rbuf[rr..rw) */
-    char   *body;           /* decoded body bytes not yet handed out */
-    size_t  boff, bn, bcap;
+    int         fd;             /* -1: the response is mem[0, memn) */
+    int         status;
+    bool        chunked, eof;
+    int         err;            /* the body's framing failed: after its lines */
+    km__chunked dec;            /* the server's chunked decoder */
+    int64_t     left;           /* Content-Length bytes still to come; -1 none */
+    size_t      max_body;       /* 0: KM__STREAM_MAX_BODY */
+    const char *mem;
+    size_t      memn;
+    char       *rbuf;
+    size_t      rr, rw;         /* unread rbuf[rr..rw) */
+    char       *body;           /* decoded body bytes not yet handed out */
+    size_t      boff, bn, bcap;
 } km__stream;
 
-/* Dials ep, POSTs json to path and reads the response head (until deadline).
- * 0 with s->status; a non-200 answer is read whole into the body and
- * mapped with km__client_err. s must be zeroed; close it in every case. */
+/* Dials ep, POSTs json to path and reads the response (km__stream_begin).
+ * s must be zeroed (max_body may be set); close it in every case. */
 int  km__stream_open(km__stream *s, const char *ep, const char *path, const char *json,
                      int64_t deadline);
+/* Reads the response head from s->fd (or, with fd -1, from mem): 0 with
+ * s->status 200; a non-200 answer is read whole into the body and mapped
+ * with km__client_err. -EBADMSG for a malformed head, framing or a body
+ * cut short, -EMSGSIZE for a head, header count or body over the limits,
+ * -ETIMEDOUT, -ECONNRESET, -errno. */
+int  km__stream_begin(km__stream *s, int64_t deadline);
 /* The next newline-terminated line of the body (NUL-terminated in place,
  * without the newline; valid until the next call). -ETIMEDOUT keeps the
- * partial state; -ECONNRESET at the end of the body; -EBADMSG; -errno. */
+ * partial state; -ECONNRESET at the end of the body; -EBADMSG (bad chunk
+ * framing), -EMSGSIZE (a line or chunk over max_body); -errno. */
 int  km__stream_line(km__stream *s, int64_t deadline, char **line, size_t *n);
 void km__stream_close(km__stream *s);
 

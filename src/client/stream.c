@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* A streamed HTTP response read incrementally: head, then the chunked (or
- * close-delimited) body handed out line by line, resumable after a timeout. */
+/* A streamed HTTP response read incrementally: the head and the chunked
+ * body with the server's own parser and decoder (http/parse.h), the body
+ * handed out line by line, resumable after a timeout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <kumo/net.h>
 #include "client/json-int.h"
 #include "rt/rt-int.h"
 
-#define RBUF 16384
+#define RBUF KM__STREAM_MAX_HEAD
 
-enum { C_SIZE, C_DATA, C_CRLF, C_DONE };
+static size_t max_body(const km__stream *s)
+{
+    return s->max_body ? s->max_body : KM__STREAM_MAX_BODY;
+}
 
 /* Reads more bytes into rbuf. 0, -ECONNRESET at end of stream, -errno. */
 static int fill(km__stream *s, int64_t deadline)
@@ -24,8 +27,16 @@ static int fill(km__stream *s, int64_t deadline)
         s->rr = 0;
     }
     if (s->rw == RBUF)
-        return -EBADMSG;            /* a head or size line that long */
-    ssize_t n = km_read(s->fd, s->rbuf + s->rw, RBUF - s->rw, deadline);
+        return -EMSGSIZE;           /* cannot happen: the head is bounded first */
+    ssize_t n;
+    if (s->fd >= 0) {
+        n = km_read(s->fd, s->rbuf + s->rw, RBUF - s->rw, deadline);
+    } else {
+        n = (ssize_t)(s->memn < RBUF - s->rw ? s->memn : RBUF - s->rw);
+        memcpy(s->rbuf + s->rw, s->mem, (size_t)n);
+        s->mem += n;
+        s->memn -= (size_t)n;
+    }
     if (n < 0)
         return (int)n;
     if (n == 0)
@@ -34,35 +45,13 @@ static int fill(km__stream *s, int64_t deadline)
     return 0;
 }
 
-/* A CRLF line from rbuf, NUL-terminated in place; 1 if none complete yet. */
-static int take_line(km__stream *s, char **out)
-{
-    char *nl = memchr(s->rbuf + s->rr, '\n', s->rw - s->rr);
-    if (!nl)
-        return 1;
-    char *l = s->rbuf + s->rr;
-    size_t n = (size_t)(nl - l);
-    s->rr += n + 1;
-    if (n && l[n - 1] == '\r')
-        n--;
-    l[n] = 0;
-    *out = l;
-    return 0;
-}
-
-static int head_line(km__stream *s, char **out, int64_t deadline)
-{
-    int rc;
-    while ((rc = take_line(s, out)) == 1)
-        if ((rc = fill(s, deadline)))
-            return rc;
-    return rc;
-}
-
+/* Appends n decoded bytes to the undelivered body, at most max_body. */
 static int body_add(km__stream *s, const char *p, size_t n)
 {
     if (s->boff && s->boff == s->bn)
         s->boff = s->bn = 0;
+    if (s->bn - s->boff + n > max_body(s))
+        return -EMSGSIZE;
     if (s->bn + n + 1 > s->bcap) {
         if (s->boff) {              /* reuse the space lines were taken from */
             memmove(s->body, s->body + s->boff, s->bn - s->boff);
@@ -88,59 +77,40 @@ static int body_add(km__stream *s, const char *p, size_t n)
     return 0;
 }
 
-/* Decodes what rbuf holds into body. 0, 1 (needs more input), -errno. */
+/* Decodes what rbuf holds into body. 0 after progress, at the body's end
+ * (s->eof) or at an error in it (s->err: -EBADMSG, -EMSGSIZE, -ENOMEM,
+ * the lines before it still handed out), 1 when more input is needed. */
 static int decode(km__stream *s)
 {
+    if (s->eof || s->err)
+        return 0;
+    size_t start = s->rr;
     if (!s->chunked) {
-        int rc = body_add(s, s->rbuf + s->rr, s->rw - s->rr);
-        s->rr = s->rw;
-        return rc ? rc : 1;
+        size_t take = s->rw - s->rr;
+        if (s->left >= 0 && (int64_t)take > s->left)
+            take = (size_t)s->left;
+        if ((s->err = body_add(s, s->rbuf + s->rr, take)))
+            return 0;
+        s->rr += take;
+        if (s->left >= 0 && (s->left -= (int64_t)take) == 0)
+            s->eof = true;
+        return take || s->eof ? 0 : 1;
     }
-    for (;;) {
-        char *l;
-        switch (s->cstate) {
-        case C_SIZE: {
-            if (take_line(s, &l))
-                return 1;
-            char *end;
-            long long n = strtoll(l, &end, 16);
-            if (end == l || n < 0)
-                return -EBADMSG;
-            if (n == 0) {
-                s->cstate = C_DONE;
-                return -ECONNRESET;     /* the server ended the stream */
-            }
-            s->cleft = n;
-            s->cstate = C_DATA;
-            break;
-        }
-        case C_DATA: {
-            size_t take = s->rw - s->rr;
-            if (take == 0)
-                return 1;
-            if ((int64_t)take > s->cleft)
-                take = (size_t)s->cleft;
-            int rc = body_add(s, s->rbuf + s->rr, take);
-            if (rc)
-                return rc;
-            s->rr += take;
-            s->cleft -= (int64_t)take;
-            if (s->cleft == 0)
-                s->cstate = C_CRLF;
-            break;
-        }
-        case C_CRLF:
-            if (take_line(s, &l))
-                return 1;
-            s->cstate = C_SIZE;
-            /* A line of body text may be complete now. */
-            if (memchr(s->body + s->boff, '\n', s->bn - s->boff))
-                return 0;
-            break;
-        default:
-            return -ECONNRESET;
-        }
-    }
+    /* The decoder moves chunk data down over the framing in rbuf; what it
+     * decoded, rbuf[start, wpos), goes to the body, and all it read is
+     * consumed. The room left under max_body bounds a chunk's size. */
+    km__chunked *d = &s->dec;
+    d->rpos = d->wpos = start;
+    size_t room = max_body(s) - (s->bn - s->boff);
+    int rc = km__chunked_decode(d, s->rbuf, s->rw, start + room);
+    if ((s->err = body_add(s, s->rbuf + start, d->wpos - start)))
+        return 0;
+    s->rr = d->rpos;
+    if (rc < 0)
+        s->err = rc == -413 ? -EMSGSIZE : -EBADMSG;
+    else if (rc == 1)
+        s->eof = true;
+    return d->wpos > start || s->eof || s->err ? 0 : 1;
 }
 
 int km__stream_line(km__stream *s, int64_t deadline, char **line, size_t *n)
@@ -154,29 +124,91 @@ int km__stream_line(km__stream *s, int64_t deadline, char **line, size_t *n)
             s->boff += *n + 1;
             return 0;
         }
+        if (s->err)
+            return s->err;
         if (s->eof)
             return -ECONNRESET;
         int rc = decode(s);
-        if (rc < 0) {
-            if (rc == -ECONNRESET)
-                s->eof = true;
-            return rc;
-        }
         if (rc == 1 && (rc = fill(s, deadline))) {
             if (rc == -ECONNRESET)
-                s->eof = true;
+                s->eof = true;      /* the server ended the stream */
             return rc;
         }
     }
+}
+
+/* Reads the head (skipping 1xx ones) with the server's limits. */
+static int read_head(km__stream *s, int64_t deadline)
+{
+    km__hdr *hdrs = km__malloc(KM__STREAM_MAX_HDRS * sizeof *hdrs);
+    if (!hdrs)
+        return -ENOMEM;
+    km__resp_head h;
+    size_t scanned = 0;
+    int rc;
+    for (;;) {
+        int hl = km__http_parse_resp_head(s->rbuf + s->rr, s->rw - s->rr, &scanned, &h, hdrs,
+                                          KM__STREAM_MAX_HDRS, KM__STREAM_MAX_HEAD);
+        if (hl < 0) {
+            rc = hl == -431 ? -EMSGSIZE : -EBADMSG;
+            break;
+        }
+        if (hl == 0) {
+            if ((rc = fill(s, deadline)))
+                break;
+            continue;
+        }
+        s->rr += (size_t)hl;
+        if (h.status < 200) {       /* interim: the real head follows */
+            scanned = 0;
+            continue;
+        }
+        s->status = h.status;
+        s->chunked = h.chunked;
+        s->left = h.status == 204 || h.status == 304 ? 0 : h.content_length;
+        s->eof = s->left == 0 && !s->chunked;
+        rc = 0;
+        break;
+    }
+    km__free(hdrs);
+    return rc;
+}
+
+int km__stream_begin(km__stream *s, int64_t deadline)
+{
+    if (!s->rbuf && !(s->rbuf = km__malloc(RBUF)))
+        return -ENOMEM;
+    int rc = read_head(s, deadline);
+    if (rc)
+        return rc;
+    if (s->status == 200)
+        return 0;
+    /* An error answer is small and complete: read it whole, map it. Only a
+     * close-delimited one ends with the connection. */
+    do {
+        rc = decode(s);
+        if (rc == 1)
+            rc = fill(s, deadline);
+    } while (rc >= 0 && !s->eof && !s->err);
+    if (s->err)
+        return s->err;
+    if (rc == -ECONNRESET && !s->chunked && s->left < 0)
+        rc = 0;
+    else if (rc == -ECONNRESET)
+        return -EBADMSG;            /* cut short */
+    if (rc < 0)
+        return rc;
+    json_error_t je;
+    json_t *j = s->bn > s->boff ? json_loadb(s->body + s->boff, s->bn - s->boff, 0, &je) : NULL;
+    rc = km__client_err(s->status, j);
+    json_decref(j);
+    return rc;
 }
 
 int km__stream_open(km__stream *s, const char *ep, const char *path, const char *json,
                     int64_t deadline)
 {
     s->fd = -1;
-    s->rbuf = km__malloc(RBUF);
-    if (!s->rbuf)
-        return -ENOMEM;
     char head[512];
     size_t jn = strlen(json);
     int hl = snprintf(head, sizeof head,
@@ -193,43 +225,7 @@ int km__stream_open(km__stream *s, const char *ep, const char *path, const char 
         wn = km_write(fd, json, jn, deadline);
     if (wn < 0)
         return (int)wn;
-    char *l;
-    int rc = head_line(s, &l, deadline);
-    if (rc)
-        return rc;
-    if (sscanf(l, "HTTP/1.%*d %d", &s->status) != 1)
-        return -EBADMSG;
-    int64_t clen = -1;
-    while (!(rc = head_line(s, &l, deadline)) && *l) {
-        if (!strncasecmp(l, "transfer-encoding:", 18) && strcasestr(l + 18, "chunked"))
-            s->chunked = true;
-        else if (!strncasecmp(l, "content-length:", 15))
-            clen = strtoll(l + 15, NULL, 10);
-    }
-    if (rc)
-        return rc;
-    if (s->status == 200)
-        return 0;
-    /* An error answer is small and complete: read it whole, map it. */
-    if (!s->chunked && clen >= 0) {
-        while ((int64_t)(s->rw - s->rr) < clen && !fill(s, deadline))
-            ;
-        if (s->rw - s->rr > (size_t)clen)
-            s->rw = s->rr + (size_t)clen;
-        decode(s);
-    } else {
-        /* Chunked or close-delimited: until its end (or an error). */
-        do {
-            rc = decode(s);
-            if (rc == 1)
-                rc = fill(s, deadline);
-        } while (rc >= 0);
-    }
-    json_error_t je;
-    json_t *j = s->bn ? json_loadb(s->body, s->bn, 0, &je) : NULL;
-    rc = km__client_err(s->status, j);
-    json_decref(j);
-    return rc;
+    return km__stream_begin(s, deadline);
 }
 
 void km__stream_close(km__stream *s)

@@ -48,8 +48,12 @@ static void scan(const km_http_req *r, grpc_fields *f)
     }
 }
 
-static void plain(km_http_resp *w, int status, const char *text)
+/* A request that is no gRPC call refused before its body is read (wrong
+ * version, method or content type): over HTTP/1.1 the connection closes
+ * after the answer rather than wait for a body nobody will read. */
+static void refuse(km_http_resp *w, int status, const char *text)
 {
+    km_http_set_header(w, "Connection", "close");
     km_http_send(w, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
@@ -166,17 +170,17 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
         return;
     }
     if (km_http_version(r) != 20) {
-        plain(w, 505, "gRPC requires HTTP/2: h2c with prior knowledge, or h2 over TLS\n");
+        refuse(w, 505, "gRPC requires HTTP/2: h2c with prior knowledge, or h2 over TLS\n");
         return;
     }
     km_str method = km_http_method(r);
     if (method.n != 4 || memcmp(method.p, "POST", 4)) {
         km_http_set_header(w, "allow", "POST");
-        plain(w, 405, "gRPC calls are POST requests\n");
+        refuse(w, 405, "gRPC calls are POST requests\n");
         return;
     }
     if (!grpc) {
-        plain(w, 415, "gRPC requires content-type application/grpc\n");
+        refuse(w, 415, "gRPC requires content-type application/grpc\n");
         return;
     }
     km_str path = km_http_path(r);

@@ -239,8 +239,8 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
         for (;;) {
             hl = km__http_parse_resp_head(r->buf, len, &scanned, &r->h, r->hdrs,
                                           MAX_RESP_HDRS, 65536);
-            if (hl < 0)
-                return -EBADMSG;
+            if (hl < 0)     /* -431: a head over the limits */
+                return hl == -431 ? -EMSGSIZE : -EBADMSG;
             if (hl > 0)
                 break;
             if (len == cap) {

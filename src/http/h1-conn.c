@@ -103,11 +103,34 @@ const km__stream_ops km__h1_ops = {
     .lean = km__h1_lean,
 };
 
-/* Answers a request that cannot be served (bad head, too large, too slow). */
-static void refuse(km__conn *c, int status)
+/* Answers a request that cannot be served (bad head, too large, too slow,
+ * HTTP version), after running the middleware on it so that metrics and
+ * logs count it, and logs it; the connection then closes. What parsed of
+ * the head stays (method, path); its headers may be half parsed: none are
+ * kept unless whole. */
+static void refuse(km__conn *c, int status, bool head_whole)
 {
-    km__resp_reset(&c->st.resp, &c->st, false);
+    km_http_req *r = &c->st.req;
+    if (!head_whole) {
+        r->h.nhdrs = 0;
+        r->h.chunked = r->h.expect_continue = false;
+        r->h.content_length = -1;
+    }
+    if (!r->h.method.p)
+        r->h.method = (km_str){ "", 0 };
+    if (!r->h.path.p)
+        r->h.target = r->h.path = r->h.query = (km_str){ "", 0 };
+    if (!r->h.version)
+        r->h.version = 11;
+    if (!r->start)
+        r->start = c->read_at ? c->read_at : km_now();
+    c->body_state = BODY_FAILED;
+    c->keep_alive = false;
+    bool head = r->h.method.n == 4 && !memcmp(r->h.method.p, "HEAD", 4);
+    km__resp_reset(&c->st.resp, &c->st, head);
+    km__stream_refuse(&c->st, status);
     km__h1_error(c, status);
+    access_log(c);
 }
 
 /* HTTP/2's connection preface (RFC 9113 §3.4): a client that knows the
@@ -152,7 +175,7 @@ static int next_head(km__conn *c)
             return n;
         }
         if (n < 0) {
-            refuse(c, -n);
+            refuse(c, -n, false);
             return 0;
         }
         /* About to block: pipelined responses go out first. */
@@ -181,13 +204,13 @@ static int next_head(km__conn *c)
             dl = c->started + cfg->read_header_timeout;
         }
         if (c->rlen == c->rcap && km__conn_reserve(c, c->rcap * 2)) {
-            refuse(c, 431);
+            refuse(c, 431, false);
             return 0;
         }
         ssize_t got = km__conn_fill(c, dl);
         if (got <= 0) {
             if (got == -ETIMEDOUT && c->rlen)
-                refuse(c, 408);
+                refuse(c, 408, false);
             return 0;
         }
         if (!atomic_load(&c->busy)) {
@@ -222,7 +245,7 @@ static void serve(void *arg)
         bool head = r->h.method.n == 4 && !memcmp(r->h.method.p, "HEAD", 4);
         km__resp_reset(w, &c->st, head);
         if (r->h.content_length > 0 && (size_t)r->h.content_length > cfg->max_body_bytes) {
-            km__h1_error(c, 413);       /* refused before reading it */
+            refuse(c, 413, true);       /* before reading it */
             break;
         }
         km__stream_run(&c->st);
@@ -234,7 +257,9 @@ static void serve(void *arg)
             c->hup_watched = false;
         }
         access_log(c);
-        int drained = c->broken ? -1 : km__h1_drain(c);
+        /* A connection that closes now does not read the body first (the
+         * close lingers over what the client still sends). */
+        int drained = c->broken || !c->keep_alive ? -1 : km__h1_drain(c);
         free_retired(c);
         if (drained)
             break;

@@ -111,7 +111,7 @@ static int send_head(km_http_resp *w, const char *ctype, int64_t length)
     w->head_sent = true;
     if (w->status == 204 || w->status == 304 || w->status < 200)
         w->no_body = true;
-    if (c->st.s->stopping)
+    if (c->st.s->stopping || w->close)
         c->keep_alive = false;
     int version = c->st.req.h.version;
     char head[512];

@@ -90,7 +90,7 @@ static void handle(void *arg)
     bool head = r->h.method.n == 4 && !memcmp(r->h.method.p, "HEAD", 4);
     km__resp_reset(w, &s->st, head);
     if (r->h.content_length > 0 && (size_t)r->h.content_length > s->st.s->cfg.max_body_bytes)
-        r->body_fail = 413;     /* refused before reading it */
+        km__stream_refuse(&s->st, 413);     /* before reading it */
     else
         km__stream_run(&s->st);
     if (!w->head_sent && r->body_fail && r->body_fail != 499) {

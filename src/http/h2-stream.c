@@ -518,7 +518,9 @@ bool km__h2_stream_set_group(km__h2_stream *st, km_group *grp)
     /* Gone already: its handler should not even start. */
     if (grp && (st->err || st->c->err))
         km_group_cancel(grp);
-    bool ended = st->in_end;
+    /* The whole request came with its head: no body, not even one that
+     * arrived before the handler started (its length stays as said). */
+    bool ended = st->in_end && st->in.len == 0;
     km__h2_unlock(st->c);
     return ended;
 }

@@ -61,6 +61,7 @@ struct km_http_req {
     int64_t     start;          /* km_http_req_start, 0 until known */
     int64_t     end_at;         /* km_http_req_end, 0 until read */
     bool        handled;        /* the handler returned */
+    bool        refused;        /* refused before the handler (body_fail says why) */
 };
 
 struct km_http_next {
@@ -74,6 +75,7 @@ struct km_http_resp {
     bool        head_sent;
     bool        no_body;        /* HEAD request, 204, 304 */
     bool        done;           /* the body is complete */
+    bool        close;          /* the handler set Connection: close */
     char       *hdrs;           /* extra header lines set by the handler
                                    ("Name: value\r\n"), KM__RESP_HDRS bytes
                                    taken at first use, doubled as needed */
@@ -131,21 +133,37 @@ static inline void km__count_bytes(_Atomic uint64_t *total, ssize_t n)
         atomic_fetch_add_explicit(total, (uint64_t)n, memory_order_relaxed);
 }
 
-/* Runs the middleware chain and the handler on a stream whose request
- * head is in place (its neutral fields are reset here). Inline: it is
- * every request's path, on every protocol. */
-static inline void km__stream_run(km__stream *st)
+/* Runs the middleware chain on a stream whose request head is in place
+ * (its neutral fields are reset here), and the handler unless refused
+ * (a status). Inline: it is every request's path, on every protocol. */
+static inline void km__stream_chain(km__stream *st, int refused)
 {
     km_http_req *r = &st->req;
     r->st = st;
     r->nparams = 0;
-    r->body_fail = 0;
+    r->body_fail = refused;
+    r->refused = refused != 0;
     r->request_id[0] = 0;
     r->traced = r->handled = false;
     r->end_at = 0;
     r->route = NULL;
     km_http_next chain = { &st->s->cfg, 0 };
     km_http_next_call(&chain, r, &st->resp);
+}
+
+static inline void km__stream_run(km__stream *st)
+{
+    km__stream_chain(st, 0);
+}
+
+/* A request the server refuses before its handler (bad head 400, too slow
+ * 408, too large 413 or 431, HTTP version 505) still goes through the
+ * middleware, so that metrics and logs see it with its status; the
+ * handler does not run, and the protocol answers status after the chain
+ * unless a middleware answered. Its body cannot be read. */
+static inline void km__stream_refuse(km__stream *st, int status)
+{
+    km__stream_chain(st, status);
 }
 /* resp.c */
 void km__resp_reset(km_http_resp *w, km__stream *st, bool head_request);

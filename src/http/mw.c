@@ -15,7 +15,8 @@ void km_http_next_call(km_http_next *next, km_http_req *r, km_http_resp *w)
         km_http_next rest = { cfg, next->i + 1 };
         m->fn(r, w, m->ud, &rest);
     } else {
-        cfg->handler(r, w, cfg->ud);
+        if (!r->refused)
+            cfg->handler(r, w, cfg->ud);
         r->handled = true;
     }
 }

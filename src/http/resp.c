@@ -4,12 +4,13 @@
 #include "http-int.h"
 #include "rt/rt-int.h"
 #include <string.h>
+#include <strings.h>
 
 void km__resp_reset(km_http_resp *w, km__stream *st, bool head_request)
 {
     w->st = st;
     w->status = 200;
-    w->head_sent = w->done = false;
+    w->head_sent = w->done = w->close = false;
     w->no_body = head_request;
     w->hlen = w->tlen = 0;
 }
@@ -77,7 +78,17 @@ static int set_field(char **buf, size_t *len, size_t *cap, bool too_late, const 
 
 int km_http_set_header(km_http_resp *w, const char *name, const char *value)
 {
-    return w ? set_field(&w->hdrs, &w->hlen, &w->hcap, w->head_sent, name, value) : -EINVAL;
+    if (!w)
+        return -EINVAL;
+    /* Connection: close is a promise the protocol keeps (HTTP/1.1 closes
+     * after the response, saying so itself; HTTP/2 has no such field). */
+    if (name && value && !strcasecmp(name, "connection") && !strcasecmp(value, "close")) {
+        if (w->head_sent)
+            return -EALREADY;
+        w->close = true;
+        return 0;
+    }
+    return set_field(&w->hdrs, &w->hlen, &w->hcap, w->head_sent, name, value);
 }
 
 int km__resp_add_header(km_http_resp *w, const char *name, size_t nl, const char *value, size_t vl)

@@ -200,7 +200,7 @@ suite() {
 }
 
 if ! command -v etcd > /dev/null; then
-    echo "etcd is not installed: skipping the etcd run"
+    skip "the etcd run: etcd is not installed (apt-get install etcd-server)"
 else
     cp=$(free_port); pp=$(free_port)
     etcd --name r --data-dir "$tmp/etcd" --listen-client-urls "http://127.0.0.1:$cp" \
@@ -233,5 +233,5 @@ else
     echo "kumo has no serve command yet: only the etcd run"
 fi
 
-echo "$pass passed, $fail failed"
+summary
 [ $fail -eq 0 ]

@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: MIT
 # Sourced by the black-box tests here (not a test itself): pass/fail
 # counting, and the helpers several of them use. Each test ends with
-#   echo "$pass passed, $fail failed"
-pass=0; fail=0
-ok()  { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+#   summary
+# A check that cannot run (its peer missing) is a skip, said as a line
+# "skip: reason" that scripts/run-tests.sh collects; a run with skips fails
+# unless KM_ALLOW_SKIP=1.
+pass=0; fail=0; skipped=0
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1"; fail=$((fail + 1)); }
+skip() { echo "skip: $1"; skipped=$((skipped + 1)); }
+summary() { echo "$pass passed, $fail failed, $skipped skipped"; }
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_ready PORT: until kumo serve's /healthz answers there (10 s at most)

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v python3 >/dev/null || { echo "crash: python3 is required" >&2; exit 2; }
 
 if [ "${CRASH_TARGET:-kumo}" = etcd ]; then
-    command -v etcd >/dev/null || { echo "skipped: etcd is not installed"; echo "0 passed, 0 failed"; exit 0; }
+    command -v etcd >/dev/null || { echo "skip: etcd is not installed (apt-get install etcd-server)"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
     exec timeout 60 python3 "$here/crash.py" etcd
 fi
 if [ ! -x "$build/kumo" ]; then

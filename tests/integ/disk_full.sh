@@ -7,10 +7,10 @@ set -u
 build=${1:-build}
 kumo=$(realpath "$build/kumo")
 . "$(dirname "$0")/common.bash"
-if [ "$(id -u)" -ne 0 ]; then echo "skipped: mounting a small tmpfs needs root"; echo "0 passed, 0 failed"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then skip "mounting a small tmpfs needs root"; summary; exit 0; fi
 
 tmp=$(mktemp -d); mnt="$tmp/disk"; mkdir -p "$mnt"
-mount -t tmpfs -o size=3m tmpfs "$mnt" || { echo "skipped: cannot mount tmpfs"; echo "0 passed, 0 failed"; exit 0; }
+mount -t tmpfs -o size=3m tmpfs "$mnt" || { skip "cannot mount a tmpfs"; summary; exit 0; }
 spid=""
 trap '[ -n "$spid" ] && kill -9 $spid 2>/dev/null; sleep 0.1; umount "$mnt"; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -21,7 +21,7 @@ start() {
     for _ in $(seq 100); do curl -sf "$E/healthz" > /dev/null && return 0; sleep 0.05; done
     return 1
 }
-start || { bad "start: $(cat "$tmp/log")"; echo "$pass passed, $fail failed"; exit 1; }
+start || { bad "start: $(cat "$tmp/log")"; summary; exit 1; }
 
 # 150 KB values into a 3 MB disk: some succeed, then every write fails
 val=$(head -c 150000 /dev/urandom | base64 -w0)
@@ -51,5 +51,5 @@ printf '{"key":"%s","value":"eA=="}' "$(printf after | base64)" > "$tmp/body"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$E/v3/kv/put" --data-binary @"$tmp/body")
 [ "$code" = 200 ] && ok "writes resume once there is room" || bad "write after growing the disk: $code"
 kill $spid; wait $spid 2>/dev/null; spid=""
-echo "$pass passed, $fail failed"
+summary
 [ $fail -eq 0 ]

@@ -44,6 +44,7 @@ echo "http_peers: hello (pid $pid) on port $port"
 
 pass=0
 fail=0
+skipped=0
 # check NAME CMD...: runs CMD, counts and reports the result.
 check() {
     local name=$1; shift
@@ -220,7 +221,8 @@ t_wrk() {
 if command -v wrk >/dev/null; then
     check "wrk -t1 -c10 -d2s: no errors, no non-2xx" t_wrk
 else
-    echo "skip wrk: not installed (apt-get install -y wrk)"
+    echo "skip: wrk is not installed (apt-get install -y wrk)"
+    skipped=$((skipped + 1))
 fi
 
 # ---- the server survived it all ----
@@ -231,5 +233,5 @@ t_alive() {
 }
 check "hello still serving" t_alive
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

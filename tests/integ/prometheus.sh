@@ -9,8 +9,8 @@ build=${1:-build}
 . "$(dirname "$0")/common.bash"
 
 if ! command -v prometheus > /dev/null || ! command -v promtool > /dev/null; then
-    echo "skipped: prometheus is not installed (Debian package prometheus)"
-    echo "0 passed, 0 failed"
+    skip "prometheus is not installed (Debian package prometheus)"
+    summary
     exit 0
 fi
 
@@ -116,5 +116,5 @@ fi
 v=$(query 'kumo_http_received_bytes_total{job="kumo"} > 0 and kumo_http_sent_bytes_total{job="kumo"} > 0 and kumo_http_connections_total{job="kumo"} > 0 and kumo_http_connections{job="kumo"} >= 1')
 if [ "$v" != none ]; then ok "HTTP connections and bytes scraped"; else bad "HTTP connections and bytes"; fi
 
-echo "$pass passed, $fail failed"
+summary
 [ $fail -eq 0 ]

@@ -32,14 +32,14 @@ if [ "$(id -u)" -eq 0 ]; then
     fi
     kill $cpid; wait $cpid 2>/dev/null
 else
-    echo "skip chroot test: needs root"
+    skip "the chroot test needs root"
 fi
 
 # ---- the native API ----
 port=$(free_port); E="http://127.0.0.1:$port"
 "$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" 2> "$tmp/serve.log" &
 spid=$!; pids="$pids $spid"
-wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; echo "$pass passed, $fail failed"; exit 1; }
+wait_ready "$port" || { bad "kumo serve did not start: $(cat "$tmp/serve.log")"; summary; exit 1; }
 check "/healthz" "$(curl -s $E/healthz)" "ok"
 check "/health as etcd answers it" "$(curl -s $E/health)" "{\"health\":\"true\"}"
 check "/version as etcd answers it" "$(curl -s $E/version)" "{\"etcdserver\":\"3.4.23\",\"etcdcluster\":\"3.4.0\"}"
@@ -107,8 +107,36 @@ spid=$!; pids="$pids $spid"
 wait_ready "$port" || bad "restart with --echo-request-id failed"
 check "a client's X-Request-ID echoed" "$(curl -si -H 'X-Request-ID: req-9' "$E/healthz" | tr -d '\r' | grep -i '^x-request-id')" "X-Request-ID: req-9"
 check "a generated one echoed" "$(curl -si "$E/healthz" | tr -d '\r' | grep -ci '^x-request-id: [0-9a-f]\{16\}$')" "1"
+# Requests refused before any handler: answered, the connection closed
+# (the raw client reads to its end), counted in /metrics, logged.
+refused() {
+    python3 - "$port" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+print(out.split(b"\r\n")[0].decode(), "close" if b"\r\nConnection: close\r\n" in out else "kept")
+PY
+}
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+check "no Host: 400" "$(refused 'GET /healthz HTTP/1.1\r\n\r\n')" "HTTP/1.1 400 Bad Request close"
+check "HTTP/2.0 head: 505" "$(refused 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n')" "HTTP/1.1 505 HTTP Version Not Supported close"
+check "20 KB header: 431" "$(refused "GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nX-Big: $big\\r\\n\\r\\n")" "HTTP/1.1 431 Request Header Fields Too Large close"
+check "body over the limit: 413" "$(refused 'PUT /api/v1/kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n')" "HTTP/1.1 413 Content Too Large close"
+metrics=$(curl -s "$E/metrics")
+for code in 400 505 431 413; do
+    check "/metrics counts the $code" "$(printf '%s\n' "$metrics" | grep -c "^http_requests_total{.*code=\"$code\"} 1$")" "1"
+done
 kill $spid; wait $spid 2>/dev/null
 check "the access log has it" "$(grep -c '"request_id":"req-9"' "$tmp/access.json")" "1"
+for code in 400 505 431 413; do
+    check "the access log has the $code" "$(grep -c "\"status\":$code," "$tmp/access.json")" "1"
+done
 
 # ---- etcd watch progress notifications (interval shortened) ----
 "$kumo" serve --listen "127.0.0.1:$port" --data-dir "$tmp/d" --progress-interval 300ms 2>> "$tmp/serve.log" &
@@ -125,5 +153,5 @@ kill $spid; wait $spid 2>/dev/null
 "$kumo" serve --bogus > /dev/null 2>&1; check "unknown flag exits 2" "$?" "2"
 "$kumo" serve --listen 127.0.0.1:$port --data-dir /proc/nope > /dev/null 2>&1; check "unusable data dir exits 1" "$?" "1"
 
-echo "$pass passed, $fail failed"
+summary
 [ $fail -eq 0 ]

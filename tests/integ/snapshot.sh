@@ -14,12 +14,12 @@ srv=""
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 
 if ! command -v etcdctl >/dev/null; then
-    echo "etcdctl missing: skipped"; echo "0 passed, 0 failed"; exit 0
+    skip "etcdctl is not installed (apt-get install etcd-client)"; summary; exit 0
 fi
 
 port=${SNAPSHOT_PORT:-$(free_port)}
 $K serve --listen 127.0.0.1:$port --data-dir "$tmp/d" --name m1 2>"$tmp/serve.log" & srv=$!
-wait_ready $port || { bad "kumo serve did not start"; echo "$pass passed, $fail failed"; exit 1; }
+wait_ready $port || { bad "kumo serve did not start"; summary; exit 1; }
 E="etcdctl --endpoints=127.0.0.1:$port"
 for i in 1 2 3; do
     curl -sf -XPOST "127.0.0.1:$port/v3/kv/put" \
@@ -58,10 +58,10 @@ check "restore without digest, skipped" "$?" 0
 kill $srv; wait $srv 2>/dev/null; srv=""
 port=${SNAPSHOT_PORT2:-$(free_port)}
 $K serve --listen 127.0.0.1:$port --data-dir "$tmp/r" 2>>"$tmp/serve.log" & srv=$!
-wait_ready $port || { bad "kumo serve on the restored dir did not start"; echo "$pass passed, $fail failed"; exit 1; }
+wait_ready $port || { bad "kumo serve on the restored dir did not start"; summary; exit 1; }
 got=$(curl -s -XPOST "127.0.0.1:$port/v3/kv/range" -d "{\"key\":\"$(printf k2 | base64)\"}" |
       python3 -c 'import json,sys,base64; r=json.load(sys.stdin); print(base64.b64decode(r["kvs"][0]["value"]).decode(), r["count"])')
 check "restored data" "$got" "v2 1"
 
-echo "$pass passed, $fail failed"
+summary
 [ "$fail" -eq 0 ]
