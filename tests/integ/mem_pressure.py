@@ -228,6 +228,24 @@ def main():
     set_limit(limit_kb * 1024)
     print("# VmSize %d kB, address space limited to %d kB" % (vm, limit_kb), flush=True)
 
+    # gRPC writes from etcd's client: done, or refused (RESOURCE_EXHAUSTED,
+    # or its connection refused: the balancer's error), never half done.
+    grpc_odd = []
+    for i in range(3):
+        key = "mp/g/%d" % i
+        r = subprocess.run(["etcdctl", "--endpoints=http://%s:%d" % (HOST, PORT), "--dial-timeout=1s",
+                            "--command-timeout=2s", "put", key, "g%d" % i],
+                           capture_output=True, text=True)
+        if r.returncode == 0 and r.stdout.strip() == "OK":
+            model[key] = "g%d" % i
+        else:
+            refused_puts.append((key, "g%d" % i, "grpc", r.stderr[-200:]))
+            if not any(m in r.stderr for m in ("RESOURCE_EXHAUSTED", "ResourceExhausted",
+                                               "balancer error", "REFUSED_STREAM")):
+                grpc_odd.append(r.stderr[-300:])
+    check(not grpc_odd, "etcdctl put under the limit: done or refused",
+          "etcdctl put failed otherwise: %s" % grpc_odd[:1])
+
     # Under pressure: writes, reads, a prefix delete and new watches.
     t_end = time.monotonic() + PRESSURE_S
     late = []
