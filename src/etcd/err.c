@@ -39,6 +39,7 @@ km__etcd_err km__etcd_errinfo(int err)
     case -ESHUTDOWN:
         return (km__etcd_err){ 503, 14, "etcdserver: server stopped" };
     case -ENOMEM:   /* nothing done: the client may retry */
+    case -EAGAIN:   /* no thread for the blocking call */
         return (km__etcd_err){ 503, 8, "etcdserver: out of memory" };
     default:
         return (km__etcd_err){ 500, 2, km_strerror(err) };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Running out of memory: km_go and deadlines fail with -ENOMEM, the process lives on. */
+/* Running out of memory: km_go, deadlines and km_blocking fail, the process lives on. */
 #include "util.h"
 #include <errno.h>
 #include <stdatomic.h>
@@ -200,6 +200,32 @@ START_TEST(timer_heap_nomem)
 }
 END_TEST
 
+/* ---- blocking calls: no helper thread can be started ---- */
+
+static void set_flag(void *arg) { *(int *)arg = 1; }
+
+static void blocking_body(void *arg)
+{
+    (void)arg;
+    int ran = 0;
+    /* Less room than a thread's stack, and no helper started yet. */
+    int lim = set_as_limit(vm_size() + 2u * 1024 * 1024);
+    int rc_low = km_blocking(set_flag, &ran);
+    set_as_limit(RLIM_INFINITY);
+    REQUIRE_EQ(lim, 0);
+    ck_assert_msg(rc_low == -EAGAIN, "km_blocking under the limit: %s", km_strerror(rc_low));
+    REQUIRE_EQ(ran, 0);
+    REQUIRE_EQ(km_blocking(set_flag, &ran), 0);
+    REQUIRE_EQ(ran, 1);
+}
+
+START_TEST(blocking_no_thread)
+{
+    t_procs(1);
+    t_run(blocking_body, NULL);
+}
+END_TEST
+
 static Suite *nomem_suite(void)
 {
     Suite *s = suite_create("rt/nomem");
@@ -207,6 +233,7 @@ static Suite *nomem_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, stacks_exhausted);
     tcase_add_test(tc, timer_heap_nomem);
+    tcase_add_test(tc, blocking_no_thread);
     suite_add_tcase(s, tc);
     return s;
 }
