@@ -2,6 +2,7 @@
 # Driven by mem_pressure.sh: kumo serve's address space is limited while
 # clients write, read, delete by prefix and watch; prints one "ok"/"FAIL"
 # line per check and ends with "N passed, N failed".
+import atexit
 import base64
 import http.client
 import json
@@ -217,6 +218,8 @@ def main():
     grpc_procs = [subprocess.Popen(["etcdctl", "--endpoints=http://%s:%d" % (HOST, PORT), "watch",
                                     "--prefix", "mp/", "--rev=%d" % (start_rev + 1), "-w", "json"],
                                    stdout=open(f, "w"), stderr=subprocess.DEVNULL) for f in grpc_out]
+    for p in grpc_procs:
+        atexit.register(p.kill)     # whatever way the test ends
     for w in watchers:
         w.created.wait(10)
     created = sum(w.created.is_set() for w in watchers)
