@@ -30,8 +30,10 @@ static void game(void *arg)
     km_chan_new(&done, 0, 0);
     player ping = { ping_c, pong_c, done, "ping", rounds };
     player pong = { pong_c, ping_c, done, "pong", rounds };
-    km_go(play, &ping);
-    km_go(play, &pong);
+    if (km_go(play, &ping) || km_go(play, &pong)) {
+        fprintf(stderr, "pingpong: no memory for the players\n");
+        exit(1);
+    }
     int64_t t0 = km_now();
     long ball = 0;
     km_chan_send(ping_c, &ball);

@@ -249,12 +249,13 @@ int  km_http_serve(km_http_server **out, const km_http_config *cfg);
 /* Bound port (for ":0"). */
 int  km_http_server_port(const km_http_server *s);
 /* What a server has done since it started (for metrics): connections
- * open now and served in all (refused ones, over max_conns, not counted),
- * and the bytes read from and written to them, heads and bodies. Call from
- * a goroutine. */
+ * open now and served in all, those refused with a 503 and closed (over
+ * max_conns, or no memory for their goroutine: not in conns_total), and
+ * the bytes read from and written to them, heads and bodies. Call from a
+ * goroutine. */
 typedef struct {
     int64_t  conns_open;
-    uint64_t conns_total, bytes_read, bytes_written;
+    uint64_t conns_total, conns_refused, bytes_read, bytes_written;
 } km_http_server_stat;
 void km_http_server_stat_read(km_http_server *s, km_http_server_stat *st);
 /* Graceful shutdown: stops accepting, lets in-flight requests finish until

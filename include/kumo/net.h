@@ -67,7 +67,9 @@ int km_fd_wait(int fd, int events, int64_t deadline);
  * getaddrinfo and third-party blocking libraries. 0 once fn returned;
  * -ECANCELED if the caller's group was cancelled first: then fn either never
  * started (and never will) or is still running, and arg must stay valid
- * until it returns; -ENOMEM; -ESRCH outside the runtime. */
+ * until it returns; -ENOMEM; -EAGAIN when no helper thread runs yet and
+ * none can be started (out of memory or threads); -ESRCH outside the
+ * runtime. */
 int km_blocking(km_fn *fn, void *arg);
 
 /* File helpers on the offload pool. Return what the system call returns,

@@ -49,6 +49,12 @@ typedef struct {
  * than the workers keep up with (4,096 waiting in the global queue) yields
  * once per spawn until they catch up. Callable from any thread while km_main
  * runs.
+ * The goroutine's stack is secured before km_go returns: a goroutine that
+ * was spawned always runs, and running out of memory never aborts the
+ * process. When no stack (or goroutine record) can be had, km_go returns
+ * -ENOMEM, nothing was spawned and fn(arg) will not run: arg still belongs
+ * to the caller, which should refuse the work it stood for (close the
+ * connection, answer 503) and may try again once memory is freed.
  * Returns 0, -ENOMEM, -EINVAL (fn NULL, bad stack size) or -ESRCH (runtime
  * not running). */
 int km_go(km_fn *fn, void *arg);
@@ -62,9 +68,11 @@ void km_yield(void);
 int64_t km_now(void);
 
 /* Sleeps ns nanoseconds (relative; <= 0 just yields). 0, or -ECANCELED if the
- * goroutine's cancellation group was cancelled. */
+ * goroutine's cancellation group was cancelled, or -ENOMEM if the deadline
+ * could not be armed for want of memory (then at once). Every wait with a
+ * deadline (channels, locks, fds) may likewise fail with -ENOMEM. */
 int km_sleep(int64_t ns);
-/* Sleeps until the absolute monotonic deadline. 0 or -ECANCELED. */
+/* Sleeps until the absolute monotonic deadline. 0, -ECANCELED or -ENOMEM. */
 int km_sleep_until(int64_t deadline);
 
 /* Id of the calling goroutine (>= 1), 0 outside goroutines. */

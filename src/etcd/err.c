@@ -38,6 +38,9 @@ km__etcd_err km__etcd_errinfo(int err)
         return (km__etcd_err){ 503, 14, "etcdserver: request timed out" };
     case -ESHUTDOWN:
         return (km__etcd_err){ 503, 14, "etcdserver: server stopped" };
+    case -ENOMEM:   /* nothing done: the client may retry */
+    case -EAGAIN:   /* no thread for the blocking call */
+        return (km__etcd_err){ 503, 8, "etcdserver: out of memory" };
     default:
         return (km__etcd_err){ 500, 2, km_strerror(err) };
     }
@@ -60,8 +63,8 @@ void km__etcd_fail_msg(km_http_resp *w, int status, int code, const char *msg)
     km__jbuf b = KM__JBUF_INIT;
     km__etcd_errbody(&b, code, msg);
     if (b.err) {
-        static const char oom[] = "{\"error\":\"out of memory\",\"message\":\"out of memory\",\"code\":2}";
-        km_http_send(w, 500, "application/json", oom, sizeof oom - 1);
+        static const char oom[] = "{\"error\":\"out of memory\",\"message\":\"out of memory\",\"code\":8}";
+        km_http_send(w, 503, "application/json", oom, sizeof oom - 1);
     } else {
         km_http_send(w, status, "application/json", b.p, b.n);
     }

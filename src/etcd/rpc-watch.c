@@ -235,8 +235,12 @@ static void watch(km_grpc_call *c, void *ud)
      * the reader sees it even when the hub is not the one stopping. */
     km_grpc_wake_on_drain(c);
     /* Headers first: the reader must never be the one to send them. */
-    if (km_grpc_send_header(c) < 0 || km_group_go(rg, reader, &s) < 0)
+    if (km_grpc_send_header(c) < 0)
         goto out;
+    if ((rc = km_group_go(rg, reader, &s)) < 0) {
+        km__etcd_rpc_fail(c, rc);   /* no reader: RESOURCE_EXHAUSTED */
+        goto out;
+    }
     rc = serve(&s);
     if (rc == -ESHUTDOWN)
         km_grpc_finish(c, KM_GRPC_UNAVAILABLE, "etcdserver: server stopped");

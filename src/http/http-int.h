@@ -115,6 +115,7 @@ struct km_http_server {
     int             nfree;
     atomic_int      nconns;
     _Atomic uint64_t served;            /* connections, in all */
+    _Atomic uint64_t refused;           /* over max_conns or no goroutine */
     _Atomic uint64_t nread, nwritten;   /* bytes of the closed connections */
     atomic_bool     stopping;
     /* Hang-up monitor (hangup.c): streaming connections' sockets in an

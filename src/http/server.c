@@ -148,17 +148,20 @@ void km_http_server_stat_read(km_http_server *s, km_http_server_stat *st)
     *st = (km_http_server_stat){
         .conns_open = atomic_load(&s->nconns),
         .conns_total = atomic_load(&s->served),
+        .conns_refused = atomic_load(&s->refused),
         .bytes_read = r,
         .bytes_written = w,
     };
 }
 
-static void refuse(int fd)
+/* A 503 on a fresh connection, whose send buffer is empty: it does not
+ * block. An HTTP/2 client reads it as a broken preface and retries. */
+static void say_busy(km_http_server *s, int fd)
 {
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
                                "Content-Length: 0\r\nRetry-After: 1\r\n\r\n";
     km_write(fd, busy, sizeof busy - 1, km_now() + SEC);
-    km_close(fd);
+    atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
 }
 
 static void accept_loop(void *arg)
@@ -173,15 +176,20 @@ static void accept_loop(void *arg)
             continue;
         }
         if (atomic_load(&s->nconns) >= s->cfg.max_conns) {
-            refuse(fd);
+            say_busy(s, fd);
+            km_close(fd);
             continue;
         }
+        /* Out of memory for the connection or its goroutine: refused
+         * like one over max_conns, and the server goes on. */
         km__conn *c = conn_new(s, fd);
-        if (!c || km_go(km__http_conn_main, c)) {
-            if (c)
-                km__http_conn_close(c);
-            else
-                km_close(fd);
+        if (!c) {
+            say_busy(s, fd);
+            km_close(fd);
+        } else if (km_go(km__http_conn_main, c)) {
+            atomic_fetch_sub_explicit(&s->served, 1, memory_order_relaxed);
+            say_busy(s, fd);
+            km__http_conn_close(c);
         }
     }
 }

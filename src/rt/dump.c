@@ -101,8 +101,8 @@ static void backtrace_g(dump_ctx *d, km__g *g)
 {
 #if defined(__x86_64__) && !defined(KM_CTX_UCONTEXT)
     const uintptr_t lo = (uintptr_t)g->stack_lo, hi = lo + g->stack_size;
-    if (!lo)
-        return;     /* not started yet: no stack */
+    if (!lo || !(g->flags & KM__G_STARTED))
+        return;     /* not started yet: no frames */
     const uint64_t *sp = g->ctx.sp;
     if ((uintptr_t)sp < lo || (uintptr_t)sp + 64 > hi)
         return;

@@ -170,11 +170,17 @@ int km__go_quiet(km_fn *fn, void *arg, const km_go_opts *opts)
     km__g *g = km__g_alloc(p);
     if (!g)
         return -ENOMEM;
+    /* The stack is secured here, not at first run: on g0 nobody could be
+     * told that there is none, and the spawner can refuse the work. */
+    g->stack_want = size;
+    if (KM__UNLIKELY(km__stack_attach(p, g))) {
+        km__g_release(p, g);
+        return -ENOMEM;
+    }
     g->fn = fn;
     g->arg = arg;
     g->name = opts ? opts->name : NULL;
     g->id = new_id(p);
-    g->stack_want = size;
     atomic_store_explicit(&g->wake, KM__WAKE_IDLE, memory_order_relaxed);
     km__g *parent = p ? atomic_load_explicit(&p->curg, memory_order_relaxed) : NULL;
     g->group = NULL;
@@ -202,12 +208,10 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     return rc;
 }
 
-/* First run of g (on g0): a stack, a context, the tools' fiber records. */
-static void g_start(km__p *p, km__g *g)
+/* First run of g (on g0): a context on the stack secured at spawn, the
+ * tools' fiber records. Nothing here can fail. */
+static void g_start(km__g *g)
 {
-    if (km__stack_attach(p, g))
-        km__fatal("out of memory for a %zu-byte goroutine stack",
-                  g->stack_want ? g->stack_want : km__stack_default());
     km__ctx_make(&g->ctx, g->stack_lo, g->stack_size, g_entry, g);
     g->vg_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
 #ifdef KM_TSAN
@@ -240,7 +244,7 @@ void km__execute(km__p *p, km__g *g)
     atomic_store_explicit(&g->onstack, 1, memory_order_relaxed);
     atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
     if (KM__UNLIKELY(!(g->flags & KM__G_STARTED)))
-        g_start(p, g);
+        g_start(g);
     atomic_store_explicit(&p->curg, g, memory_order_relaxed);
     /* A peer woken into runnext continues the current round (as Go's
      * inherited time slice): a ping-pong pair does not trigger the
@@ -323,7 +327,16 @@ int km__park(km__g *g, int64_t deadline, bool cancellable)
     }
     if (deadline != KM_FOREVER) {
         g->timer.fire = g_timer_fire;
-        km__timer_add(&g->timer, deadline);
+        if (KM__UNLIKELY(km__timer_add(&g->timer, deadline))) {
+            /* No memory for the deadline: the wait fails rather than
+             * risking one that never ends. As for cancellation, a waker
+             * that claimed us first is absorbed by a park. */
+            if (km__claim(g, KM__WAKE_NOMEM)) {
+                tok = KM__WAKE_NOMEM;
+                goto out;
+            }
+            deadline = KM_FOREVER;
+        }
     }
     stat_inc(&km__getp()->st.parks);
     park_switch(g);

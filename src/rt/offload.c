@@ -134,11 +134,21 @@ int km__blocking(km_fn *fn, void *arg, bool cancellable)
     if (pool.tail) pool.tail->next = j; else pool.head = j;
     pool.tail = j;
     atomic_fetch_add(&pool.queued, 1);
+    int e = 0;
     if (pool.nidle == 0 && pool.nthreads < pool.max &&
-        pthread_create(&pool.threads[pool.nthreads], NULL, helper, NULL) == 0)
+        (e = pthread_create(&pool.threads[pool.nthreads], NULL, helper, NULL)) == 0)
         pool.nthreads++;
     else
         pthread_cond_signal(&pool.cv);
+    if (e && pool.nthreads == 0) {
+        /* No thread (out of memory): nobody would ever run the job. */
+        unlink_job(j);
+        pthread_mutex_unlock(&pool.mu);
+        km__free(j);
+        km__claim(g, KM__WAKE_CANCEL);
+        atomic_store(&g->wake, KM__WAKE_IDLE);
+        return -e;
+    }
     pthread_mutex_unlock(&pool.mu);
 
     int tok = km__park(g, KM_FOREVER, cancellable);

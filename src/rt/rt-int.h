@@ -81,7 +81,8 @@ struct km__timer {
     int32_t idx;                /* heap slot, -1 when not armed */
     km__g *(*fire)(km__timer *t);  /* returns a G to make runnable, or NULL */
 };
-void    km__timer_add(km__timer *t, int64_t when);
+/* Arms t for when. 0, or -ENOMEM when the heap cannot grow (t not armed). */
+int     km__timer_add(km__timer *t, int64_t when);
 /* Disarms t; returns 1 if it was still pending, 0 if it fired or was not armed. */
 int     km__timer_del(km__timer *t);
 /* Fires every timer due at now; returns how many fired. */
@@ -109,9 +110,11 @@ enum km__gstate {
 #define KM__WAKE_CANCEL   (-2)
 #define KM__WAKE_SIGNAL   (-3)  /* generic: the object the G waits on woke it */
 #define KM__WAKE_ARMED_HARD (-4) /* armed, and group cancellation must not wake it */
+#define KM__WAKE_NOMEM    (-5)  /* the park's deadline could not be armed */
 
-/* A goroutine. Its stack is attached when it first runs and detached when
- * it exits, so goroutines waiting in run queues cost no stack memory, and a
+/* A goroutine. Its stack is attached at spawn, so that a spawn without
+ * memory fails there with -ENOMEM instead of the first run failing where
+ * nobody can be told; it is detached when the goroutine exits, so a
  * spawn-and-exit loop keeps reusing the same warm stack. */
 struct km__g {
     km__ctx     ctx;
@@ -125,7 +128,7 @@ struct km__g {
     uint64_t    id;
     km_fn      *fn;
     void       *arg;
-    char       *stack_lo;       /* lowest byte of the stack, NULL until started */
+    char       *stack_lo;       /* lowest byte of the stack, set at spawn */
     size_t      stack_size;     /* its usable bytes */
     size_t      stack_want;     /* requested size, 0: default */
     char       *map_lo;         /* the mapping, for solo stacks */
@@ -160,7 +163,8 @@ void km__park_arm(km__g *g, const char *reason, const void *obj, bool cancellabl
 /* Parks until some waker claims the token; arms g->timer for deadline
  * (unless KM_FOREVER) and disarms it on return. A cancellable park also
  * ends with KM__WAKE_CANCEL when the G's group is cancelled (possibly
- * without switching). Returns the token. */
+ * without switching), and with KM__WAKE_NOMEM, without switching, when
+ * its deadline cannot be armed for want of memory. Returns the token. */
 int  km__park(km__g *g, int64_t deadline, bool cancellable);
 /* Claims a parked G's wake-up with token tok; true if this caller won and
  * must call km__ready(g) (after releasing its locks). */
@@ -194,7 +198,7 @@ static inline bool km__expired(int64_t deadline)
 /* Error for a park that ended by token tok instead of by its object. */
 static inline int km__wake_err(int tok)
 {
-    return tok == KM__WAKE_CANCEL ? -ECANCELED : -ETIMEDOUT;
+    return tok == KM__WAKE_CANCEL ? -ECANCELED : tok == KM__WAKE_NOMEM ? -ENOMEM : -ETIMEDOUT;
 }
 
 /* ---- cancellation hook (cancel.c) ---- */

@@ -62,14 +62,16 @@ static void publish(void)
     atomic_store(&earliest, nheap ? heap[0]->when : KM_FOREVER);
 }
 
-void km__timer_add(km__timer *t, int64_t when)
+int km__timer_add(km__timer *t, int64_t when)
 {
     km__lock_acquire(&tlock);
     if (nheap == capheap) {
         size_t ncap = capheap ? capheap * 2 : 256;
         km__timer **nh = km__malloc(ncap * sizeof *nh);
-        if (!nh)
-            km__fatal("out of memory for %zu timers", ncap);
+        if (!nh) {
+            km__lock_release(&tlock);
+            return -ENOMEM;
+        }
         for (size_t i = 0; i < nheap; i++)
             nh[i] = heap[i];
         km__free(heap);
@@ -84,6 +86,7 @@ void km__timer_add(km__timer *t, int64_t when)
     km__lock_release(&tlock);
     if (first)
         km__sched_timer_changed();
+    return 0;
 }
 
 int km__timer_del(km__timer *t)
@@ -150,7 +153,8 @@ int km_sleep_until(int64_t deadline)
         return km__cancel_check(g);
     }
     km__park_arm(g, "sleep", NULL, true);
-    return km__park(g, deadline, true) == KM__WAKE_TIMEOUT ? 0 : -ECANCELED;
+    int tok = km__park(g, deadline, true);
+    return tok == KM__WAKE_TIMEOUT ? 0 : km__wake_err(tok);
 }
 
 int km_sleep(int64_t ns)

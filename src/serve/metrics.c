@@ -25,6 +25,8 @@ static const struct { const char *name, *help; bool counter; } http_families[HTT
     { "kumo_http_connections_total", "HTTP connections served since start.", true },
     { "kumo_http_received_bytes_total", "Bytes read from HTTP connections.", true },
     { "kumo_http_sent_bytes_total", "Bytes written to HTTP connections.", true },
+    { "kumo_http_connections_refused_total",
+      "HTTP connections refused with a 503 (over the limit, or out of memory).", true },
 };
 
 /* Commits take from a fraction of a millisecond (cached disk) to seconds (a
@@ -50,6 +52,7 @@ static void collect_http(km_serve *s)
     km_counter_set(s->hs[1], (double)st.conns_total);
     km_counter_set(s->hs[2], (double)st.bytes_read);
     km_counter_set(s->hs[3], (double)st.bytes_written);
+    km_counter_set(s->hs[4], (double)st.conns_refused);
 }
 
 static void collect(km_metrics *r, void *ud)

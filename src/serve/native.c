@@ -38,7 +38,7 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
         return -1;
     }
     if (k->prefix && km__prefix_end(k->key, k->a, &k->range_end) < 0) {
-        km__native_fail(w, 500, "out of memory");
+        km__native_fail(w, 503, "out of memory");
         return -1;
     }
     if (!k->key.n && !k->prefix) {
@@ -74,7 +74,7 @@ static void kv_json(km__jbuf *b, const km_kv *kv)
 static void send_json(km_http_resp *w, km__jbuf *b)
 {
     if (b->err)
-        km__native_fail(w, 500, "out of memory");
+        km__native_fail(w, 503, "out of memory");
     else
         km_http_send(w, 200, "application/json", b->p, b->n);
     km__jbuf_free(b);
@@ -141,7 +141,7 @@ static void kv_call(km_http_req *r, km_http_resp *w, km_native *n, int type)
     kvargs k = { .a = km__arena_new() };
     km_store_res res = { 0 };
     if (!k.a) {
-        km__native_fail(w, 500, "out of memory");
+        km__native_fail(w, 503, "out of memory");
         return;
     }
     if (parse_args(r, w, &k) < 0)

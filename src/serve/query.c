@@ -150,7 +150,7 @@ void km__native_fail(km_http_resp *w, int status, const char *msg)
     km__jbuf_str(&b, msg, strlen(msg));
     km__jbuf_puts(&b, "}\n");
     if (b.err)
-        km_http_send(w, 500, "text/plain", "out of memory\n", 14);
+        km_http_send(w, 503, "text/plain", "out of memory\n", 14);
     else
         km_http_send(w, status, "application/json", b.p, b.n);
     km__jbuf_free(&b);

@@ -10,7 +10,7 @@
 #include <kumo/resil.h>
 #include <kumo/serve.h>
 
-enum { STORE_SERIES = 12, HTTP_SERIES = 4 };
+enum { STORE_SERIES = 12, HTTP_SERIES = 5 };
 
 struct km_serve {
     km_store        *store;

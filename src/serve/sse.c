@@ -93,7 +93,7 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
     km_native *nat = ud;
     km__arena *a = km__arena_new();
     if (!a) {
-        km__native_fail(w, 500, "out of memory");
+        km__native_fail(w, 503, "out of memory");
         return;
     }
     km_str q = km_http_query(r);
@@ -103,7 +103,7 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
     if (km__query_get(q, "prefix", a, &v, &bad)) {
         o.key = v;
         if (km__prefix_end(v, a, &o.range_end) < 0) {
-            km__native_fail(w, 500, "out of memory");
+            km__native_fail(w, 503, "out of memory");
             goto out;
         }
         if (!v.n) {

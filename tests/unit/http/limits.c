@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP server's limits and timeouts over loopback (431, 413, 408, idle close, 503 beyond max_conns), and every smuggling shape on the wire. */
+/* The HTTP server's limits and timeouts over loopback (431, 413, 408, idle close, 503 beyond max_conns, counted), and every smuggling shape on the wire. */
 #include "rawcli.h"
 #include <stdbool.h>
 #include <stdio.h>
@@ -297,6 +297,10 @@ static void max_conns_run(void *arg)
     free(r.body);
     expect_closed(&c);
     cli_close(&c);
+    km_http_server_stat ss;
+    km_http_server_stat_read(s, &ss);
+    ck_assert_uint_eq(ss.conns_refused, 1);     /* counted apart */
+    ck_assert_uint_eq(ss.conns_total, 2);
     /* the first two still work; once one leaves, a newcomer is served */
     roundtrip(&a, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong");
     roundtrip(&b, "GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200, "pong");
