@@ -173,7 +173,7 @@ int km__go_quiet(km_fn *fn, void *arg, const km_go_opts *opts)
     /* The stack is secured here, not at first run: on g0 nobody could be
      * told that there is none, and the spawner can refuse the work. */
     g->stack_want = size;
-    if (KM__UNLIKELY(km__stack_attach(p, g))) {
+    if (KM__UNLIKELY(km__stack_reserve(g))) {
         km__g_release(p, g);
         return -ENOMEM;
     }
@@ -208,16 +208,20 @@ int km_go_opt(km_fn *fn, void *arg, const km_go_opts *opts)
     return rc;
 }
 
-/* First run of g (on g0): a context on the stack secured at spawn, the
- * tools' fiber records. Nothing here can fail. */
-static void g_start(km__g *g)
+/* First run of g (on g0): the stack secured at spawn, a context, the
+ * tools' fiber records. false in the one case a promised stack is not at
+ * hand (see km__stack_attach): g waits for one. */
+static bool g_start(km__p *p, km__g *g)
 {
+    if (KM__UNLIKELY(km__stack_attach(p, g)))
+        return false;
     km__ctx_make(&g->ctx, g->stack_lo, g->stack_size, g_entry, g);
     g->vg_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
 #ifdef KM_TSAN
     g->tsan_fiber = __tsan_create_fiber(0);
 #endif
     g->flags |= KM__G_STARTED;
+    return true;
 }
 
 /* Called on g0 once a goroutine has exited: stack and G can be reused. */
@@ -243,8 +247,16 @@ void km__execute(km__p *p, km__g *g)
     }
     atomic_store_explicit(&g->onstack, 1, memory_order_relaxed);
     atomic_store_explicit(&g->state, KM__G_RUNNING, memory_order_relaxed);
-    if (KM__UNLIKELY(!(g->flags & KM__G_STARTED)))
-        g_start(g);
+    if (KM__UNLIKELY(!(g->flags & KM__G_STARTED)) && !g_start(p, g)) {
+        /* Back in the queue behind the goroutines that will give stacks
+         * back; idle workers return theirs meanwhile. */
+        atomic_store_explicit(&g->onstack, 0, memory_order_release);
+        atomic_store_explicit(&g->state, KM__G_RUNNABLE, memory_order_relaxed);
+        km__runq_put(p, g, false);
+        km__wakep();
+        sched_yield();
+        return;
+    }
     atomic_store_explicit(&p->curg, g, memory_order_relaxed);
     /* A peer woken into runnext continues the current round (as Go's
      * inherited time slice): a ping-pong pair does not trigger the

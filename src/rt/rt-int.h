@@ -239,9 +239,19 @@ void   km__g_each(void (*fn)(km__g *g, void *ud), void *ud);
 
 size_t km__stack_default(void);
 int    km__stack_config(void);  /* reads KM_STACK_SIZE / KM_STACK_GUARD */
-/* Gives g a stack of g->stack_want bytes (0: default). 0 or -ENOMEM. */
+/* At spawn: secures g's stack of g->stack_want bytes (0: default). A
+ * default-size stack is promised (counted against the slots mapped, a
+ * slab more mapped when they are all promised), so a queued goroutine
+ * holds no memory; any other size is mapped now. 0 or -ENOMEM. */
+int    km__stack_reserve(km__g *g);
+/* At first run: the promised stack itself. -ENOMEM only when every free
+ * slot sits in another worker's cache and no slab can be mapped; those
+ * workers then give their caches back (km__stack_starved). */
 int    km__stack_attach(km__p *p, km__g *g);
+/* At exit: the stack back to the pool, its promise kept no more. */
 void   km__stack_detach(km__p *p, km__g *g);
+/* Whether a first run found no stack: idle workers give their caches back. */
+bool   km__stack_starved(void);
 /* Gives cached stacks' memory back to the OS; bounded work. */
 void   km__stack_scavenge(void);
 /* Aborts with a message if g overflowed its stack. exiting: also check the

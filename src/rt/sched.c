@@ -399,6 +399,8 @@ static km__g *find_runnable(km__p *p)
             km__lock_release(&km__s.lock);
             continue;
         }
+        if (KM__UNLIKELY(km__stack_starved()))
+            km__stack_drop_cache(p);    /* a first run waits for a stack */
         km__stack_scavenge();
         while (idle_sleep(p))
             ;

@@ -32,6 +32,11 @@ static bool   guard_mode;
 static size_t page_size = 4096;
 
 static km__lock pool_lock;
+/* Default-size stacks promised to goroutines (running, or spawned and not
+ * yet started) and the slots mapped for them: promised never passes
+ * mapped, so spawning is where memory runs out, never a first run. */
+static atomic_size_t promised, mapped;
+static atomic_bool   starved;
 /* Free stacks: hot ones still have their memory, cold ones gave it back.
  * Arrays, not lists threaded through the stacks, so the zones stay zero. */
 static char   **hot, **cold;
@@ -82,6 +87,7 @@ static bool new_slab(void)
     nslots += SLAB_SLOTS;
     for (int i = SLAB_SLOTS - 1; i >= 1; i--)
         cold[ncold++] = m + (size_t)i * slot_size;
+    atomic_fetch_add(&mapped, SLAB_SLOTS - 1);
     return true;
 }
 
@@ -106,10 +112,37 @@ static int solo_attach(km__g *g, size_t size)
     return 0;
 }
 
+static bool pooled(const km__g *g)
+{
+    return !guard_mode && (!g->stack_want || g->stack_want == km__stack_default());
+}
+
+int km__stack_reserve(km__g *g)
+{
+    if (!pooled(g))
+        return solo_attach(g, g->stack_want ? g->stack_want : km__stack_default());
+    size_t n = atomic_fetch_add(&promised, 1) + 1;
+    if (KM__LIKELY(n <= atomic_load(&mapped)))
+        return 0;
+    km__lock_acquire(&pool_lock);
+    bool ok = n <= atomic_load(&mapped) || new_slab();
+    km__lock_release(&pool_lock);
+    if (!ok) {
+        atomic_fetch_sub(&promised, 1);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+bool km__stack_starved(void)
+{
+    return atomic_load_explicit(&starved, memory_order_relaxed);
+}
+
 int km__stack_attach(km__p *p, km__g *g)
 {
-    if (guard_mode || (g->stack_want && g->stack_want != km__stack_default()))
-        return solo_attach(g, g->stack_want ? g->stack_want : km__stack_default());
+    if (g->stack_lo)
+        return 0;       /* mapped at spawn */
     char *lo = NULL;
     if (p && p->nscache)
         lo = p->scache[--p->nscache];
@@ -124,15 +157,40 @@ int km__stack_attach(km__p *p, km__g *g)
                 atomic_fetch_sub(&nhot, 1);
             }
         } else if (ncold || new_slab()) {
+            /* A slab more than promised when the free slots sit in other
+             * workers' caches: they come back to the pool as those go. */
             lo = cold[--ncold];
         }
         km__lock_release(&pool_lock);
-        if (!lo)
+        if (!lo) {
+            atomic_store(&starved, true);
             return -ENOMEM;
+        }
+        if (km__stack_starved())
+            atomic_store_explicit(&starved, false, memory_order_relaxed);
     }
     g->stack_lo = lo;
     g->stack_size = slot_size - ZONE;
     return 0;
+}
+
+/* A free pooled stack to p's cache, or the pool when it is full. */
+static void put_back(km__p *p, char *lo)
+{
+    if (p && p->nscache < KM__GCACHE && !km__stack_starved()) {
+        p->scache[p->nscache++] = lo;
+        return;
+    }
+    /* Full: half of the cache goes back with it, under one lock. */
+    km__lock_acquire(&pool_lock);
+    hot[nhot_++] = lo;
+    atomic_fetch_add(&nhot, 1);
+    size_t keep = km__stack_starved() ? 0 : KM__GCACHE / 2;
+    while (p && (size_t)p->nscache > keep) {
+        hot[nhot_++] = p->scache[--p->nscache];
+        atomic_fetch_add(&nhot, 1);
+    }
+    km__lock_release(&pool_lock);
 }
 
 void km__stack_detach(km__p *p, km__g *g)
@@ -145,32 +203,18 @@ void km__stack_detach(km__p *p, km__g *g)
     ASAN_UNPOISON_MEMORY_REGION(lo, g->stack_size);
 #endif
     if (g->flags & KM__G_SOLO) {
+        g->flags &= ~KM__G_SOLO;
         munmap(g->map_lo, g->map_size);
         return;
     }
-    if (p && p->nscache < KM__GCACHE) {
-        p->scache[p->nscache++] = lo;
-        return;
-    }
-    /* Full: half of the cache goes back with it, under one lock. */
-    km__lock_acquire(&pool_lock);
-    hot[nhot_++] = lo;
-    atomic_fetch_add(&nhot, 1);
-    while (p && p->nscache > KM__GCACHE / 2) {
-        hot[nhot_++] = p->scache[--p->nscache];
-        atomic_fetch_add(&nhot, 1);
-    }
-    km__lock_release(&pool_lock);
+    put_back(p, lo);
+    atomic_fetch_sub(&promised, 1);
 }
 
 void km__stack_drop_cache(km__p *p)
 {
-    km__g fake = { 0 };
-    fake.stack_size = slot_size - ZONE;
-    while (p->nscache) {
-        fake.stack_lo = p->scache[--p->nscache];
-        km__stack_detach(NULL, &fake);
-    }
+    while (p->nscache)
+        put_back(NULL, p->scache[--p->nscache]);
 }
 
 void km__stack_scavenge(void)
