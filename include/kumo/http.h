@@ -113,8 +113,10 @@ int km_http_set_header(km_http_resp *w, const char *name, const char *value);
  * length or no body has none. Errors as km_http_set_header; -EALREADY once
  * the body is complete. */
 int km_http_set_trailer(km_http_resp *w, const char *name, const char *value);
-/* A complete response with a fixed-length body (Content-Length). 0 or
- * -errno (the connection is then closed). */
+/* A complete response with a fixed-length body (Content-Length). Over
+ * HTTP/2, trailers set before it follow the body instead of a length (a
+ * gRPC unary answer in one step); HTTP/1.1 drops them. 0 or -errno (the
+ * connection is then closed). */
 int km_http_send(km_http_resp *w, int status, const char *content_type,
                  const void *body, size_t n);
 /* Streaming: sends the head (chunked transfer coding, or close-delimited

@@ -143,7 +143,10 @@ static void do_out(void *arg)
         rc = km_http_set_header(c->w, "content-type", "application/grpc");
         c->head_sent = true;
     }
-    /* Queued messages first: they were sent before this one. */
+    /* The kept message, then the queued ones: they were sent before this one. */
+    if (!rc && c->klen)
+        rc = km_http_write(c->w, c->kept, c->klen);
+    c->klen = 0;
     if (!rc && c->qlen)
         rc = km_http_write(c->w, c->qbuf, c->qlen);
     c->qlen = 0;
@@ -195,6 +198,17 @@ static int send_check(km_grpc_call *c, size_t n)
     return n > c->srv->cfg.max_send_msg ? -EMSGSIZE : 0;
 }
 
+/* Where a single-response call's first message of n bytes is kept until
+ * the handler returns (km__grpc_call_end sends it with the status), or NULL. */
+static char *keep(km_grpc_call *c, size_t n)
+{
+    if (streams_out(c) || c->head_sent || c->qlen || c->klen || KM__GRPC_PREFIX + n > KM__GRPC_KEEP)
+        return NULL;
+    km__grpc_prefix((uint8_t *)c->kept, false, (uint32_t)n);
+    c->klen = KM__GRPC_PREFIX + n;
+    return c->kept + KM__GRPC_PREFIX;
+}
+
 int km_grpc_send(km_grpc_call *c, const void *msg, size_t n, int64_t deadline)
 {
     if (!c || (n && !msg))
@@ -202,6 +216,12 @@ int km_grpc_send(km_grpc_call *c, const void *msg, size_t n, int64_t deadline)
     int rc = send_check(c, n);
     if (rc)
         return rc;
+    char *k = keep(c, n);
+    if (k) {
+        if (n)
+            memcpy(k, msg, n);
+        return 0;
+    }
     if (n <= KM__GRPC_SMALL) {
         char buf[KM__GRPC_PREFIX + KM__GRPC_SMALL];
         km__grpc_prefix((uint8_t *)buf, false, (uint32_t)n);
@@ -270,6 +290,11 @@ int km_grpc_send_pb(km_grpc_call *c, const ProtobufCMessage *m, int64_t deadline
     int rc = send_check(c, n);
     if (rc)
         return rc;
+    char *k = keep(c, n);
+    if (k) {
+        km__grpc_pb_pack(m, k);
+        return 0;
+    }
     char stack[KM__GRPC_PREFIX + KM__GRPC_SMALL];
     char *buf = stack;
     if (n > KM__GRPC_SMALL) {

@@ -14,6 +14,9 @@
 /* A call's read buffer on the handler's (or caller's) stack: a small
  * message is read, and handed out, without an allocation. */
 #define KM__GRPC_LENT 1024
+/* A single-response call's message up to this size (framed) waits for the
+ * handler's return, so that head, message and status leave in one step. */
+#define KM__GRPC_KEEP 1024
 /* A message this small goes out behind its prefix in one write. */
 #define KM__GRPC_SMALL 4096
 
@@ -100,7 +103,9 @@ struct km_grpc_call {
     size_t                 scap;
     char                  *qbuf;            /* km_grpc_send_add's framed messages, */
     size_t                 qlen, qcap;      /* written ahead of the next write */
+    size_t                 klen;            /* the kept message's length (0: none) */
     char                   lent[KM__GRPC_LENT];
+    char                   kept[KM__GRPC_KEEP];
 };
 
 /* Sets the status kumo saw a failure with, unless one is set (call.c). */

@@ -100,7 +100,13 @@ void km__grpc_call_end(km_grpc_call *c)
     /* Messages the handler queued go before the status. */
     km__grpc_send_queued(c);
     int code = atomic_load_explicit(&c->finished, memory_order_acquire) ? c->code : KM_GRPC_OK;
-    if (!c->head_sent)
+    if (!c->head_sent && c->klen) {
+        /* The kept message: head, message and status in one step. */
+        status_fields(c->w, km_http_set_trailer, code, c->msg, &c->trailers);
+        c->head_sent = true;
+        km_http_send(c->w, 200, "application/grpc", c->kept, c->klen);
+        c->klen = 0;
+    } else if (!c->head_sent)
         trailers_only(c->w, code, c->msg, &c->trailers);
     else
         /* The HTTP layer ends the stream with them when the handler returns. */
@@ -220,6 +226,7 @@ void km_grpc_serve_http(km_http_req *r, km_http_resp *w, void *server)
         /* Whatever the handler said, the client has given up by now. */
         km__free(c.msg);
         c.msg = NULL;
+        c.klen = 0;
         atomic_store_explicit(&c.finished, false, memory_order_relaxed);
         km_grpc_finish(&c, KM_GRPC_DEADLINE_EXCEEDED, "deadline exceeded");
     }

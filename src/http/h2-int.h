@@ -291,9 +291,10 @@ int     km__h2_open(km__h2_conn *c, const nghttp2_nv *nv, size_t n, bool end,
  * -EALREADY, st's error, -ENOMEM. */
 int     km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end);
 /* Server role: answers st with headers nv and the whole body (n > 0, at
- * most the send buffer), in one go. Errors as km__h2_respond. */
+ * most the send buffer), then the trailers tr if ntr > 0, in one go.
+ * Errors as km__h2_respond. */
 int     km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
-                            const void *body, size_t len);
+                            const void *body, size_t len, const nghttp2_nv *tr, size_t ntr);
 /* Queues n bytes of body, end: the last ones. Blocks while st's send
  * buffer is full. 0; -EPIPE (the body was ended or the stream closed);
  * st's error; -ETIMEDOUT or -ECANCELED (then part of p may have been

@@ -140,24 +140,40 @@ static int send_head(km_http_resp *w, const char *ctype, int64_t length, bool en
     return km__h2_respond(&s->core, f.nv, f.n, end || w->no_body);
 }
 
+/* The trailers the handler set, ending the stream. */
+static int send_trailers(km__h2s_stream *s, km_http_resp *w)
+{
+    fields f;
+    f.n = f.used = 0;
+    add_lines(&f, w->trls, w->tlen);
+    return km__h2_write_trailers(&s->core, f.nv, f.n);
+}
+
+/* Trailers set before the send follow the body (no content-length then):
+ * a gRPC unary answer is head, message and status in one step. */
 static int h2_send(km_http_resp *w, const char *ctype, const void *body, size_t n)
 {
     km__h2s_stream *s = km__h2s_of(w->st);
+    bool trailed = w->tlen > 0;
     /* An empty body ends with the head (one HEADERS frame with END_STREAM,
      * what gRPC calls Trailers-Only): no content-length then. */
     if (n && !w->no_body && n <= s->core.c->cfg.send_buffer && !w->head_sent) {
-        /* The common answer: head and body queued under one lock. */
+        /* The common answer: head, body and trailers queued under one lock. */
         if (ctype && (strlen(ctype) > 200 || strpbrk(ctype, "\r\n")))
             return -EINVAL;
         w->head_sent = true;
-        fields f;
-        f.n = f.used = 0;
-        head_fields(&f, w, ctype, (int64_t)n);
-        return km__h2_respond_body(&s->core, f.nv, f.n, body, n);
+        fields f, t;
+        f.n = f.used = t.n = t.used = 0;
+        head_fields(&f, w, ctype, trailed ? -1 : (int64_t)n);
+        if (trailed)
+            add_lines(&t, w->trls, w->tlen);
+        return km__h2_respond_body(&s->core, f.nv, f.n, body, n, t.nv, t.n);
     }
-    int rc = send_head(w, ctype, n ? (int64_t)n : -1, n == 0);
+    int rc = send_head(w, ctype, n && !trailed ? (int64_t)n : -1, n == 0 && !trailed);
     if (!rc && n && !w->no_body)
-        rc = km__h2_write(&s->core, body, n, true, write_deadline(s));
+        rc = km__h2_write(&s->core, body, n, !trailed, write_deadline(s));
+    if (!rc && trailed && !w->no_body)
+        rc = send_trailers(s, w);
     return rc;
 }
 
@@ -212,10 +228,7 @@ int km__h2s_finish(km__h2s_stream *s)
         rc = send_head(w, NULL, -1, true);      /* the handler said nothing: 200, empty */
     } else if (!w->done && !w->no_body) {
         if (w->tlen) {
-            fields f;
-            f.n = f.used = 0;
-            add_lines(&f, w->trls, w->tlen);
-            rc = km__h2_write_trailers(&s->core, f.nv, f.n);
+            rc = send_trailers(s, w);
         } else {
             rc = km__h2_write(&s->core, NULL, 0, true, write_deadline(s));
         }

@@ -302,12 +302,17 @@ int km__h2_respond(km__h2_stream *st, const nghttp2_nv *nv, size_t n, bool end)
     return rc;
 }
 
+static nghttp2_nv *nv_copy(const nghttp2_nv *nv, size_t n);
+
 int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
-                        const void *body, size_t len)
+                        const void *body, size_t len, const nghttp2_nv *tr, size_t ntr)
 {
     km__h2_conn *c = st->c;
     if (!len || len > c->cfg.send_buffer)
         return -EINVAL;
+    nghttp2_nv *trc = NULL;
+    if (ntr && !(trc = nv_copy(tr, ntr)))
+        return -ENOMEM;
     km__h2_lock(c);
     int rc = st->has_body || st->out_end ? -EALREADY :
              st->err ? st->err : c->err ? c->err : st->closed ? -EPIPE : 0;
@@ -321,10 +326,16 @@ int km__h2_respond_body(km__h2_stream *st, const nghttp2_nv *nv, size_t n,
             st->out.head = st->out.len = 0;
         } else {
             st->has_body = st->out_end = true;
+            if (trc) {
+                st->tr = trc;       /* sent by the data source after the body */
+                st->ntr = ntr;
+                trc = NULL;
+            }
             km__h2_kick(c);
         }
     }
     km__h2_unlock(c);
+    km__free(trc);
     return rc;
 }
 
