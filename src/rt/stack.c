@@ -108,6 +108,8 @@ static int solo_attach(km__g *g, size_t size)
 
 int km__stack_attach(km__p *p, km__g *g)
 {
+    if (KM__FAULT(KM__F_STACK))
+        return -ENOMEM;
     if (guard_mode || (g->stack_want && g->stack_want != km__stack_default()))
         return solo_attach(g, g->stack_want ? g->stack_want : km__stack_default());
     char *lo = NULL;
