@@ -128,11 +128,18 @@ total=$(awk '{ print $1, $2 }' "$state/done.txt" | sort -u | wc -l)
 bugs=$(ls "$state/bugs" | wc -l)
 echo "fault-sweep: $nsites sites in ${#tests[@]} tests; $runs runs now ($total in all), $skipped left for the next run (budget ${budget}s)"
 if [ "$bugs" -gt 0 ]; then
-  echo "fault-sweep: $bugs runs found bugs:"
+  echo "fault-sweep: $bugs runs found bugs; by site (tests, verdict, first report lines):"
   for f in "$state"/bugs/*.log; do
     [ -e "$f" ] || continue
-    head -n 1 "$f"
-    grep -m 3 -E 'kumo: fatal|ERROR: |runtime error:|SUMMARY:|:E:|:F:|Test timeout' "$f" | cut -c1-200 | sed 's/^/    /'
+    # "test: T  fault: SITE:N (KIND)  verdict: V  exit: RC"
+    read -r _ t _ site kind _ verdict _ < "$f"
+    printf '%s %s %s\t%s\n' "$site" "$kind" "$verdict" "$t"
+  done | sort | awk -F'\t' '{ n[$1]++; ts[$1] = ts[$1] " " $2 } END { for (k in n) print k "\t" n[k] "\t" ts[k] }' \
+       | sort | while IFS=$'\t' read -r what n ts; do
+    echo "  $what in $n test(s):$ts"
+    f=$(ls "$state"/bugs/*@"$(echo "${what%% *}" | sed 's/:[0-9]*$//; s/[\/:]/_/g')"@* | head -n 1)
+    grep -E 'kumo: fatal|ERROR: |runtime error:|SUMMARY:|leaked [0-9]+ alloc|Test timeout|signal' "$f" \
+      | cut -c1-160 | awk '!seen[$0]++' | head -n 3 | sed 's/^/      /'
   done
   exit 1
 fi
