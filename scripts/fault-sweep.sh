@@ -9,7 +9,8 @@
 #
 # --all sweeps every unit test; --slice the CI subset (store and etcd, 180 s
 # by default); MODULE names tests/unit/<MODULE>. --hits K also fails the
-# 2nd..K-th hit of sites reached that often. Progress is kept in
+# 2nd..K-th hit of sites reached that often. A run is a hang past
+# --timeout (120 s) or three times the clean run. Progress is kept in
 # DIR/fault-sweep/ (done.txt), so a run stopped by its budget resumes where
 # it stopped (runs that found a bug run again); --fresh starts over. Exits 1 if any run found a bug.
 set -u
@@ -90,13 +91,18 @@ for t in "${tests[@]}"; do
   if [ ! -s "$sites" ]; then
     over && break
     rm -f "$sites.raw"
-    KM_FAULT_SITES=$sites.raw timeout "$per_run" "$t" > "$out" 2>&1
+    t0=$(date +%s)
+    KM_FAULT_SITES=$sites.raw timeout $((per_run * 5)) "$t" > "$out" 2>&1
+    echo $(( $(date +%s) - t0 )) > "$sites.secs"
     # every process appended its sites: add the hits up per site
     awk '{ h[$1 " " $2] += $3 } END { for (k in h) print k, h[k] }' "$sites.raw" 2>/dev/null \
       | sort > "$sites"
     rm -f "$sites.raw"
     [ -s "$sites" ] || echo "none - 0" > "$sites"
   fi
+  # a run may take a few times as long as the clean one before it hangs
+  limit=$(( 3 * $(cat "$sites.secs" 2>/dev/null || echo 0) ))
+  [ $limit -ge "$per_run" ] || limit=$per_run
   while read -r site kind count; do
     [ "$site" = none ] && continue
     for ((n = 1; n <= hits && n <= count; n++)); do
@@ -104,7 +110,7 @@ for t in "${tests[@]}"; do
       # a run that was clean stays done; one that found a bug runs again
       grep -qxF "$key ok" "$state/done.txt" && continue
       if over; then skipped=$((skipped + 1)); continue; fi
-      CK_FORK=yes KM_FAULT=$site:$n timeout "$per_run" "$t" > "$out" 2>&1
+      CK_FORK=yes KM_FAULT=$site:$n timeout "$limit" "$t" > "$out" 2>&1
       rc=$?
       runs=$((runs + 1))
       verdict=$(classify "$out" $rc)
