@@ -132,7 +132,7 @@ done
 nsites=$(cat "$state"/sites/*.txt 2>/dev/null | grep -vc '^none ')
 total=$(awk '{ print $1, $2 }' "$state/done.txt" | sort -u | wc -l)
 bugs=$(ls "$state/bugs" | wc -l)
-echo "fault-sweep: $nsites sites in ${#tests[@]} tests; $runs runs now ($total in all), $skipped left for the next run (budget ${budget}s)"
+echo "fault-sweep: ${#tests[@]} tests, $nsites test sites recorded; $runs runs now ($total in all), $skipped left for the next run (budget ${budget}s)"
 if [ "$bugs" -gt 0 ]; then
   echo "fault-sweep: $bugs runs found bugs; by site (tests, verdict, first report lines):"
   for f in "$state"/bugs/*.log; do
