@@ -1,6 +1,7 @@
 # kumo build. `make` builds the library, examples and tests; `make test` runs
-# the suite (SAN=asan or SAN=tsan for the sanitizer builds); `make run` starts
-# the main program. Both first install missing Debian packages.
+# the suite (SAN=asan or SAN=tsan for the sanitizer builds; FAULTS=1 for the
+# fault injection build, docs/TESTING.md); `make run` starts the main program.
+# Both first install missing Debian packages.
 
 SAN      ?=
 CTX      ?=
@@ -15,6 +16,13 @@ endif
 ifeq ($(CTX),ucontext)
 BUILD    := build-ucontext
 EXTRA_CFLAGS += -DKM_CTX_UCONTEXT
+endif
+# FAULTS=1 compiles the fault injection points in (build-faults/,
+# build-asan-faults/); without it they compile to nothing.
+FAULTS   ?= 0
+ifeq ($(FAULTS),1)
+BUILD    := $(BUILD)-faults
+EXTRA_CFLAGS += -DKM_FAULTS
 endif
 
 OPT      ?= -O2
@@ -42,6 +50,10 @@ LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_S:%.S=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libkumo.a
 
 TEST_SRC := $(sort $(wildcard tests/unit/*/*.c))
+# Tests driving the injection points exist only in the fault build.
+ifneq ($(FAULTS),1)
+TEST_SRC := $(filter-out tests/unit/%/faults.c,$(TEST_SRC))
+endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_UTIL:= tests/unit/util.c
 # Every fuzz target also runs as a test over its corpus and saved crashes.
@@ -55,9 +67,13 @@ KUMO     := $(BUILD)/kumo
 
 include mk/etcdpb.mk
 
-.PHONY: all lib test run deps bench-runtime bench-net bench-http bench-h2 bench-config bench-metrics bench-log bench-client fuzz clean examples tests
+.PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-metrics bench-log bench-client fuzz clean examples tests
 
+ifeq ($(FAULTS),1)
+all: lib $(KUMO) examples tests $(BUILD)/kumo.pc
+else
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc compile_commands.json
+endif
 
 lib: $(LIB)
 examples: $(EX_BIN)
@@ -111,7 +127,7 @@ deps:
 	@scripts/deps.sh
 
 # Black-box tests drive the binaries with real peers; in the plain build.
-ifeq ($(SAN),)
+ifeq ($(SAN)$(FAULTS),0)
 INTEG := $(sort $(wildcard tests/integ/*.sh))
 endif
 
@@ -174,8 +190,15 @@ fuzz: deps $(FUZZ_BIN)
 	     fuzz/corpus-$$n-new fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; rc=$$?; \
 	  tail -n 2 build-fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
 
+# The fault sweep's CI slice: the store and etcd unit tests, each site
+# failing in turn, under the ASan fault build (docs/TESTING.md).
+SWEEP_BUDGET ?= 180
+fault-sweep: deps
+	@$(MAKE) --no-print-directory SAN=asan FAULTS=1 tests
+	@scripts/fault-sweep.sh --build build-asan-faults --slice --budget $(SWEEP_BUDGET)
+
 clean:
-	rm -rf build build-asan build-tsan build-ucontext build-fuzz compile_commands.json
+	rm -rf build build-asan build-tsan build-ucontext build-fuzz build-faults build-asan-faults build-tsan-faults compile_commands.json
 
 include mk/interop.mk
 include mk/grpc.mk

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *names[] = { "prefix", "rev", "key", "lease", "prev_kv" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         km_bytes v;
-        bool bad = false;
+        int bad = 0;
         if (km__query_get(q, names[i], a, &v, &bad)) {
             if (bad || v.n > size)
                 abort();
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     km_bytes whole;
-    if (km__pct_decode(q, a, &whole) && whole.n > size)
+    if (km__pct_decode(q, a, &whole) == 0 && whole.n > size)
         abort();
     km__arena_free(a);
     return 0;

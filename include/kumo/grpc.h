@@ -353,7 +353,8 @@ void km_grpc_channel_free(km_grpc_channel *ch);
  * sent as grpc-timeout and enforced here, every later operation included.
  * Waits for a connection (dialling if none) until deadline. *out is set
  * whenever the result is not -EINVAL or -ENOMEM, also on failure, to
- * tell the status; the caller frees it. 0; the errors above. */
+ * tell the status; the caller frees it; on those two it is NULL. 0; the
+ * errors above. */
 int  km_grpc_stream_open(km_grpc_channel *ch, const char *method, const km_grpc_md *md,
                          size_t nmd, int64_t deadline, km_grpc_stream **out);
 /* Sends one request message (copied); end: it is the last (half-close

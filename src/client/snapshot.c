@@ -33,7 +33,7 @@ typedef struct {
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = KM__FAULT(KM__F_WRITE) ? (errno = ENOSPC, -1) : write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -50,10 +50,10 @@ static void write_job(void *arg)
 {
     wjob *j = arg;
     size_t pl = strlen(j->path);
-    char *tmp = malloc(pl + 32), *dir = malloc(pl + 2);
+    char *tmp = km__malloc(pl + 32), *dir = km__malloc(pl + 2);
     if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
+        km__free(tmp);
+        km__free(dir);
         j->rc = -ENOMEM;
         return;
     }
@@ -71,7 +71,7 @@ static void write_job(void *arg)
         rc = -errno;
     if (!rc)
         rc = write_all(fd, j->p, j->n);
-    if (!rc && fsync(fd) < 0)
+    if (!rc && (KM__FAULT(KM__F_FSYNC) ? (errno = EIO, -1) : fsync(fd)) < 0)
         rc = -errno;
     if (fd >= 0 && close(fd) < 0 && !rc)
         rc = -errno;
@@ -89,8 +89,8 @@ static void write_job(void *arg)
             close(dfd);
         }
     }
-    free(tmp);
-    free(dir);
+    km__free(tmp);
+    km__free(dir);
     j->rc = rc;
 }
 

@@ -220,9 +220,9 @@ int km__stream_open(km__stream *s, const char *ep, const char *path, const char 
     if (fd < 0)
         return fd;
     s->fd = fd;
-    ssize_t wn = km_write(fd, head, (size_t)hl, deadline);
+    ssize_t wn = KM__FAULT_SOCKWRITE(km_write(fd, head, (size_t)hl, deadline));
     if (wn >= 0)
-        wn = km_write(fd, json, jn, deadline);
+        wn = KM__FAULT_SOCKWRITE(km_write(fd, json, jn, deadline));
     if (wn < 0)
         return (int)wn;
     return km__stream_begin(s, deadline);

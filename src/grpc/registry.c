@@ -176,7 +176,8 @@ int km_grpc_register_service(km_grpc_server *s, const ProtobufCServiceDescriptor
         /* Take back what this call added: all of the service, or none. */
         while (s->n > first)
             km__free(s->m[--s->n].path);
-        memset(s->slots, 0, s->nslots * sizeof *s->slots);
+        if (s->slots)       /* none yet if the first allocation failed */
+            memset(s->slots, 0, s->nslots * sizeof *s->slots);
         for (size_t i = 0; i < s->n; i++)
             place(s->slots, s->nslots, &s->m[i], (uint32_t)i);
     }

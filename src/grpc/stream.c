@@ -130,6 +130,8 @@ static int broken(km_grpc_stream *st, int err, int code, const char *msg)
 int km_grpc_stream_open(km_grpc_channel *ch, const char *method, const km_grpc_md *md,
                         size_t nmd, int64_t deadline, km_grpc_stream **out)
 {
+    if (out)
+        *out = NULL;    /* a caller may look at it after any error */
     if (!ch || !method || method[0] != '/' || !method[1] || !out || (nmd && !md))
         return -EINVAL;
     /* The metadata, checked and encoded, into one block of strings. */

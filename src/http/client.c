@@ -377,7 +377,7 @@ int km_http_do(km_http_client *c, const char *method, const char *url,
             rc = -ENOMEM;
             break;
         }
-        ssize_t w = km_write(p->fd, req, reqlen, deadline);
+        ssize_t w = KM__FAULT_SOCKWRITE(km_write(p->fd, req, reqlen, deadline));
         rc = w < 0 ? (int)w : read_response(c, p->fd, !strcmp(method, "HEAD"), deadline,
                                             r, &reusable, &got);
         release(c, h, p, rc == 0 && reusable, since);

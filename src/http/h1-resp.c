@@ -20,7 +20,7 @@ int km__h1_flush(km__conn *c)
         return -EPIPE;
     if (c->wlen == 0)
         return 0;
-    ssize_t r = km_write(c->fd, c->wbuf, c->wlen, write_deadline(c));
+    ssize_t r = KM__FAULT_SOCKWRITE(km_write(c->fd, c->wbuf, c->wlen, write_deadline(c)));
     km__count_bytes(&c->nwritten, r);
     c->wlen = 0;
     if (c->lean) {
@@ -60,7 +60,7 @@ int km__out(km__conn *c, const void *p, size_t n)
         c->wlen = n;
         return 0;
     }
-    ssize_t r = km_write(c->fd, p, n, write_deadline(c));
+    ssize_t r = KM__FAULT_SOCKWRITE(km_write(c->fd, p, n, write_deadline(c)));
     km__count_bytes(&c->nwritten, r);
     if (r < 0) {
         c->broken = true;

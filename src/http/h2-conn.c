@@ -427,7 +427,7 @@ static void writer(void *arg)
         size_t len = c->wlen;
         km__h2_unlock(c);
         /* Other goroutines submit meanwhile; their frames go in the next batch. */
-        ssize_t w = km_write(c->fd, c->wbuf, len, km_now() + c->cfg.write_timeout);
+        ssize_t w = KM__FAULT_SOCKWRITE(km_write(c->fd, c->wbuf, len, km_now() + c->cfg.write_timeout));
         count(c->cfg.nwritten, w);
         km__h2_lock(c);
         c->wlen = 0;

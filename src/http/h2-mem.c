@@ -100,7 +100,7 @@ static void *h2_realloc(void *p, size_t n, void *ud)
     }
     size_t old;
     memcpy(&old, (char *)p - HDR, sizeof old);
-    void *q = h2_malloc(n, ud);
+    void *q = KM__FAULT(KM__F_REALLOC) ? NULL : h2_malloc(n, ud);
     if (!q)
         return NULL;
     memcpy(q, p, old < n ? old : n);

@@ -128,7 +128,7 @@ static void sink(km_logger *root, const char *p, size_t n)
 void km__log_write_fd(km_logger *root, const char *p, size_t n)
 {
     while (n) {
-        ssize_t w = write(root->fd, p, n);
+        ssize_t w = KM__FAULT(KM__F_WRITE) ? (errno = ENOSPC, -1) : write(root->fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {

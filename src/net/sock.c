@@ -157,6 +157,8 @@ ssize_t km_write(int fd, const void *buf, size_t n, int64_t deadline)
     const char *p = buf;
     size_t done = 0;
     bool sock = true;
+    if (KM__FAULT(KM__F_SOCKWRITE))
+        return -EPIPE;
     while (done < n) {
         ssize_t w = sock ? send(fd, p + done, n - done, MSG_NOSIGNAL)
                          : write(fd, p + done, n - done);

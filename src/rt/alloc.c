@@ -22,17 +22,17 @@ void km_set_allocator(const km_allocator *a)
         alloc = (km_allocator){ sys_malloc, sys_realloc, sys_free, NULL };
 }
 
-void *km__malloc(size_t n)
+void *(km__malloc)(size_t n)
 {
     return alloc.malloc_fn(n ? n : 1, alloc.ud);
 }
 
-void *km__calloc(size_t n, size_t sz)
+void *(km__calloc)(size_t n, size_t sz)
 {
     size_t total;
     if (__builtin_mul_overflow(n, sz, &total))
         return NULL;
-    void *p = km__malloc(total);
+    void *p = (km__malloc)(total);
     if (p)
         memset(p, 0, total);
     return p;
@@ -70,10 +70,10 @@ void km__fatal(const char *fmt, ...)
     abort();
 }
 
-char *km__strdup(const char *s)
+char *(km__strdup)(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = km__malloc(n);
+    char *d = (km__malloc)(n);
     if (d)
         memcpy(d, s, n);
     return d;

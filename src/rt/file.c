@@ -76,12 +76,16 @@ ssize_t km_file_read(int fd, void *buf, size_t n, off_t off)
 
 ssize_t km_file_write(int fd, const void *buf, size_t n, off_t off)
 {
+    if (KM__FAULT(KM__F_WRITE))
+        return -ENOSPC;
     file_req r = { .op = WRITE, .fd = fd, .buf = (void *)buf, .n = n, .off = off };
     return submit(&r);
 }
 
 int km_file_fsync(int fd)
 {
+    if (KM__FAULT(KM__F_FSYNC))
+        return -EIO;
     file_req r = { .op = FSYNC, .fd = fd };
     return (int)submit(&r);
 }

@@ -119,6 +119,8 @@ static bool pooled(const km__g *g)
 
 int km__stack_reserve(km__g *g)
 {
+    if (KM__FAULT(KM__F_STACK))
+        return -ENOMEM;
     if (!pooled(g))
         return solo_attach(g, g->stack_want ? g->stack_want : km__stack_default());
     size_t n = atomic_fetch_add(&promised, 1) + 1;

@@ -14,11 +14,11 @@ struct km_native {
 
 /* Query parameter name: true if present; *val is its percent-decoded
  * value in a (empty for a bare "?prefix"). false also when the value is
- * badly encoded or there is no memory to decode it: then *bad is set (and
- * never cleared, so one flag serves several calls). */
-bool km__query_get(km_str query, const char *name, km__arena *a, km_bytes *val, bool *bad);
-/* Percent-decodes s into a; false for a bad escape. */
-bool km__pct_decode(km_str s, km__arena *a, km_bytes *out);
+ * badly encoded (*err = -EINVAL) or there is no memory to decode it
+ * (-ENOMEM); *err keeps the first error, so one serves several calls. */
+bool km__query_get(km_str query, const char *name, km__arena *a, km_bytes *val, int *err);
+/* Percent-decodes s into a: 0, -EINVAL (a bad escape) or -ENOMEM. */
+int  km__pct_decode(km_str s, km__arena *a, km_bytes *out);
 /* The range_end that makes [key, end) every key starting with key, in a.
  * 0, or -ENOMEM (*end untouched). */
 int km__prefix_end(km_bytes key, km__arena *a, km_bytes *end);

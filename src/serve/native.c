@@ -19,22 +19,24 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
 {
     km_str q = km_http_query(r);
     km_bytes v;
-    bool bad = false;
-    if (!km__pct_decode(km_http_param(r, "key"), k->a, &k->key)) {
-        km__native_fail(w, 400, "bad percent-encoding in the key");
+    int err = km__pct_decode(km_http_param(r, "key"), k->a, &k->key);
+    if (err) {
+        km__native_fail(w, err == -ENOMEM ? 500 : 400,
+                        err == -ENOMEM ? "out of memory" : "bad percent-encoding in the key");
         return -1;
     }
-    k->prefix = km__query_get(q, "prefix", k->a, &v, &bad);
-    if (km__query_get(q, "rev", k->a, &v, &bad) && !(km__parse_i64(v, &k->rev) && k->rev >= 0)) {
+    k->prefix = km__query_get(q, "prefix", k->a, &v, &err);
+    if (km__query_get(q, "rev", k->a, &v, &err) && !(km__parse_i64(v, &k->rev) && k->rev >= 0)) {
         km__native_fail(w, 400, "rev must be a non-negative integer");
         return -1;
     }
-    if (km__query_get(q, "lease", k->a, &v, &bad) && !(km__parse_i64(v, &k->lease) && k->lease >= 0)) {
+    if (km__query_get(q, "lease", k->a, &v, &err) && !(km__parse_i64(v, &k->lease) && k->lease >= 0)) {
         km__native_fail(w, 400, "lease must be a non-negative integer");
         return -1;
     }
-    if (bad) {
-        km__native_fail(w, 400, "bad percent-encoding in the query");
+    if (err) {
+        km__native_fail(w, err == -ENOMEM ? 500 : 400,
+                        err == -ENOMEM ? "out of memory" : "bad percent-encoding in the query");
         return -1;
     }
     if (k->prefix && km__prefix_end(k->key, k->a, &k->range_end) < 0) {

@@ -17,18 +17,18 @@ static int hexval(char c)
     return -1;
 }
 
-bool km__pct_decode(km_str s, km__arena *a, km_bytes *out)
+int km__pct_decode(km_str s, km__arena *a, km_bytes *out)
 {
     uint8_t *d = km__arena_alloc(a, s.n + 1);
     if (!d)
-        return false;
+        return -ENOMEM;
     size_t n = 0;
     for (size_t i = 0; i < s.n; i++) {
         if (s.p[i] == '%') {
             int hi = i + 2 < s.n ? hexval(s.p[i + 1]) : -1;
             int lo = i + 2 < s.n ? hexval(s.p[i + 2]) : -1;
             if (hi < 0 || lo < 0)
-                return false;
+                return -EINVAL;
             d[n++] = (uint8_t)(hi << 4 | lo);
             i += 2;
             continue;
@@ -37,10 +37,10 @@ bool km__pct_decode(km_str s, km__arena *a, km_bytes *out)
     }
     out->p = d;
     out->n = n;
-    return true;
+    return 0;
 }
 
-bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, bool *bad)
+bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, int *err)
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i < q.n;) {
@@ -51,8 +51,10 @@ bool km__query_get(km_str q, const char *name, km__arena *a, km_bytes *val, bool
         size_t len = j - i;
         if (len >= nl && !memcmp(p, name, nl) && (len == nl || p[nl] == '=')) {
             km_str v = { p + (len > nl ? nl + 1 : len), len > nl ? len - nl - 1 : 0 };
-            if (!km__pct_decode(v, a, val)) {
-                *bad = true;
+            int rc = km__pct_decode(v, a, val);
+            if (rc) {
+                if (!*err)
+                    *err = rc;
                 return false;
             }
             return true;

@@ -99,8 +99,9 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
     km_str q = km_http_query(r);
     km_watch_opts o = { 0 };
     km_bytes v;
-    bool bad = false, have_key = false;
-    if (km__query_get(q, "prefix", a, &v, &bad)) {
+    int err = 0;
+    bool have_key = false;
+    if (km__query_get(q, "prefix", a, &v, &err)) {
         o.key = v;
         if (km__prefix_end(v, a, &o.range_end) < 0) {
             km__native_fail(w, 503, "out of memory");
@@ -111,16 +112,16 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
             o.key = (km_bytes){ &zero, 1 };
         }
         have_key = true;
-    } else if (km__query_get(q, "key", a, &v, &bad) && v.n) {
+    } else if (km__query_get(q, "key", a, &v, &err) && v.n) {
         o.key = v;
         have_key = true;
     }
-    if (km__query_get(q, "rev", a, &v, &bad) &&
+    if (km__query_get(q, "rev", a, &v, &err) &&
         !(km__parse_i64(v, &o.start_revision) && o.start_revision >= 0)) {
         km__native_fail(w, 400, "rev must be a non-negative integer");
         goto out;
     }
-    if (km__query_get(q, "prev_kv", a, &v, &bad))
+    if (km__query_get(q, "prev_kv", a, &v, &err))
         o.flags |= KM_WATCH_PREV_KV;
     /* A reconnecting EventSource resumes after the last id it saw. */
     km_str last = km_http_header(r, "Last-Event-ID");
@@ -132,8 +133,12 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
         }
         o.start_revision = id + 1;
     }
-    if (bad || !have_key) {
-        km__native_fail(w, 400, bad ? "bad percent-encoding in the query"
+    if (err == -ENOMEM) {
+        km__native_fail(w, 500, "out of memory");
+        goto out;
+    }
+    if (err || !have_key) {
+        km__native_fail(w, 400, err ? "bad percent-encoding in the query"
                                     : "give ?key=K or ?prefix=P (?prefix= for all keys)");
         goto out;
     }

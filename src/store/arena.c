@@ -23,7 +23,7 @@ km__arena *km__arena_new(void)
     return a;
 }
 
-void *km__arena_alloc(km__arena *a, size_t n)
+void *(km__arena_alloc)(km__arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     block *b = a->head;
@@ -53,9 +53,9 @@ void *km__arena_alloc(km__arena *a, size_t n)
     return p;
 }
 
-void *km__arena_dup(km__arena *a, const void *p, size_t n)
+void *(km__arena_dup)(km__arena *a, const void *p, size_t n)
 {
-    void *d = km__arena_alloc(a, n ? n : 1);
+    void *d = (km__arena_alloc)(a, n ? n : 1);
     if (d && n)
         memcpy(d, p, n);
     return d;

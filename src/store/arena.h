@@ -17,4 +17,11 @@ void      *km__arena_dup(km__arena *a, const void *p, size_t n);
 /* Frees every block; a NULL arena is ignored. */
 void       km__arena_free(km__arena *a);
 
+/* In the fault build each piece taken is a point of its call site. */
+#include "rt/fault.h"
+#ifdef KM_FAULTS
+#define km__arena_alloc(a, n)  (KM__FAULT(KM__F_ARENA) ? NULL : (km__arena_alloc)(a, n))
+#define km__arena_dup(a, p, n) (KM__FAULT(KM__F_ARENA) ? NULL : (km__arena_dup)(a, p, n))
+#endif
+
 #endif

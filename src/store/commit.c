@@ -10,6 +10,7 @@ typedef struct {
     km__wreq  *head;
     km__arena *eva;
     bool       listen;
+    bool       visible;     /* committed but not synced: readers see it */
 } batch;
 
 /* The environment is opened with MDB_NOMETASYNC: a commit syncs the data
@@ -20,7 +21,7 @@ typedef struct {
  * the kernel may already have dropped the pages it could not write. */
 static int sync_commit(km_store *s)
 {
-    int rc = km__mdb_err(mdb_env_sync(s->env, 1));
+    int rc = KM__FAULT(KM__F_FSYNC) ? -EIO : km__mdb_err(mdb_env_sync(s->env, 1));
     if (rc)
         atomic_store(&s->failed, rc);
     return rc;
@@ -39,6 +40,7 @@ static void batch_fn(void *arg)
         rc = km__mdb_err(mdb_txn_begin(s->env, NULL, 0, &parent));
     bool changed = false;
     for (km__wreq *w = b->head; w; w = w->next) {
+        w->applied = false;
         if (rc) {
             w->rc = rc;
             continue;
@@ -83,6 +85,7 @@ static void batch_fn(void *arg)
             wrc = km__mdb_err(mdb_txn_commit(child));
         else
             mdb_txn_abort(child);
+        w->applied = !wrc;
         if (wrc) {
             w->nev = 0;
         } else {
@@ -102,11 +105,18 @@ static void batch_fn(void *arg)
         return;
     }
     int64_t t0 = km_now(), txn = (int64_t)mdb_txn_id(parent);
-    rc = km__mdb_err(mdb_txn_commit(parent));
+    /* an injected failure ends the batch the way a failed commit does */
+    if (KM__FAULT(KM__F_COMMIT)) {
+        mdb_txn_abort(parent);
+        rc = -EIO;
+    } else {
+        rc = km__mdb_err(mdb_txn_commit(parent));
+    }
     int64_t t1 = km_now();
     if (!rc) {
         km__stamp(s, txn, rev, compact);   /* readers may see this commit now */
         rc = sync_commit(s);
+        b->visible = rc != 0;
     }
     atomic_fetch_add(&s->commits, 1);
     int64_t t2 = km_now();
@@ -162,7 +172,7 @@ static void committer(void *arg)
         }
         /* Events are kept even with nobody subscribed: one may subscribe
          * while this batch runs and must not miss its revisions. */
-        batch b = { s, head, km__arena_new(), true };
+        batch b = { s, head, km__arena_new(), true, false };
         /* without event memory the feed would miss revisions: refuse */
         int brc = b.eva ? km__blocking(batch_fn, &b, false) : -ENOMEM;
         for (km__wreq *w = head; brc && w; w = w->next) {
@@ -170,10 +180,13 @@ static void committer(void *arg)
             w->nev = 0;
         }
         atomic_fetch_add(&s->writes, n);
+        /* The lease timers follow the leases readers see: after a failed
+         * sync, those of the batch that went in (not durable, but there). */
         for (km__wreq *w = head; w; w = w->next) {
-            if (w->rc == 0 && w->kind == KM__W_GRANT)
+            bool in = w->rc == 0 || (b.visible && w->applied);
+            if (in && w->kind == KM__W_GRANT)
                 km__lease_mem_add(s, w->id, w->ttl);
-            if ((w->rc == 0 || w->rc == -ENOENT) && w->kind == KM__W_REVOKE)
+            if ((in || w->rc == -ENOENT) && w->kind == KM__W_REVOKE)
                 km__lease_mem_del(s, w->id);
         }
         pthread_mutex_lock(&s->flock);

@@ -124,7 +124,7 @@ static int read_full(int fd, uint8_t *p, size_t n)
 static int write_full(int fd, const uint8_t *p, size_t n)
 {
     while (n) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = KM__FAULT(KM__F_WRITE) ? (errno = ENOSPC, -1) : write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -192,7 +192,7 @@ static void restore_fn(void *arg)
         rc = copy_checked(a, in, out, n, has_hash);
     }
     /* durable before it takes the store's name, and the name durable too */
-    if (!rc && fsync(out))
+    if (!rc && (KM__FAULT(KM__F_FSYNC) ? (errno = EIO, -1) : fsync(out)))
         rc = -errno;
     if (out >= 0 && close(out) && !rc)
         rc = -errno;

@@ -50,6 +50,7 @@ typedef struct km__wreq {
     size_t            ckn;
     bool              cmore;
     int               rc;
+    bool              applied;        /* its part of the batch went in */
     int64_t           out_rev;        /* revision after the write */
     bool              taken;          /* the committer took it */
     atomic_int        finished;

@@ -198,6 +198,7 @@ static int range_of(const char *body, km_range_req *req, km__arena *a, const cha
 static void range_err(const char *body, const char *want)
 {
     km__arena *a = km__arena_new();
+    ck_assert_ptr_nonnull(a);
     km_range_req req;
     const char *msg;
     int rc = range_of(body, &req, a, &msg);
@@ -209,6 +210,7 @@ static void range_err(const char *body, const char *want)
 START_TEST(decode_range)
 {
     km__arena *a = km__arena_new();
+    ck_assert_ptr_nonnull(a);
     km_range_req r;
     const char *msg;
     ck_assert_int_eq(range_of("{\"key\":\"Zm9v\",\"range_end\":\"AA==\",\"limit\":\"5\",\"revision\":7,"
@@ -302,6 +304,7 @@ static json_t *parse(const char *s, km__arena *a)
 START_TEST(decode_put_del)
 {
     km__arena *a = km__arena_new();
+    ck_assert_ptr_nonnull(a);
     const char *msg = NULL;
     km_put_req p;
     json_t *o = parse("{\"key\":\"Zm9v\",\"value\":\"YmFy\",\"lease\":\"1000\",\"prev_kv\":true}", a);
@@ -337,6 +340,7 @@ END_TEST
 START_TEST(decode_txn)
 {
     km__arena *a = km__arena_new();
+    ck_assert_ptr_nonnull(a);
     const char *msg = NULL;
     km_txn_req t;
     json_t *o = parse(
@@ -416,6 +420,7 @@ END_TEST
 START_TEST(too_deep)
 {
     km__arena *a = km__arena_new();
+    ck_assert_ptr_nonnull(a);
     char body[4096];
     size_t n = 0;
     for (int i = 0; i < 1000; i++)

@@ -640,6 +640,7 @@ TEST(reset_releases)
         int64_t dl = soon();
         while (atomic_load(&s.started) < (int)(sid + 1) / 2 && km_now() < dl)
             km_sleep(MS);
+        ck_assert_int_eq(atomic_load(&s.started), (int)(sid + 1) / 2);
     }
     h2b_rst(&b, 2 * N - 1, H2E_CANCEL);
     int64_t t0 = km_now();
@@ -858,8 +859,10 @@ TEST(max_streams)
     ck_assert_int_eq(answer(&c, 11, &rst), 0);
     ck_assert_uint_eq(rst, H2E_REFUSED_STREAM);
     ck_assert_uint_eq(c.max_streams, 4);
-    while (atomic_load(&s.started) < 4)
+    int64_t until = soon();
+    while (atomic_load(&s.started) < 4 && km_now() < until)
         km_sleep(MS);
+    ck_assert_int_eq(atomic_load(&s.started), 4);
     /* Acknowledged: the limit is in force. One held stream is let go... */
     h2b_settings_ack(&b);
     ck_assert_int_eq(h2c_send(&c, &b), 0);
