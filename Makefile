@@ -190,9 +190,9 @@ fuzz: deps $(FUZZ_BIN)
 	     fuzz/corpus-$$n-new fuzz/corpus/$$n > build-fuzz/$$n.log 2>&1; rc=$$?; \
 	  tail -n 2 build-fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
 
-# The fault sweep's CI slice: the store and etcd unit tests, each site
+# The fault sweep's CI slice: the store, serve and etcd unit tests, each site
 # failing in turn, under the ASan fault build (docs/TESTING.md).
-SWEEP_BUDGET ?= 180
+SWEEP_BUDGET ?= 240
 fault-sweep: deps
 	@$(MAKE) --no-print-directory SAN=asan FAULTS=1 tests
 	@scripts/fault-sweep.sh --build build-asan-faults --slice --budget $(SWEEP_BUDGET)

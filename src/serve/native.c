@@ -21,7 +21,7 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
     km_bytes v;
     int err = km__pct_decode(km_http_param(r, "key"), k->a, &k->key);
     if (err) {
-        km__native_fail(w, err == -ENOMEM ? 500 : 400,
+        km__native_fail(w, err == -ENOMEM ? 503 : 400,
                         err == -ENOMEM ? "out of memory" : "bad percent-encoding in the key");
         return -1;
     }
@@ -35,7 +35,7 @@ static int parse_args(km_http_req *r, km_http_resp *w, kvargs *k)
         return -1;
     }
     if (err) {
-        km__native_fail(w, err == -ENOMEM ? 500 : 400,
+        km__native_fail(w, err == -ENOMEM ? 503 : 400,
                         err == -ENOMEM ? "out of memory" : "bad percent-encoding in the query");
         return -1;
     }

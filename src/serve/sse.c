@@ -134,7 +134,7 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
         o.start_revision = id + 1;
     }
     if (err == -ENOMEM) {
-        km__native_fail(w, 500, "out of memory");
+        km__native_fail(w, 503, "out of memory");
         goto out;
     }
     if (err || !have_key) {
