@@ -28,6 +28,7 @@ static void usage(FILE *f)
         "Serves etcd's v3 JSON API (/v3/...), the native API (/api/v1/kv/KEY,\n"
         "/api/v1/watch) and /healthz, /readyz on one port, with the data in DIR.\n\n"
         "  --listen ADDR          address to serve on (default 127.0.0.1:2379)\n"
+        "  --backend NAME         the store: lmdb, the embedded store in --data-dir (default)\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
@@ -64,8 +65,12 @@ static void run(void *arg)
     km_serve *s;
     int rc = km_serve_start(&s, &a->cfg);
     if (rc < 0) {
-        fprintf(stderr, "kumo serve: cannot start on %s with data dir %s: %s\n",
-                a->cfg.listen, a->cfg.data_dir, km_strerror(rc));
+        if (rc == -EPROTONOSUPPORT)
+            fprintf(stderr, "kumo serve: unknown backend \"%s\" (this build has: lmdb)\n",
+                    a->cfg.backend);
+        else
+            fprintf(stderr, "kumo serve: cannot start on %s with data dir %s: %s\n",
+                    a->cfg.listen, a->cfg.data_dir, km_strerror(rc));
         close(sfd);
         a->rc = 1;
         return;
@@ -88,6 +93,7 @@ int kumo_serve(int argc, char **argv)
     static const struct option opts[] = {
         { "listen", required_argument, 0, 'l' },
         { "data-dir", required_argument, 0, 'd' },
+        { "backend", required_argument, 0, 'b' },
         { "access-log", required_argument, 0, 'a' },
         { "log-format", required_argument, 0, 'f' },
         { "max-conns", required_argument, 0, 'm' },
@@ -115,6 +121,7 @@ int kumo_serve(int argc, char **argv)
         case 'e': a.cfg.echo_request_id = true; break;
         case 's': a.cfg.shedding = true; break;
         case 'd': a.cfg.data_dir = optarg; break;
+        case 'b': a.cfg.backend = optarg; break;
         case 'N': a.cfg.name = optarg; break;
         case 'A': a.cfg.advertise_url = optarg; break;
         case 'a':

@@ -13,6 +13,7 @@ extern "C" {
 
 typedef struct {
     const char *listen;          /* NULL: "127.0.0.1:2379" */
+    const char *backend;         /* the store backend (km_store_config); NULL: lmdb */
     const char *data_dir;        /* NULL: "kumo.data" */
     size_t      map_size;        /* store address space; 0: 8 GiB */
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */

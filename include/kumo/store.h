@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The config center's store: an MVCC key-value store with revisions, txn,
- * leases and history, numbered as etcd v3 numbers them. One interface;
- * the embedded LMDB store is the default backend. */
+ * leases and history, numbered as etcd v3 numbers them. One interface over
+ * backends (src/store/store-int.h); the embedded LMDB store (src/lmdb/) is
+ * the default.
+ *
+ * Deadlines: every call honours the calling goroutine's cancellation
+ * group (<kumo/group.h>), its deadline included, as a Go store call
+ * honours its context. A call that can wait fails with -ECANCELED once the
+ * group is done, unless its change already reached the commit: a write is
+ * never reported failed while it may still become durable. */
 #ifndef KUMO_STORE_H
 #define KUMO_STORE_H
 
@@ -138,6 +145,7 @@ typedef struct km_store km_store;
 typedef void km_store_commit_fn(void *ud, int64_t commit_ns, int64_t sync_ns);
 
 typedef struct {
+    const char *backend;      /* NULL, "" or "lmdb": the embedded store in dir */
     const char *dir;          /* data directory, created if missing */
     size_t      map_size;     /* 0: 8 GiB of address space (grows on disk as used) */
     int         max_batch;    /* writes per group commit; 0: 1024 */
@@ -145,12 +153,15 @@ typedef struct {
     void       *on_commit_ud;
 } km_store_config;
 
-/* Opens (or creates) the store in cfg->dir; starts its committer and lease
+/* Opens the backend cfg->backend names. The embedded store: opens (or
+ * creates) the store in cfg->dir; starts its committer and lease
  * goroutines (they keep working even if the caller's group is cancelled)
  * and finishes a compaction a previous run left half done. Call from a
  * goroutine. 0, -errno (open/mmap), -EBADMSG for a corrupt or foreign data
- * dir, -ENOMEM. */
+ * dir, -EPROTONOSUPPORT (a backend this build does not have), -ENOMEM. */
 int  km_store_open(km_store **out, const km_store_config *cfg);
+/* The backend's name ("lmdb"). */
+const char *km_store_backend(const km_store *s);
 /* Stops the lease goroutine, lets the committer finish every queued write,
  * closes and frees s. Every other call on s must have returned first. */
 void km_store_close(km_store *s);
@@ -272,16 +283,23 @@ typedef struct {
     km_kv prev_kv;
 } km_event;
 
-/* Called by the committer after each durable commit, once per revision in
- * order, with that revision's events (their memory is valid during the
- * call only). Must not block, nor call back into the store's subscribe.
- * One subscriber; fn NULL unsubscribes. km_store_subscribe returns only
- * when no call of the previous subscriber is in progress, so its state
- * may be freed right after unsubscribing. Every revision committed after
- * it returns reaches fn: subscribe first, then read the revision
- * (km_store_stat_read) and skip deliveries at or below it. */
+/* The change feed. A subscriber is called after each durable commit, once
+ * per revision in revision order, with that revision's events (their
+ * memory is valid during the call only), on the backend's apply path: it
+ * must not block nor call the feed's functions. Any number may subscribe;
+ * each is called in turn, in subscription order. Subscribing and
+ * unsubscribing never make a commit wait.
+ *
+ * Every revision committed after km_store_subscribe returns reaches fn:
+ * subscribe first, then read the revision (km_store_stat_read) and skip
+ * deliveries at or below it. 0 and *sub; -EINVAL (fn NULL), -ENOMEM. */
 typedef void km_store_feed_fn(void *ud, int64_t revision, const km_event *ev, size_t n);
-void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud);
+typedef struct km_store_sub km_store_sub;
+int  km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud, km_store_sub **sub);
+/* Ends sub (NULL: nothing). Returns once no call of it is in progress and
+ * none will start, so its state may be freed right after. Every
+ * subscriber leaves before km_store_close. */
+void km_store_unsubscribe(km_store *s, km_store_sub *sub);
 
 /* Events with revision in [from, to] (to <= 0: current) whose key is in
  * [key, range_end) (as in ranges), in revision order, into res's arena;

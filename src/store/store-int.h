@@ -1,197 +1,75 @@
 /* SPDX-License-Identifier: MIT */
-/* Store internals shared by the LMDB store's files: layout, codecs, the committer. */
+/* The store's backend interface: what a backend implements (the ops
+ * table), the handle every backend starts with, and the change feed it
+ * publishes to. src/store/store.c dispatches the public calls through it. */
 #ifndef KUMO_STORE_INT_H
 #define KUMO_STORE_INT_H
 
 #include <kumo/store.h>
-#include <kumo/chan.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include "store/arena.h"
 
-/* On-disk layout (all integers big-endian, so memcmp orders them):
- *   cur       key -> crec + value            the live version of each key
- *   rev       (main, sub) -> erec + key + value   every change, in order
- *   hist      DUPSORT key -> (main, sub)      every change of a key
- *   meta      "format", "rev", "compact"
- *   lease     id -> granted ttl
- *   leasekeys DUPSORT id -> key               keys attached to a lease */
-#define KM__STORE_FORMAT "kumo-store-1"
+/* Subscribers of one store. The array a publisher reads is immutable:
+ * subscribing or unsubscribing builds a new one and swaps it in, so a
+ * publisher never waits for a subscriber's bookkeeping. */
+typedef struct km__subs {
+    size_t n;
+    km_store_sub *v[];
+} km__subs;
 
 typedef struct {
-    int64_t create, mod, version, lease;
-} km__crec;
-#define KM__CREC_SIZE 32
+    _Atomic(km__subs *) subs;    /* NULL: nobody listens */
+    atomic_ulong        gen;     /* odd while a publish runs */
+    pthread_mutex_t     lock;    /* orders subscribers among themselves */
+} km__feed;
 
-enum { KM__EV_PUT = 0, KM__EV_DEL = 1 };
+/* The functions of a backend. Each takes the handle the backend's open
+ * returned (its own struct, starting with a km_store) and keeps the
+ * contract documented in <kumo/store.h> for the public call of the same
+ * name. A backend without a facility returns -EOPNOTSUPP from it. */
 typedef struct {
-    int     type;
-    int64_t create, version, lease;
-    km_bytes key, value;
-} km__erec;
-#define KM__EREC_HDR 32
-
-/* A lease as the server keeps it in memory: its deadline restarts at open. */
-typedef struct {
-    int64_t id, ttl;        /* granted ttl, seconds */
-    int64_t expiry;         /* monotonic ns */
-} km__lease;
-
-/* A queued write for the committer. */
-enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT, KM__W_COMPACT_MORE };
-typedef struct km__wreq {
-    struct km__wreq *next;
-    int               kind;
-    const km_txn_req *req;
-    km_store_res     *res;
-    int64_t           id, ttl, rev;   /* lease grant/revoke, compact */
-    uint8_t           ckey[512];      /* compaction: where the next chunk starts */
-    size_t            ckn;
-    bool              cmore;
-    int               rc;
-    bool              applied;        /* its part of the batch went in */
-    int64_t           out_rev;        /* revision after the write */
-    bool              taken;          /* the committer took it */
-    atomic_int        finished;
-    km_chan          *done;
-    /* events of this write's revision, for the feed (batch arena) */
-    km_event         *ev;
-    size_t            nev, cev;
-    int64_t           ev_rev;
-} km__wreq;
+    const char *name;
+    void    (*close)(km_store *s);
+    int     (*txn)(km_store *s, const km_txn_req *req, km_store_res *res);
+    int     (*compact)(km_store *s, int64_t rev, int64_t *revision);
+    int     (*stat_read)(km_store *s, km_store_stat *st);
+    int64_t (*revision)(km_store *s);
+    int     (*hash_kv)(km_store *s, int64_t rev, uint32_t *hash, int64_t *revision,
+                       int64_t *compact_revision);
+    int     (*hash)(km_store *s, uint32_t *hash, int64_t *revision);
+    int     (*snapshot)(km_store *s, int fd);
+    int     (*snapshot_file)(km_store *s, int *fd, int64_t *size);
+    int     (*lease_grant)(km_store *s, int64_t id, int64_t ttl, int64_t *out_id,
+                           int64_t *revision);
+    int     (*lease_revoke)(km_store *s, int64_t id, int64_t *revision);
+    int     (*lease_keepalive)(km_store *s, int64_t id, int64_t *ttl);
+    int     (*lease_ttl)(km_store *s, int64_t id, bool keys, km_lease_info *out,
+                         km_store_res *res);
+    int     (*lease_list)(km_store *s, int64_t **ids, size_t *n, km_store_res *res);
+    int     (*history)(km_store *s, int64_t from, int64_t to, km_bytes key,
+                       km_bytes range_end, bool with_prev, size_t max, km_event **ev,
+                       size_t *n, int64_t *next, km_store_res *res);
+} km__store_ops;
 
 struct km_store {
-    MDB_env *env;
-    MDB_dbi  cur, rev, hist, meta, lease, leasekeys;
-    char    *path;                 /* data file, for its size */
-
-    atomic_llong revision, compact;
-    /* The revisions at the last commit's LMDB txn id, so that a read of
-     * that snapshot need not look them up: a seqlock whose one writer is
-     * the committer. */
-    atomic_ulong stamp_seq;
-    atomic_llong stamp_txn, stamp_rev, stamp_compact;
-    atomic_llong commits, writes;
-    atomic_int   failed;           /* a sync's error: no more writes */
-    km_store_commit_fn *on_commit;
-    void      *on_commit_ud;
-
-    /* the write queue */
-    pthread_mutex_t qlock;
-    km__wreq  *qhead, *qtail;
-    bool       closing;
-    km_chan   *wake;               /* cap 1, wakes the committer */
-    km_chan   *committer_done;
-    int        max_batch;
-    /* the subscriber; held while it is called, so unsubscribing waits
-     * for a call in progress */
-    pthread_mutex_t flock;
-    km_store_feed_fn *feed;
-    void      *feed_ud;
-
-    /* read txns kept reset for reuse */
-    pthread_mutex_t rlock;
-    MDB_txn  *rpool[32];
-    int       nrpool;
-
-    /* leases in memory, sorted by id */
-    pthread_mutex_t llock;
-    km__lease *leases;
-    size_t     nleases, cleases;
-    km_chan   *lease_stop, *lease_done;
+    const km__store_ops *ops;
+    km__feed             feed;
 };
 
-/* ---- codecs (codec.c) ---- */
-void    km__put_be64(uint8_t *p, int64_t v);
-int64_t km__get_be64(const uint8_t *p);
-void    km__revkey(uint8_t out[16], int64_t main, int64_t sub);
-int     km__crec_decode(const MDB_val *v, km__crec *c, km_bytes *value);
-int     km__erec_decode(const MDB_val *v, km__erec *e);
-/* Makes room for element n of a doubling array (*p of *cap elements of esz
- * bytes). 0 or -ENOMEM (the array is unchanged). */
-int     km__grow(void **p, size_t *cap, size_t n, size_t esz);
-/* LMDB and errno codes to a negative errno. */
-int     km__mdb_err(int rc);
-/* Whether key lies in the range (key0, end) as ranges define it. */
-bool    km__in_range(km_bytes k, km_bytes key0, km_bytes end);
-int     km__bytes_cmp(km_bytes a, km_bytes b);
+/* Sets up the common part of a backend's handle. */
+void km__store_init(km_store *s, const km__store_ops *ops);
+/* Releases it, once no publish can run and every subscriber has left. */
+void km__store_fini(km_store *s);
 
-/* Creates dir and its missing parents (mkdir -p). 0 or -errno. */
-int  km__mkdirs(const char *dir);
+/* Delivers one revision's events to every subscriber, in subscription
+ * order. One publisher per store (the backend's apply path), which calls
+ * it once per revision, in revision order, after the revision is durable. */
+void km__feed_publish(km_store *s, int64_t rev, const km_event *ev, size_t n);
 
-/* ---- read txns (open.c) ---- */
-int  km__rtxn_get(km_store *s, MDB_txn **out);
-void km__rtxn_put(km_store *s, MDB_txn *t);
-int  km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v);
-int  km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v);
-/* The revision and compact revision of t's snapshot. */
-int  km__snap_revs(km_store *s, MDB_txn *t, int64_t *rev, int64_t *compact);
-/* Records the revisions of the commit whose LMDB txn id is txn. */
-void km__stamp(km_store *s, int64_t txn, int64_t rev, int64_t compact);
+/* ---- backends ---- */
 
-/* ---- executing requests (exec.c, range.c, write.c) ---- */
-typedef struct {
-    km_store  *s;
-    MDB_txn   *txn;
-    km__arena *a;          /* results */
-    int64_t    rev, compact; /* before this request */
-    bool       write;
-    int64_t    sub;        /* changes made so far; they get revision rev + 1 */
-    km__wreq  *w;          /* where events go (NULL: nobody listens) */
-    km__arena *eva;        /* event memory */
-    bool      *path;       /* compare outcomes in depth-first order */
-    size_t     npath, ipath;
-} km__xc;
-
-int  km__range(km__xc *x, const km_range_req *r, km_range_resp *out);
-/* The version of key written at revision rk (16 bytes) in x's snapshot:
- * *found false when that change was a delete or was compacted away. kv's
- * value points into the snapshot. 0 or -errno. */
-int  km__kv_at_rev(km__xc *x, km_bytes key, const void *rk, km_kv *kv, bool *found);
-int  km__cmp_eval(km__xc *x, const km_cmp *c, bool *ok);
-int  km__put(km__xc *x, const km_put_req *r, km_put_resp *out);
-int  km__del(km__xc *x, const km_del_req *r, km_del_resp *out);
-/* Deletes a lease and its keys. -ENOENT if it does not exist. */
-int  km__revoke(km__xc *x, int64_t id);
-int  km__grant(km__xc *x, int64_t id, int64_t ttl);
-/* Compaction, a chunk at a time: the first chunk (first true) records
- * rev as the compact revision, so reads below it fail at once; each chunk
- * handles up to KM__COMPACT_CHUNK keys from *key (n 0: the first) and
- * leaves where to go on in key/n, with *more. */
-#define KM__COMPACT_CHUNK 4096
-int  km__compact_apply(km__xc *x, int64_t rev, bool first, uint8_t *key, size_t *n, bool *more);
-/* Runs a validated txn; fills out. */
-int  km__txn_exec(km__xc *x, const km_txn_req *req, km_txn_resp *out);
-/* Checks a txn request; sets *write when it may change something. */
-int  km__txn_check(const km_txn_req *req, bool *write);
-/* Reads the kv of key at revision at (<= 0: current) into a (or just the crec). */
-int  km__kv_at(km__xc *x, km_bytes key, int64_t at, km_kv *kv, bool *found, bool keys_only);
-
-/* The runtime's offload call (src/rt/offload.c). The store always passes
- * cancellable false: a batch, an open or a close must run to its end and
- * its caller must wait for it, cancelled group or not. */
-
-/* ---- the committer (commit.c) ---- */
-/* Waits ms on the offload pool: how the store's goroutines pause once
- * their group is cancelled (every parking call then fails at once). */
-void km__nap(int ms);
-int  km__commit_start(km_store *s);
-void km__commit_stop(km_store *s);
-/* Queues w and parks until it is durable (or failed). */
-int  km__submit(km_store *s, km__wreq *w);
-
-/* ---- leases in memory (lease.c) ---- */
-int  km__lease_start(km_store *s);
-void km__lease_stop(km_store *s);
-int  km__lease_load(km_store *s, MDB_txn *t);
-void km__lease_mem_add(km_store *s, int64_t id, int64_t ttl);
-void km__lease_mem_del(km_store *s, int64_t id);
-bool km__lease_mem_has(km_store *s, int64_t id);
-void km__lease_mem_free(km_store *s);
-
-/* Minimum lease TTL: etcd's default (1.5 x election timeout, 1 s) rounded up. */
-#define KM__LEASE_MIN_TTL 2
-#define KM__LEASE_MAX_TTL 9000000000LL
+/* The embedded LMDB store in cfg->dir (src/lmdb/). */
+int  km__lmdb_open(km_store **out, const km_store_config *cfg);
 
 #endif

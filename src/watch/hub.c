@@ -212,9 +212,15 @@ int km_hub_new(km_hub **out, km_store *s, const km_hub_config *cfg)
     pthread_mutex_init(&h->mu, NULL);
     /* Subscribe first, then read the revision: a commit in between is fed
      * (and dropped by watchers' revision checks), never missed. */
-    km_store_subscribe(s, feed, h);
+    int rc = km_store_subscribe(s, feed, h, &h->sub);
+    if (rc < 0) {
+        pthread_mutex_destroy(&h->mu);
+        km__free(h->buckets);
+        km__free(h);
+        return rc;
+    }
     km_store_stat st;
-    int rc = km_store_stat_read(s, &st);
+    rc = km_store_stat_read(s, &st);
     if (rc < 0) {
         km_hub_free(h);
         return rc;
@@ -255,7 +261,7 @@ void km_hub_free(km_hub *h)
 {
     if (!h)
         return;
-    km_store_subscribe(h->store, NULL, NULL);
+    km_store_unsubscribe(h->store, h->sub);
     pthread_mutex_destroy(&h->mu);
     km__free(h->buckets);
     km__free(h);

@@ -88,6 +88,7 @@ struct group {
 
 struct km_hub {
     km_store       *store;
+    km_store_sub   *sub;            /* the hub's place in the store's feed */
     pthread_mutex_t mu;      /* short sections; taken from goroutines only */
     int64_t         last_rev;
     size_t          qcap;

@@ -283,7 +283,8 @@ static void nomem_body(void *arg)
     st_env e;
     st_open(&e);
     km_store *s = e.s;
-    km_store_subscribe(s, feed_nop, NULL);
+    km_store_sub *sub;
+    REQUIRE_EQ(km_store_subscribe(s, feed_nop, NULL, &sub), 0);
     REQUIRE_EQ(st_put(s, "a", "0", 0, NULL), 0);
     int64_t want = 2;
     for (long n = 1; n < 60; n++) {
@@ -312,7 +313,7 @@ static void nomem_body(void *arg)
     km_kv kv = { 0 };
     REQUIRE_EQ(st_get(s, "a", 0, &kv, NULL, 0), 1);
     REQUIRE_EQ(kv.version, want - 1);
-    km_store_subscribe(s, NULL, NULL);
+    km_store_unsubscribe(s, sub);
     st_close(&e);
 }
 

@@ -38,7 +38,8 @@ static void feed_body(void *arg)
     km_store *s = e.s;
     static feed_log log;
     memset(&log, 0, sizeof log);
-    km_store_subscribe(s, feed, &log);
+    km_store_sub *sub;
+    REQUIRE_EQ(km_store_subscribe(s, feed, &log, &sub), 0);
     REQUIRE_EQ(st_put(s, "a", "1", 0, NULL), 0);                 /* 2 */
     REQUIRE_EQ(st_put(s, "a", "2", 0, NULL), 0);                 /* 3 */
     REQUIRE_EQ(st_del(s, "nothing", NULL, NULL, NULL), 0);       /* none */
@@ -61,7 +62,7 @@ static void feed_body(void *arg)
     REQUIRE_EQ(log.types[2][1], KM_EV_DELETE);
     REQUIRE(strcmp(log.keys[2][1], "a") == 0);
     REQUIRE(log.has_prev[2][1]);
-    km_store_subscribe(s, NULL, NULL);
+    km_store_unsubscribe(s, sub);
     st_close(&e);
 }
 
@@ -177,11 +178,12 @@ static void subscribe_body(void *arg)
         static sub_log l;
         memset(&l, 0, sizeof l);
         km_sleep(5 * 1000000LL);
-        km_store_subscribe(e.s, sub_feed, &l);
+        km_store_sub *sub;
+        REQUIRE_EQ(km_store_subscribe(e.s, sub_feed, &l, &sub), 0);
         int64_t from = st_rev(e.s);
         for (int i = 0; i < 500 && l.calls < 3; i++)
             km_sleep(10 * 1000000LL);
-        km_store_subscribe(e.s, NULL, NULL);
+        km_store_unsubscribe(e.s, sub);
         int64_t calls = l.calls, last = l.last;
         int64_t now = st_rev(e.s);
         REQUIRE(calls > 0);
@@ -201,6 +203,86 @@ static void subscribe_body(void *arg)
 START_TEST(subscribe) { t_run(subscribe_body, NULL); }
 END_TEST
 
+/* Several subscribers at once: one stays for the whole run while six come
+ * and go as fast as they can, under four writers. Each sees every
+ * revision after its subscription, in order, exactly once, and the writes
+ * keep flowing while the subscribers churn. */
+typedef struct {
+    km_store *s;
+    km_wg    *wg;
+    _Atomic int *stop;
+    int64_t   rounds, gaps, missed;
+} hopper;
+
+static void hop(void *arg)
+{
+    hopper *h = arg;
+    while (!*h->stop) {
+        sub_log l;
+        memset(&l, 0, sizeof l);
+        km_store_sub *sub;
+        REQUIRE_EQ(km_store_subscribe(h->s, sub_feed, &l, &sub), 0);
+        int64_t from = st_rev(h->s);
+        for (int i = 0; i < 200 && l.calls < 2 && !*h->stop; i++)
+            km_sleep(1000000LL);
+        km_store_unsubscribe(h->s, sub);   /* l goes with this frame */
+        h->gaps += l.gaps;
+        if (l.calls && l.first > from + 1)
+            h->missed++;
+        h->rounds++;
+    }
+    km_wg_done(h->wg);
+}
+
+static void many_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    static churn_arg c;
+    c.s = e.s;
+    c.stop = 0;
+    REQUIRE_EQ(km_wg_new(&c.wg), 0);
+    static sub_log stay;
+    memset(&stay, 0, sizeof stay);
+    km_store_sub *stay_sub;
+    REQUIRE_EQ(km_store_subscribe(e.s, sub_feed, &stay, &stay_sub), 0);
+    int64_t start = st_rev(e.s);
+    km_wg_add(c.wg, 4);
+    for (int i = 0; i < 4; i++)
+        REQUIRE_EQ(km_go(churn, &c), 0);
+    static hopper h[6];
+    km_wg *hwg;
+    REQUIRE_EQ(km_wg_new(&hwg), 0);
+    km_wg_add(hwg, 6);
+    for (int i = 0; i < 6; i++) {
+        h[i] = (hopper){ .s = e.s, .wg = hwg, .stop = &c.stop };
+        REQUIRE_EQ(km_go(hop, &h[i]), 0);
+    }
+    km_sleep(400 * 1000000LL);
+    c.stop = 1;
+    REQUIRE_EQ(km_wg_wait(c.wg), 0);
+    REQUIRE_EQ(km_wg_wait(hwg), 0);
+    km_store_unsubscribe(e.s, stay_sub);
+    int64_t end = st_rev(e.s);
+    REQUIRE_EQ(stay.gaps, 0);
+    REQUIRE(stay.first <= start + 1);
+    REQUIRE_EQ(stay.last, end);
+    REQUIRE_EQ(stay.calls, stay.last - stay.first + 1);
+    REQUIRE(end - start > 20);        /* the writers were not held up */
+    for (int i = 0; i < 6; i++) {
+        REQUIRE(h[i].rounds > 0);
+        REQUIRE_EQ(h[i].gaps, 0);
+        REQUIRE_EQ(h[i].missed, 0);
+    }
+    km_wg_free(hwg);
+    km_wg_free(c.wg);
+    st_close(&e);
+}
+
+START_TEST(many_subscribers) { t_run(many_body, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_history");
@@ -209,6 +291,7 @@ static Suite *suite(void)
     tcase_add_test(tc, feed_order);
     tcase_add_test(tc, history);
     tcase_add_test(tc, subscribe);
+    tcase_add_test(tc, many_subscribers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Store puts, deletes and ranges: revisions, versions and every range option, as etcd numbers them. */
 #include "st.h"
+#include <unistd.h>
 
 static void revisions_body(void *arg)
 {
@@ -52,6 +53,32 @@ static void revisions_body(void *arg)
 }
 
 START_TEST(revisions) { t_run(revisions_body, NULL); }
+END_TEST
+
+/* The configuration names the backend: the embedded one by default or by
+ * name, anything else refused before touching a disk. */
+static void backends_body(void *arg)
+{
+    (void)arg;
+    st_env e;
+    st_open(&e);
+    REQUIRE(strcmp(km_store_backend(e.s), "lmdb") == 0);
+    st_close(&e);
+    km_store *s = NULL;
+    km_store_config cfg = { .backend = "lmdb", .dir = e.dir };
+    REQUIRE_EQ(km_store_open(&s, &cfg), 0);
+    REQUIRE(strcmp(km_store_backend(s), "lmdb") == 0);
+    km_store_close(s);
+    st_rmdir(e.dir);
+    cfg.backend = "zookeeper://127.0.0.1:2181";
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EPROTONOSUPPORT);
+    REQUIRE(s == NULL);
+    REQUIRE(access(e.dir, F_OK) != 0);
+    cfg = (km_store_config){ .backend = "lmdb" };
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EINVAL);   /* no dir */
+}
+
+START_TEST(backends) { t_run(backends_body, NULL); }
 END_TEST
 
 static km_store_res rres;
@@ -279,6 +306,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("kv");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, revisions);
+    tcase_add_test(tc, backends);
     tcase_add_test(tc, ranges);
     tcase_add_test(tc, put_options);
     tcase_add_test(tc, delete_range);

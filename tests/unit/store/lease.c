@@ -100,7 +100,8 @@ static void expiry_body(void *arg)
     km_store *s = e.s;
     static exp_log log;
     memset(&log, 0, sizeof log);
-    km_store_subscribe(s, on_feed, &log);
+    km_store_sub *sub;
+    REQUIRE_EQ(km_store_subscribe(s, on_feed, &log, &sub), 0);
     int64_t a, b;
     REQUIRE_EQ(km_lease_grant(s, 0, 2, &a, NULL), 0);
     REQUIRE_EQ(km_lease_grant(s, 0, 2, &b, NULL), 0);
@@ -123,7 +124,7 @@ static void expiry_body(void *arg)
     REQUIRE_EQ(km_lease_ttl(s, a, false, &li, &res), -ENOENT);
     km_store_res_free(&res);
     REQUIRE_EQ(km_lease_keepalive(s, a, NULL), -ENOENT);
-    km_store_subscribe(s, NULL, NULL);
+    km_store_unsubscribe(s, sub);
     st_close(&e);
 }
 

@@ -3,10 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 typedef struct {
-    km_store  *s;
+    km__lmdb  *s;
     km__wreq  *head;
     km__arena *eva;
     bool       listen;
@@ -19,7 +19,7 @@ typedef struct {
  * sync would, and lets the store time it apart (its fsync histogram). A
  * failed sync is final: LMDB marks its environment unusable after one, and
  * the kernel may already have dropped the pages it could not write. */
-static int sync_commit(km_store *s)
+static int sync_commit(km__lmdb *s)
 {
     int rc = KM__FAULT(KM__F_FSYNC) ? -EIO : km__mdb_err(mdb_env_sync(s->env, 1));
     if (rc)
@@ -32,7 +32,7 @@ static int sync_commit(km_store *s)
 static void batch_fn(void *arg)
 {
     batch *b = arg;
-    km_store *s = b->s;
+    km__lmdb *s = b->s;
     int64_t rev = atomic_load(&s->revision), compact = atomic_load(&s->compact);
     MDB_txn *parent = NULL;
     int rc = atomic_load(&s->failed);
@@ -146,7 +146,7 @@ void km__nap(int ms)
 
 static void committer(void *arg)
 {
-    km_store *s = arg;
+    km__lmdb *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         km__wreq *head = s->qhead, *tail = NULL;
@@ -189,11 +189,9 @@ static void committer(void *arg)
             if ((in || w->rc == -ENOENT) && w->kind == KM__W_REVOKE)
                 km__lease_mem_del(s, w->id);
         }
-        pthread_mutex_lock(&s->flock);
-        for (km__wreq *w = head; s->feed && w; w = w->next)
+        for (km__wreq *w = head; w; w = w->next)
             if (w->rc == 0 && w->nev)
-                s->feed(s->feed_ud, w->ev_rev, w->ev, w->nev);
-        pthread_mutex_unlock(&s->flock);
+                km__feed_publish(&s->base, w->ev_rev, w->ev, w->nev);
         km__arena_free(b.eva);
         for (km__wreq *w = head, *nx; w; w = nx) {
             nx = w->next;
@@ -207,7 +205,7 @@ static void committer(void *arg)
     km_chan_send(s->committer_done, NULL);
 }
 
-int km__submit(km_store *s, km__wreq *w)
+int km__submit(km__lmdb *s, km__wreq *w)
 {
     int rc = km_chan_new(&w->done, 0, 1);
     if (rc)
@@ -252,7 +250,7 @@ int km__submit(km_store *s, km__wreq *w)
     return w->rc;
 }
 
-int km__commit_start(km_store *s)
+int km__commit_start(km__lmdb *s)
 {
     int rc = km_chan_new(&s->wake, 0, 1);
     if (!rc)
@@ -267,7 +265,7 @@ int km__commit_start(km_store *s)
     return rc;
 }
 
-void km__commit_stop(km_store *s)
+void km__commit_stop(km__lmdb *s)
 {
     pthread_mutex_lock(&s->qlock);
     s->closing = true;

@@ -10,10 +10,10 @@
 #include <unistd.h>
 #include "enc/sha256.h"
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 typedef struct {
-    km_store *s;
+    km__lmdb *s;
     int       fd;
     int       rc;
 } copy_arg;
@@ -28,8 +28,9 @@ static void copy_fn(void *arg)
     a->rc = km__mdb_err(mdb_env_copyfd2(a->s->env, a->fd, MDB_CP_COMPACT));
 }
 
-int km_store_snapshot(km_store *s, int fd)
+int km__lmdb_snapshot(km_store *st, int fd)
 {
+    km__lmdb *s = (km__lmdb *)st;
     copy_arg a = { s, fd, 0 };
     /* Not cancellable: LMDB's copy has its own thread and read txn, and
      * must be waited for before fd or the store may go. */
@@ -38,7 +39,7 @@ int km_store_snapshot(km_store *s, int fd)
 }
 
 typedef struct {
-    km_store *s;
+    km__lmdb *s;
     int       fd;
     int64_t   size;
     int       rc;
@@ -85,8 +86,9 @@ static void file_fn(void *arg)
     a->rc = 0;
 }
 
-int km_store_snapshot_file(km_store *s, int *fd, int64_t *size)
+int km__lmdb_snapshot_file(km_store *st, int *fd, int64_t *size)
 {
+    km__lmdb *s = (km__lmdb *)st;
     file_arg a = { s, -1, 0, 0 };
     int rc = km__blocking(file_fn, &a, false);
     if (!rc)
@@ -243,9 +245,9 @@ int km_store_restore(const char *file, const char *dir, bool skip_hash)
          * compaction the copy caught half done is finished now. */
         km_store *s;
         km_store_config cfg = { .dir = dir };
-        rc = km_store_open(&s, &cfg);
+        rc = km__lmdb_open(&s, &cfg);
         if (!rc)
-            km_store_close(s);
+            km__lmdb_close(s);
         else
             km__blocking(unlink_fn, a, false);
     }

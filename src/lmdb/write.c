@@ -2,7 +2,7 @@
 /* Changes inside a write txn: put, delete, lease attach and revoke, compaction. */
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 static int64_t next_rev(km__xc *x) { return x->rev + 1; }
 

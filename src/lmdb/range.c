@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 static bool is_all(km_bytes end) { return end.n == 1 && end.p[0] == 0; }
 

@@ -2,10 +2,11 @@
 /* Reading the change history (what watches replay) and compacting it. */
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
-int km_store_compact(km_store *s, int64_t rev, int64_t *revision)
+int km__lmdb_compact(km_store *st, int64_t rev, int64_t *revision)
 {
+    km__lmdb *s = (km__lmdb *)st;
     /* etcd's first compact revision is -1: a store never compacted takes
      * revision 0 too, with nothing to remove */
     if (rev < 0 || (rev == 0 && atomic_load(&s->compact) > 0))
@@ -139,10 +140,11 @@ static int scan(km__xc *x, int64_t from, int64_t to, km_bytes key, km_bytes end,
     return rc;
 }
 
-int km_store_history(km_store *s, int64_t from, int64_t to, km_bytes key, km_bytes range_end,
+int km__lmdb_history(km_store *st, int64_t from, int64_t to, km_bytes key, km_bytes range_end,
                      bool with_prev, size_t max, km_event **ev, size_t *n, int64_t *next,
                      km_store_res *res)
 {
+    km__lmdb *s = (km__lmdb *)st;
     *ev = NULL;
     *n = 0;
     *next = from;

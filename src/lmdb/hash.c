@@ -3,10 +3,10 @@
 #include <string.h>
 #include "enc/crc32c.h"
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 typedef struct {
-    km_store *s;
+    km__lmdb *s;
     int64_t   rev;          /* HashKV: the revision asked (<= 0: current); -1: Hash */
     uint32_t  hash;
     int64_t   revision, compact;
@@ -66,7 +66,7 @@ static int hash_history(hash_arg *a, MDB_txn *t)
 static void hash_fn(void *arg)
 {
     hash_arg *a = arg;
-    km_store *s = a->s;
+    km__lmdb *s = a->s;
     MDB_txn *t;
     if ((a->rc = km__rtxn_get(s, &t)))
         return;
@@ -105,9 +105,10 @@ static int run(hash_arg *a)
     return rc ? rc : a->rc;
 }
 
-int km_store_hash_kv(km_store *s, int64_t rev, uint32_t *hash, int64_t *revision,
+int km__lmdb_hash_kv(km_store *st, int64_t rev, uint32_t *hash, int64_t *revision,
                      int64_t *compact_revision)
 {
+    km__lmdb *s = (km__lmdb *)st;
     hash_arg a = { .s = s, .rev = rev > 0 ? rev : 0 };
     int rc = run(&a);
     *hash = rc ? 0 : a.hash;
@@ -118,8 +119,9 @@ int km_store_hash_kv(km_store *s, int64_t rev, uint32_t *hash, int64_t *revision
     return rc;
 }
 
-int km_store_hash(km_store *s, uint32_t *hash, int64_t *revision)
+int km__lmdb_hash(km_store *st, uint32_t *hash, int64_t *revision)
 {
+    km__lmdb *s = (km__lmdb *)st;
     hash_arg a = { .s = s, .rev = -1 };
     int rc = run(&a);
     *hash = rc ? 0 : a.hash;

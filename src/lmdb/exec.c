@@ -2,7 +2,7 @@
 /* Txn requests: validation, etcd's duplicate-key rule, execution, the entry points. */
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 /* ---- validation ---- */
 
@@ -278,8 +278,9 @@ int km__txn_exec(km__xc *x, const km_txn_req *req, km_txn_resp *out)
 
 /* ---- entry points ---- */
 
-int km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res)
+int km__lmdb_txn(km_store *st, const km_txn_req *req, km_store_res *res)
 {
+    km__lmdb *s = (km__lmdb *)st;
     memset(res, 0, sizeof *res);
     res->arena = km__arena_new();
     if (!res->arena)
@@ -311,10 +312,4 @@ int km_store_txn(km_store *s, const km_txn_req *req, km_store_res *res)
     res->revision = x.rev;
     km__rtxn_put(s, t);
     return rc;
-}
-
-int km_store_do(km_store *s, const km_op *op, km_store_res *res)
-{
-    km_txn_req req = { .success = op, .nsuccess = 1 };
-    return km_store_txn(s, &req, res);
 }

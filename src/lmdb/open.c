@@ -4,17 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
-void km_store_res_free(km_store_res *res)
-{
-    if (!res)
-        return;
-    km__arena_free(res->arena);
-    memset(res, 0, sizeof *res);
-}
-
-int km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v)
+int km__meta_get(km__lmdb *s, MDB_txn *t, const char *name, int64_t *v)
 {
     MDB_val k = { strlen(name), (void *)name }, d;
     int rc = mdb_get(t, s->meta, &k, &d);
@@ -30,7 +22,7 @@ int km__meta_get(km_store *s, MDB_txn *t, const char *name, int64_t *v)
     return 0;
 }
 
-void km__stamp(km_store *s, int64_t txn, int64_t rev, int64_t compact)
+void km__stamp(km__lmdb *s, int64_t txn, int64_t rev, int64_t compact)
 {
     unsigned long q = atomic_load_explicit(&s->stamp_seq, memory_order_relaxed);
     atomic_store_explicit(&s->stamp_seq, q + 1, memory_order_relaxed);
@@ -41,7 +33,7 @@ void km__stamp(km_store *s, int64_t txn, int64_t rev, int64_t compact)
     atomic_store_explicit(&s->stamp_seq, q + 2, memory_order_release);
 }
 
-int km__snap_revs(km_store *s, MDB_txn *t, int64_t *rev, int64_t *compact)
+int km__snap_revs(km__lmdb *s, MDB_txn *t, int64_t *rev, int64_t *compact)
 {
     unsigned long q = atomic_load_explicit(&s->stamp_seq, memory_order_acquire);
     if (!(q & 1)) {
@@ -60,7 +52,7 @@ int km__snap_revs(km_store *s, MDB_txn *t, int64_t *rev, int64_t *compact)
     return rc ? rc : km__meta_get(s, t, "compact", compact);
 }
 
-int km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v)
+int km__meta_set(km__lmdb *s, MDB_txn *t, const char *name, int64_t v)
 {
     uint8_t b[8];
     km__put_be64(b, v);
@@ -68,7 +60,7 @@ int km__meta_set(km_store *s, MDB_txn *t, const char *name, int64_t v)
     return km__mdb_err(mdb_put(t, s->meta, &k, &d, 0));
 }
 
-int km__rtxn_get(km_store *s, MDB_txn **out)
+int km__rtxn_get(km__lmdb *s, MDB_txn **out)
 {
     MDB_txn *t = NULL;
     pthread_mutex_lock(&s->rlock);
@@ -86,7 +78,7 @@ int km__rtxn_get(km_store *s, MDB_txn **out)
     return km__mdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, out));
 }
 
-void km__rtxn_put(km_store *s, MDB_txn *t)
+void km__rtxn_put(km__lmdb *s, MDB_txn *t)
 {
     mdb_txn_reset(t);
     pthread_mutex_lock(&s->rlock);
@@ -119,14 +111,14 @@ int km__mkdirs(const char *dir)
 }
 
 typedef struct {
-    km_store *s;
+    km__lmdb *s;
     const km_store_config *cfg;
     int rc;
 } open_arg;
 
 /* A fresh env (no named DBs yet) is initialised; anything else must carry
  * our format mark, so a foreign LMDB file is refused. */
-static int open_dbs(km_store *s)
+static int open_dbs(km__lmdb *s)
 {
     MDB_txn *t;
     int rc = km__mdb_err(mdb_txn_begin(s->env, NULL, 0, &t));
@@ -189,7 +181,7 @@ static int open_dbs(km_store *s)
 
 /* A compaction cut short by a close or crash is finished before serving,
  * one chunk per txn. */
-static int finish_compaction(km_store *s)
+static int finish_compaction(km__lmdb *s)
 {
     uint8_t key[512];
     size_t kn = 0;
@@ -220,7 +212,7 @@ static int finish_compaction(km_store *s)
 static void open_fn(void *arg)
 {
     open_arg *o = arg;
-    km_store *s = o->s;
+    km__lmdb *s = o->s;
     int rc = km__mkdirs(o->cfg->dir);
     if (!rc)
         rc = km__mdb_err(mdb_env_create(&s->env));
@@ -245,18 +237,37 @@ static void open_fn(void *arg)
     o->rc = rc;
 }
 
-int km_store_open(km_store **out, const km_store_config *cfg)
+static const km__store_ops lmdb_ops = {
+    .name            = "lmdb",
+    .close           = km__lmdb_close,
+    .txn             = km__lmdb_txn,
+    .compact         = km__lmdb_compact,
+    .stat_read       = km__lmdb_stat_read,
+    .revision        = km__lmdb_revision,
+    .hash_kv         = km__lmdb_hash_kv,
+    .hash            = km__lmdb_hash,
+    .snapshot        = km__lmdb_snapshot,
+    .snapshot_file   = km__lmdb_snapshot_file,
+    .lease_grant     = km__lmdb_lease_grant,
+    .lease_revoke    = km__lmdb_lease_revoke,
+    .lease_keepalive = km__lmdb_lease_keepalive,
+    .lease_ttl       = km__lmdb_lease_ttl,
+    .lease_list      = km__lmdb_lease_list,
+    .history         = km__lmdb_history,
+};
+
+int km__lmdb_open(km_store **out, const km_store_config *cfg)
 {
     *out = NULL;
     if (!cfg || !cfg->dir || !cfg->dir[0])
         return -EINVAL;
-    km_store *s = km__calloc(1, sizeof *s);
+    km__lmdb *s = km__calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
+    km__store_init(&s->base, &lmdb_ops);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->llock, NULL);
-    pthread_mutex_init(&s->flock, NULL);
     s->max_batch = cfg->max_batch > 0 ? cfg->max_batch : 1024;
     atomic_store(&s->stamp_txn, -1);     /* no commit recorded yet */
     s->on_commit = cfg->on_commit;
@@ -286,26 +297,27 @@ int km_store_open(km_store **out, const km_store_config *cfg)
         pthread_mutex_destroy(&s->qlock);
         pthread_mutex_destroy(&s->rlock);
         pthread_mutex_destroy(&s->llock);
-        pthread_mutex_destroy(&s->flock);
+        km__store_fini(&s->base);
         km__free(s->path);
         km__free(s);
         return rc;
     }
-    *out = s;
+    *out = &s->base;
     return 0;
 }
 
 static void close_fn(void *arg)
 {
-    km_store *s = arg;
+    km__lmdb *s = arg;
     for (int i = 0; i < s->nrpool; i++)
         mdb_txn_abort(s->rpool[i]);
     s->nrpool = 0;
     mdb_env_close(s->env);
 }
 
-void km_store_close(km_store *s)
+void km__lmdb_close(km_store *st)
 {
+    km__lmdb *s = (km__lmdb *)st;
     if (!s)
         return;
     km__lease_stop(s);
@@ -316,21 +328,14 @@ void km_store_close(km_store *s)
     pthread_mutex_destroy(&s->qlock);
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->llock);
-    pthread_mutex_destroy(&s->flock);
+    km__store_fini(&s->base);
     km__free(s->path);
     km__free(s);
 }
 
-void km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud)
+int km__lmdb_stat_read(km_store *store, km_store_stat *st)
 {
-    pthread_mutex_lock(&s->flock);
-    s->feed = fn;
-    s->feed_ud = ud;
-    pthread_mutex_unlock(&s->flock);
-}
-
-int km_store_stat_read(km_store *s, km_store_stat *st)
-{
+    km__lmdb *s = (km__lmdb *)store;
     memset(st, 0, sizeof *st);
     MDB_txn *t;
     int rc = km__rtxn_get(s, &t);
@@ -365,7 +370,8 @@ int km_store_stat_read(km_store *s, km_store_stat *st)
     return rc;
 }
 
-int64_t km_store_revision(km_store *s)
+int64_t km__lmdb_revision(km_store *st)
 {
+    km__lmdb *s = (km__lmdb *)st;
     return atomic_load(&s->revision);
 }

@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 #define SEC 1000000000LL
 #define TICK (100 * 1000000LL)
 
 /* Index of id in the sorted table, or where it would go (with *hit false). */
-static size_t find(km_store *s, int64_t id, bool *hit)
+static size_t find(km__lmdb *s, int64_t id, bool *hit)
 {
     size_t lo = 0, hi = s->nleases;
     while (lo < hi) {
@@ -24,7 +24,7 @@ static size_t find(km_store *s, int64_t id, bool *hit)
 }
 
 /* Called with llock held (or before the store is shared). */
-static int mem_add_locked(km_store *s, int64_t id, int64_t ttl)
+static int mem_add_locked(km__lmdb *s, int64_t id, int64_t ttl)
 {
     bool hit;
     size_t i = find(s, id, &hit);
@@ -50,7 +50,7 @@ static int mem_add_locked(km_store *s, int64_t id, int64_t ttl)
 }
 
 /* Room for one more lease, so a durable grant always gets its countdown. */
-static int mem_reserve(km_store *s)
+static int mem_reserve(km__lmdb *s)
 {
     int rc = 0;
     pthread_mutex_lock(&s->llock);
@@ -71,7 +71,7 @@ static int mem_reserve(km_store *s)
     return rc;
 }
 
-void km__lease_mem_add(km_store *s, int64_t id, int64_t ttl)
+void km__lease_mem_add(km__lmdb *s, int64_t id, int64_t ttl)
 {
     pthread_mutex_lock(&s->llock);
     /* Out of memory here leaves a durable lease without a countdown; it
@@ -80,7 +80,7 @@ void km__lease_mem_add(km_store *s, int64_t id, int64_t ttl)
     pthread_mutex_unlock(&s->llock);
 }
 
-void km__lease_mem_del(km_store *s, int64_t id)
+void km__lease_mem_del(km__lmdb *s, int64_t id)
 {
     pthread_mutex_lock(&s->llock);
     bool hit;
@@ -92,7 +92,7 @@ void km__lease_mem_del(km_store *s, int64_t id)
     pthread_mutex_unlock(&s->llock);
 }
 
-bool km__lease_mem_has(km_store *s, int64_t id)
+bool km__lease_mem_has(km__lmdb *s, int64_t id)
 {
     pthread_mutex_lock(&s->llock);
     bool hit;
@@ -101,14 +101,14 @@ bool km__lease_mem_has(km_store *s, int64_t id)
     return hit;
 }
 
-void km__lease_mem_free(km_store *s)
+void km__lease_mem_free(km__lmdb *s)
 {
     km__free(s->leases);
     s->leases = NULL;
     s->nleases = s->cleases = 0;
 }
 
-int km__lease_load(km_store *s, MDB_txn *t)
+int km__lease_load(km__lmdb *s, MDB_txn *t)
 {
     MDB_cursor *c;
     int rc = km__mdb_err(mdb_cursor_open(t, s->lease, &c));
@@ -133,7 +133,7 @@ int km__lease_load(km_store *s, MDB_txn *t)
  * DELETE events of their keys. */
 static void expirer(void *arg)
 {
-    km_store *s = arg;
+    km__lmdb *s = arg;
     for (;;) {
         int rc = km_chan_recv_dl(s->lease_stop, NULL, km_now() + TICK);
         if (rc == -EPIPE || rc == 0)
@@ -177,7 +177,7 @@ static void expirer(void *arg)
     km_chan_send(s->lease_done, NULL);
 }
 
-int km__lease_start(km_store *s)
+int km__lease_start(km__lmdb *s)
 {
     int rc = km_chan_new(&s->lease_stop, 0, 0);
     if (!rc)
@@ -194,7 +194,7 @@ int km__lease_start(km_store *s)
     return rc;
 }
 
-void km__lease_stop(km_store *s)
+void km__lease_stop(km__lmdb *s)
 {
     km_chan_close(s->lease_stop);
     while (km_chan_recv(s->lease_done, NULL) == -ECANCELED)
@@ -210,8 +210,9 @@ static int64_t rand_id(void)
     return v ? (int64_t)v : 1;
 }
 
-int km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision)
+int km__lmdb_lease_grant(km_store *st, int64_t id, int64_t ttl, int64_t *out_id, int64_t *revision)
 {
+    km__lmdb *s = (km__lmdb *)st;
     if (ttl > KM__LEASE_MAX_TTL)
         return -EFBIG;
     if (ttl < KM__LEASE_MIN_TTL)
@@ -238,8 +239,9 @@ int km_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id, int64_
     }
 }
 
-int km_lease_revoke(km_store *s, int64_t id, int64_t *revision)
+int km__lmdb_lease_revoke(km_store *st, int64_t id, int64_t *revision)
 {
+    km__lmdb *s = (km__lmdb *)st;
     km__wreq w;
     memset(&w, 0, sizeof w);
     w.kind = KM__W_REVOKE;
@@ -250,8 +252,9 @@ int km_lease_revoke(km_store *s, int64_t id, int64_t *revision)
     return rc;
 }
 
-int km_lease_keepalive(km_store *s, int64_t id, int64_t *ttl)
+int km__lmdb_lease_keepalive(km_store *st, int64_t id, int64_t *ttl)
 {
+    km__lmdb *s = (km__lmdb *)st;
     int rc = -ENOENT;
     int64_t now = km_now();
     pthread_mutex_lock(&s->llock);
@@ -270,8 +273,9 @@ int km_lease_keepalive(km_store *s, int64_t id, int64_t *ttl)
     return rc;
 }
 
-int km_lease_ttl(km_store *s, int64_t id, bool keys, km_lease_info *out, km_store_res *res)
+int km__lmdb_lease_ttl(km_store *st, int64_t id, bool keys, km_lease_info *out, km_store_res *res)
 {
+    km__lmdb *s = (km__lmdb *)st;
     memset(out, 0, sizeof *out);
     memset(res, 0, sizeof *res);
     res->arena = km__arena_new();
@@ -346,8 +350,9 @@ static int by_expiry(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int km_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res)
+int km__lmdb_lease_list(km_store *st, int64_t **ids, size_t *n, km_store_res *res)
 {
+    km__lmdb *s = (km__lmdb *)st;
     *ids = NULL;
     *n = 0;
     memset(res, 0, sizeof *res);

@@ -2,7 +2,7 @@
 /* Encoding of the store's records and keys, and LMDB error mapping. */
 #include <string.h>
 #include "rt/rt-int.h"
-#include "store/store-int.h"
+#include "lmdb/lmdb-int.h"
 
 void km__put_be64(uint8_t *p, int64_t v)
 {
