@@ -91,13 +91,14 @@ static void acceptor(void *arg)
             p->nfds = slot + 2;
         km_mutex_unlock(p->mu);
         atomic_int *left = malloc(sizeof *left);
-        atomic_init(left, 2);
         pump_arg *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+        REQUIRE(left && a && b);
+        atomic_init(left, 2);
         *a = (pump_arg){ p, fd, up_fd, left };
         *b = (pump_arg){ p, up_fd, fd, left };
         km_wg_add(p->wg, 2);
-        km_go(pump, a);
-        km_go(pump, b);
+        REQUIRE_EQ(km_go(pump, a), 0);
+        REQUIRE_EQ(km_go(pump, b), 0);
     }
     km_wg_done(p->wg);
 }
@@ -112,7 +113,7 @@ static void proxy_start(proxy *p, const char *target)
     ck_assert_int_eq(km_mutex_new(&p->mu), 0);
     ck_assert_int_eq(km_wg_new(&p->wg), 0);
     km_wg_add(p->wg, 1);
-    km_go(acceptor, p);
+    ck_assert_int_eq(km_go(acceptor, p), 0);
 }
 
 /* Drops every connection going through. */

@@ -384,7 +384,7 @@ static void cancel_body(void *arg)
     ck_assert_int_eq(km_grpc_stream_open(ch, UNARY, NULL, 0, soon(), &st), 0);
     ck_assert_int_eq(km_grpc_stream_send_pb(st, &req.base, true, soon()), 0);
     km_wg *wg;
-    km_wg_new(&wg);
+    ck_assert_int_eq(km_wg_new(&wg), 0);
     km_wg_add(wg, 1);
     canceller c = { st, 200 * MS, wg };
     ck_assert_int_eq(km_go(cancel_later, &c), 0);
