@@ -3,6 +3,9 @@
 #include "util.h"
 #include <stdatomic.h>
 #include <stdio.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 static atomic_long live, fail_after;
 
@@ -77,4 +80,26 @@ int t_main(Suite *(*make_suite)(void))
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
+}
+
+int t_as_limit(size_t margin)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_AS, &r))
+        return -errno;
+    r.rlim_cur = RLIM_INFINITY;
+    if (margin) {
+        /* the address space now: the first field of /proc/self/statm, in pages */
+        FILE *f = fopen("/proc/self/statm", "r");
+        unsigned long pages = 0;
+        if (!f)
+            return -errno;
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+        if (!pages)
+            return -EIO;
+        r.rlim_cur = pages * (size_t)sysconf(_SC_PAGESIZE) + margin;
+    }
+    return setrlimit(RLIMIT_AS, &r) ? -errno : 0;
 }

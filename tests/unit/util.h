@@ -31,6 +31,21 @@ long t_live_allocs(void);
 /* Makes the n-th allocation from now (1 = the next) fail; 0 disables. */
 void t_fail_alloc_after(long n);
 
+/* Limits the process's address space to what it maps now plus margin
+ * bytes (margin 0: no limit again). 0 or -errno. Sanitizer builds reserve
+ * terabytes of shadow memory: tests that use it run only without them. */
+int  t_as_limit(size_t margin);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define T_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define T_SANITIZED 1
+#endif
+#endif
+#ifndef T_SANITIZED
+#define T_SANITIZED 0
+#endif
+
 /* main() for a test file: runs the suite returned by make_suite, exits
  * non-zero on failure. Each test is forked with Check's timeout. */
 int t_main(Suite *(*make_suite)(void));

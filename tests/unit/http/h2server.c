@@ -5,6 +5,7 @@
  * streams at once, graceful shutdown; driven by kumo's HTTP/2 client. */
 #include "rawcli.h"
 #include <kumo/http2.h>
+#include <nghttp2/nghttp2.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -408,6 +409,77 @@ START_TEST(graceful)
 }
 END_TEST
 
+#if !T_SANITIZED
+/* Out of memory for a stream's goroutine: the stream is refused with
+ * REFUSED_STREAM (the client may retry it, here or elsewhere), the
+ * connection and its other streams live on, and once memory is back the
+ * same connection serves again. The address space is filled with parked
+ * goroutines' stacks under a lowered limit, as a loaded server's would be.
+ * (When even the connection's small allocations fail, nghttp2 gives up on
+ * the session and the connection is dropped instead.) */
+typedef struct {
+    km_chan *gate;
+    km_wg   *wg;
+} holders;
+
+static void hold(void *arg)
+{
+    holders *h = arg;
+    char c;
+    km_chan_recv(h->gate, &c);
+    km_wg_done(h->wg);
+}
+
+TEST(refused_out_of_memory)
+{
+    char out[64];
+    REQUIRE_EQ(request(f, "GET", "/ping", NULL, 0, NULL, 0, out, sizeof out, NULL, NULL), 200);
+    holders h;
+    REQUIRE_EQ(km_chan_new(&h.gate, 1, 0), 0);
+    REQUIRE_EQ(km_wg_new(&h.wg), 0);
+    km_http_kv hdr[] = { { ":method", "GET" }, { ":path", "/ping" } };
+    km_http2_stream *st = NULL;
+    int lim = t_as_limit(40u * 1024 * 1024), rc = 0, n = 0, open_rc = -1, resp_rc = -1;
+    uint32_t code = 0;
+    while (!lim && n < 50000) {
+        km_wg_add(h.wg, 1);
+        if ((rc = km_go(hold, &h))) {
+            km_wg_done(h.wg);
+            break;
+        }
+        n++;
+    }
+    if (rc == -ENOMEM) {
+        /* Every stack slot mapped is held; a new slab of them (64 slots,
+         * over 8 MiB) cannot fit under a limit 4 MiB above what is mapped
+         * now, while the heap can still grow a little: the connection's
+         * own bookkeeping gets its memory, the stream's goroutine not. */
+        lim = t_as_limit(4u << 20);
+        int status;
+        open_rc = km_http2_stream_open(f->cl, hdr, 2, true, soon(), &st);
+        if (!open_rc) {
+            resp_rc = km_http2_stream_response(st, soon(), &status);
+            code = km_http2_stream_reset_code(st);
+            km_http2_stream_free(st);
+        }
+    }
+    km_chan_close(h.gate);
+    km_wg_wait(h.wg);
+    t_as_limit(0);
+    REQUIRE_EQ(lim, 0);
+    ck_assert_msg(rc == -ENOMEM, "km_go under the limit: %s after %d", km_strerror(rc), n);
+    REQUIRE_EQ(open_rc, 0);
+    ck_assert_msg(resp_rc == -EAGAIN && code == NGHTTP2_REFUSED_STREAM,
+                  "response: %s, reset code %u", km_strerror(resp_rc), code);
+    REQUIRE_EQ(request(f, "GET", "/ping", NULL, 0, NULL, 0, out, sizeof out, NULL, NULL), 200);
+    km_http2_client_stat cs;
+    km_http2_client_stat_read(f->cl, &cs);
+    REQUIRE_EQ(cs.dials, 1);
+    km_chan_free(h.gate);
+    km_wg_free(h.wg);
+}
+#endif
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http/h2server");
@@ -422,6 +494,9 @@ static Suite *suite(void)
     tcase_add_test(tc, h1_only);
     tcase_add_test(tc, middleware);
     tcase_add_test(tc, graceful);
+#if !T_SANITIZED
+    tcase_add_test(tc, refused_out_of_memory);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,40 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define NOMEM_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define NOMEM_SANITIZED 1
-#endif
-#endif
-#ifndef NOMEM_SANITIZED
-#define NOMEM_SANITIZED 0
-#endif
-
-#if !NOMEM_SANITIZED
-/* The process's address space now, from /proc/self/statm (first field). */
-static size_t vm_size(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0;
-    if (f) {
-        if (fscanf(f, "%lu", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    return pages * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static int set_as_limit(rlim_t cur)
-{
-    struct rlimit r;
-    if (getrlimit(RLIMIT_AS, &r))
-        return -errno;
-    r.rlim_cur = cur;
-    return setrlimit(RLIMIT_AS, &r) ? -errno : 0;
-}
-
+#if !T_SANITIZED
 /* ---- stacks: the address space runs out while goroutines hold theirs ---- */
 
 typedef struct {
@@ -93,7 +60,7 @@ static void stacks_body(void *arg)
 
     /* Room for a few slabs of stacks beyond what the process maps now:
      * the limit bites within a few hundred goroutines. */
-    int lim = set_as_limit(vm_size() + 40u * 1024 * 1024);
+    int lim = t_as_limit(40u * 1024 * 1024);
     int rc_low, rc_big = 0, rc_grp = 0, rc_again = 0, again = 0, ran_low;
     int n_low = spawn_holders(&h, MAX, &rc_low);
     if (rc_low) {
@@ -116,7 +83,7 @@ static void stacks_body(void *arg)
     } else {
         ran_low = atomic_load(&h.ran);
     }
-    set_as_limit(RLIM_INFINITY);
+    t_as_limit(0);
 
     REQUIRE_EQ(lim, 0);
     ck_assert_msg(rc_low == -ENOMEM, "km_go under the limit: %s after %d goroutines",
@@ -214,7 +181,7 @@ START_TEST(timer_heap_nomem)
 }
 END_TEST
 
-#if !NOMEM_SANITIZED
+#if !T_SANITIZED
 /* ---- blocking calls: no helper thread can be started ---- */
 
 static void set_flag(void *arg) { *(int *)arg = 1; }
@@ -224,9 +191,9 @@ static void blocking_body(void *arg)
     (void)arg;
     int ran = 0;
     /* Less room than a thread's stack, and no helper started yet. */
-    int lim = set_as_limit(vm_size() + 2u * 1024 * 1024);
+    int lim = t_as_limit(2u * 1024 * 1024);
     int rc_low = km_blocking(set_flag, &ran);
-    set_as_limit(RLIM_INFINITY);
+    t_as_limit(0);
     REQUIRE_EQ(lim, 0);
     ck_assert_msg(rc_low == -EAGAIN, "km_blocking under the limit: %s", km_strerror(rc_low));
     REQUIRE_EQ(ran, 0);
@@ -248,7 +215,7 @@ static Suite *nomem_suite(void)
     TCase *tc = tcase_create("nomem");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, timer_heap_nomem);
-#if !NOMEM_SANITIZED
+#if !T_SANITIZED
     /* A sanitizer maps memory of its own at any time and dies when it
      * cannot: an address-space limit tests it, not kumo. */
     tcase_add_test(tc, stacks_exhausted);
