@@ -28,7 +28,9 @@ static void usage(FILE *f)
         "Serves etcd's v3 JSON API (/v3/...), the native API (/api/v1/kv/KEY,\n"
         "/api/v1/watch) and /healthz, /readyz on one port, with the data in DIR.\n\n"
         "  --listen ADDR          address to serve on (default 127.0.0.1:2379)\n"
-        "  --backend NAME         the store: lmdb, the embedded store in --data-dir (default)\n"
+        "  --backend NAME         the store: lmdb, the embedded store in --data-dir (default),\n"
+        "                         or etcd://HOST:PORT,HOST:PORT,... to keep the data in that\n"
+        "                         etcd cluster (its revisions; kumo holds no copy)\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
@@ -66,8 +68,8 @@ static void run(void *arg)
     int rc = km_serve_start(&s, &a->cfg);
     if (rc < 0) {
         if (rc == -EPROTONOSUPPORT)
-            fprintf(stderr, "kumo serve: unknown backend \"%s\" (this build has: lmdb)\n",
-                    a->cfg.backend);
+            fprintf(stderr, "kumo serve: unknown backend \"%s\" "
+                    "(this build has: lmdb, etcd://HOST:PORT,...)\n", a->cfg.backend);
         else
             fprintf(stderr, "kumo serve: cannot start on %s with data dir %s: %s\n",
                     a->cfg.listen, a->cfg.data_dir, km_strerror(rc));

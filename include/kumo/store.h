@@ -145,12 +145,18 @@ typedef struct km_store km_store;
 typedef void km_store_commit_fn(void *ud, int64_t commit_ns, int64_t sync_ns);
 
 typedef struct {
-    const char *backend;      /* NULL, "" or "lmdb": the embedded store in dir */
-    const char *dir;          /* data directory, created if missing */
+    const char *backend;      /* NULL, "" or "lmdb": the embedded store in dir;
+                                 "etcd://HOST:PORT,HOST:PORT,...": the data lives
+                                 in that etcd cluster (revisions are etcd's) */
+    const char *dir;          /* data directory, created if missing (etcd: only
+                                 for snapshot_file's temporary copy; optional) */
     size_t      map_size;     /* 0: 8 GiB of address space (grows on disk as used) */
     int         max_batch;    /* writes per group commit; 0: 1024 */
     km_store_commit_fn *on_commit;  /* optional */
     void       *on_commit_ud;
+    int64_t     call_timeout; /* etcd: ns each call may take, over every member
+                                 it tries (the caller's group may cut it
+                                 shorter); 0: 5 s */
 } km_store_config;
 
 /* Opens the backend cfg->backend names. The embedded store: opens (or

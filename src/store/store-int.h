@@ -71,5 +71,10 @@ void km__feed_publish(km_store *s, int64_t rev, const km_event *ev, size_t n);
 
 /* The embedded LMDB store in cfg->dir (src/lmdb/). */
 int  km__lmdb_open(km_store **out, const km_store_config *cfg);
+/* The store in an etcd cluster, cfg->backend "etcd://HOST:PORT,..."
+ * (src/etcdb/). -EINVAL (a malformed list), -EHOSTUNREACH or -ETIMEDOUT
+ * (no member answered), -ENOMEM. */
+#define KM__ETCDB_SCHEME "etcd://"
+int  km__etcdb_open(km_store **out, const km_store_config *cfg);
 
 #endif

@@ -21,6 +21,8 @@ int km_store_open(km_store **out, const km_store_config *cfg)
     const char *b = cfg->backend;
     if (!b || !*b || !strcmp(b, "lmdb"))
         return km__lmdb_open(out, cfg);
+    if (!strncmp(b, KM__ETCDB_SCHEME, strlen(KM__ETCDB_SCHEME)))
+        return km__etcdb_open(out, cfg);
     return -EPROTONOSUPPORT;
 }
 

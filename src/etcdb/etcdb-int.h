@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* The etcd-cluster store, a backend of the store interface whose data
+ * lives in a real etcd cluster reached over kumo's gRPC client. */
+#ifndef KUMO_ETCDB_INT_H
+#define KUMO_ETCDB_INT_H
+
+#include <kumo/grpc.h>
+#include <kumo/group.h>
+#include <kumo/sync.h>
+#include <protobuf-c/protobuf-c.h>
+#include "etcdserverpb/rpc.pb-c.h"
+#include "store/store-int.h"
+
+/* Step 1's limits, said plainly:
+ *  - Revisions, compaction, hashes and snapshots are etcd's: hash_kv and
+ *    hash are etcd's CRC-32C over its own bbolt layout, a snapshot is a
+ *    bbolt file (km_store_restore cannot read it).
+ *  - A write whose outcome is unknown (the connection broke after it was
+ *    sent, etcd answered "request timed out") is not retried: it fails
+ *    with -ETIMEDOUT although etcd may still apply it, as clientv3 does
+ *    not retry it either.
+ *  - The change feed is one whole-keyspace watch. If the revision it must
+ *    resume from was compacted while it was away, the revisions in
+ *    between cannot be had: the feed logs that and stops publishing.
+ *  - history() replays a whole-keyspace watch and filters it here, since
+ *    every revision has at least one event there, which tells when `to`
+ *    has been reached (etcd 3.4's progress requests are not ordered with
+ *    a watch's events). */
+
+typedef struct km__etcdb {
+    km_store          base;          /* first: the interface's handle */
+    km_grpc_channel **ch;            /* one per member */
+    char            **eps;
+    size_t            n;
+    atomic_size_t     cur;           /* the member that last answered */
+    int64_t           call_timeout;  /* ns, each call's bound */
+    char             *tmpdir;        /* snapshot_file's temporary file */
+    atomic_llong      revision;      /* the highest header revision seen */
+    /* The highest compaction this store knows of: its own, and those etcd
+     * reported (HashKV, a cancelled watch). etcd 3.4 has no cheap call
+     * that tells it, so one made by another client shows late. */
+    atomic_llong      compact;
+
+    /* the change feed */
+    km_group         *bg;            /* the watch goroutine's, apart from any caller's */
+    int64_t           published;     /* the last revision published */
+    atomic_bool       feed_stopped;
+
+    /* keep-alives share one LeaseKeepAlive stream, one exchange at a time */
+    km_mutex         *ka_lock;
+    km_grpc_stream   *ka;
+    size_t            ka_ep;
+} km__etcdb;
+
+/* Whether a call may be sent again after a failure whose outcome is
+ * unknown: reads may, writes may not. */
+enum { KM__ETCDB_READ, KM__ETCDB_WRITE };
+
+/* The deadline of a call starting now: the caller's group bounds it too
+ * (its cancellation or deadline make the gRPC calls return -ECANCELED). */
+int64_t km__etcdb_deadline(km__etcdb *s);
+
+/* Calls method with req on the member that last answered, failing over
+ * to the next ones on UNAVAILABLE and connection errors until deadline
+ * (for a write only while it surely was not applied). 0 and *rep (free
+ * with km_grpc_pb_free); or -errno mapped from etcd's status as
+ * <kumo/store.h> documents; -EHOSTUNREACH when no member could be
+ * reached, -ETIMEDOUT at deadline, -ECANCELED. */
+int  km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *d, int64_t deadline,
+                     ProtobufCMessage **rep);
+/* The errno for a status etcd ended a call with (code, message). */
+int  km__etcdb_status_err(int code, const char *msg, size_t n);
+/* The errno for a failed stream operation rc on st (NULL: none). */
+int  km__etcdb_stream_err(int rc, km_grpc_stream *st);
+/* Whether rc (from km__etcdb_stream_err) says a member could not be
+ * reached or is not serving, so that another may be tried. */
+bool km__etcdb_transport_err(int rc);
+/* Records a header's revision as seen. */
+void km__etcdb_saw(km__etcdb *s, const Etcdserverpb__ResponseHeader *h);
+/* Records a compaction as known. */
+void km__etcdb_saw_compact(km__etcdb *s, int64_t rev);
+/* Moves the preferred member past ep (unless another call did already). */
+void km__etcdb_failover(km__etcdb *s, size_t ep);
+
+/* ---- conversions (conv.c) ---- */
+
+/* The etcd request for a store txn, built in a (freed with it). 0,
+ * -EINVAL (a bad enum), -ENOMEM. */
+int  km__etcdb_txn_req(km__arena *a, const km_txn_req *req, Etcdserverpb__TxnRequest **out);
+/* The same for one operation without compares. */
+int  km__etcdb_op_req(km__arena *a, const km_op *op, Etcdserverpb__RequestOp **out);
+/* Copies a kv into a (NULL: zeroed). 0 or -ENOMEM. */
+int  km__etcdb_kv(km__arena *a, km_kv *dst, const Mvccpb__KeyValue *kv);
+/* Copies an etcd txn response into dst, in a. 0 or -ENOMEM, -EBADMSG. */
+int  km__etcdb_txn_resp(km__arena *a, km_txn_resp *dst, const Etcdserverpb__TxnResponse *r);
+/* Copies one operation's response (op's type) into dst. */
+int  km__etcdb_op_resp(km__arena *a, km_op_resp *dst, const Etcdserverpb__ResponseOp *r);
+/* Copies an etcd event into dst, in a. 0 or -ENOMEM. */
+int  km__etcdb_event(km__arena *a, km_event *dst, const Mvccpb__Event *e);
+
+/* ---- the operations (the table's entries) ---- */
+
+void    km__etcdb_close(km_store *s);
+int     km__etcdb_txn(km_store *s, const km_txn_req *req, km_store_res *res);
+int     km__etcdb_compact(km_store *s, int64_t rev, int64_t *revision);
+int     km__etcdb_stat_read(km_store *s, km_store_stat *st);
+int64_t km__etcdb_revision(km_store *s);
+int     km__etcdb_hash_kv(km_store *s, int64_t rev, uint32_t *hash, int64_t *revision,
+                          int64_t *compact_revision);
+int     km__etcdb_hash(km_store *s, uint32_t *hash, int64_t *revision);
+int     km__etcdb_snapshot(km_store *s, int fd);
+int     km__etcdb_snapshot_file(km_store *s, int *fd, int64_t *size);
+int     km__etcdb_lease_grant(km_store *s, int64_t id, int64_t ttl, int64_t *out_id,
+                              int64_t *revision);
+int     km__etcdb_lease_revoke(km_store *s, int64_t id, int64_t *revision);
+int     km__etcdb_lease_keepalive(km_store *s, int64_t id, int64_t *ttl);
+int     km__etcdb_lease_ttl(km_store *s, int64_t id, bool keys, km_lease_info *out,
+                            km_store_res *res);
+int     km__etcdb_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res *res);
+int     km__etcdb_history(km_store *s, int64_t from, int64_t to, km_bytes key,
+                          km_bytes range_end, bool with_prev, size_t max, km_event **ev,
+                          size_t *n, int64_t *next, km_store_res *res);
+
+/* The current revision, read from the cluster (a quorum read). */
+int  km__etcdb_current(km__etcdb *s, int64_t deadline, int64_t *rev);
+/* Opens a Watch call on member ep over the whole keyspace from rev
+ * (prev_kv when asked) and reads its created answer. 0 and *out; -ENODATA
+ * and *compact when rev was compacted; -errno. */
+int  km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
+                          int64_t deadline, km_grpc_stream **out, int64_t *compact);
+/* Starts and stops the feed's goroutine. */
+int  km__etcdb_feed_start(km__etcdb *s, int64_t rev);
+void km__etcdb_feed_stop(km__etcdb *s);
+
+#endif

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* The change feed: one Watch over the whole keyspace, each revision's
+ * events published once and in order, resumed on another member after a
+ * broken stream. */
+#include <stdio.h>
+#include <string.h>
+#include "etcdb/etcdb-int.h"
+
+#define MS 1000000LL
+
+int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
+                         int64_t deadline, km_grpc_stream **out, int64_t *compact)
+{
+    *out = NULL;
+    *compact = 0;
+    km_grpc_stream *st = NULL;
+    /* The call lasts as long as the watch: only opening it is bounded. */
+    int rc = km_grpc_stream_open(s->ch[ep], "/etcdserverpb.Watch/Watch", NULL, 0, KM_FOREVER,
+                                 &st);
+    if (!rc) {
+        Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
+        cr.key = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
+        cr.range_end = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
+        cr.start_revision = rev;
+        cr.prev_kv = prev_kv;
+        /* An idle stream then still talks now and then. */
+        cr.progress_notify = true;
+        Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+        req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+        req.create_request = &cr;
+        rc = km_grpc_stream_send_pb(st, &req.base, false, deadline);
+    }
+    ProtobufCMessage *m = NULL;
+    if (!rc) {
+        rc = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, &m, deadline);
+        rc = rc == 1 ? 0 : rc == 0 ? -ECONNRESET : rc;
+    }
+    if (rc) {
+        rc = km__etcdb_stream_err(rc, st);
+        km_grpc_stream_free(st);
+        return rc;
+    }
+    Etcdserverpb__WatchResponse *r = (Etcdserverpb__WatchResponse *)m;
+    km__etcdb_saw(s, r->header);
+    if (r->canceled || !r->created) {
+        *compact = r->compact_revision;
+        rc = r->compact_revision > 0 ? -ENODATA : -EBADMSG;
+    }
+    km_grpc_pb_free(m);
+    if (rc) {
+        km_grpc_stream_free(st);
+        if (*compact)
+            km__etcdb_saw_compact(s, *compact);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+/* Publishes the revisions of one watch message past the last one
+ * published. etcd never splits a revision's events across messages of a
+ * watch that did not ask for fragments, so each run of equal revisions
+ * here is a whole revision. 0 or -ENOMEM (nothing of the message
+ * published past what was). */
+static int publish(km__etcdb *s, const Etcdserverpb__WatchResponse *r)
+{
+    size_t i = 0;
+    while (i < r->n_events) {
+        int64_t rev = r->events[i]->kv ? r->events[i]->kv->mod_revision : 0;
+        size_t j = i;
+        while (j < r->n_events && r->events[j]->kv && r->events[j]->kv->mod_revision == rev)
+            j++;
+        if (j == i)
+            return -EBADMSG;
+        if (rev > s->published) {
+            km__arena *a = km__arena_new();
+            km_event *ev = a ? km__arena_alloc(a, (j - i) * sizeof *ev) : NULL;
+            int rc = ev ? 0 : -ENOMEM;
+            for (size_t k = i; !rc && k < j; k++)
+                rc = km__etcdb_event(a, &ev[k - i], r->events[k]);
+            if (rc) {
+                km__arena_free(a);
+                return rc;
+            }
+            km__feed_publish(&s->base, rev, ev, j - i);
+            km__arena_free(a);
+            s->published = rev;
+            long long seen = atomic_load(&s->revision);
+            while (rev > seen && !atomic_compare_exchange_weak(&s->revision, &seen, rev))
+                ;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+static void stop_feed(km__etcdb *s, int64_t compact)
+{
+    fprintf(stderr,
+            "kumo: etcd store: the change feed cannot resume from revision %lld: etcd "
+            "compacted it (compact revision %lld); revisions in between are lost to "
+            "watchers, so the feed stops publishing\n",
+            (long long)(s->published + 1), (long long)compact);
+    atomic_store(&s->feed_stopped, true);
+}
+
+static void feed_run(void *arg)
+{
+    km__etcdb *s = arg;
+    int64_t nap = 50 * MS;
+    size_t ep = atomic_load(&s->cur) % s->n;
+    while (km_group_err(s->bg) == 0) {
+        km_grpc_stream *st;
+        int64_t compact;
+        int rc = km__etcdb_watch_open(s, ep, s->published + 1, true, km__etcdb_deadline(s),
+                                      &st, &compact);
+        if (rc == -ENODATA) {
+            stop_feed(s, compact);
+            return;
+        }
+        while (!rc) {
+            ProtobufCMessage *m;
+            int r = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, &m,
+                                           KM_FOREVER);
+            if (r != 1) {
+                rc = r == 0 ? -ECONNRESET : r;
+                break;
+            }
+            Etcdserverpb__WatchResponse *w = (Etcdserverpb__WatchResponse *)m;
+            km__etcdb_saw(s, w->header);
+            if (w->canceled) {
+                compact = w->compact_revision;
+                rc = compact > 0 ? -ENODATA : -ECONNRESET;
+            } else {
+                rc = publish(s, w);
+                nap = 50 * MS;      /* the stream works */
+            }
+            km_grpc_pb_free(m);
+        }
+        km_grpc_stream_free(st);
+        if (rc == -ENODATA) {
+            km__etcdb_saw_compact(s, compact);
+            stop_feed(s, compact);
+            return;
+        }
+        if (km_group_err(s->bg))
+            return;
+        /* Resume on the next member, from the last revision published + 1. */
+        ep = (ep + 1) % s->n;
+        if (km_sleep(nap) < 0)
+            return;
+        nap = nap < 1000 * MS ? nap * 2 : nap;
+    }
+}
+
+int km__etcdb_feed_start(km__etcdb *s, int64_t rev)
+{
+    s->published = rev;
+    int rc = km_group_new(&s->bg, NULL, KM_FOREVER);
+    if (rc)
+        return rc;
+    rc = km_group_go(s->bg, feed_run, s);
+    if (rc) {
+        km_group_free(s->bg);
+        s->bg = NULL;
+    }
+    return rc;
+}
+
+void km__etcdb_feed_stop(km__etcdb *s)
+{
+    if (!s->bg)
+        return;
+    km_group_cancel(s->bg);
+    km_group_wait(s->bg, KM_FOREVER);
+    km_group_free(s->bg);
+    s->bg = NULL;
+}
