@@ -166,7 +166,7 @@ typedef struct {
  * goroutine. 0, -errno (open/mmap), -EBADMSG for a corrupt or foreign data
  * dir, -EPROTONOSUPPORT (a backend this build does not have), -ENOMEM. */
 int  km_store_open(km_store **out, const km_store_config *cfg);
-/* The backend's name ("lmdb"). */
+/* The backend's name ("lmdb", "etcd"). */
 const char *km_store_backend(const km_store *s);
 /* Stops the lease goroutine, lets the committer finish every queued write,
  * closes and frees s. Every other call on s must have returned first. */
@@ -222,7 +222,8 @@ int  km_store_stat_read(km_store *s, km_store_stat *st);
 int64_t km_store_revision(km_store *s);
 
 /* etcd's HashKV: a CRC-32C of the history up to rev (<= 0: current), the
- * same for stores holding the same changes. *revision gets the current
+ * same for stores holding the same changes (of the same backend: the etcd
+ * backend answers etcd's own hash, over its bbolt layout). *revision gets the current
  * revision, *compact_revision the compacted one (0: never). 0; -ENODATA
  * (rev at or below the compacted revision, as etcd refuses it); -ERANGE
  * (a future rev); -errno from LMDB. Runs on the offload pool. */
@@ -234,7 +235,9 @@ int  km_store_hash(km_store *s, uint32_t *hash, int64_t *revision);
 
 /* Writes a consistent copy of the store, as it is at one revision, to fd
  * (blocking writes; a pipe, a file, a socket): an LMDB data file without
- * its free pages. Runs on the offload pool and returns once it is all
+ * its free pages. With the etcd backend it is what etcd's
+ * Maintenance/Snapshot streams instead: one member's bbolt file followed
+ * by its SHA-256, for `etcdctl snapshot restore`, not km_store_restore. Runs on the offload pool and returns once it is all
  * written; fd stays open. 0; -errno of a failed write (-EPIPE: the
  * reader went); -ENOMEM. */
 int  km_store_snapshot(km_store *s, int fd);

@@ -121,6 +121,7 @@ int km__etcdb_compact(km_store *st, int64_t rev, int64_t *revision)
         return rc;
     Etcdserverpb__CompactionResponse *r = (Etcdserverpb__CompactionResponse *)m;
     km__etcdb_saw(s, r->header);
+    km__etcdb_saw_compact(s, rev);
     if (revision)
         *revision = r->header ? r->header->revision : atomic_load(&s->revision);
     km_grpc_pb_free(m);
