@@ -37,7 +37,7 @@ fi
 
 # ---- the store backend named by configuration ----
 out=$("$kumo" serve --listen 127.0.0.1:0 --backend zk://127.0.0.1:2181 --data-dir "$tmp/never" 2>&1); rc=$?
-check "an unknown --backend is refused" "$rc: $out" '1: kumo serve: unknown backend "zk://127.0.0.1:2181" (this build has: lmdb)'
+check "an unknown --backend is refused" "$rc: $out" '1: kumo serve: unknown backend "zk://127.0.0.1:2181" (this build has: lmdb, etcd://HOST:PORT,...)'
 [ ! -e "$tmp/never" ] && ok "and leaves no data dir" || bad "$tmp/never was created"
 
 # ---- the native API ----
