@@ -236,8 +236,9 @@ int  km_store_hash(km_store *s, uint32_t *hash, int64_t *revision);
 /* Writes a consistent copy of the store, as it is at one revision, to fd
  * (blocking writes; a pipe, a file, a socket): an LMDB data file without
  * its free pages. With the etcd backend it is what etcd's
- * Maintenance/Snapshot streams instead: one member's bbolt file followed
- * by its SHA-256, for `etcdctl snapshot restore`, not km_store_restore. Runs on the offload pool and returns once it is all
+ * Maintenance/Snapshot streams instead: one member's bbolt file (without
+ * etcd's trailing SHA-256, as the LMDB copy has none), for `etcdctl
+ * snapshot restore`, not km_store_restore. Runs on the offload pool and returns once it is all
  * written; fd stays open. 0; -errno of a failed write (-EPIPE: the
  * reader went); -ENOMEM. */
 int  km_store_snapshot(km_store *s, int fd);

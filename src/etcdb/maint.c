@@ -129,6 +129,51 @@ static void write_all(void *arg)
     }
 }
 
+/* etcd ends its stream with the file's SHA-256; the store's snapshot is
+ * the file alone (the API layer adds the digest, as for any backend), so
+ * the last SHA_LEN bytes seen are held back until more come. */
+#define SHA_LEN 32
+typedef struct {
+    int     fd;
+    uint8_t held[SHA_LEN];
+    size_t  n;
+    bool    written;
+} tail;
+
+static int put(tail *t, const uint8_t *p, size_t n)
+{
+    if (!n)
+        return 0;
+    t->written = true;
+    write_arg a = { t->fd, p, n, 0 };
+    int rc = km_blocking(write_all, &a);
+    return rc ? rc : a.rc;
+}
+
+static int emit(tail *t, const uint8_t *p, size_t n)
+{
+    size_t total = t->n + n;
+    if (total <= SHA_LEN) {
+        memcpy(t->held + t->n, p, n);
+        t->n = total;
+        return 0;
+    }
+    size_t out = total - SHA_LEN, from_held = out < t->n ? out : t->n;
+    int rc = put(t, t->held, from_held);
+    if (!rc)
+        rc = put(t, p, out - from_held);
+    if (rc)
+        return rc;
+    /* What stays: the held bytes not written, then the chunk's end. */
+    uint8_t keep[SHA_LEN];
+    size_t k = t->n - from_held;
+    memcpy(keep, t->held + from_held, k);
+    memcpy(keep + k, p + (n - (SHA_LEN - k)), SHA_LEN - k);
+    memcpy(t->held, keep, SHA_LEN);
+    t->n = SHA_LEN;
+    return 0;
+}
+
 /* Streams Maintenance/Snapshot from one member into fd. A member that
  * fails before the first byte is written is replaced by the next; one
  * that fails later fails the copy, which cannot be resumed. */
@@ -146,6 +191,7 @@ int km__etcdb_snapshot(km_store *st, int fd)
         if (!rc)
             rc = km_grpc_stream_send_pb(gs, &req.base, true, deadline);
         bool wrote = false;
+        tail t = { .fd = fd };
         while (!rc) {
             ProtobufCMessage *m;
             int r = km_grpc_stream_recv_pb(gs, &etcdserverpb__snapshot_response__descriptor, &m,
@@ -157,13 +203,8 @@ int km__etcdb_snapshot(km_store *st, int fd)
                 break;
             }
             Etcdserverpb__SnapshotResponse *sr = (Etcdserverpb__SnapshotResponse *)m;
-            write_arg a = { fd, sr->blob.data, sr->blob.len, 0 };
-            if (a.n) {
-                wrote = true;
-                rc = km_blocking(write_all, &a);
-                if (!rc)
-                    rc = a.rc;
-            }
+            rc = emit(&t, sr->blob.data, sr->blob.len);
+            wrote = wrote || t.written;
             km_grpc_pb_free(m);
             if (rc) {
                 km_grpc_stream_free(gs);
@@ -172,6 +213,8 @@ int km__etcdb_snapshot(km_store *st, int fd)
         }
         if (rc)
             rc = km__etcdb_stream_err(rc, gs);
+        else if (t.n != SHA_LEN)
+            rc = -EBADMSG;      /* shorter than its digest: not a snapshot */
         km_grpc_stream_free(gs);
         if (!rc || wrote || !km__etcdb_transport_err(rc))
             return rc;

@@ -120,6 +120,15 @@ check "etcd refuses a read below it" "$(ectl get w/1 --rev $((rc - 1)) 2>&1 | gr
 check "and so does kumo" "$(kctl get w/1 --rev $((rc - 1)) 2>&1 | grep -o 'required revision has been compacted' | head -1)" \
     "required revision has been compacted"
 
+# maintenance: etcd's own hash and snapshot, through kumo
+check "HashKV through kumo is etcd's" \
+    "$(kctl endpoint hashkv | awk '{print $2}')" \
+    "$(etcdctl --endpoints "127.0.0.1:$base" endpoint hashkv | awk '{print $2}')"
+kctl snapshot save "$tmp/snap.db" >/dev/null 2>&1
+check "a snapshot through kumo restores with etcdctl" \
+    "$(etcdctl snapshot restore "$tmp/snap.db" --data-dir "$tmp/restored" >/dev/null 2>&1 && ls "$tmp/restored")" \
+    "member"
+
 # the etcd leader dies: kumo fails over to the other members
 leader=$($cl leader "$tmp/etcd")
 $cl kill "$tmp/etcd" "$leader"
