@@ -4,11 +4,13 @@
 # tests and benchmarks that need a real Raft cluster behind kumo serve.
 #
 #   scripts/etcd-cluster.sh start DIR [BASE]   start members m1..m3: client ports BASE,
-#                                              BASE+1, BASE+2 (default 23790), peer
-#                                              ports BASE+10..BASE+12; waits until
-#                                              every member is healthy
+#                                              BASE+1, BASE+2, peer ports BASE+10..BASE+12
+#                                              (default: 23790 if those are free, else
+#                                              a free block); waits until every member
+#                                              is healthy; prints the endpoints
 #   scripts/etcd-cluster.sh stop DIR           SIGTERM every member, wait for each to exit
 #   scripts/etcd-cluster.sh endpoints DIR      host:port,host:port,host:port
+#   scripts/etcd-cluster.sh endpoint DIR N     member N's host:port
 #   scripts/etcd-cluster.sh leader DIR         the leader's member number (1..3)
 #   scripts/etcd-cluster.sh kill DIR N [SIG]   signal member N (default KILL; STOP, CONT...)
 #   scripts/etcd-cluster.sh restart DIR N      start member N again on its data
@@ -16,7 +18,7 @@
 # DIR keeps each member's data (mN.data), log (mN.log) and pid (mN.pid).
 set -u
 cmd=${1:-} dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 3,16p "$0" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 3,18p "$0" >&2; exit 2; }
 command -v etcd >/dev/null || { echo "etcd-cluster: etcd is not installed (apt-get install etcd-server)" >&2; exit 1; }
 
 base() { cat "$dir/base" 2>/dev/null || { echo "etcd-cluster: no cluster in $dir" >&2; exit 1; }; }
@@ -58,11 +60,29 @@ healthy() {
     done
 }
 
+# free_block: a base with its client and peer ports free, 23790 first
+free_block() {
+    python3 - <<'PY'
+import random, socket
+for b in [23790] + [random.randrange(20000, 40000) for _ in range(200)]:
+    try:
+        held = []
+        for p in list(range(b, b + 3)) + list(range(b + 10, b + 13)):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); held.append(s)
+        print(b); break
+    except OSError:
+        pass
+else:
+    raise SystemExit("etcd-cluster: no free block of ports")
+PY
+}
+
 case "$cmd" in
 start)
     mkdir -p "$dir"
     for n in 1 2 3; do alive "$n" && { echo "etcd-cluster: m$n already runs in $dir" >&2; exit 1; }; done
-    echo "${3:-23790}" > "$dir/base"
+    b=${3:-$(free_block)} || exit 1
+    echo "$b" > "$dir/base"
     for n in 1 2 3; do member "$n"; done
     healthy 1 2 3 || { "$0" stop "$dir"; exit 1; }
     endpoints ;;
@@ -79,6 +99,7 @@ stop)
         rm -f "$dir/m$n.pid"
     done ;;
 endpoints) base >/dev/null && endpoints ;;
+endpoint) base >/dev/null && echo "127.0.0.1:$(cport "${3:?member number}")" ;;
 leader)
     for n in 1 2 3; do
         alive "$n" || continue
@@ -94,5 +115,5 @@ kill)
 restart)
     n=${3:?member number}; alive "$n" && { echo "etcd-cluster: m$n still runs" >&2; exit 1; }
     member "$n"; healthy "$n" ;;
-*) sed -n 3,16p "$0" >&2; exit 2 ;;
+*) sed -n 3,18p "$0" >&2; exit 2 ;;
 esac

@@ -15,20 +15,6 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 fi
 [ -x "$build/kumo" ] || { skip "$build/kumo is not built (make first)"; summary; exit 1; }
 tmp=$(mktemp -d)
-# 13 consecutive free ports: the members' client ports and their peer ports ten above
-base=$(python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    b = random.randrange(20000, 40000)
-    try:
-        ss = []
-        for p in list(range(b, b + 3)) + list(range(b + 10, b + 13)):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); ss.append(s)
-        print(b); break
-    except OSError:
-        pass
-PY
-)
 cl=scripts/etcd-cluster.sh
 kpid=
 cleanup() {
@@ -38,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-E=$($cl start "$tmp/etcd" "$base") || { bad "the etcd cluster did not start"; summary; exit 1; }
+E=$($cl start "$tmp/etcd") || { bad "the etcd cluster did not start"; summary; exit 1; }
 port=$(free_port)
 K=127.0.0.1:$port
 "$build/kumo" serve --listen "$K" --backend "etcd://$E" --data-dir "$tmp/kumo" \
@@ -123,7 +109,7 @@ check "and so does kumo" "$(kctl get w/1 --rev $((rc - 1)) 2>&1 | grep -o 'requi
 # maintenance: etcd's own hash and snapshot, through kumo
 check "HashKV through kumo is etcd's" \
     "$(kctl endpoint hashkv | awk '{print $2}')" \
-    "$(etcdctl --endpoints "127.0.0.1:$base" endpoint hashkv | awk '{print $2}')"
+    "$(etcdctl --endpoints "$($cl endpoint "$tmp/etcd" 1)" endpoint hashkv | awk '{print $2}')"
 kctl snapshot save "$tmp/snap.db" >/dev/null 2>&1
 check "a snapshot through kumo restores with etcdctl" \
     "$(etcdctl snapshot restore "$tmp/snap.db" --data-dir "$tmp/restored" >/dev/null 2>&1 && ls "$tmp/restored")" \
@@ -137,11 +123,11 @@ for _ in $(seq 50); do kctl put app/after-kill yes >/dev/null 2>&1 && { done_put
 check "writes go on after the etcd leader is killed" "$done_put" "yes"
 survivor=$(( leader % 3 + 1 ))
 check "the write is in the cluster" \
-    "$(etcdctl --endpoints "127.0.0.1:$((base + survivor - 1))" get app/after-kill --print-value-only)" "yes"
+    "$(etcdctl --endpoints "$($cl endpoint "$tmp/etcd" "$survivor")" get app/after-kill --print-value-only)" "yes"
 timeout 10 etcdctl --endpoints "$K" watch app/after-watch > "$tmp/watch2" 2>&1 &
 wp=$!
 sleep 1
-for _ in $(seq 50); do etcdctl --endpoints "127.0.0.1:$((base + survivor - 1))" put app/after-watch v >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 50); do etcdctl --endpoints "$($cl endpoint "$tmp/etcd" "$survivor")" put app/after-watch v >/dev/null 2>&1 && break; sleep 0.2; done
 for _ in $(seq 50); do grep -q PUT "$tmp/watch2" && break; sleep 0.1; done
 kill $wp 2>/dev/null; wait $wp 2>/dev/null
 check "the change feed goes on after the leader died" "$(tr '\n' ' ' < "$tmp/watch2")" "PUT app/after-watch v "

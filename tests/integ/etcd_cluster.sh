@@ -11,31 +11,17 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
     summary; exit 1
 fi
 tmp=$(mktemp -d)
-# 13 consecutive free ports: the clients' three and the peers' three ten above
-base=$(python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    b = random.randrange(20000, 40000)
-    try:
-        ss = []
-        for p in list(range(b, b + 3)) + list(range(b + 10, b + 13)):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); ss.append(s)
-        print(b); break
-    except OSError:
-        pass
-PY
-)
 cl=scripts/etcd-cluster.sh
 trap '$cl stop "$tmp" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 ctl() { ETCDCTL_API=3 etcdctl --endpoints "$E" --command-timeout 5s "$@"; }
 
-E=$($cl start "$tmp" "$base") && ok "three members start and are healthy" || { bad "start failed"; summary; exit 1; }
-check "endpoints" "$E" "127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
+E=$($cl start "$tmp") && ok "three members start and are healthy" || { bad "start failed"; summary; exit 1; }
+check "endpoints, one per member" "$E" "$($cl endpoint "$tmp" 1),$($cl endpoint "$tmp" 2),$($cl endpoint "$tmp" 3)"
 check "three voting members" "$(ctl member list | awk -F', ' '{print $3}' | sort | tr '\n' ' ')" "m1 m2 m3 "
 
 ctl put k v1 >/dev/null
 check "a write through one member is read through another" \
-    "$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$((base + 2))" get k --print-value-only)" "v1"
+    "$(ETCDCTL_API=3 etcdctl --endpoints "$($cl endpoint "$tmp" 3)" get k --print-value-only)" "v1"
 
 leader=$($cl leader "$tmp") && ok "one member leads (m$leader)" || bad "no leader"
 $cl kill "$tmp" "$leader"
@@ -44,14 +30,14 @@ check "writes go on after the leader is killed" "$(ctl get k --print-value-only 
 nl=$($cl leader "$tmp") && [ "$nl" != "$leader" ] && ok "another member leads (m$nl)" || bad "no new leader: $nl"
 $cl restart "$tmp" "$leader" && ok "the killed member restarts on its data" || bad "restart failed"
 check "and catches up" \
-    "$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$((base + leader - 1))" get k --print-value-only --consistency s)" "v2"
+    "$(ETCDCTL_API=3 etcdctl --endpoints "$($cl endpoint "$tmp" "$leader")" get k --print-value-only --consistency s)" "v2"
 
 follower=$(( nl % 3 + 1 ))
 $cl kill "$tmp" "$follower" STOP
 check "a quorum write while a member is stopped" "$(ctl put k v3 2>&1)" "OK"
 $cl kill "$tmp" "$follower" CONT
 for _ in $(seq 50); do
-    v=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$((base + follower - 1))" get k --print-value-only --consistency s 2>/dev/null)
+    v=$(ETCDCTL_API=3 etcdctl --endpoints "$($cl endpoint "$tmp" "$follower")" get k --print-value-only --consistency s 2>/dev/null)
     [ "$v" = v3 ] && break; sleep 0.1
 done
 check "the stopped member catches up once continued" "$v" "v3"
