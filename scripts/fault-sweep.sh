@@ -7,6 +7,8 @@
 #   scripts/fault-sweep.sh [--build DIR] [--all | --slice | MODULE...]
 #                          [--budget SECONDS] [--hits K] [--timeout SECONDS] [--fresh]
 #
+# DIR is a fault build: build-asan-faults by default, or build-tsan-faults
+# (make SAN=tsan FAULTS=1 tests) for races on the error paths.
 # --all sweeps every unit test; --slice the CI subset (store, serve and etcd, 240 s
 # by default); MODULE names tests/unit/<MODULE>. --hits K also fails the
 # 2nd..K-th hit of sites reached that often. A run is a hang past
@@ -56,6 +58,7 @@ else
 fi
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
 
@@ -66,7 +69,7 @@ classify() {
   local out=$1 rc=$2 expect=${3:-0}
   [ "$rc" = 124 ] && { echo hang; return; }
   [ "$(grep -c 'kumo: fatal' "$out")" -gt "$expect" ] && { echo fatal; return; }
-  grep -qE 'ERROR: AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer' "$out" && { echo sanitizer; return; }
+  grep -qE 'ERROR: AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer|WARNING: ThreadSanitizer' "$out" && { echo sanitizer; return; }
   grep -qE 'Test timeout expired' "$out" && { echo hang; return; }
   grep -qE ':E:.*(signal|Early exit)' "$out" && { echo crash; return; }
   # A test that failed an assertion abandons what it held: its leaks are
