@@ -157,6 +157,11 @@ typedef struct {
     int64_t     call_timeout; /* etcd: ns each call may take, over every member
                                  it tries (the caller's group may cut it
                                  shorter); 0: 5 s */
+    int64_t     cache_window; /* etcd: revisions of history the local replica
+                                 keeps (older ones are read from etcd); 0: 10,000 */
+    int64_t     cache_wait;   /* etcd: ns a linearizable read or a write waits for
+                                 the local replica to catch up before asking etcd
+                                 (reads) or answering anyway (writes); 0: 1 s */
 } km_store_config;
 
 /* Opens the backend cfg->backend names. The embedded store: opens (or
@@ -302,7 +307,14 @@ typedef struct {
  *
  * Every revision committed after km_store_subscribe returns reaches fn:
  * subscribe first, then read the revision (km_store_stat_read) and skip
- * deliveries at or below it. 0 and *sub; -EINVAL (fn NULL), -ENOMEM. */
+ * deliveries at or below it.
+ *
+ * A call with ev NULL and n 0 says the backend lost the revisions since
+ * the last delivery, up to and including revision (the etcd backend, when
+ * etcd compacted them while its watch was away): a subscriber must read
+ * what it needs of them from km_store_history, which answers -ENODATA for
+ * those that are gone, as etcd cancels a watch. 0 and *sub; -EINVAL (fn
+ * NULL), -ENOMEM. */
 typedef void km_store_feed_fn(void *ud, int64_t revision, const km_event *ev, size_t n);
 typedef struct km_store_sub km_store_sub;
 int  km_store_subscribe(km_store *s, km_store_feed_fn *fn, void *ud, km_store_sub **sub);

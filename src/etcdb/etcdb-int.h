@@ -19,9 +19,35 @@
  *    sent, etcd answered "request timed out") is not retried: it fails
  *    with -ETIMEDOUT although etcd may still apply it, as clientv3 does
  *    not retry it either.
- *  - The change feed is one whole-keyspace watch. If the revision it must
- *    resume from was compacted while it was away, the revisions in
- *    between cannot be had: the feed logs that and stops publishing.
+ *  - The change feed is one whole-keyspace watch (without prev_kv: the
+ *    replica knows the previous versions) applied to the local replica,
+ *    whose own feed is forwarded as this store's. If the revision it must
+ *    resume from was compacted while it was away (or the replica refused
+ *    a revision: it diverged), the revisions in between cannot be had:
+ *    the feed logs that, reloads the replica from a fresh copy at etcd's
+ *    current revision R (reads go to etcd meanwhile) and publishes the
+ *    gap as <kumo/store.h> says (ev NULL, n 0, revision R), so that
+ *    watchers re-read it from history and get etcd's compaction error
+ *    instead of missing it silently; then it follows etcd from R + 1.
+ *  - The local replica (cache.c) is an LMDB store (src/lmdb/replica.h) in
+ *    /dev/shm, loaded at open from a paged whole-keyspace range at one
+ *    revision R0 and then fed every revision etcd takes, so its
+ *    revisions are etcd's. It answers: read-only txns whose ranges are
+ *    all serializable, as they are; linearizable ones once it has
+ *    applied the revision a quorum read (one count-only Range) returns,
+ *    if that comes within cache_wait, else etcd answers them; history
+ *    from inside its window (cache_window revisions, and not below R0);
+ *    stat_read's keys and revision. Ranges below its window, or below a
+ *    compaction this store knows etcd made, go to etcd (which answers
+ *    -ENODATA for compacted ones). A compaction made on etcd by another
+ *    client is not known here, so until then the replica still answers
+ *    ranges above its own window that etcd would refuse.
+ *  - A write returns once the replica has applied its revision, or after
+ *    cache_wait without it (etcd's answer stands either way), so a
+ *    client reading through the same store after its write sees it.
+ *  - Keys longer than the embedded store's KM_STORE_MAX_KEY cannot be
+ *    held by the replica: open fails with -EMSGSIZE, and the feed
+ *    reloads (and fails again) if one is written later.
  *  - history() replays a whole-keyspace watch and filters it here, since
  *    every revision has at least one event there, which tells when `to`
  *    has been reached (etcd 3.4's progress requests are not ordered with
@@ -41,10 +67,19 @@ typedef struct km__etcdb {
      * that tells it, so one made by another client shows late. */
     atomic_llong      compact;
 
-    /* the change feed */
+    /* the change feed: the watch goroutine applies etcd's revisions to the replica */
     km_group         *bg;            /* the watch goroutine's, apart from any caller's */
-    int64_t           published;     /* the last revision published */
-    atomic_bool       feed_stopped;
+    int64_t           published;     /* the last revision applied */
+
+    /* the local replica (cache.c) */
+    km_store         *rep;
+    km_store_sub     *rep_sub;       /* forwards its feed as ours */
+    atomic_ulong      rep_epoch;     /* odd while it (re)loads: nothing is read from it */
+    km_mutex         *rep_mu;        /* with rep_cv: waits for an applied revision */
+    km_cond          *rep_cv;
+    atomic_int        rep_waiters;
+    int64_t           rep_wait;      /* ns, cache_wait */
+    int64_t           rep_window;    /* revisions of history kept */
 
     /* keep-alives share one LeaseKeepAlive stream, one exchange at a time */
     km_mutex         *ka_lock;
@@ -129,6 +164,29 @@ int  km__etcdb_current(km__etcdb *s, int64_t deadline, int64_t *rev);
  * and *compact when rev was compacted; -errno. */
 int  km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
                           int64_t deadline, km_grpc_stream **out, int64_t *compact);
+/* ---- the local replica (cache.c) ---- */
+
+/* Opens the replica and loads it from the cluster (cfg's cache settings).
+ * 0 and the revision it was loaded at in *rev; -errno. */
+int  km__etcdb_cache_open(km__etcdb *s, const km_store_config *cfg, int64_t *rev);
+void km__etcdb_cache_close(km__etcdb *s);
+/* Reloads the replica from a fresh copy (after a gap or a divergence):
+ * readers go to etcd meanwhile. 0 and *rev; -errno. */
+int  km__etcdb_cache_reload(km__etcdb *s, int64_t *rev);
+/* Wakes the waiters of cache_wait after a revision was applied. */
+void km__etcdb_cache_applied(km__etcdb *s);
+/* Waits until the replica has applied rev, until deadline. Whether it has. */
+bool km__etcdb_cache_wait(km__etcdb *s, int64_t rev, int64_t deadline);
+/* Answers a read-only txn from the replica when it can: 0 or -errno as
+ * km_store_txn; 1 when etcd must answer it (res is then untouched). */
+int  km__etcdb_cache_txn(km__etcdb *s, const km_txn_req *req, km_store_res *res);
+/* The same for history. */
+int  km__etcdb_cache_history(km__etcdb *s, int64_t from, int64_t to, km_bytes key,
+                             km_bytes end, bool with_prev, size_t max, km_event **ev,
+                             size_t *n, int64_t *next, km_store_res *res);
+/* Whether a txn only reads. */
+bool km__etcdb_read_only(const km_txn_req *req);
+
 /* Starts and stops the feed's goroutine. */
 int  km__etcdb_feed_start(km__etcdb *s, int64_t rev);
 void km__etcdb_feed_stop(km__etcdb *s);

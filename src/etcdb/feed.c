@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The change feed: one Watch over the whole keyspace, each revision's
- * events published once and in order, resumed on another member after a
- * broken stream. */
+/* The change feed: one Watch over the whole keyspace, each revision
+ * applied to the local replica once and in order (its feed publishes it),
+ * resumed on another member after a broken stream, the replica reloaded
+ * after a gap. */
 #include <stdio.h>
 #include <string.h>
+#include "lmdb/replica.h"
 #include "etcdb/etcdb-int.h"
 
 #define MS 1000000LL
@@ -57,12 +59,13 @@ int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
     return 0;
 }
 
-/* Publishes the revisions of one watch message past the last one
- * published. etcd never splits a revision's events across messages of a
- * watch that did not ask for fragments, so each run of equal revisions
- * here is a whole revision. 0 or -ENOMEM (nothing of the message
- * published past what was). */
-static int publish(km__etcdb *s, const Etcdserverpb__WatchResponse *r)
+/* Applies the revisions of one watch message past the last one applied
+ * to the replica, whose feed publishes each as it commits it. etcd never
+ * splits a revision's events across messages of a watch that did not ask
+ * for fragments, so each run of equal revisions here is a whole revision.
+ * 0; -ENOMEM, -ECANCELED (nothing of the message applied past what was);
+ * -EBADMSG and the replica's refusals (it diverged: reload it). */
+static int apply(km__etcdb *s, const Etcdserverpb__WatchResponse *r)
 {
     size_t i = 0;
     while (i < r->n_events) {
@@ -78,30 +81,56 @@ static int publish(km__etcdb *s, const Etcdserverpb__WatchResponse *r)
             int rc = ev ? 0 : -ENOMEM;
             for (size_t k = i; !rc && k < j; k++)
                 rc = km__etcdb_event(a, &ev[k - i], r->events[k]);
-            if (rc) {
-                km__arena_free(a);
-                return rc;
-            }
-            km__feed_publish(&s->base, rev, ev, j - i);
+            if (!rc)
+                rc = km__replica_apply(s->rep, rev, ev, j - i);
             km__arena_free(a);
+            if (rc)
+                return rc;
             s->published = rev;
             long long seen = atomic_load(&s->revision);
             while (rev > seen && !atomic_compare_exchange_weak(&s->revision, &seen, rev))
                 ;
+            km__etcdb_cache_applied(s);
         }
         i = j;
     }
+    /* the replica's own history keeps a window: trim it now and then, not
+     * at every revision */
+    int64_t low = km__replica_compacted(s->rep);
+    if (s->published - low > s->rep_window + s->rep_window / 8 + 1)
+        km__replica_compact(s->rep, s->published - s->rep_window);
     return 0;
 }
 
-static void stop_feed(km__etcdb *s, int64_t compact)
+/* Says why the revisions after s->published cannot be applied. */
+static void report_gap(km__etcdb *s, int why, int64_t compact)
 {
-    fprintf(stderr,
-            "kumo: etcd store: the change feed cannot resume from revision %lld: etcd "
-            "compacted it (compact revision %lld); revisions in between are lost to "
-            "watchers, so the feed stops publishing\n",
-            (long long)(s->published + 1), (long long)compact);
-    atomic_store(&s->feed_stopped, true);
+    if (why == -ENODATA)
+        fprintf(stderr,
+                "kumo: etcd store: the change feed cannot resume from revision %lld: etcd "
+                "compacted it (compact revision %lld); reloading the local replica and "
+                "telling watchers the revisions in between are gone\n",
+                (long long)(s->published + 1), (long long)compact);
+    else
+        fprintf(stderr,
+                "kumo: etcd store: the local replica refused revision %lld (%s); "
+                "reloading it and telling watchers the revisions in between are gone\n",
+                (long long)(s->published + 1), km_strerror(why));
+}
+
+/* A fresh copy, and the gap told to the feed's subscribers. 0, or -errno
+ * when no copy could be had (the replica stays closed to readers). */
+static int reset(km__etcdb *s)
+{
+    int64_t rev;
+    int rc = km__etcdb_cache_reload(s, &rev);
+    if (rc) {
+        fprintf(stderr, "kumo: etcd store: reloading the local replica failed: %s\n",
+                km_strerror(rc));
+        return rc;
+    }
+    km__feed_publish(&s->base, rev, NULL, 0);
+    return 0;
 }
 
 static void feed_run(void *arg)
@@ -109,15 +138,23 @@ static void feed_run(void *arg)
     km__etcdb *s = arg;
     int64_t nap = 50 * MS;
     size_t ep = atomic_load(&s->cur) % s->n;
+    bool need_reset = false;
     while (km_group_err(s->bg) == 0) {
-        km_grpc_stream *st;
-        int64_t compact;
-        int rc = km__etcdb_watch_open(s, ep, s->published + 1, true, km__etcdb_deadline(s),
-                                      &st, &compact);
-        if (rc == -ENODATA) {
-            stop_feed(s, compact);
-            return;
+        /* nothing is applied to a replica that a reload left half done */
+        if (need_reset) {
+            if (reset(s) != 0) {
+                if (km_sleep(nap) < 0)
+                    return;
+                nap = nap < 1000 * MS ? nap * 2 : nap;
+                continue;
+            }
+            need_reset = false;
         }
+        km_grpc_stream *st;
+        int64_t compact = 0;
+        bool diverged = false;
+        int rc = km__etcdb_watch_open(s, ep, s->published + 1, false, km__etcdb_deadline(s),
+                                      &st, &compact);
         while (!rc) {
             ProtobufCMessage *m;
             int r = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, &m,
@@ -132,20 +169,26 @@ static void feed_run(void *arg)
                 compact = w->compact_revision;
                 rc = compact > 0 ? -ENODATA : -ECONNRESET;
             } else {
-                rc = publish(s, w);
+                rc = apply(s, w);
+                /* out of memory or closing: try again; anything else is
+                 * the replica refusing a revision */
+                diverged = rc && rc != -ENOMEM && rc != -ECANCELED;
                 nap = 50 * MS;      /* the stream works */
             }
             km_grpc_pb_free(m);
         }
-        km_grpc_stream_free(st);
-        if (rc == -ENODATA) {
-            km__etcdb_saw_compact(s, compact);
-            stop_feed(s, compact);
-            return;
-        }
+        if (st)
+            km_grpc_stream_free(st);
         if (km_group_err(s->bg))
             return;
-        /* Resume on the next member, from the last revision published + 1. */
+        if (rc == -ENODATA)
+            km__etcdb_saw_compact(s, compact);
+        if (rc == -ENODATA || diverged) {
+            report_gap(s, rc, compact);
+            need_reset = true;
+            continue;
+        }
+        /* Resume on the next member, from the last revision applied + 1. */
         ep = (ep + 1) % s->n;
         if (km_sleep(nap) < 0)
             return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* History from the cluster: a watch replayed from `from` and cut at `to`,
- * for watchers catching up from an old revision. */
+/* History from the local replica when its window has it, else from the
+ * cluster: a watch replayed from `from` and cut at `to`, for watchers
+ * catching up from an old revision. */
 #include <string.h>
 #include "etcdb/etcdb-int.h"
 
@@ -116,6 +117,9 @@ int km__etcdb_history(km_store *st, int64_t from, int64_t to, km_bytes key, km_b
     *ev = NULL;
     *n = 0;
     *next = from;
+    int crc = km__etcdb_cache_history(s, from, to, key, end, with_prev, max, ev, n, next, res);
+    if (crc != 1)
+        return crc;
     memset(res, 0, sizeof *res);
     if (!(res->arena = km__arena_new()))
         return -ENOMEM;

@@ -7,7 +7,7 @@
 
 static bool ops_read_only(const km_op *ops, size_t n);
 
-static bool txn_read_only(const km_txn_req *t)
+bool km__etcdb_read_only(const km_txn_req *t)
 {
     return ops_read_only(t->success, t->nsuccess) && ops_read_only(t->failure, t->nfailure);
 }
@@ -15,7 +15,7 @@ static bool txn_read_only(const km_txn_req *t)
 static bool ops_read_only(const km_op *ops, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].type == KM_OP_TXN ? !ops[i].txn || !txn_read_only(ops[i].txn)
+        if (ops[i].type == KM_OP_TXN ? !ops[i].txn || !km__etcdb_read_only(ops[i].txn)
                                      : ops[i].type != KM_OP_RANGE)
             return false;
     }
@@ -77,6 +77,12 @@ static int single(km__etcdb *s, km__arena *qa, const km_op *op, km_store_res *re
 int km__etcdb_txn(km_store *st, const km_txn_req *req, km_store_res *res)
 {
     km__etcdb *s = (km__etcdb *)st;
+    bool ro = req && km__etcdb_read_only(req);
+    if (ro) {
+        int rc = km__etcdb_cache_txn(s, req, res);
+        if (rc != 1)
+            return rc;
+    }
     memset(res, 0, sizeof *res);
     if (!(res->arena = km__arena_new()))
         return -ENOMEM;
@@ -93,7 +99,7 @@ int km__etcdb_txn(km_store *st, const km_txn_req *req, km_store_res *res)
         rc = km__etcdb_txn_req(qa, req, &q);
         if (!rc)
             rc = km__etcdb_unary(s, "/etcdserverpb.KV/Txn",
-                                 txn_read_only(req) ? KM__ETCDB_READ : KM__ETCDB_WRITE,
+                                 ro ? KM__ETCDB_READ : KM__ETCDB_WRITE,
                                  &q->base, &etcdserverpb__txn_response__descriptor,
                                  km__etcdb_deadline(s), &m);
         if (!rc) {
@@ -105,6 +111,10 @@ int km__etcdb_txn(km_store *st, const km_txn_req *req, km_store_res *res)
         }
     }
     km__arena_free(qa);
+    /* Read-your-writes through this store: the answer waits (a bounded
+     * time) for the replica to hold the write. */
+    if (!rc && !ro)
+        km__etcdb_cache_wait(s, res->revision, km_now() + s->rep_wait);
     return rc;
 }
 

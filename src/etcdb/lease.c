@@ -55,8 +55,12 @@ int km__etcdb_lease_revoke(km_store *st, int64_t id, int64_t *revision)
     ProtobufCMessage *m;
     int rc = call(s, LEASE("LeaseRevoke"), KM__ETCDB_WRITE, &req.base,
                   &etcdserverpb__lease_revoke_response__descriptor, &m, revision);
-    if (!rc)
+    if (!rc) {
         km_grpc_pb_free(m);
+        /* the keys it deleted are gone from reads through this store too */
+        if (revision)
+            km__etcdb_cache_wait(s, *revision, km_now() + s->rep_wait);
+    }
     return rc;
 }
 

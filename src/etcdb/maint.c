@@ -28,21 +28,30 @@ int km__etcdb_stat_read(km_store *st, km_store_stat *out)
     out->db_size_in_use = r->dbsizeinuse;
     km_grpc_pb_free(m);
 
-    /* The live keys: a count over the whole keyspace, whose header also
+    /* The live keys and the revision: the replica's, unless it is
+     * reloading; then a count over the whole keyspace, whose header also
      * gives a linearized revision (Status's is the member's own). */
-    Etcdserverpb__RangeRequest rq = ETCDSERVERPB__RANGE_REQUEST__INIT;
-    rq.key = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
-    rq.range_end = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
-    rq.count_only = true;
-    rc = km__etcdb_unary(s, "/etcdserverpb.KV/Range", KM__ETCDB_READ, &rq.base,
-                         &etcdserverpb__range_response__descriptor, deadline, &m);
-    if (rc)
-        return rc;
-    Etcdserverpb__RangeResponse *g = (Etcdserverpb__RangeResponse *)m;
-    km__etcdb_saw(s, g->header);
-    out->keys = g->count;
-    out->revision = g->header ? g->header->revision : 0;
-    km_grpc_pb_free(m);
+    unsigned long e = atomic_load(&s->rep_epoch);
+    km_store_stat rs;
+    if (s->rep && !(e & 1) && km_store_stat_read(s->rep, &rs) == 0 &&
+        atomic_load(&s->rep_epoch) == e) {
+        out->keys = rs.keys;
+        out->revision = rs.revision;
+    } else {
+        Etcdserverpb__RangeRequest rq = ETCDSERVERPB__RANGE_REQUEST__INIT;
+        rq.key = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
+        rq.range_end = (ProtobufCBinaryData){ 1, (uint8_t *)"\0" };
+        rq.count_only = true;
+        rc = km__etcdb_unary(s, "/etcdserverpb.KV/Range", KM__ETCDB_READ, &rq.base,
+                             &etcdserverpb__range_response__descriptor, deadline, &m);
+        if (rc)
+            return rc;
+        Etcdserverpb__RangeResponse *g = (Etcdserverpb__RangeResponse *)m;
+        km__etcdb_saw(s, g->header);
+        out->keys = g->count;
+        out->revision = g->header ? g->header->revision : 0;
+        km_grpc_pb_free(m);
+    }
 
     Etcdserverpb__LeaseLeasesRequest lq = ETCDSERVERPB__LEASE_LEASES_REQUEST__INIT;
     rc = km__etcdb_unary(s, "/etcdserverpb.Lease/LeaseLeases", KM__ETCDB_READ, &lq.base,

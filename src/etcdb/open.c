@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Opening and closing the etcd-cluster store: the members from the
- * backend URL, a gRPC channel per member, the feed started at the
- * cluster's current revision. */
+ * backend URL, a gRPC channel per member, the local replica loaded and
+ * the feed started at the revision it was loaded at. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,6 +69,7 @@ static int parse(km__etcdb *s, const char *url)
 
 static void free_all(km__etcdb *s)
 {
+    km__etcdb_cache_close(s);
     if (s->ka)
         km_grpc_stream_free(s->ka);
     for (size_t i = 0; s->ch && i < s->n; i++)
@@ -118,9 +119,10 @@ int km__etcdb_open(km_store **out, const km_store_config *cfg)
         };
         rc = km_grpc_channel_new(&s->ch[i], &gc);
     }
+    /* Nothing is served before the replica holds a copy. */
     int64_t rev = 0;
     if (!rc)
-        rc = km__etcdb_current(s, km__etcdb_deadline(s), &rev);
+        rc = km__etcdb_cache_open(s, cfg, &rev);
     if (!rc)
         rc = km__etcdb_feed_start(s, rev);
     if (rc) {

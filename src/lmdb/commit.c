@@ -21,6 +21,8 @@ typedef struct {
  * the kernel may already have dropped the pages it could not write. */
 static int sync_commit(km__lmdb *s)
 {
+    if (s->replica)
+        return 0;   /* a cache, rebuilt at every start: nothing to make durable */
     int rc = KM__FAULT(KM__F_FSYNC) ? -EIO : km__mdb_err(mdb_env_sync(s->env, 1));
     if (rc)
         atomic_store(&s->failed, rc);
@@ -75,6 +77,13 @@ static void batch_fn(void *arg)
             else
                 wrc = km__compact_apply(&x, w->rev, true, w->ckey, &w->ckn, &w->cmore);
             break;
+        case KM__W_LOAD:
+            wrc = km__replica_load_page(&x, w);
+            break;
+        case KM__W_APPLY:
+            /* a replica follows its source revision for revision */
+            wrc = w->rev != rev + 1 ? -ERANGE : km__replica_apply_rev(&x, w);
+            break;
         default:
             wrc = km__compact_apply(&x, w->rev, false, w->ckey, &w->ckn, &w->cmore);
             break;
@@ -93,6 +102,8 @@ static void batch_fn(void *arg)
                 rev++;
             if (w->kind == KM__W_COMPACT)
                 compact = w->rev;
+            if (w->kind == KM__W_LOAD && w->last)
+                rev = compact = w->rev;
             changed |= mine || x.sub > 0;
         }
         w->rc = wrc;

@@ -292,6 +292,8 @@ int km__lmdb_txn(km_store *st, const km_txn_req *req, km_store_res *res)
         rc = check_unique(req);
     if (rc)
         return rc;
+    if (write && s->replica)
+        return -EROFS;      /* a replica changes only as its source did */
     if (write) {
         km__wreq w;
         memset(&w, 0, sizeof w);

@@ -37,13 +37,20 @@ typedef struct {
 } km__lease;
 
 /* A queued write for the committer. */
-enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT, KM__W_COMPACT_MORE };
+enum { KM__W_TXN, KM__W_GRANT, KM__W_REVOKE, KM__W_COMPACT, KM__W_COMPACT_MORE,
+       KM__W_LOAD, KM__W_APPLY };
 typedef struct km__wreq {
     struct km__wreq *next;
     int               kind;
     const km_txn_req *req;
     km_store_res     *res;
-    int64_t           id, ttl, rev;   /* lease grant/revoke, compact */
+    int64_t           id, ttl, rev;   /* lease grant/revoke, compact, load, apply */
+    /* a replica's load page (kvs) or applied revision (aev) */
+    const km_kv      *kvs;
+    size_t            nkvs;
+    const km_event   *aev;
+    size_t            naev;
+    bool              first, last;    /* load: the first page clears, the last sets rev */
     uint8_t           ckey[512];      /* compaction: where the next chunk starts */
     size_t            ckn;
     bool              cmore;
@@ -64,6 +71,11 @@ typedef struct km__lmdb {
     MDB_env *env;
     MDB_dbi  cur, rev, hist, meta, lease, leasekeys;
     char    *path;                 /* data file, for its size */
+    /* A replica (replica.c): its directory is private and removed at
+     * close, it never syncs, and only its owner writes to it. */
+    bool     replica;
+    char    *tmpdir;
+    int64_t  load_sub;             /* numbers the loaded versions (committer only) */
 
     atomic_llong revision, compact;
     /* The revisions at the last commit's LMDB txn id, so that a read of
@@ -167,6 +179,27 @@ int  km__kv_at_rev(km__xc *x, km_bytes key, const void *rk, km_kv *kv, bool *fou
 int  km__cmp_eval(km__xc *x, const km_cmp *c, bool *ok);
 int  km__put(km__xc *x, const km_put_req *r, km_put_resp *out);
 int  km__del(km__xc *x, const km_del_req *r, km_del_resp *out);
+/* The pieces of a write, shared with the replica's load and apply:
+ * record a change for the feed (copies it), append a change to the
+ * history at (x->rev + 1, x->sub), attach or detach a key from a lease,
+ * delete one live key (-ENOENT if it is not). */
+int  km__ev_add(km__xc *x, int type, const km_kv *kv, const km_kv *prev);
+int  km__history_add(km__xc *x, int type, km_bytes key, int64_t create, int64_t version,
+                     int64_t lease, km_bytes value);
+/* Writes one version at rk (main, sub) into rev and hist (flags: MDB_APPEND or 0). */
+int  km__history_put(km__xc *x, const uint8_t rk[16], unsigned flags, int type, km_bytes key,
+                     int64_t create, int64_t version, int64_t lease, km_bytes value);
+int  km__leasekey(km__xc *x, int64_t lease, km_bytes key, bool add);
+int  km__del_one(km__xc *x, km_bytes key, km_kv *prev_out);
+/* A replica's load page and applied revision (replica.c), run by the
+ * committer like any write. */
+int  km__replica_load_page(km__xc *x, km__wreq *w);
+int  km__replica_apply_rev(km__xc *x, km__wreq *w);
+/* Opens the store in cfg->dir; a replica skips the fsyncs and the lease
+ * timers (its leases are its owner's). */
+int  km__lmdb_open_as(km_store **out, const km_store_config *cfg, bool replica);
+/* Removes a replica's private directory (nothing for a store). */
+void km__replica_rmdir(km__lmdb *s);
 /* Deletes a lease and its keys. -ENOENT if it does not exist. */
 int  km__revoke(km__xc *x, int64_t id);
 int  km__grant(km__xc *x, int64_t id, int64_t ttl);

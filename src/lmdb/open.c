@@ -227,12 +227,14 @@ static void open_fn(void *arg)
     if (!rc)
         rc = km__mdb_err(mdb_env_set_maxreaders(s->env, 512));
     if (!rc)
-        rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir, MDB_NOTLS | MDB_NOMETASYNC, 0644));
+        rc = km__mdb_err(mdb_env_open(s->env, o->cfg->dir,
+                                      MDB_NOTLS | MDB_NOMETASYNC | (s->replica ? MDB_NOSYNC : 0),
+                                      0644));
     if (!rc)
         rc = open_dbs(s);
     if (!rc)
         rc = finish_compaction(s);
-    if (!rc)
+    if (!rc && !s->replica)
         rc = km__mdb_err(mdb_env_sync(s->env, 1));     /* MDB_NOMETASYNC: see commit.c */
     o->rc = rc;
 }
@@ -258,6 +260,11 @@ static const km__store_ops lmdb_ops = {
 
 int km__lmdb_open(km_store **out, const km_store_config *cfg)
 {
+    return km__lmdb_open_as(out, cfg, false);
+}
+
+int km__lmdb_open_as(km_store **out, const km_store_config *cfg, bool replica)
+{
     *out = NULL;
     if (!cfg || !cfg->dir || !cfg->dir[0])
         return -EINVAL;
@@ -265,6 +272,7 @@ int km__lmdb_open(km_store **out, const km_store_config *cfg)
     if (!s)
         return -ENOMEM;
     km__store_init(&s->base, &lmdb_ops);
+    s->replica = replica;
     pthread_mutex_init(&s->qlock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_mutex_init(&s->llock, NULL);
@@ -285,7 +293,7 @@ int km__lmdb_open(km_store **out, const km_store_config *cfg)
         rc = o.rc;
     if (!rc)
         rc = km__commit_start(s);
-    if (!rc) {
+    if (!rc && !replica) {
         rc = km__lease_start(s);
         if (rc)
             km__commit_stop(s);
@@ -320,7 +328,8 @@ void km__lmdb_close(km_store *st)
     km__lmdb *s = (km__lmdb *)st;
     if (!s)
         return;
-    km__lease_stop(s);
+    if (!s->replica)
+        km__lease_stop(s);
     km__commit_stop(s);
     if (km__blocking(close_fn, s, false) != 0)
         close_fn(s);   /* no memory for the offload: close right here */
@@ -329,6 +338,7 @@ void km__lmdb_close(km_store *st)
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->llock);
     km__store_fini(&s->base);
+    km__replica_rmdir(s);
     km__free(s->path);
     km__free(s);
 }

@@ -14,7 +14,7 @@ static int dupkv(km__arena *a, km_kv *kv)
 }
 
 /* Records a change for the feed; copies everything it points to. */
-static int ev_add(km__xc *x, int type, const km_kv *kv, const km_kv *prev)
+int km__ev_add(km__xc *x, int type, const km_kv *kv, const km_kv *prev)
 {
     km__wreq *w = x->w;
     if (!w)
@@ -48,7 +48,7 @@ static void crec_kv(km_kv *kv, km_bytes key, const km__crec *c, km_bytes value)
     kv->lease = c->lease;
 }
 
-static int leasekey(km__xc *x, int64_t lease, km_bytes key, bool add)
+int km__leasekey(km__xc *x, int64_t lease, km_bytes key, bool add)
 {
     uint8_t id[8];
     km__put_be64(id, lease);
@@ -67,14 +67,11 @@ static int lease_exists(km__xc *x, int64_t lease, bool *yes)
     return rc == MDB_NOTFOUND ? 0 : km__mdb_err(rc);
 }
 
-/* Appends a change to the history: the rev record and the key's index. */
-static int history_add(km__xc *x, int type, km_bytes key, int64_t create, int64_t version,
-                       int64_t lease, km_bytes value)
+int km__history_put(km__xc *x, const uint8_t rk[16], unsigned flags, int type, km_bytes key,
+                    int64_t create, int64_t version, int64_t lease, km_bytes value)
 {
-    uint8_t rk[16];
-    km__revkey(rk, next_rev(x), x->sub);
-    MDB_val k = { 16, rk }, d = { KM__EREC_HDR + key.n + value.n, NULL };
-    int rc = mdb_put(x->txn, x->s->rev, &k, &d, MDB_RESERVE | MDB_APPEND);
+    MDB_val k = { 16, (void *)rk }, d = { KM__EREC_HDR + key.n + value.n, NULL };
+    int rc = mdb_put(x->txn, x->s->rev, &k, &d, MDB_RESERVE | flags);
     if (rc)
         return km__mdb_err(rc);
     uint8_t *p = d.mv_data;
@@ -91,12 +88,20 @@ static int history_add(km__xc *x, int type, km_bytes key, int64_t create, int64_
         memcpy(p + KM__EREC_HDR, key.p, key.n);
     if (value.n)
         memcpy(p + KM__EREC_HDR + key.n, value.p, value.n);
-    MDB_val hk = { key.n, (void *)key.p }, hd = { 16, rk };
-    rc = mdb_put(x->txn, x->s->hist, &hk, &hd, 0);
-    if (rc)
-        return km__mdb_err(rc);
-    x->sub++;
-    return 0;
+    MDB_val hk = { key.n, (void *)key.p }, hd = { 16, (void *)rk };
+    return km__mdb_err(mdb_put(x->txn, x->s->hist, &hk, &hd, 0));
+}
+
+/* Appends a change to the history: the rev record and the key's index. */
+int km__history_add(km__xc *x, int type, km_bytes key, int64_t create, int64_t version,
+                    int64_t lease, km_bytes value)
+{
+    uint8_t rk[16];
+    km__revkey(rk, next_rev(x), x->sub);
+    int rc = km__history_put(x, rk, MDB_APPEND, type, key, create, version, lease, value);
+    if (!rc)
+        x->sub++;
+    return rc;
 }
 
 int km__put(km__xc *x, const km_put_req *r, km_put_resp *out)
@@ -153,19 +158,19 @@ int km__put(km__xc *x, const km_put_req *r, km_put_resp *out)
     km__put_be64(p + 24, nc.lease);
     if (value.n)
         memcpy(p + KM__CREC_SIZE, value.p, value.n);
-    if ((rc = history_add(x, KM__EV_PUT, r->key, nc.create, nc.version, nc.lease, value)))
+    if ((rc = km__history_add(x, KM__EV_PUT, r->key, nc.create, nc.version, nc.lease, value)))
         return rc;
-    if (found && old.lease && old.lease != lease && (rc = leasekey(x, old.lease, r->key, false)))
+    if (found && old.lease && old.lease != lease && (rc = km__leasekey(x, old.lease, r->key, false)))
         return rc;
-    if (lease && (!found || old.lease != lease) && (rc = leasekey(x, lease, r->key, true)))
+    if (lease && (!found || old.lease != lease) && (rc = km__leasekey(x, lease, r->key, true)))
         return rc;
     km_kv kv;
     crec_kv(&kv, r->key, &nc, value);
-    return ev_add(x, KM_EV_PUT, &kv, found ? &prev : NULL);
+    return km__ev_add(x, KM_EV_PUT, &kv, found ? &prev : NULL);
 }
 
 /* Deletes one live key; prev (if not NULL) gets its last version in x->a. */
-static int del_one(km__xc *x, km_bytes key, km_kv *prev_out)
+int km__del_one(km__xc *x, km_bytes key, km_kv *prev_out)
 {
     MDB_val k = { key.n, (void *)key.p }, d;
     int rc = mdb_get(x->txn, x->s->cur, &k, &d);
@@ -187,13 +192,13 @@ static int del_one(km__xc *x, km_bytes key, km_kv *prev_out)
         memset(&kv, 0, sizeof kv);
         kv.key = key;
         kv.mod_revision = next_rev(x);
-        if ((rc = ev_add(x, KM_EV_DELETE, &kv, &prev)))
+        if ((rc = km__ev_add(x, KM_EV_DELETE, &kv, &prev)))
             return rc;
     }
-    if (old.lease && (rc = leasekey(x, old.lease, key, false)))
+    if (old.lease && (rc = km__leasekey(x, old.lease, key, false)))
         return rc;
     km_bytes none = { NULL, 0 };
-    if ((rc = history_add(x, KM__EV_DEL, key, 0, 0, 0, none)))
+    if ((rc = km__history_add(x, KM__EV_DEL, key, 0, 0, 0, none)))
         return rc;
     return km__mdb_err(mdb_del(x->txn, x->s->cur, &k, NULL));
 }
@@ -277,7 +282,7 @@ int km__del(km__xc *x, const km_del_req *r, km_del_resp *out)
             rc = -ENOMEM;
     }
     for (size_t i = 0; !rc && i < n; i++)
-        rc = del_one(x, keys[i], r->prev_kv ? &out->prev_kvs[i] : NULL);
+        rc = km__del_one(x, keys[i], r->prev_kv ? &out->prev_kvs[i] : NULL);
     if (!rc) {
         out->deleted = (int64_t)n;
         out->nprev = r->prev_kv ? n : 0;
@@ -354,7 +359,7 @@ int km__revoke(km__xc *x, int64_t id)
         if (g)
             rc = km__mdb_err(g);
         else if (!(rc = km__crec_decode(&d, &cr, NULL)) && cr.lease == id)
-            rc = del_one(x, keys[i], NULL);
+            rc = km__del_one(x, keys[i], NULL);
     }
     if (!rc) {
         MDB_val k = { 8, k8 };

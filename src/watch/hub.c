@@ -182,9 +182,10 @@ static void feed(void *ud, int64_t rev, const km_event *ev, size_t n)
         }
         for (group *g = h->ranges; g; g = g->next)
             offer(h, g, rm);
-    } else if (n) {
-        /* Out of memory copying the revision: every watcher that might
-         * match reads it from the store instead. */
+    } else if (n || !ev) {
+        /* Out of memory copying the revision, or revisions the store's
+         * feed lost: every watcher that might match reads them from the
+         * store's history instead (which tells those that are gone). */
         for (size_t b = 0; b < h->nbuckets; b++)
             for (group *g = h->buckets[b]; g; g = g->next)
                 fan_out(h, g, NULL);
