@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The etcd-cluster store over a real 3-member cluster the suite starts
  * (scripts/etcd-cluster.sh): txn results, errors, leases, history and the
- * change feed's order. Without etcd it says "skip:" and fails. */
+ * change feed's order; the local replica following writes made by other
+ * clients, field for field as etcd has them. Without etcd it says "skip:"
+ * and fails. */
 #include "../store/st.h"
 #include <pthread.h>
 #include <unistd.h>
@@ -268,6 +270,214 @@ static void lease_fn(void *arg)
 START_TEST(leases) { t_run(lease_fn, NULL); }
 END_TEST
 
+/* ---- the local replica ---- */
+
+/* A range answered by etcd itself, not the replica: inside a txn that
+ * may write (its failure branch) but whose compare holds (a missing key
+ * has version 0), so only the range runs. */
+static int etcd_range(km_store *s, km_bytes key, km_bytes end, km_store_res *res,
+                      km_range_resp **out)
+{
+    km_cmp cmp = { .result = KM_CMP_EQUAL, .target = KM_CMP_VERSION, .key = B("zz/none") };
+    km_op ok = { .type = KM_OP_RANGE, .range = { .key = key, .range_end = end } };
+    km_op no = { .type = KM_OP_PUT, .put = { .key = B("zz/none"), .value = B("x") } };
+    km_txn_req req = { .cmp = &cmp, .ncmp = 1, .success = &ok, .nsuccess = 1,
+                       .failure = &no, .nfailure = 1 };
+    int rc = km_store_txn(s, &req, res);
+    if (!rc && (!res->txn.succeeded || res->txn.nresp != 1))
+        rc = -EPROTO;
+    *out = rc ? NULL : &res->txn.resp[0].range;
+    return rc;
+}
+
+static int read1(km_store *s, const char *k, bool ser, int64_t at, km_store_res *res, km_kv **kv)
+{
+    km_op op = { .type = KM_OP_RANGE,
+                 .range = { .key = BS(k), .serializable = ser, .revision = at } };
+    int rc = km_store_do(s, &op, res);
+    *kv = !rc && res->txn.resp[0].range.nkvs ? &res->txn.resp[0].range.kvs[0] : NULL;
+    return rc;
+}
+
+static bool kv_eq(const km_kv *a, const km_kv *b)
+{
+    return a->key.n == b->key.n && !memcmp(a->key.p, b->key.p, a->key.n) &&
+           a->value.n == b->value.n && (!a->value.n || !memcmp(a->value.p, b->value.p, a->value.n)) &&
+           a->create_revision == b->create_revision && a->mod_revision == b->mod_revision &&
+           a->version == b->version && a->lease == b->lease;
+}
+
+static void replica_fn(void *arg)
+{
+    km_store *s = open_store(), *o = open_store();
+    km_store_res res;
+    km_kv *kv;
+
+    /* a write made through another client shows in a serializable read
+     * here within a short time, and at once in a linearizable one */
+    int64_t r1, r2;
+    REQUIRE_EQ(st_put(o, "r/x", "v1", 0, &r1), 0);
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        REQUIRE_EQ(read1(s, "r/x", true, 0, &res, &kv), 0);
+        seen = kv && kv->mod_revision == r1;
+        km_store_res_free(&res);
+        if (!seen)
+            km_sleep(20 * 1000000LL);
+    }
+    REQUIRE(seen);
+    km_op p2 = { .type = KM_OP_PUT, .put = { .key = B("r/x"), .value = B("v2"), .prev_kv = true } };
+    REQUIRE_EQ(km_store_do(o, &p2, &res), 0);
+    r2 = res.revision;
+    /* etcd's own account of the first version */
+    km_kv etcd_prev = res.txn.resp[0].put.prev_kv;
+    REQUIRE(res.txn.resp[0].put.has_prev);
+    REQUIRE_EQ(etcd_prev.create_revision, r1);
+    REQUIRE_EQ(etcd_prev.mod_revision, r1);
+    REQUIRE_EQ(etcd_prev.version, 1);
+    km_store_res res2;
+    REQUIRE_EQ(read1(s, "r/x", false, 0, &res2, &kv), 0);
+    REQUIRE(kv != NULL);
+    REQUIRE(bytes_is(kv->value, "v2"));
+    REQUIRE_EQ(kv->mod_revision, r2);
+    REQUIRE_EQ(kv->create_revision, r1);
+    REQUIRE_EQ(kv->version, 2);
+    REQUIRE(res2.revision >= r2);
+    km_store_res_free(&res2);
+
+    /* a range at an old revision inside the window: the first version,
+     * exactly as etcd reported it */
+    REQUIRE_EQ(read1(s, "r/x", true, r1, &res2, &kv), 0);
+    REQUIRE(kv != NULL && kv_eq(kv, &etcd_prev));
+    km_store_res_free(&res2);
+    km_store_res pres = res;     /* holds etcd_prev */
+
+    /* a write by etcdctl, no kumo in between */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "ETCDCTL_API=3 etcdctl --endpoints=%s put r/e ctl >/dev/null 2>&1",
+             backend + strlen("etcd://"));
+    REQUIRE_EQ(system(cmd), 0);
+    REQUIRE_EQ(read1(s, "r/e", false, 0, &res, &kv), 0);
+    REQUIRE(kv != NULL && bytes_is(kv->value, "ctl"));
+    int64_t re = kv->mod_revision;
+    km_store_res_free(&res);
+
+    /* history from inside the window */
+    km_event *ev;
+    size_t n;
+    int64_t next;
+    REQUIRE_EQ(km_store_history(s, r1 + 1, 0, B("r/"), B("r0"), true, 0, &ev, &n, &next, &res),
+               0);
+    REQUIRE_EQ(n, 2);
+    REQUIRE_EQ(ev[0].kv.mod_revision, r2);
+    REQUIRE(ev[0].has_prev && kv_eq(&ev[0].prev_kv, &etcd_prev));
+    REQUIRE_EQ(ev[1].kv.mod_revision, re);
+    REQUIRE(!ev[1].has_prev);
+    km_store_res_free(&res);
+    km_store_res_free(&pres);
+
+    /* read-your-writes through this store, serializable included */
+    for (int i = 0; i < 20; i++) {
+        char v[16];
+        int64_t rv;
+        snprintf(v, sizeof v, "w%d", i);
+        REQUIRE_EQ(st_put(s, "r/w", v, 0, &rv), 0);
+        REQUIRE_EQ(read1(s, "r/w", true, 0, &res, &kv), 0);
+        REQUIRE(kv != NULL && bytes_is(kv->value, v) && kv->mod_revision == rv);
+        km_store_res_free(&res);
+    }
+    km_store_close(o);
+    km_store_close(s);
+}
+
+START_TEST(replica_follows_etcd) { t_run(replica_fn, NULL); }
+END_TEST
+
+/* 1,000 mixed writes from two clients, then the replica's keys must be
+ * etcd's, every field. */
+static void burst_fn(void *arg)
+{
+    km_store *s = open_store(), *o = open_store();
+    int64_t lease, rev;
+    REQUIRE_EQ(km_lease_grant(o, 0, 60, &lease, &rev), 0);
+    unsigned seed = 7;
+    km_store_res res;
+    for (int i = 0; i < 1000; i++) {
+        km_store *w = i % 3 ? o : s;
+        char k[32], k2[32], v[32];
+        snprintf(k, sizeof k, "b/%03u", rand_r(&seed) % 200);
+        snprintf(k2, sizeof k2, "b/%03u", rand_r(&seed) % 200);
+        snprintf(v, sizeof v, "v%d", i);
+        switch (rand_r(&seed) % 6) {
+        case 0: case 1:
+            REQUIRE_EQ(st_put(w, k, v, 0, NULL), 0);
+            break;
+        case 2:
+            REQUIRE_EQ(st_put(w, k, v, lease, NULL), 0);
+            break;
+        case 3:
+            REQUIRE_EQ(st_del(w, k, NULL, NULL, NULL), 0);
+            break;
+        case 4: {
+            /* a small range delete */
+            char end[32];
+            snprintf(end, sizeof end, "%s5", k);
+            REQUIRE_EQ(st_del(w, k, end, NULL, NULL), 0);
+            break;
+        }
+        default: {
+            km_op ops[] = { { .type = KM_OP_PUT, .put = { .key = BS(k), .value = BS(v) } },
+                            { .type = KM_OP_DELETE, .del = { .key = BS(k2) } } };
+            km_cmp c = { .result = KM_CMP_GREATER, .target = KM_CMP_VERSION, .key = BS(k),
+                         .num = 0 };
+            km_txn_req req = { .cmp = &c, .ncmp = 1, .success = ops,
+                               .nsuccess = strcmp(k, k2) ? 2 : 1, .failure = ops, .nfailure = 1 };
+            REQUIRE_EQ(km_store_txn(w, &req, &res), 0);
+            km_store_res_free(&res);
+        }
+        }
+    }
+    km_store_res er, rr;
+    km_range_resp *e;
+    REQUIRE_EQ(etcd_range(o, B("b/"), B("b0"), &er, &e), 0);
+    /* linearizable: the replica first catches up with etcd */
+    km_op all = { .type = KM_OP_RANGE, .range = { .key = B("b/"), .range_end = B("b0") } };
+    REQUIRE_EQ(km_store_do(s, &all, &rr), 0);
+    km_range_resp *r = &rr.txn.resp[0].range;
+    REQUIRE(e->nkvs > 10);
+    REQUIRE_EQ(r->nkvs, e->nkvs);
+    REQUIRE_EQ(r->count, e->count);
+    for (size_t i = 0; i < e->nkvs; i++)
+        ck_assert_msg(kv_eq(&r->kvs[i], &e->kvs[i]), "key %zu (%.*s) differs", i,
+                      (int)e->kvs[i].key.n, (const char *)e->kvs[i].key.p);
+    REQUIRE_EQ(rr.revision, er.revision);
+    km_store_res_free(&er);
+    km_store_res_free(&rr);
+    km_store_stat st;
+    REQUIRE_EQ(km_store_stat_read(s, &st), 0);
+    REQUIRE(st.revision >= rev);
+
+    /* revoking the lease deletes its keys in the replica too */
+    REQUIRE_EQ(km_lease_revoke(o, lease, &rev), 0);
+    REQUIRE_EQ(etcd_range(o, B("b/"), B("b0"), &er, &e), 0);
+    all.range.serializable = true;
+    REQUIRE_EQ(km_lease_revoke(s, lease, &rev), -ENOENT);
+    km_sleep(200 * 1000000LL);
+    REQUIRE_EQ(km_store_do(s, &all, &rr), 0);
+    r = &rr.txn.resp[0].range;
+    REQUIRE_EQ(r->nkvs, e->nkvs);
+    for (size_t i = 0; i < e->nkvs; i++)
+        REQUIRE(kv_eq(&r->kvs[i], &e->kvs[i]) && r->kvs[i].lease == 0);
+    km_store_res_free(&er);
+    km_store_res_free(&rr);
+    km_store_close(o);
+    km_store_close(s);
+}
+
+START_TEST(replica_burst_equals_etcd) { t_run(burst_fn, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("etcdb");
@@ -277,6 +487,8 @@ static Suite *suite(void)
     tcase_add_test(tc, txn_results_and_errors);
     tcase_add_test(tc, feed_order_and_history);
     tcase_add_test(tc, leases);
+    tcase_add_test(tc, replica_follows_etcd);
+    tcase_add_test(tc, replica_burst_equals_etcd);
     suite_add_tcase(s, tc);
     return s;
 }
