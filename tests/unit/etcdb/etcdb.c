@@ -478,6 +478,47 @@ static void burst_fn(void *arg)
 START_TEST(replica_burst_equals_etcd) { t_run(burst_fn, NULL); }
 END_TEST
 
+/* A small window: the replica trims its history, and what falls out of
+ * it is still answered (by etcd). */
+static void window_fn(void *arg)
+{
+    km_store_config cfg = { .backend = backend, .cache_window = 20 };
+    km_store *s;
+    REQUIRE_EQ(km_store_open(&s, &cfg), 0);
+    int64_t first = 0, last = 0;
+    for (int i = 0; i < 100; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        REQUIRE_EQ(st_put(s, "win/k", v, 0, &last), 0);
+        if (!first)
+            first = last;
+    }
+    km_store_res res;
+    km_kv *kv;
+    REQUIRE_EQ(read1(s, "win/k", true, first + 1, &res, &kv), 0);
+    REQUIRE(kv != NULL && bytes_is(kv->value, "1") && kv->mod_revision == first + 1);
+    km_store_res_free(&res);
+    REQUIRE_EQ(read1(s, "win/k", true, last - 5, &res, &kv), 0);
+    REQUIRE(kv != NULL && bytes_is(kv->value, "94"));
+    km_store_res_free(&res);
+    km_event *ev;
+    size_t n;
+    int64_t next;
+    REQUIRE_EQ(km_store_history(s, first, 0, B("win/"), B("win0"), false, 0, &ev, &n, &next,
+                                &res), 0);
+    REQUIRE_EQ(n, 100);
+    km_store_res_free(&res);
+    REQUIRE_EQ(km_store_history(s, last - 9, 0, B("win/"), B("win0"), true, 0, &ev, &n, &next,
+                                &res), 0);
+    REQUIRE_EQ(n, 10);
+    REQUIRE(ev[0].has_prev && ev[0].prev_kv.mod_revision == last - 10);
+    km_store_res_free(&res);
+    km_store_close(s);
+}
+
+START_TEST(replica_window) { t_run(window_fn, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("etcdb");
@@ -489,6 +530,7 @@ static Suite *suite(void)
     tcase_add_test(tc, leases);
     tcase_add_test(tc, replica_follows_etcd);
     tcase_add_test(tc, replica_burst_equals_etcd);
+    tcase_add_test(tc, replica_window);
     suite_add_tcase(s, tc);
     return s;
 }
