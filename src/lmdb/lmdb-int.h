@@ -71,10 +71,9 @@ typedef struct km__lmdb {
     MDB_env *env;
     MDB_dbi  cur, rev, hist, meta, lease, leasekeys;
     char    *path;                 /* data file, for its size */
-    /* A replica (replica.c): its directory is private and removed at
-     * close, it never syncs, and only its owner writes to it. */
+    /* A replica (replica.c): its files are unlinked once open, it never
+     * syncs, and only its owner writes to it. */
     bool     replica;
-    char    *tmpdir;
     int64_t  load_sub;             /* numbers the loaded versions (committer only) */
 
     atomic_llong revision, compact;
@@ -198,8 +197,6 @@ int  km__replica_apply_rev(km__xc *x, km__wreq *w);
 /* Opens the store in cfg->dir; a replica skips the fsyncs and the lease
  * timers (its leases are its owner's). */
 int  km__lmdb_open_as(km_store **out, const km_store_config *cfg, bool replica);
-/* Removes a replica's private directory (nothing for a store). */
-void km__replica_rmdir(km__lmdb *s);
 /* Deletes a lease and its keys. -ENOENT if it does not exist. */
 int  km__revoke(km__xc *x, int64_t id);
 int  km__grant(km__xc *x, int64_t id, int64_t ttl);

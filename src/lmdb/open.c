@@ -338,7 +338,6 @@ void km__lmdb_close(km_store *st)
     pthread_mutex_destroy(&s->rlock);
     pthread_mutex_destroy(&s->llock);
     km__store_fini(&s->base);
-    km__replica_rmdir(s);
     km__free(s->path);
     km__free(s);
 }
@@ -373,7 +372,9 @@ int km__lmdb_stat_read(km_store *store, km_store_stat *st)
     km__rtxn_put(s, t);
     st->db_size_in_use = pages * (int64_t)psize;
     struct stat fst;
-    if (stat(s->path, &fst) == 0)
+    mdb_filehandle_t fd;
+    /* by its descriptor: a replica's file has no name any more */
+    if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &fst) == 0)
         st->db_size = (int64_t)fst.st_size;
     st->commits = atomic_load(&s->commits);
     st->writes = atomic_load(&s->writes);

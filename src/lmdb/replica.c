@@ -53,15 +53,6 @@ static void rm_dir(const char *dir)
     rmdir(dir);
 }
 
-void km__replica_rmdir(km__lmdb *s)
-{
-    if (!s->tmpdir)
-        return;
-    rm_dir(s->tmpdir);
-    km__free(s->tmpdir);
-    s->tmpdir = NULL;
-}
-
 int km__replica_open(km_store **out, size_t map_size)
 {
     *out = NULL;
@@ -89,8 +80,12 @@ int km__replica_open(km_store **out, size_t map_size)
         km__free(dir);
         return rc;
     }
+    /* The open environment keeps its files through its descriptors and
+     * maps: unlinked now, they go with the process however it ends, a
+     * SIGKILL included, and leave nothing behind in /dev/shm. */
+    rm_dir(dir);
+    km__free(dir);
     km__lmdb *l = (km__lmdb *)s;
-    l->tmpdir = dir;
     l->base.ops = &replica_ops;
     *out = s;
     return 0;

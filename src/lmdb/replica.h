@@ -7,8 +7,10 @@
 #include <kumo/store.h>
 
 /* Opens an empty replica in a private temporary directory (under /dev/shm
- * when it exists, else $TMPDIR or /tmp) that km_store_close removes. It
- * never fsyncs: it is a cache, rebuilt at every start. Reads, history and
+ * when it exists, else $TMPDIR or /tmp), removed as soon as it is open. It
+ * never fsyncs: it is a cache, rebuilt at every start. Its files stay
+ * reachable only through the open environment, so nothing outlives the
+ * process however it ends. Reads, history and
  * the change feed work as on any store; its own writes (txn writes,
  * compaction, leases) fail with -EROFS: it changes only through the calls
  * below, made by one goroutine of its owner. map_size 0: 8 GiB of address
