@@ -70,10 +70,11 @@ all_healthy() {
     return 1
 }
 
-# The faults: each sets $what; the heals undo them.
+# The faults: each sets $what; the heals undo them. The follower killed is
+# m1, the first member listed: the one clients start with, so that requests
+# are in flight on it when it dies (lead_elsewhere makes sure it follows).
 victim=
-fault_follower() { victim=$(( $($cl leader "$tmp/etcd") % 3 + 1 )); what="SIGKILL etcd follower m$victim";
-                   $cl kill "$tmp/etcd" "$victim"; }
+fault_follower() { victim=1; what="SIGKILL etcd follower m$victim"; $cl kill "$tmp/etcd" "$victim"; }
 heal_restart()   { $cl restart "$tmp/etcd" "$victim" >/dev/null; }
 fault_leader()   { victim=$($cl leader "$tmp/etcd"); what="SIGKILL etcd leader m$victim";
                    $cl kill "$tmp/etcd" "$victim"; }
@@ -82,6 +83,20 @@ fault_stop()     { victim=$($cl leader "$tmp/etcd"); what="SIGSTOP etcd leader m
 heal_cont()      { $cl kill "$tmp/etcd" "$victim" CONT; }
 fault_kumo()     { what="SIGKILL kumo node B (pid $kpid_B)"; kill -KILL "$kpid_B"; wait "$kpid_B" 2>/dev/null; }
 heal_kumo()      { start_kumo B || echo "# kumo node B did not come back: $(tail -n 5 "$tmp/kumoB.log")"; }
+
+# lead_elsewhere N: if member N leads, hand the leadership to another member
+lead_elsewhere() {
+    local l to id
+    l=$($cl leader "$tmp/etcd") || return 1
+    [ "$l" = "$1" ] || return 0
+    to=$(( $1 % 3 + 1 ))
+    id=$(etcdctl --endpoints "$E" member list -w json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["members"]:
+    if m["name"] == "m'"$to"'": print("%x" % m["ID"])')
+    etcdctl --endpoints "$($cl endpoint "$tmp/etcd" "$l")" move-leader "$id" >/dev/null &&
+        [ "$($cl leader "$tmp/etcd")" = "$to" ]
+}
 
 # scenario NAME FAULT HEAL HOLD: load through both nodes; FAULT 1.5 s into
 # it, HEAL HOLD seconds later; the checker's verdicts become ours.
@@ -121,10 +136,11 @@ scenario() {
     echo "# $sname took $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }") s"
 }
 
+lead_elsewhere 1 || bad "etcd leadership did not move off m1"
 scenario follower-kill fault_follower heal_restart 3
 scenario leader-kill   fault_leader   heal_restart 3
 scenario member-stop   fault_stop     heal_cont    10
-scenario kumo-kill     fault_kumo     heal_kumo    1
+scenario kumo-kill     fault_kumo     heal_kumo    2
 
 for n in A B; do
     grep -q "cannot resume" "$tmp/kumo$n.log" && bad "node $n's change feed stopped: $(grep "cannot resume" "$tmp/kumo$n.log" | head -1)" ||

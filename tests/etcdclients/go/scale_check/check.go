@@ -48,6 +48,7 @@ func (r *record) check(truth []event) int {
 	for _, e := range truth {
 		byRev[e.Rev] = append(byRev[e.Rev], e)
 	}
+	fmt.Printf("# %s: %s\n", name, r.delays())
 	failed := 0
 	failed += r.checkWrites(byRev).print()
 	failed += r.checkOnce(truth).print()
@@ -107,7 +108,7 @@ func (r *record) checkOnce(truth []event) *verdict {
 	return v
 }
 
-// Each watcher saw exactly etcd's events of its range from its start
+// Each watcher (the control on etcd too) saw exactly etcd's events of its range from its start
 // revision to the closing write, in order, each once.
 func (r *record) checkWatchers(truth []event) *verdict {
 	var desc []string
@@ -283,6 +284,34 @@ func (r *record) checkServing() *verdict {
 		}
 	}
 	return v
+}
+
+// delays: per node, the longest time from a write's acknowledgement to
+// its event reaching a watcher of that node, and which watcher
+// (information, not a check: a member stopped under a node's change feed
+// holds it back).
+func (r *record) delays() string {
+	acked := map[string]time.Time{}
+	for _, w := range r.writes {
+		if w.OK && !w.Del {
+			acked[w.Val] = w.End
+		}
+	}
+	var worst [3]time.Duration
+	var at [3]int64
+	var who [3]string
+	for _, w := range r.watchers {
+		for _, e := range w.events {
+			if t, ok := acked[e.Val]; ok && e.At.Sub(t) > worst[w.node] {
+				worst[w.node], at[w.node], who[w.node] = e.At.Sub(t), e.Rev, w.id
+			}
+		}
+	}
+	s := "longest from a write's acknowledgement to a watcher's event:"
+	for n := range worst {
+		s += fmt.Sprintf(" %v (%s, revision %d)", worst[n].Round(time.Millisecond), who[n], at[n])
+	}
+	return s
 }
 
 // dump writes everything recorded, and etcd's history, as JSON.

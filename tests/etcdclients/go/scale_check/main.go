@@ -46,6 +46,7 @@ var (
 	readyFile string
 	healFile  string
 	dumpFile  string
+	dumpAll   bool
 	nWriters  int
 	nReaders  int
 	opTimeout time.Duration
@@ -54,7 +55,8 @@ var (
 	afterHeal int
 )
 
-var nodeNames = [2]string{"A", "B"}
+// nodeNames: the two kumo nodes, and etcd itself for the control watcher.
+var nodeNames = [3]string{"A", "B", "etcd"}
 
 // logConfig keeps clientv3's own logging to errors: the retries a fault
 // causes would each log a warning.
@@ -104,6 +106,7 @@ func main() {
 	flag.StringVar(&readyFile, "ready", "", "file created once the load runs")
 	flag.StringVar(&healFile, "healed", "", "file the caller creates once the fault is healed")
 	flag.StringVar(&dumpFile, "dump", "", "file to write everything recorded to when a property fails")
+	flag.BoolVar(&dumpAll, "dump-always", false, "write -dump even when every property holds")
 	flag.IntVar(&nWriters, "writers", 3, "writers per node")
 	flag.IntVar(&nReaders, "readers", 2, "readers per node")
 	flag.DurationVar(&opTimeout, "op-timeout", 3*time.Second, "deadline of each put and get")
@@ -173,6 +176,13 @@ func run() int {
 			go func() { defer wwg.Done(); w.run(wctx, cli) }()
 		}
 	}
+	// The control: the same replay watch on etcd itself, to tell kumo's
+	// delays from etcd's own under this load.
+	ctl := &watcher{node: 2, id: "etcd/w3-replay", key: "/scale/", end: clientv3.GetPrefixRangeEnd("/scale/"),
+		from: max64(1, start-100), created: make(chan struct{})}
+	rec.watchers = append(rec.watchers, ctl)
+	wwg.Add(1)
+	go func() { defer wwg.Done(); ctl.run(wctx, etcd) }()
 	deadline := time.After(15 * time.Second)
 	for _, w := range rec.watchers {
 		select {
@@ -244,7 +254,7 @@ func run() int {
 	fmt.Printf("# %s: load %.1fs, revisions %d..%d; %s\n", name, loadTime.Seconds(), rec.start+1,
 		rec.fence, rec.summary())
 	failed := rec.check(truth)
-	if failed > 0 && dumpFile != "" {
+	if (failed > 0 || dumpAll) && dumpFile != "" {
 		if err := rec.dump(dumpFile, truth); err != nil {
 			fmt.Printf("# %s: dump: %v\n", name, err)
 		} else {
