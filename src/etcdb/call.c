@@ -98,7 +98,11 @@ bool km__etcdb_transport_err(int rc)
 
 /* After a failed attempt: whether it may be sent again elsewhere. A write
  * only when it surely was not applied: the member refused the connection
- * or the stream, or had no leader to propose it to (clientv3's rule). */
+ * or the stream, or answered that it had no leader to propose it to
+ * (clientv3's rule). A connection that broke after the request went out
+ * leaves a write's outcome unknown, whatever status the gRPC layer gives
+ * the broken stream (it calls a closed connection UNAVAILABLE too): sent
+ * again, the write could be applied twice. */
 static bool retryable(int rc, km_grpc_stream *st, int kind, bool early_dl)
 {
     km_grpc_status t = st ? km_grpc_stream_status(st) : (km_grpc_status){ .code = -1 };
@@ -106,9 +110,7 @@ static bool retryable(int rc, km_grpc_stream *st, int kind, bool early_dl)
     case -ECONNREFUSED: case -EAGAIN: case -ENETUNREACH: case -EHOSTUNREACH:
     case -EADDRNOTAVAIL:
         return true;
-    case -ECONNRESET:
-        return kind == KM__ETCDB_READ || t.code == KM_GRPC_UNAVAILABLE;
-    case -EPIPE: case -ECONNABORTED:
+    case -ECONNRESET: case -EPIPE: case -ECONNABORTED:
         return kind == KM__ETCDB_READ;
     case -ETIMEDOUT:
         /* Only the attempt's own bound passed, not the call's. */
