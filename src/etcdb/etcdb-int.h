@@ -11,7 +11,11 @@
 #include "etcdserverpb/rpc.pb-c.h"
 #include "store/store-int.h"
 
-/* Step 1's limits, said plainly:
+/* Keep-alives are coalesced (kacache.c): a lease refreshed upstream less
+ * than a third of its TTL ago is answered from memory, so a lease revoked
+ * on etcd by another client may look alive here for that long.
+ *
+ * Step 1's limits, said plainly:
  *  - Revisions, compaction, hashes and snapshots are etcd's: hash_kv and
  *    hash are etcd's CRC-32C over its own bbolt layout, a snapshot is a
  *    bbolt file (km_store_restore cannot read it).
@@ -83,6 +87,7 @@ typedef struct km__etcdb {
 
     /* keep-alives share one LeaseKeepAlive stream, one exchange at a time */
     km_mutex         *ka_lock;
+    struct km__kacache *kac;         /* leases refreshed lately (kacache.c) */
     km_grpc_stream   *ka;
     size_t            ka_ep;
 } km__etcdb;
@@ -156,6 +161,18 @@ int     km__etcdb_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res
 int     km__etcdb_history(km_store *s, int64_t from, int64_t to, km_bytes key,
                           km_bytes range_end, bool with_prev, size_t max, km_event **ev,
                           size_t *n, int64_t *next, km_store_res *res);
+
+/* ---- keep-alives coalesced (kacache.c) ---- */
+typedef struct km__kacache km__kacache;
+int  km__kacache_new(km__kacache **out);
+void km__kacache_free(km__kacache *c);
+/* Whether id was refreshed upstream less than a third of its TTL before
+ * now; *ttl its granted TTL then. */
+bool km__kacache_fresh(km__kacache *c, int64_t id, int64_t now, int64_t *ttl);
+/* Records that a keep-alive of id sent at sent was answered with ttl. */
+void km__kacache_put(km__kacache *c, int64_t id, int64_t ttl, int64_t sent);
+/* Forgets id (revoked, or etcd no longer knows it). */
+void km__kacache_drop(km__kacache *c, int64_t id);
 
 /* The current revision, read from the cluster (a quorum read). */
 int  km__etcdb_current(km__etcdb *s, int64_t deadline, int64_t *rev);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Leases in the cluster: grant, revoke, time-to-live and the list are
- * unary calls; keep-alives share one LeaseKeepAlive stream. */
+ * unary calls; keep-alives share one LeaseKeepAlive stream, coalesced
+ * (kacache.c). */
 #include <string.h>
 #include "etcdb/etcdb-int.h"
 
@@ -57,6 +58,7 @@ int km__etcdb_lease_revoke(km_store *st, int64_t id, int64_t *revision)
                   &etcdserverpb__lease_revoke_response__descriptor, &m, revision);
     if (!rc) {
         km_grpc_pb_free(m);
+        km__kacache_drop(s->kac, id);
         /* the keys it deleted are gone from reads through this store too */
         if (revision)
             km__etcdb_cache_wait(s, *revision, km_now() + s->rep_wait);
@@ -178,15 +180,33 @@ static int ka_once(km__etcdb *s, int64_t id, int64_t deadline, int64_t *ttl)
 int km__etcdb_lease_keepalive(km_store *st, int64_t id, int64_t *ttl)
 {
     km__etcdb *s = (km__etcdb *)st;
+    if (km__kacache_fresh(s->kac, id, km_now(), ttl))
+        return 0;
     int64_t deadline = km__etcdb_deadline(s);
     int rc;
-    km_mutex_lock(s->ka_lock);
+    if ((rc = km_mutex_lock_dl(s->ka_lock, deadline)) < 0)
+        return rc;
+    /* Another caller may have refreshed it while this one waited. */
+    if (km__kacache_fresh(s->kac, id, km_now(), ttl)) {
+        km_mutex_unlock(s->ka_lock);
+        return 0;
+    }
+    int64_t sent = km_now();
     /* A keep-alive is safe to repeat: a broken stream moves to the next
      * member until the deadline. */
     for (size_t tries = 0;; tries++) {
         size_t ep = s->ka ? s->ka_ep : atomic_load(&s->cur) % s->n;
-        rc = ka_once(s, id, deadline, ttl);
-        if (!rc || !km__etcdb_transport_err(rc) || km_now() >= deadline)
+        int64_t got = 0;
+        rc = ka_once(s, id, deadline, &got);
+        if (!rc) {
+            km__kacache_put(s->kac, id, got, sent);
+            if (ttl)
+                *ttl = got;
+            break;
+        }
+        if (rc == -ENOENT)
+            km__kacache_drop(s->kac, id);
+        if (!km__etcdb_transport_err(rc) || km_now() >= deadline)
             break;
         km__etcdb_failover(s, ep);
         if ((tries + 1) % s->n == 0 && km_sleep(100 * 1000000LL) < 0) {

@@ -78,6 +78,7 @@ static void free_all(km__etcdb *s)
         km__free(s->eps[i]);
     if (s->ka_lock)
         km_mutex_free(s->ka_lock);
+    km__kacache_free(s->kac);
     km__free(s->ch);
     km__free(s->eps);
     km__free(s->tmpdir);
@@ -102,6 +103,8 @@ int km__etcdb_open(km_store **out, const km_store_config *cfg)
         s->tmpdir = dupn(tmp && *tmp ? tmp : "/tmp", strlen(tmp && *tmp ? tmp : "/tmp"));
         s->ch = km__calloc(s->n, sizeof *s->ch);
         rc = s->tmpdir && s->ch ? km_mutex_new(&s->ka_lock) : -ENOMEM;
+        if (!rc)
+            rc = km__kacache_new(&s->kac);
     }
     for (size_t i = 0; !rc && i < s->n; i++) {
         km_grpc_channel_config gc = {

@@ -270,6 +270,78 @@ static void lease_fn(void *arg)
 START_TEST(leases) { t_run(lease_fn, NULL); }
 END_TEST
 
+/* LeaseKeepAlive messages etcd's members have received, from their own
+ * metrics. */
+static long etcd_keepalives(void)
+{
+    char cmd[512], out[64];
+    snprintf(cmd, sizeof cmd,
+             "for e in $(echo '%s' | tr , ' '); do curl -s \"http://$e/metrics\"; done | "
+             "awk '/^grpc_server_msg_received_total.grpc_method=\"LeaseKeepAlive\"/ "
+             "{ s += $2 } END { print s + 0 }'", backend + strlen("etcd://"));
+    REQUIRE_EQ(sh(cmd, out, sizeof out), 0);
+    return atol(out);
+}
+
+typedef struct {
+    km_store *s;
+    int64_t   id;
+    int       failed;
+} ka_arg;
+
+static void keep_many(void *arg)
+{
+    ka_arg *a = arg;
+    for (int i = 0; i < 30; i++) {
+        int64_t ttl = 0;
+        if (km_lease_keepalive(a->s, a->id, &ttl) != 0 || ttl != 30)
+            a->failed++;
+    }
+}
+
+/* Keep-alives for one lease from many callers cost etcd one per third of
+ * the lease's TTL; the lease lives on under them, and a revoked one is
+ * refused at once. */
+static void keepalive_fn(void *arg)
+{
+    km_store *s = open_store();
+    int64_t id, rev, ttl;
+    REQUIRE_EQ(km_lease_grant(s, 0, 30, &id, &rev), 0);
+    long before = etcd_keepalives();
+    ka_arg args[10];
+    for (int i = 0; i < 10; i++)
+        args[i] = (ka_arg){ s, id, 0 };
+    t_go_all(10, keep_many, args, sizeof args[0]);
+    long sent = etcd_keepalives() - before;
+    for (int i = 0; i < 10; i++)
+        REQUIRE_EQ(args[i].failed, 0);
+    ck_assert_msg(sent >= 1 && sent <= 2, "300 keep-alives cost etcd %ld", sent);
+
+    /* A short lease kept alive through the cache for over twice its TTL. */
+    int64_t short_id;
+    REQUIRE_EQ(km_lease_grant(s, 0, 3, &short_id, &rev), 0);
+    REQUIRE_EQ(st_put(s, "ka/k", "v", short_id, NULL), 0);
+    for (int i = 0; i < 16; i++) {
+        REQUIRE_EQ(km_lease_keepalive(s, short_id, &ttl), 0);
+        km_sleep(500 * 1000000LL);
+    }
+    km_lease_info li;
+    km_store_res res;
+    REQUIRE_EQ(km_lease_ttl(s, short_id, false, &li, &res), 0);
+    REQUIRE(li.ttl > 0);
+    km_store_res_free(&res);
+    km_kv kv;
+    REQUIRE_EQ(st_get(s, "ka/k", 0, &kv, NULL, 0), 1);
+
+    REQUIRE_EQ(km_lease_revoke(s, id, &rev), 0);
+    REQUIRE_EQ(km_lease_keepalive(s, id, &ttl), -ENOENT);
+    REQUIRE_EQ(km_lease_revoke(s, short_id, &rev), 0);
+    km_store_close(s);
+}
+
+START_TEST(keepalives_coalesced) { t_run(keepalive_fn, NULL); }
+END_TEST
+
 /* ---- the local replica ---- */
 
 /* A range answered by etcd itself, not the replica: inside a txn that
@@ -528,6 +600,7 @@ static Suite *suite(void)
     tcase_add_test(tc, txn_results_and_errors);
     tcase_add_test(tc, feed_order_and_history);
     tcase_add_test(tc, leases);
+    tcase_add_test(tc, keepalives_coalesced);
     tcase_add_test(tc, replica_follows_etcd);
     tcase_add_test(tc, replica_burst_equals_etcd);
     tcase_add_test(tc, replica_window);
