@@ -14,7 +14,9 @@
 # late in its run, through $tmp/NAME.ctl (same ports, same data).
 #
 # Environment: ETCD_CLIENTS_PORTS=LO-HI bounds the ports used (default
-# 24500-24599); TARGETS ("etcd kumo") and DRIVERS ("go py") narrow the run;
+# 24500-24599); TARGETS ("etcd kumo"; also "kumoetcd": kumo serve
+# --backend etcd:// over a 3-member etcd cluster) and DRIVERS ("go py")
+# narrow the run;
 # ETCD names the etcd binary; ETCD_CLIENTS_AUTH=1 adds the Go driver's
 # checks of users, roles and authentication on (kumo serve keeps no users:
 # it answers those calls with status UNIMPLEMENTED and says why).
@@ -50,8 +52,10 @@ cleanup() {
         for _ in $(seq 100); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.05; done
         kill -9 "$(cat "$f")" 2>/dev/null
     done
+    [ -n "$cluster" ] && "$root/scripts/etcd-cluster.sh" stop "$cluster" >/dev/null 2>&1
     rm -rf "$tmp"
 }
+cluster=""
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -155,6 +159,23 @@ start_kumo() {
     ep_kumo=127.0.0.1:$p
 }
 
+# kumo serve over a real 3-member etcd cluster (scripts/etcd-cluster.sh),
+# which the cleanup stops; a restart restarts kumo alone, as a stateless
+# node is.
+start_kumoetcd() {
+    local p eps
+    [ -x "$kumo" ] || { bad "kumoetcd: $kumo not found (run make first)"; return 1; }
+    command -v "$ETCD" >/dev/null || { bad "kumoetcd: etcd not installed (apt-get install etcd-server)"; return 1; }
+    eps=$("$root/scripts/etcd-cluster.sh" start "$tmp/cluster") ||
+        { bad "kumoetcd: the etcd cluster did not start"; return 1; }
+    cluster=$tmp/cluster
+    take_port p || { bad "kumoetcd: no free port in $ports"; return 1; }
+    make_ctl kumoetcd "http://127.0.0.1:$p/healthz" "$kumo" serve --listen "127.0.0.1:$p" \
+        --backend "etcd://$eps" --data-dir "$tmp/kumoetcd.data" --progress-interval "$NOTIFY"
+    start kumoetcd || return 1
+    ep_kumoetcd=127.0.0.1:$p
+}
+
 # drive TARGET DRIVER ENDPOINT: runs one driver; its output in
 # $tmp/TARGET-DRIVER.out.* (drivers against different servers run at once;
 # the .drv file names the running one for the cleanup).
@@ -210,6 +231,7 @@ for t in $TARGETS; do
     case $t in
     etcd) start_etcd && targets="$targets etcd" ;;
     kumo) start_kumo && targets="$targets kumo" ;;
+    kumoetcd) start_kumoetcd && targets="$targets kumoetcd" ;;
     *)    bad "target $t: unknown" ;;
     esac
 done

@@ -6,7 +6,8 @@
 # timings) is normalised; usage: etcdctl.sh [build-dir].
 #
 # COMPAT_PEER=etcd runs two etcd servers against each other instead (the
-# harness must find no difference there). KUMO_TEST_PORTS=LO-HI takes the
+# harness must find no difference there); COMPAT_PEER=kumoetcd runs kumo
+# serve --backend etcd:// over a 3-member etcd cluster as the peer. KUMO_TEST_PORTS=LO-HI takes the
 # ports from that range instead of letting the kernel choose.
 set -u
 build=${1:-build}
@@ -27,9 +28,11 @@ fi
 
 tmp=$(mktemp -d)
 pids=()
+cluster=""
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    [ -n "$cluster" ] && "$(dirname "$0")/../../scripts/etcd-cluster.sh" stop "$cluster" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -82,9 +85,15 @@ start_etcd() {
 }
 
 start_kumo() {
-    local p
+    local p backend=()
     port p || { bad "$1: no free port"; return 1; }
-    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/$1.data" >"$tmp/$1.log" 2>&1 &
+    if [ "$peer" = kumoetcd ]; then
+        cluster=$tmp/cluster
+        eps=$("$(dirname "$0")/../../scripts/etcd-cluster.sh" start "$cluster") ||
+            { bad "$1: the etcd cluster did not start"; return 1; }
+        backend=(--backend "etcd://$eps")
+    fi
+    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/$1.data" "${backend[@]}" >"$tmp/$1.log" 2>&1 &
     pids+=($!)
     ep=127.0.0.1:$p
     wait_ok "http://$ep/healthz" $! "$1"
