@@ -83,6 +83,22 @@ check "the lease's key went with it" "$(ectl get app/l -w json | jcount)" "0"
 check "an unknown lease" "$(kctl lease revoke 1234 2>&1 | grep -o 'requested lease not found' | head -1)" \
     "requested lease not found"
 
+# etcd sees one watch however many clients watch through kumo
+etcd_watchers() {
+    for e in $(echo "$E" | tr , ' '); do curl -s "http://$e/metrics"; done |
+        awk '/^etcd_debugging_mvcc_(watch_stream|watcher)_total /{ s[$1] += $2 }
+             END { print s["etcd_debugging_mvcc_watch_stream_total"] + 0, s["etcd_debugging_mvcc_watcher_total"] + 0 }'
+}
+wpids=()
+for i in $(seq 30); do timeout 20 etcdctl --endpoints "$K" watch "many/$i" >/dev/null 2>&1 & wpids+=($!); done
+for _ in $(seq 100); do
+    n=$(curl -s "http://$K/metrics" | awk '/^kumo_watch_watchers /{ print $2 }')
+    [ "${n:-0}" -ge 30 ] && break; sleep 0.1
+done
+check "30 watchers through kumo" "$n" "30"
+check "are one watch stream and one watcher on etcd" "$(etcd_watchers)" "1 1"
+kill "${wpids[@]}" 2>/dev/null; wait "${wpids[@]}" 2>/dev/null
+
 # watch: a write made on etcd directly reaches a watcher of kumo
 timeout 10 etcdctl --endpoints "$K" watch --prefix w/ > "$tmp/watch" 2>&1 &
 wp=$!
