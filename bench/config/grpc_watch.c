@@ -11,7 +11,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "etcdserverpb/rpc.pb-c.h"
 
-/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS]]
+/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]
  * Opens CONNS connections with one Watch stream each and creates
  * WATCHERS/CONNS watches on key "fanout" on every stream (as clientv3
  * multiplexes a program's watches), prints "ready N" once every watch is
@@ -23,7 +23,9 @@
  * tell a client-bound fan-out from a server-bound one).
  * Exits 1 if a watcher missed the event within 60 s or a stream failed;
  * waits LINGER_MS first with every stream still open (for profiling the
- * server's fan-out apart from its teardown). */
+ * server's fan-out apart from its teardown). The put goes to PUT_HOST:PORT
+ * when given (a proxy or caching tier is then measured on a write made on
+ * the cluster behind it), else to HOST:PORT. */
 
 #define KEY "fanout"
 
@@ -32,9 +34,12 @@ typedef struct {
     km_grpc_stream  *st;
     long             first, n;     /* watchers first..first+n-1 */
     km_wg           *wg;
+    int64_t         *id;           /* open addressing: the ids the server gave, +1 (0: free) */
+    long            *at;           /* the watcher (0..n-1) of each id */
+    size_t           cap;
 } conn;
 
-static const char *target;
+static const char *target, *put_target;
 static long nwatch;
 static int nconn;
 static int64_t *lat;               /* per watcher, ns; -1: missed */
@@ -103,8 +108,22 @@ static int recv_one(km_grpc_stream *st, wresp *r, int64_t dl)
     return rc;
 }
 
+/* The slot of watch id `id` on stream c: the one holding it, else the free
+ * one where it goes. The server's ids, not the ones asked for: etcd and
+ * kumo take the client's watch_id, etcd's grpc-proxy numbers a stream's
+ * watches itself from 0. */
+static size_t slot(const conn *c, int64_t id)
+{
+    size_t i = (size_t)id * 0x9e3779b97f4a7c15ULL & (c->cap - 1);
+    while (c->id[i] && c->id[i] != id + 1)
+        i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
 /* One stream: create its watches (ids first..), wait for every "created",
- * then read events until each of its watchers has the put. */
+ * then read events until each of its watchers has the put. A stream's
+ * creates are answered in the order sent, so its k-th "created" names the
+ * id of its k-th watcher. */
 static void stream_main(void *arg)
 {
     conn *c = arg;
@@ -128,11 +147,13 @@ static void stream_main(void *arg)
             break;
         }
         int64_t now = km_now();
-        long w = (long)r.watch_id - 1 - c->first;
-        if (r.created) {
-            got_created++;
+        size_t i = slot(c, r.watch_id);
+        long w = c->id[i] ? c->at[i] : -1;
+        if (r.created && !c->id[i] && got_created < c->n) {
+            c->id[i] = r.watch_id + 1;
+            c->at[i] = got_created++;
             atomic_fetch_add(&created, 1);
-        } else if (r.events > 0 && w >= 0 && w < c->n && atomic_load(&put_sent)) {
+        } else if (r.events > 0 && w >= 0 && atomic_load(&put_sent)) {
             if (lat[c->first + w] < 0) {
                 lat[c->first + w] = now - t_put;
                 got_events++;
@@ -185,6 +206,12 @@ static void main_fn(void *arg)
         cs[i].n = per + (i < extra);
         cs[i].first = first;
         cs[i].wg = wg;
+        for (cs[i].cap = 16; cs[i].cap < 2 * (size_t)cs[i].n;)
+            cs[i].cap *= 2;
+        cs[i].id = calloc(cs[i].cap, sizeof *cs[i].id);
+        cs[i].at = malloc(cs[i].cap * sizeof *cs[i].at);
+        if (!cs[i].id || !cs[i].at)
+            exit(1);
         first += cs[i].n;
         if (km_grpc_channel_new(&cs[i].ch, &cfg) || km_go(stream_main, &cs[i]))
             exit(1);
@@ -197,7 +224,7 @@ static void main_fn(void *arg)
     km_sleep(hold_ms * 1000000);
 
     km_grpc_channel *pch;
-    km_grpc_channel_config pcfg = { .target = target, .max_conns = 1 };
+    km_grpc_channel_config pcfg = { .target = put_target, .max_conns = 1 };
     if (km_grpc_channel_new(&pch, &pcfg))
         exit(1);
     Etcdserverpb__PutRequest put = ETCDSERVERPB__PUT_REQUEST__INIT;
@@ -244,6 +271,8 @@ static void main_fn(void *arg)
     for (int i = 0; i < nconn; i++) {
         km_grpc_stream_free(cs[i].st);
         km_grpc_channel_free(cs[i].ch);
+        free(cs[i].id);
+        free(cs[i].at);
     }
     km_grpc_channel_free(pch);
     km_wg_free(wg);
@@ -253,7 +282,7 @@ static void main_fn(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS]]\n");
+        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]\n");
         return 2;
     }
     target = argv[1];
@@ -261,6 +290,7 @@ int main(int argc, char **argv)
     nconn = atoi(argv[3]);
     hold_ms = argc > 4 ? atol(argv[4]) : 1000;
     linger_ms = argc > 5 ? atol(argv[5]) : 0;
+    put_target = argc > 6 ? argv[6] : target;
     if (nwatch < 1 || nconn < 1 || nconn > nwatch) {
         fprintf(stderr, "grpc_watch: need 1 <= CONNS <= WATCHERS\n");
         return 2;
