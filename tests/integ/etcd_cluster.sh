@@ -6,10 +6,7 @@
 # catches up, and stops cleanly.
 cd "$(dirname "$0")/../.."
 . tests/integ/common.bash
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-    skip "etcd or etcdctl is not installed (apt-get install etcd-server etcd-client)"
-    summary; exit 1
-fi
+need_etcd
 tmp=$(mktemp -d)
 cl=scripts/etcd-cluster.sh
 trap '$cl stop "$tmp" >/dev/null 2>&1; rm -rf "$tmp"' EXIT

@@ -13,11 +13,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 . tests/integ/common.bash
 export ETCDCTL_API=3
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-    skip "etcd or etcdctl is not installed (apt-get install etcd-server etcd-client)"
-    summary; exit 1
-fi
-[ -x "$build/kumo" ] || { skip "$build/kumo is not built (make first)"; summary; exit 1; }
+need_etcd "$build/kumo"
 checker=$build/etcdclients/scale_check
 [ -x "$checker" ] || { skip "$checker is not built (make first)"; summary; exit 1; }
 
