@@ -31,6 +31,13 @@ static void usage(FILE *f)
         "  --backend NAME         the store: lmdb, the embedded store in --data-dir (default),\n"
         "                         or etcd://HOST:PORT,HOST:PORT,... to keep the data in that\n"
         "                         etcd cluster (its revisions; kumo holds no copy)\n"
+        "  --etcd-call-timeout D  etcd backend: how long a call may take over every member\n"
+        "                         it tries (default 5s)\n"
+        "  --cache-window N       etcd backend: revisions of history the local cache keeps\n"
+        "                         for watches and old reads (default 10000)\n"
+        "  --cache-wait D         etcd backend: how long a linearizable read waits for the\n"
+        "                         cache to reach etcd's revision before asking etcd, and a\n"
+        "                         write for its revision to be cached (default 1s)\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
@@ -107,6 +114,9 @@ int kumo_serve(int argc, char **argv)
         { "shed", no_argument, 0, 's' },
         { "name", required_argument, 0, 'N' },
         { "advertise-client-url", required_argument, 0, 'A' },
+        { "etcd-call-timeout", required_argument, 0, 'T' },
+        { "cache-window", required_argument, 0, 'W' },
+        { "cache-wait", required_argument, 0, 'w' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -139,16 +149,24 @@ int kumo_serve(int argc, char **argv)
             }
             fprintf(stderr, "kumo serve: --log-format is json or logfmt\n");
             return 2;
-        case 'm': {
+        case 'm':
+        case 'W': {
             char *end;
+            errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 10000000) {
-                fprintf(stderr, "kumo serve: --max-conns wants a number from 1 to 10000000\n");
+            if (errno || end == optarg || *end || v < 1 || v > 10000000) {
+                fprintf(stderr, "kumo serve: --%s wants a number from 1 to 10000000\n",
+                        c == 'm' ? "max-conns" : "cache-window");
                 return 2;
             }
-            a.cfg.max_conns = (int)v;
+            if (c == 'm')
+                a.cfg.max_conns = (int)v;
+            else
+                a.cfg.cache_window = v;
             break;
         }
+        case 'T':
+        case 'w':
         case 'p':
         case 'g': {
             int64_t ns;
@@ -158,6 +176,10 @@ int kumo_serve(int argc, char **argv)
             }
             if (c == 'p')
                 a.cfg.progress_interval = ns;
+            else if (c == 'T')
+                a.cfg.call_timeout = ns;
+            else if (c == 'w')
+                a.cfg.cache_wait = ns;
             else
                 a.grace = ns;
             break;
@@ -169,6 +191,12 @@ int kumo_serve(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "kumo serve: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    bool etcd = a.cfg.backend && !strncmp(a.cfg.backend, "etcd://", 7);
+    if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait)) {
+        fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window and --cache-wait "
+                "apply to --backend etcd://... only\n");
         return 2;
     }
     /* Blocked before the workers start, so every thread inherits the mask

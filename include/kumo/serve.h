@@ -16,6 +16,10 @@ typedef struct {
     const char *backend;         /* the store backend (km_store_config); NULL: lmdb */
     const char *data_dir;        /* NULL: "kumo.data" */
     size_t      map_size;        /* store address space; 0: 8 GiB */
+    int64_t     call_timeout;    /* etcd backend: km_store_config's, ns; 0: 5 s */
+    int64_t     cache_window;    /* etcd backend: revisions of history cached; 0: 10,000 */
+    int64_t     cache_wait;      /* etcd backend: ns a read or write waits for the
+                                    cache; 0: 1 s */
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */
     const char *access_log;      /* file for one record per request (appended); NULL: */
     int         access_log_fd;   /* ...this fd instead; -1 or 0: no access log */

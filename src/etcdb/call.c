@@ -93,7 +93,20 @@ int km__etcdb_stream_err(int rc, km_grpc_stream *st)
 
 bool km__etcdb_transport_err(int rc)
 {
-    return rc == -EHOSTUNREACH;
+    return rc == -EHOSTUNREACH || rc == -ESTALE;
+}
+
+/* Whether a response's header (every etcd response has one, as its field
+ * "header") carries a revision below floor. */
+static bool lags(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d, int64_t floor)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, "header");
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+        f->descriptor != &etcdserverpb__response_header__descriptor)
+        return false;
+    const Etcdserverpb__ResponseHeader *h =
+        *(Etcdserverpb__ResponseHeader *const *)((const char *)m + f->offset);
+    return h && h->revision < floor;
 }
 
 /* After a failed attempt: whether it may be sent again elsewhere. A write
@@ -130,6 +143,10 @@ int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCM
 {
     *rep = NULL;
     int err = -EHOSTUNREACH;
+    /* A member whose revision is below one already seen lags (a
+     * serializable read there would go back in time): a read tries
+     * another. */
+    int64_t floor = kind == KM__ETCDB_READ ? atomic_load(&s->revision) : 0;
     for (size_t tries = 0;; tries++) {
         size_t ep = atomic_load(&s->cur) % s->n;
         int64_t dl = deadline;
@@ -141,18 +158,25 @@ int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCM
         }
         km_grpc_stream *st = NULL;
         int rc = km_grpc_unary_pb(s->ch[ep], method, NULL, 0, req, d, dl, &st, rep);
-        if (rc == 0) {
+        bool again;
+        if (rc == 0 && !lags(*rep, d, floor)) {
             km_grpc_stream_free(st);
             return 0;
+        } else if (rc == 0) {
+            km_grpc_pb_free(*rep);
+            *rep = NULL;
+            err = -ESTALE;
+            again = true;
+        } else {
+            err = km__etcdb_stream_err(rc, st);
+            again = retryable(rc, st, kind, dl < deadline);
         }
-        err = km__etcdb_stream_err(rc, st);
-        bool again = retryable(rc, st, kind, dl < deadline);
         km_grpc_stream_free(st);
         if (!again || rc == -ECANCELED)
             return err;
         km__etcdb_failover(s, ep);
         if (km_now() >= deadline)
-            return err == -EHOSTUNREACH ? err : -ETIMEDOUT;
+            return err == -EHOSTUNREACH || err == -ESTALE ? -EHOSTUNREACH : -ETIMEDOUT;
         /* Once every member failed, wait a little: an election takes a
          * second or so. */
         if ((tries + 1) % s->n == 0) {

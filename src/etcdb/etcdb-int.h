@@ -178,8 +178,9 @@ void km__kacache_drop(km__kacache *c, int64_t id);
 int  km__etcdb_current(km__etcdb *s, int64_t deadline, int64_t *rev);
 /* Opens a Watch call on member ep over the whole keyspace from rev
  * (prev_kv when asked) and reads its created answer. 0 and *out; -ENODATA
- * and *compact when rev was compacted; -errno. */
-int  km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
+ * and *compact when rev was compacted; -ESTALE when the member's revision
+ * is below floor (it lags); -errno. The member must have a leader. */
+int  km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bool prev_kv,
                           int64_t deadline, km_grpc_stream **out, int64_t *compact);
 /* ---- the local replica (cache.c) ---- */
 

@@ -9,15 +9,22 @@
 #include "etcdb/etcdb-int.h"
 
 #define MS 1000000LL
+/* A feed stream silent this long is asked for progress; silent as long
+ * again after that, its member is taken for stalled (a stopped process,
+ * a dead host behind a live connection). */
+#define QUIET (2000 * MS)
 
-int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
+int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bool prev_kv,
                          int64_t deadline, km_grpc_stream **out, int64_t *compact)
 {
     *out = NULL;
     *compact = 0;
     km_grpc_stream *st = NULL;
+    /* etcd ends the watch with "no leader" when its member loses the
+     * leader (a minority that would otherwise go quiet, not stalled). */
+    km_grpc_md md = km_grpc_md_of("hasleader", "true", 4);
     /* The call lasts as long as the watch: only opening it is bounded. */
-    int rc = km_grpc_stream_open(s->ch[ep], "/etcdserverpb.Watch/Watch", NULL, 0, KM_FOREVER,
+    int rc = km_grpc_stream_open(s->ch[ep], "/etcdserverpb.Watch/Watch", &md, 1, KM_FOREVER,
                                  &st);
     if (!rc) {
         Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
@@ -47,6 +54,8 @@ int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, bool prev_kv,
     if (r->canceled || !r->created) {
         *compact = r->compact_revision;
         rc = r->compact_revision > 0 ? -ENODATA : -EBADMSG;
+    } else if (!r->header || r->header->revision < floor) {
+        rc = -ESTALE;      /* behind what was already served */
     }
     km_grpc_pb_free(m);
     if (rc) {
@@ -133,12 +142,56 @@ static int reset(km__etcdb *s)
     return 0;
 }
 
+/* Asks the stream's member for a progress answer, which any live member
+ * gives at once. */
+static int ask_progress(km_grpc_stream *st)
+{
+    Etcdserverpb__WatchProgressRequest pr = ETCDSERVERPB__WATCH_PROGRESS_REQUEST__INIT;
+    Etcdserverpb__WatchRequest req = ETCDSERVERPB__WATCH_REQUEST__INIT;
+    req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST;
+    req.progress_request = &pr;
+    int rc = km_grpc_stream_send_pb(st, &req.base, false, km_now() + QUIET);
+    return rc ? km__etcdb_stream_err(rc, st) : 0;
+}
+
+/* The next message of the feed's stream, or -ETIMEDOUT when its member
+ * stalled: 1 and *m, or -errno. */
+static int next_message(km_grpc_stream *st, ProtobufCMessage **m)
+{
+    for (bool asked = false;;) {
+        int r = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, m,
+                                       km_now() + QUIET);
+        if (r == 1)
+            return 1;
+        if (r != -ETIMEDOUT || km_grpc_stream_status(st).code >= 0)
+            return r == 0 ? -ECONNRESET : km__etcdb_stream_err(r, st);
+        if (asked)
+            return -ETIMEDOUT;
+        int rc = ask_progress(st);
+        if (rc)
+            return rc;
+        asked = true;
+    }
+}
+
+/* Says why the feed leaves member ep. */
+static void report_leave(km__etcdb *s, size_t ep, int why)
+{
+    const char *what = why == -ETIMEDOUT ? "stalled (no answer to a progress request)"
+                       : why == -ESTALE  ? "is behind the revisions already served"
+                                         : km_strerror(why);
+    fprintf(stderr, "kumo: etcd store: the change feed leaves member %s: %s; resuming from "
+            "revision %lld on the next member\n", s->eps[ep], what,
+            (long long)(s->published + 1));
+}
+
 static void feed_run(void *arg)
 {
     km__etcdb *s = arg;
     int64_t nap = 50 * MS;
     size_t ep = atomic_load(&s->cur) % s->n;
     bool need_reset = false;
+    int last = 1;            /* why the last member was left (told once in a row); 1 at start */
     while (km_group_err(s->bg) == 0) {
         /* nothing is applied to a replica that a reload left half done */
         if (need_reset) {
@@ -153,14 +206,18 @@ static void feed_run(void *arg)
         km_grpc_stream *st;
         int64_t compact = 0;
         bool diverged = false;
-        int rc = km__etcdb_watch_open(s, ep, s->published + 1, false, km__etcdb_deadline(s),
-                                      &st, &compact);
+        int rc = km__etcdb_watch_open(s, ep, s->published + 1, s->published, false,
+                                      km__etcdb_deadline(s), &st, &compact);
+        if (!rc && last) {
+            fprintf(stderr, "kumo: etcd store: the change feed follows member %s from "
+                    "revision %lld\n", s->eps[ep], (long long)(s->published + 1));
+            last = 0;
+        }
         while (!rc) {
             ProtobufCMessage *m;
-            int r = km_grpc_stream_recv_pb(st, &etcdserverpb__watch_response__descriptor, &m,
-                                           KM_FOREVER);
+            int r = next_message(st, &m);
             if (r != 1) {
-                rc = r == 0 ? -ECONNRESET : r;
+                rc = r;
                 break;
             }
             Etcdserverpb__WatchResponse *w = (Etcdserverpb__WatchResponse *)m;
@@ -189,6 +246,9 @@ static void feed_run(void *arg)
             continue;
         }
         /* Resume on the next member, from the last revision applied + 1. */
+        if (rc != last)
+            report_leave(s, ep, rc);
+        last = rc;
         ep = (ep + 1) % s->n;
         if (km_sleep(nap) < 0)
             return;

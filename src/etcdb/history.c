@@ -146,7 +146,7 @@ int km__etcdb_history(km_store *st, int64_t from, int64_t to, km_bytes key, km_b
         size_t ep = atomic_load(&s->cur) % s->n;
         km_grpc_stream *ws;
         int64_t compact;
-        rc = km__etcdb_watch_open(s, ep, from, with_prev, deadline, &ws, &compact);
+        rc = km__etcdb_watch_open(s, ep, from, to, with_prev, deadline, &ws, &compact);
         if (rc == -ENODATA) {
             res->revision = compact;
             return rc;

@@ -127,6 +127,42 @@ check "a snapshot through kumo restores with etcdctl" \
     "$(etcdctl snapshot restore "$tmp/snap.db" --data-dir "$tmp/restored" >/dev/null 2>&1 && ls "$tmp/restored")" \
     "member"
 
+# the member the change feed follows is stopped (SIGSTOP: its connection
+# stays open, it just says nothing): the feed takes it for stalled and
+# resumes on another member within 8 s (before the connection's own
+# keep-alive, 10 s idle + 5 s, would notice)
+feed_ep=$(grep -o 'change feed follows member [0-9.:]*' "$tmp/kumo.log" | tail -n 1 | awk '{ print $NF }')
+fm= others=
+for m in 1 2 3; do
+    ep=$($cl endpoint "$tmp/etcd" $m)
+    [ "$ep" = "$feed_ep" ] && fm=$m || others=$others${others:+,}$ep
+done
+check "kumo's log says which member its change feed follows" "${fm:+a member}" "a member"
+if [ -n "$fm" ]; then
+    timeout 30 etcdctl --endpoints "$K" watch stall/k > "$tmp/watch3" 2>&1 &
+    wp=$!
+    sleep 1
+    $cl kill "$tmp/etcd" "$fm" STOP
+    t0=$(date +%s%N)
+    for _ in $(seq 50); do
+        etcdctl --endpoints "$others" --command-timeout 2s put stall/k v >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    for _ in $(seq 150); do grep -q PUT "$tmp/watch3" && break; sleep 0.05; done
+    took=$(( ($(date +%s%N) - t0) / 1000000 ))
+    seen=$(tr '\n' ' ' < "$tmp/watch3")
+    $cl kill "$tmp/etcd" "$fm" CONT
+    kill $wp 2>/dev/null; wait $wp 2>/dev/null
+    check "a write reaches kumo's watcher while the feed's member is stopped" "$seen" "PUT stall/k v "
+    [ "$took" -lt 8000 ] && ok "within 8 s of the stop ($took ms)" ||
+        bad "the write reached kumo's watcher $took ms after the stop, not within 8 s"
+    check "kumo's log says the member stalled" \
+        "$(grep -c "change feed leaves member $feed_ep: stalled" "$tmp/kumo.log")" "1"
+    all_healthy=no
+    for _ in $(seq 100); do ectl endpoint health >/dev/null 2>&1 && { all_healthy=yes; break; }; sleep 0.2; done
+    check "the stopped member is healthy again" "$all_healthy" "yes"
+fi
+
 # the etcd leader dies: kumo fails over to the other members
 leader=$($cl leader "$tmp/etcd")
 $cl kill "$tmp/etcd" "$leader"
