@@ -8,13 +8,15 @@
 #include <kumo.h>
 #include <protobuf-c/protobuf-c.h>
 #include "etcdserverpb/rpc.pb-c.h"
+#include "endpoints.h"
 
 /* Flags in the spirit of etcd's benchmark tool:
- *   grpc_load --endpoint HOST:PORT --op range|range-s|put [--conns 1]
+ *   grpc_load --endpoint HOST:PORT[,HOST:PORT...] --op range|range-s|put [--conns 1]
  *             [--clients 1] [--seconds 5] [--key-size 8] [--val-size 100]
  *             [--keys 1]
  * range reads key 0 (which it first writes, val-size bytes); put writes
- * keys 0..keys-1 in turn. Each connection is a channel of its own; the
+ * keys 0..keys-1 in turn. Each connection is a channel of its own, to the
+ * servers listed in turn; the
  * clients (goroutines, one call in flight each) are spread over them.
  * Prints requests/s, p50/p99 latency and errors; exits 1 on any error.
  * Run with KM_PROCS=1 under taskset for one core. */
@@ -120,7 +122,7 @@ static void main_fn(void *arg)
         exit(1);
     }
     for (int i = 0; i < conns; i++) {
-        km_grpc_channel_config cfg = { .target = endpoint, .max_conns = 1 };
+        km_grpc_channel_config cfg = { .target = bench_endpoint(endpoint, i), .max_conns = 1 };
         if (km_grpc_channel_new(&ch[i], &cfg)) {
             fprintf(stderr, "grpc_load: channel: out of memory\n");
             exit(1);
@@ -135,10 +137,16 @@ static void main_fn(void *arg)
         exit(1);
     }
     op = saved;
+    /* With several servers (a caching tier's nodes), the others see the
+     * put a moment later: a warm-up call may be tried for 2 s. */
+    int64_t warm_until = km_now() + 2000000000LL;
     for (int i = 0; i < conns; i++)
-        if (call(ch[i], i)) {
-            fprintf(stderr, "grpc_load: warm-up call failed\n");
-            exit(1);
+        while (call(ch[i], i)) {
+            if (km_now() >= warm_until) {
+                fprintf(stderr, "grpc_load: warm-up call failed\n");
+                exit(1);
+            }
+            km_sleep(10000000);
         }
     int64_t t0 = km_now(), until = t0 + (int64_t)seconds * 1000000000LL;
     km_wg_add(wg, clients);

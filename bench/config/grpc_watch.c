@@ -10,9 +10,11 @@
 #include <kumo.h>
 #include <protobuf-c/protobuf-c.h>
 #include "etcdserverpb/rpc.pb-c.h"
+#include "endpoints.h"
 
-/* usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]
- * Opens CONNS connections with one Watch stream each and creates
+/* usage: grpc_watch HOST:PORT[,HOST:PORT...] WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]
+ * Opens CONNS connections (spread over the servers listed) with one Watch
+ * stream each and creates
  * WATCHERS/CONNS watches on key "fanout" on every stream (as clientv3
  * multiplexes a program's watches), prints "ready N" once every watch is
  * created, waits HOLD_MS (the caller reads the server's memory), then puts
@@ -202,7 +204,7 @@ static void main_fn(void *arg)
     km_wg_add(wg, nconn);
     long per = nwatch / nconn, extra = nwatch % nconn, first = 0;
     for (int i = 0; i < nconn; i++) {
-        km_grpc_channel_config cfg = { .target = target, .max_conns = 1 };
+        km_grpc_channel_config cfg = { .target = bench_endpoint(target, i), .max_conns = 1 };
         cs[i].n = per + (i < extra);
         cs[i].first = first;
         cs[i].wg = wg;
@@ -282,7 +284,7 @@ static void main_fn(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: grpc_watch HOST:PORT WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]\n");
+        fprintf(stderr, "usage: grpc_watch HOST:PORT[,...] WATCHERS CONNS [HOLD_MS [LINGER_MS [PUT_HOST:PORT]]]\n");
         return 2;
     }
     target = argv[1];
@@ -290,7 +292,7 @@ int main(int argc, char **argv)
     nconn = atoi(argv[3]);
     hold_ms = argc > 4 ? atol(argv[4]) : 1000;
     linger_ms = argc > 5 ? atol(argv[5]) : 0;
-    put_target = argc > 6 ? argv[6] : target;
+    put_target = argc > 6 ? argv[6] : bench_endpoint(target, 0);
     if (nwatch < 1 || nconn < 1 || nconn > nwatch) {
         fprintf(stderr, "grpc_watch: need 1 <= CONNS <= WATCHERS\n");
         return 2;

@@ -15,10 +15,18 @@
 # grpc_load.c) run on CLIENT_CPU; the other members are not pinned. The
 # fan-out's one put goes to the leader's client port, for every target.
 #
+# kumo2 is two kumo nodes over the same cluster, both on SERVER_CPU, the
+# load spread over them (the load programs take both endpoints, connection
+# i to node i mod 2): the watchers and reads of one node's run split over
+# two nodes that share its core. If a node costs nothing for being one of
+# several, that run matches kumo's (same delivery times, same CPU per
+# request): per core the tier scales, so two nodes on two cores serve
+# twice one node's watchers and reads; etcd sees one stream per node.
+#
 # Environment: ROUNDS (default 3), WATCHERS (default "10000 100000")
 # over WCONNS watch streams (default 100), SECONDS_PER_RUN (range run,
 # default 5), CONNS / CLIENTS (range load, default 10 / 100), TARGETS
-# (default "etcd proxy kumo"), SERVER_CPU / CLIENT_CPU (default 0 / 1).
+# (default "etcd proxy kumo kumo2"), SERVER_CPU / CLIENT_CPU (default 0 / 1).
 # Raw results: build/bench/scale-results.txt ("round target metric
 # value"); logs: build/bench/scale/.
 set -euo pipefail
@@ -30,7 +38,7 @@ WCONNS=${WCONNS:-100}
 SECS=${SECONDS_PER_RUN:-5}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
-TARGETS=${TARGETS:-"etcd proxy kumo"}
+TARGETS=${TARGETS:-"etcd proxy kumo kumo2"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 HOLD_MS=1500            # watchers held open this long for the RSS and etcd's counts
@@ -59,16 +67,17 @@ need=$((largest / WCONNS + WCONNS + 1000))
   { echo "bench/scale: ulimit -Hn below $need" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 
-pid=          # the tier process being measured
+pids=         # the tier's processes being measured
+eps=          # their client endpoints, comma-separated
 member=       # for etcd: the member number measured
 cpid=         # the load generator running
 cluster=$WORK/etcd
 cleanup() {
   set +e      # a process already gone must not end the cleanup early
   [ -n "$cpid" ] && { kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; }
-  [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+  for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -f "$cluster/base" ] && $CL stop "$cluster" >/dev/null 2>&1
-  rm -rf "$cluster"/m*.data "$WORK/proxy.data" "$WORK/kumo.data"
+  rm -rf "$cluster"/m*.data "$WORK/proxy.data" "$WORK"/kumo*.data
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -76,8 +85,9 @@ trap 'exit 130' INT TERM
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime
+# rss_kb / cpu_ticks PID...: summed over the processes
+rss_kb() { local p; for p in "$@"; do cat "/proc/$p/status"; done | awk '/^VmRSS:/ { s += $2 } END { print s }'; }
+cpu_ticks() { local p; for p in "$@"; do cat "/proc/$p/stat"; done | awk '{ s += $14 + $15 } END { print s }'; }  # utime + stime
 us_per() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}'; }
 record() { echo "$round $1 $2 $3" >> "$RAW"; }
 fail=0
@@ -101,38 +111,46 @@ member_down() {
   kill -KILL "$p" 2>/dev/null || true
 }
 
-# start NAME: a fresh tier process on SERVER_CPU; sets pid and port
+# start_kumo N: kumo node N on SERVER_CPU, added to pids and eps
+start_kumo() {
+  local port; port=$(free_port)
+  rm -rf "$WORK/kumo$1.data"
+  KM_PROCS=1 taskset -c "$SERVER_CPU" "$KUMO" serve --backend "etcd://$E" --listen "127.0.0.1:$port" \
+    --data-dir "$WORK/kumo$1.data" >>"$WORK/kumo.log" 2>&1 &
+  pids="$pids${pids:+ }$!" eps="$eps${eps:+,}127.0.0.1:$port"
+}
+
+# start NAME: a fresh tier (its processes on SERVER_CPU); sets pids and eps
 start() {
-  local name=$1 leader
+  local name=$1 leader port ep p ready
+  pids= eps=
   case $name in
     etcd)
       leader=$($CL leader "$cluster")
       member=$(( leader % 3 + 1 ))             # a follower
       member_down "$member"
       taskset -c "$SERVER_CPU" $CL restart "$cluster" "$member" >/dev/null
-      pid=$(cat "$cluster/m$member.pid")
-      port=$($CL endpoint "$cluster" "$member" | cut -d: -f2) ;;
+      pids=$(cat "$cluster/m$member.pid")
+      eps=$($CL endpoint "$cluster" "$member") ;;
     proxy)
       port=$(free_port)
       rm -rf "$WORK/proxy.data"
       taskset -c "$SERVER_CPU" etcd grpc-proxy start --endpoints="$E" --listen-addr="127.0.0.1:$port" \
         --data-dir "$WORK/proxy.data" >>"$WORK/proxy.log" 2>&1 &
-      pid=$! ;;
-    kumo)
-      port=$(free_port)
-      rm -rf "$WORK/kumo.data"
-      KM_PROCS=1 taskset -c "$SERVER_CPU" "$KUMO" serve --backend "etcd://$E" --listen "127.0.0.1:$port" \
-        --data-dir "$WORK/kumo.data" >>"$WORK/kumo.log" 2>&1 &
-      pid=$! ;;
+      pids=$! eps=127.0.0.1:$port ;;
+    kumo)  start_kumo 1 ;;
+    kumo2) start_kumo 1; start_kumo 2 ;;
   esac
-  for _ in $(seq 200); do
-    ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$port" --command-timeout 1s \
-      get --consistency=s bench/probe >/dev/null 2>&1 && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
+  for ep in ${eps//,/ }; do
+    ready=
+    for _ in $(seq 200); do
+      ETCDCTL_API=3 etcdctl --endpoints "$ep" --command-timeout 1s \
+        get --consistency=s bench/probe >/dev/null 2>&1 && { ready=1; break; }
+      for p in $pids; do kill -0 "$p" 2>/dev/null || break 2; done
+      sleep 0.05
+    done
+    [ -n "$ready" ] || { echo "bench/scale: $name did not start; see $WORK/" >&2; exit 1; }
   done
-  echo "bench/scale: $name did not start; see $WORK/" >&2
-  exit 1
 }
 
 # stop NAME: end the tier process; an etcd member is started again unpinned
@@ -141,19 +159,18 @@ stop() {
     member_down "$member"
     $CL restart "$cluster" "$member" >/dev/null
   else
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    for p in $pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   fi
-  pid=
+  pids=
 }
 
 # fanout NAME N: N watchers of one key through the tier, one put on the leader
 fanout() {
   local name=$1 n=$2 before rss counts='' line put_ep
   put_ep=$($CL endpoint "$cluster" "$($CL leader "$cluster")")
-  before=$(rss_kb "$pid")
+  before=$(rss_kb $pids)
   : > "$WORK/fanout.out"
-  taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$OUT/grpc_watch" "127.0.0.1:$port" "$n" "$WCONNS" \
+  taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$OUT/grpc_watch" "$eps" "$n" "$WCONNS" \
     "$HOLD_MS" 0 "$put_ep" > "$WORK/fanout.out" 2> "$WORK/fanout.err" &
   cpid=$!
   for _ in $(seq 2400); do
@@ -163,7 +180,7 @@ fanout() {
   done
   if grep -q '^ready' "$WORK/fanout.out"; then
     sleep 0.3
-    rss=$(rss_kb "$pid")
+    rss=$(rss_kb $pids)
     counts=$(etcd_watch_counts)
     record "$name" "rss_per_watcher_${n}w_kb" "$(awk -v a="$rss" -v b="$before" -v n="$n" 'BEGIN {printf "%.3f", (a - b) / n}')"
     record "$name" "etcd_streams_${n}w" "${counts% *}"
@@ -184,11 +201,11 @@ fanout() {
 # range_s NAME: serializable single-key ranges through the tier
 range_s() {
   local name=$1 c0 c1 out rps reqs p99
-  c0=$(cpu_ticks "$pid")
-  out=$(taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$OUT/grpc_load" --endpoint "127.0.0.1:$port" \
+  c0=$(cpu_ticks $pids)
+  out=$(taskset -c "$CLIENT_CPU" env KM_PROCS=1 "$OUT/grpc_load" --endpoint "$eps" \
         --op range-s --conns "$CONNS" --clients "$CLIENTS" --seconds "$SECS" 2>&1) ||
     { warn "$name range-s failed: $(echo "$out" | tail -n 3)"; return 0; }
-  c1=$(cpu_ticks "$pid")
+  c1=$(cpu_ticks $pids)
   { echo "== round $round $name range-s"; echo "$out"; } >> "$WORK/range.log"
   rps=$(echo "$out" | sed -nE 's/^requests\/s ([0-9.]+)/\1/p')
   reqs=$(echo "$out" | sed -nE 's/^requests ([0-9]+)/\1/p')
@@ -245,9 +262,11 @@ for n in fan:
     rows.append(("etcd_streams_%dw" % n, "lower"))
     rows.append(("etcd_watchers_%dw" % n, "lower"))
 rows += [("range_s_rps", "higher"), ("range_s_cpu_us", "lower"), ("range_s_p99_us", "lower")]
-others = [t for t in ("proxy", "etcd") if t in targets and "kumo" in targets]
+pairs = [("kumo", t) for t in ("proxy", "etcd") if t in targets and "kumo" in targets]
+if "kumo" in targets and "kumo2" in targets:
+    pairs.append(("kumo2", "kumo"))
 print("%-26s" % "metric" + "".join("%-24s" % (t + " med (min-max)") for t in targets)
-      + "".join("%-12s" % ("kumo/" + t) for t in others) + "better")
+      + "".join("%-12s" % (a + "/" + b) for a, b in pairs) + "better")
 for m, better in rows:
     cells, meds = [], {}
     for t in targets:
@@ -256,8 +275,8 @@ for m, better in rows:
     if all(c == "-" for c in cells):
         continue
     ratios = []
-    for t in others:
-        k, o = meds.get("kumo"), meds.get(t)
+    for a, b in pairs:
+        k, o = meds.get(a), meds.get(b)
         ratios.append("%.3g" % (k / o) if k is not None and o else "-")
     print("%-26s" % m + "".join("%-24s" % c for c in cells) + "".join("%-12s" % r for r in ratios) + better)
 PY
