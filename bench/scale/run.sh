@@ -23,10 +23,15 @@
 # request): per core the tier scales, so two nodes on two cores serve
 # twice one node's watchers and reads; etcd sees one stream per node.
 #
+# floor is bench/scale/grpc_floor.c on SERVER_CPU: nghttp2 in one epoll
+# loop answering every Range with one prepared reply, no decoding, no
+# store, no runtime; it takes the range run only, as what a call costs
+# below any server (the tier's CPU per call is compared with it).
+#
 # Environment: ROUNDS (default 3), WATCHERS (default "10000 100000")
 # over WCONNS watch streams (default 100), SECONDS_PER_RUN (range run,
 # default 5), CONNS / CLIENTS (range load, default 10 / 100), TARGETS
-# (default "etcd proxy kumo kumo2"), SERVER_CPU / CLIENT_CPU (default 0 / 1).
+# (default "etcd proxy kumo kumo2 floor"), SERVER_CPU / CLIENT_CPU (default 0 / 1).
 # Raw results: build/bench/scale-results.txt ("round target metric
 # value"); logs: build/bench/scale/.
 set -euo pipefail
@@ -38,7 +43,7 @@ WCONNS=${WCONNS:-100}
 SECS=${SECONDS_PER_RUN:-5}
 CONNS=${CONNS:-10}
 CLIENTS=${CLIENTS:-100}
-TARGETS=${TARGETS:-"etcd proxy kumo kumo2"}
+TARGETS=${TARGETS:-"etcd proxy kumo kumo2 floor"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 HOLD_MS=1500            # watchers held open this long for the RSS and etcd's counts
@@ -60,6 +65,8 @@ for p in grpc_load grpc_watch; do
   $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen "bench/config/$p.c" \
       build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/$p"
 done
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/scale/grpc_floor.c \
+    build/libkumo.a -lnghttp2 -lprotobuf-c -o "$OUT/grpc_floor"
 
 largest=$(echo "$WATCHERS" | tr ' ' '\n' | sort -n | tail -n 1)
 need=$((largest / WCONNS + WCONNS + 1000))
@@ -137,6 +144,10 @@ start() {
       rm -rf "$WORK/proxy.data"
       taskset -c "$SERVER_CPU" etcd grpc-proxy start --endpoints="$E" --listen-addr="127.0.0.1:$port" \
         --data-dir "$WORK/proxy.data" >>"$WORK/proxy.log" 2>&1 &
+      pids=$! eps=127.0.0.1:$port ;;
+    floor)
+      port=$(free_port)
+      taskset -c "$SERVER_CPU" "$OUT/grpc_floor" "127.0.0.1:$port" >>"$WORK/floor.log" 2>&1 &
       pids=$! eps=127.0.0.1:$port ;;
     kumo)  start_kumo 1 ;;
     kumo2) start_kumo 1; start_kumo 2 ;;
@@ -224,7 +235,7 @@ round_order() {
 }
 
 : > "$RAW"
-for f in fanout.log range.log proxy.log kumo.log; do : > "$WORK/$f"; done
+for f in fanout.log range.log proxy.log kumo.log floor.log; do : > "$WORK/$f"; done
 rm -rf "$cluster"
 E=$($CL start "$cluster") || { echo "bench/scale: the etcd cluster did not start" >&2; exit 1; }
 echo "etcd cluster: $E; targets pinned to CPU $SERVER_CPU, load on CPU $CLIENT_CPU" >&2
@@ -233,6 +244,7 @@ for round in $(seq "$ROUNDS"); do
   for name in $(round_order "$round"); do
     echo "round $round: $name" >&2
     for n in $WATCHERS; do
+      [ "$name" = floor ] && break      # it has no watches
       start "$name"; fanout "$name" "$n"; stop "$name"
     done
     start "$name"; range_s "$name"; stop "$name"
@@ -265,6 +277,8 @@ rows += [("range_s_rps", "higher"), ("range_s_cpu_us", "lower"), ("range_s_p99_u
 pairs = [("kumo", t) for t in ("proxy", "etcd") if t in targets and "kumo" in targets]
 if "kumo" in targets and "kumo2" in targets:
     pairs.append(("kumo2", "kumo"))
+if "kumo" in targets and "floor" in targets:
+    pairs.append(("kumo", "floor"))
 print("%-26s" % "metric" + "".join("%-24s" % (t + " med (min-max)") for t in targets)
       + "".join("%-12s" % (a + "/" + b) for a, b in pairs) + "better")
 for m, better in rows:
