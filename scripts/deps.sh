@@ -12,6 +12,8 @@ PKGS="$PKGS protobuf-compiler protobuf-c-compiler libprotobuf-c-dev golang-gopro
 PKGS="$PKGS golang-etcd-server-dev python3-etcd3"
 # disk_full.sh mounts a small tmpfs.
 PKGS="$PKGS mount"
+# TLS: OpenSSL 3 (the library; the openssl command makes the tests' certificates).
+PKGS="$PKGS libssl-dev openssl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

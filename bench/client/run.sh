@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 n=${INFORMERS:-10000}; keys=${KEYS:-10000}
 gcc -std=gnu11 -O2 -Iinclude -Isrc -pthread -D_GNU_SOURCE bench/client/informer_bench.c \
-    -o build/bench/informer_bench build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm
+    -o build/bench/informer_bench build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm
 tmp=$(mktemp -d); trap 'kill $srv 2>/dev/null; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 build/kumo serve --listen 127.0.0.1:$port --data-dir "$tmp/d" 2>/dev/null & srv=$!

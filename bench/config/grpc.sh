@@ -38,9 +38,9 @@ done
 [ -x "$KUMO" ] && [ -f build/libkumo.a ] || make --no-print-directory build/kumo
 mkdir -p "$WORK"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_load.c \
-    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/grpc_load"
+    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm -o "$OUT/grpc_load"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_watch.c \
-    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/grpc_watch"
+    build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm -o "$OUT/grpc_watch"
 GO111MODULE=off GOPATH=/usr/share/gocode go build -o "$OUT/etcd_load" bench/go/etcd_load.go
 
 . bench/config/servers.sh

@@ -24,7 +24,7 @@ for t in h2o h2load taskset python3 /usr/bin/time; do
 done
 mkdir -p "$WORK/docs"
 cc -std=gnu11 -O2 -g -Iinclude -D_GNU_SOURCE -pthread bench/http2/unary.c -o "$OUT/unary" \
-   build/libkumo.a -llmdb -ljansson -lnghttp2 -lm
+   build/libkumo.a -llmdb -ljansson -lnghttp2 -lssl -lcrypto -lm
 
 printf pong > "$WORK/docs/ping"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -63,7 +63,7 @@ etcd grpc-proxy start --help >/dev/null 2>&1 || { echo "bench/scale: this etcd h
 mkdir -p "$WORK"
 for p in grpc_load grpc_watch; do
   $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen "bench/config/$p.c" \
-      build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -pthread -lm -o "$OUT/$p"
+      build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm -o "$OUT/$p"
 done
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/scale/grpc_floor.c \
     build/libkumo.a -lnghttp2 -lprotobuf-c -o "$OUT/grpc_floor"
