@@ -241,6 +241,10 @@ typedef struct {
                                          * what bounds a connection's buffers */
     const km_http_mw *middleware;       /* run in order around handler */
     size_t           nmiddleware;
+    /* TLS on the listener (<kumo/tls.h>): every connection starts with a
+     * handshake (bounded by read_header_timeout); ALPN "h2" serves
+     * HTTP/2, anything else HTTP/1.1. NULL: plain TCP. */
+    struct km_tls   *tls;
 } km_http_config;
 
 typedef struct km_http_server km_http_server;

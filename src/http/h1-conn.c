@@ -44,7 +44,7 @@ ssize_t km__conn_fill(km__conn *c, int64_t deadline)
     if (c->rlen == c->rcap)
         return -ENOBUFS;
     size_t room = c->rcap - c->rlen;
-    ssize_t n = km_read(c->fd, c->rbuf + c->rlen, room, deadline);
+    ssize_t n = km__io_read(c->fd, c->tls, c->rbuf + c->rlen, room, deadline);
     if (n > 0) {
         km__count_bytes(&c->nread, n);
         c->rlen += (size_t)n;
@@ -192,7 +192,7 @@ static int next_head(km__conn *c)
              * only costs that read back. */
             if (c->drained) {
                 c->drained = false;
-                int rc = km_fd_wait(c->fd, KM_FD_READ, dl);
+                int rc = km__io_wait_read(c->fd, c->tls, dl);
                 if (rc)
                     return 0;
             }
@@ -220,6 +220,20 @@ static int next_head(km__conn *c)
     }
 }
 
+/* The TLS handshake of a connection to a TLS listener: 1 when ALPN chose
+ * HTTP/2, 0 for HTTP/1.1, -1 when it failed (the connection closes). */
+static int start_tls(km__conn *c)
+{
+    const km_http_config *cfg = &c->st.s->cfg;
+    int rc = km__tls_accept(cfg->tls, c->fd, km__deadline_after(cfg->read_header_timeout),
+                            &c->tls);
+    if (rc)
+        return -1;
+    size_t n;
+    const char *p = km__tls_alpn(c->tls, &n);
+    return n == 2 && !memcmp(p, "h2", 2) && !cfg->h1_only;
+}
+
 /* Serves requests on one connection until it closes; runs in the
  * connection's group, which a client hanging up on a stream cancels. */
 static void serve(void *arg)
@@ -228,6 +242,15 @@ static void serve(void *arg)
     const km_http_config *cfg = &c->st.s->cfg;
     km_http_req *r = &c->st.req;
     km_http_resp *w = &c->st.resp;
+    if (cfg->tls) {
+        int h2 = start_tls(c);
+        if (h2 < 0)
+            return;
+        if (h2) {
+            km__h2s_serve(c);
+            return;
+        }
+    }
     for (;;) {
         int hl = next_head(c);
         if (hl < 0) {

@@ -19,6 +19,7 @@ struct km__conn {
     km__stream       st;                /* first: its stream is the connection */
     km__peer         peer;
     int              fd;
+    km__tls_conn    *tls;               /* NULL: plain TCP */
     char            *rbuf;
     size_t           rcap, rlen, rpos;  /* rpos: start of the current request */
     char            *retired[KM__MAX_RETIRED];  /* outgrown read buffers */

@@ -20,7 +20,7 @@ int km__h1_flush(km__conn *c)
         return -EPIPE;
     if (c->wlen == 0)
         return 0;
-    ssize_t r = KM__FAULT_SOCKWRITE(km_write(c->fd, c->wbuf, c->wlen, write_deadline(c)));
+    ssize_t r = KM__FAULT_SOCKWRITE(km__io_write(c->fd, c->tls, c->wbuf, c->wlen, write_deadline(c)));
     km__count_bytes(&c->nwritten, r);
     c->wlen = 0;
     if (c->lean) {
@@ -60,7 +60,7 @@ int km__out(km__conn *c, const void *p, size_t n)
         c->wlen = n;
         return 0;
     }
-    ssize_t r = KM__FAULT_SOCKWRITE(km_write(c->fd, p, n, write_deadline(c)));
+    ssize_t r = KM__FAULT_SOCKWRITE(km__io_write(c->fd, c->tls, p, n, write_deadline(c)));
     km__count_bytes(&c->nwritten, r);
     if (r < 0) {
         c->broken = true;
@@ -203,6 +203,30 @@ int km__h1_flush_resp(km_http_resp *w)
     return km__h1_flush(c);
 }
 
+/* Over TLS the file's bytes pass through user space to be encrypted. */
+static int copy_file(km__conn *c, int fd, off_t off, size_t n, int64_t dl)
+{
+    enum { CHUNK = 16384 };
+    char *buf = km__malloc(CHUNK);
+    int rc = buf ? 0 : -ENOMEM;
+    while (!rc && n) {
+        ssize_t got = km_file_read(fd, buf, n < CHUNK ? n : CHUNK, off);
+        if (got <= 0) {
+            rc = got < 0 ? (int)got : -EIO;     /* shorter than promised */
+            break;
+        }
+        ssize_t w = km__io_write(c->fd, c->tls, buf, (size_t)got, dl);
+        km__count_bytes(&c->nwritten, w);
+        rc = w < 0 ? (int)w : 0;
+        off += got;
+        n -= (size_t)got;
+    }
+    km__free(buf);
+    if (rc)
+        c->broken = true;
+    return rc;
+}
+
 int km__h1_sendfile(km_http_resp *w, const char *ctype, int fd, off_t off, size_t n)
 {
     int rc = send_head(w, ctype, (int64_t)n);
@@ -212,6 +236,8 @@ int km__h1_sendfile(km_http_resp *w, const char *ctype, int fd, off_t off, size_
     if ((rc = km__h1_flush(c)))
         return rc;
     int64_t dl = write_deadline(c);
+    if (c->tls)
+        return copy_file(c, fd, off, n, dl);
     while (n) {
         ssize_t s = sendfile(c->fd, fd, &off, n);
         if (s > 0) {

@@ -5,6 +5,7 @@
 #include <kumo/net.h>
 #include "h2-int.h"
 #include "rt/alloc.h"
+#include "tls/tls-int.h"
 
 #define SEC    1000000000LL
 #define RBUF   65536            /* one socket read */
@@ -286,9 +287,9 @@ static void reader(void *arg)
          * anything after it raises a new edge (a hang-up that came with
          * the bytes stays visible to the wait): wait for that rather than
          * spend a read on EAGAIN (one system call per batch of frames). */
-        ssize_t n = drained ? km_fd_wait(c->fd, KM_FD_READ, dl) : 0;
+        ssize_t n = drained ? km__io_wait_read(c->fd, c->cfg.tls, dl) : 0;
         if (n == 0)
-            n = km_read(c->fd, c->rbuf, RBUF, dl);
+            n = km__io_read(c->fd, c->cfg.tls, c->rbuf, RBUF, dl);
         drained = n > 0 && n < RBUF;
         count(c->cfg.nread, n);
         km__h2_lock(c);
@@ -427,7 +428,8 @@ static void writer(void *arg)
         size_t len = c->wlen;
         km__h2_unlock(c);
         /* Other goroutines submit meanwhile; their frames go in the next batch. */
-        ssize_t w = KM__FAULT_SOCKWRITE(km_write(c->fd, c->wbuf, len, km_now() + c->cfg.write_timeout));
+        ssize_t w = KM__FAULT_SOCKWRITE(km__io_write(c->fd, c->cfg.tls, c->wbuf, len,
+                                                     km_now() + c->cfg.write_timeout));
         count(c->cfg.nwritten, w);
         km__h2_lock(c);
         c->wlen = 0;

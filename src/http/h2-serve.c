@@ -168,6 +168,7 @@ void km__h2s_serve(km__conn *c)
     km__h2_cfg hc = {
         .role = KM__H2_SERVER,
         .borrowed_fd = true,
+        .tls = c->tls,
         .batch_answers = true,      /* run() starts with set_group */
         .max_concurrent = cfg->h2_max_streams,
         .stream_window = cfg->h2_stream_window,

@@ -10,6 +10,7 @@
 #include <kumo/net.h>
 #include <kumo/sync.h>
 #include "parse.h"
+#include "tls/tls-int.h"
 #include <stdatomic.h>
 
 #define KM__MAX_PARAMS 8

@@ -63,6 +63,7 @@ static km__conn *conn_new(km_http_server *s, int fd)
         }
     }
     c->fd = fd;
+    c->tls = NULL;
     c->st.ops = &km__h1_ops;
     c->st.s = s;
     c->st.peer = &c->peer;
@@ -122,6 +123,8 @@ void km__http_conn_close(km__conn *c)
     km__count_bytes(&s->nwritten, (ssize_t)atomic_load(&c->nwritten));
     km_close(c->fd);
     c->fd = -1;
+    km__tls_free(c->tls);
+    c->tls = NULL;
     /* Keep it for the next connection unless its buffers grew. */
     bool keep = group_gone && s->nfree < KEEP_FREE && c->rcap == KM__RBUF && (c->wcap == KM__WBUF || !c->wbuf) &&
                 !atomic_load(&s->stopping);
