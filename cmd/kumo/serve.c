@@ -3,6 +3,7 @@
  * and watches) on the embedded store, until SIGINT or SIGTERM. */
 #include <kumo.h>
 #include <kumo/serve.h>
+#include <kumo/tls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,9 +18,23 @@
 
 typedef struct {
     km_serve_config cfg;
+    km_tls_config   tls;            /* from the flags; cfg.tls is built from it */
+    bool            insecure_listen;
     int64_t         grace;
     int             rc;
 } serve_args;
+
+/* Whether clients can reach addr from this machine only. */
+static bool loopback(const char *addr)
+{
+    if (!strncmp(addr, "unix:", 5))
+        return true;
+    const char *colon = strrchr(addr, ':');
+    size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+    return (hl == 9 && !strncmp(addr, "localhost", 9)) ||
+           (hl >= 4 && !strncmp(addr, "127.", 4)) ||
+           (hl == 5 && !strncmp(addr, "[::1]", 5));
+}
 
 static void usage(FILE *f)
 {
@@ -39,6 +54,12 @@ static void usage(FILE *f)
         "                         cache to reach etcd's revision before asking etcd, and a\n"
         "                         write for its revision to be cached (default 1s)\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
+        "  --cert-file FILE       serve TLS with this PEM certificate (HTTP/1.1, HTTP/2 by\n"
+        "                         ALPN and gRPC on the same port); SIGHUP reloads it\n"
+        "  --key-file FILE        the certificate's PEM private key\n"
+        "  --trusted-ca-file FILE PEM CAs that client certificates must chain to\n"
+        "  --client-cert-auth     require a client certificate signed by those CAs\n"
+        "  --insecure-listen      allow plain TCP on an address other than loopback\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
         "  --log-format F         json (default) or logfmt\n"
@@ -64,6 +85,7 @@ static void run(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0) {
         fprintf(stderr, "kumo serve: signalfd: %s\n", km_strerror(-errno));
@@ -84,10 +106,27 @@ static void run(void *arg)
         a->rc = 1;
         return;
     }
-    fprintf(stderr, "kumo serve: serving on %s, data in %s (ready in %.1f ms)\n",
-            a->cfg.listen, a->cfg.data_dir, (km_now() - t0) / 1e6);
+    fprintf(stderr, "kumo serve: serving %s on %s, data in %s (ready in %.1f ms)\n",
+            a->cfg.tls ? "TLS" : "plain TCP", a->cfg.listen, a->cfg.data_dir,
+            (km_now() - t0) / 1e6);
+    if (!a->cfg.tls && !loopback(a->cfg.listen))
+        fprintf(stderr, "kumo serve: WARNING: serving without TLS on %s, which is not a "
+                "loopback address (--insecure-listen): anyone on the network can read and "
+                "write the data\n", a->cfg.listen);
     struct signalfd_siginfo si;
-    ssize_t n = km_read(sfd, &si, sizeof si, KM_FOREVER);
+    ssize_t n;
+    /* SIGHUP reloads the certificate and key; the others stop. */
+    while ((n = km_read(sfd, &si, sizeof si, KM_FOREVER)) == (ssize_t)sizeof si &&
+           si.ssi_signo == SIGHUP) {
+        char err[512];
+        if (!a->cfg.tls)
+            fprintf(stderr, "kumo serve: SIGHUP: no TLS to reload\n");
+        else if (km_tls_reload(a->cfg.tls, err, sizeof err) == 0)
+            fprintf(stderr, "kumo serve: SIGHUP: reloaded %s and %s for new connections\n",
+                    a->tls.cert_file, a->tls.key_file);
+        else
+            fprintf(stderr, "kumo serve: SIGHUP: kept the old certificate: %s\n", err);
+    }
     fprintf(stderr, "kumo serve: %s, shutting down\n",
             n == (ssize_t)sizeof si ? strsignal((int)si.ssi_signo) : "signal wait failed");
     km_close(sfd);
@@ -117,6 +156,11 @@ int kumo_serve(int argc, char **argv)
         { "etcd-call-timeout", required_argument, 0, 'T' },
         { "cache-window", required_argument, 0, 'W' },
         { "cache-wait", required_argument, 0, 'w' },
+        { "cert-file", required_argument, 0, 'C' },
+        { "key-file", required_argument, 0, 'K' },
+        { "trusted-ca-file", required_argument, 0, 'R' },
+        { "client-cert-auth", no_argument, 0, 'V' },
+        { "insecure-listen", no_argument, 0, 'I' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -136,6 +180,11 @@ int kumo_serve(int argc, char **argv)
         case 'b': a.cfg.backend = optarg; break;
         case 'N': a.cfg.name = optarg; break;
         case 'A': a.cfg.advertise_url = optarg; break;
+        case 'C': a.tls.cert_file = optarg; break;
+        case 'K': a.tls.key_file = optarg; break;
+        case 'R': a.tls.trusted_ca_file = optarg; break;
+        case 'V': a.tls.client_cert_auth = true; break;
+        case 'I': a.insecure_listen = true; break;
         case 'a':
             if (!strcmp(optarg, "-"))
                 a.cfg.access_log_fd = 2;
@@ -193,11 +242,26 @@ int kumo_serve(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    bool want_tls = a.tls.cert_file || a.tls.key_file || a.tls.trusted_ca_file ||
+                    a.tls.client_cert_auth;
+    if (!want_tls && !a.insecure_listen && !loopback(a.cfg.listen)) {
+        fprintf(stderr, "kumo serve: %s is not a loopback address: serve TLS there "
+                "(--cert-file, --key-file) or pass --insecure-listen to serve plain TCP\n",
+                a.cfg.listen);
+        return 2;
+    }
     bool etcd = a.cfg.backend && !strncmp(a.cfg.backend, "etcd://", 7);
     if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait)) {
         fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window and --cache-wait "
                 "apply to --backend etcd://... only\n");
         return 2;
+    }
+    if (want_tls) {
+        char err[512];
+        if (km_tls_server_new(&a.cfg.tls, &a.tls, err, sizeof err) < 0) {
+            fprintf(stderr, "kumo serve: TLS: %s\n", err[0] ? err : "out of memory");
+            return 2;
+        }
     }
     /* Blocked before the workers start, so every thread inherits the mask
      * and only the signalfd sees these signals. */
@@ -205,8 +269,10 @@ int kumo_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int rc = km_main(run, &a);
+    km_tls_free(a.cfg.tls);
     if (rc < 0) {
         fprintf(stderr, "kumo serve: %s\n", km_strerror(rc));
         return 1;

@@ -31,6 +31,9 @@ typedef struct {
     const char *name;            /* the member's name etcd's MemberList shows; NULL: "default" */
     const char *advertise_url;   /* where clients reach the server (MemberList's clientURLs);
                                     NULL: "http://" + listen, a wildcard host as localhost */
+    struct km_tls *tls;          /* TLS on the listener (<kumo/tls.h>, the caller's:
+                                    it outlives the server; km_tls_reload applies to
+                                    new connections); NULL: plain TCP */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */

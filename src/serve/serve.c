@@ -24,11 +24,11 @@ static uint64_t id_for(const char *dir, uint64_t salt)
 /* The URL clients reach a listen address at, as etcd's
  * --advertise-client-urls would name it: a wildcard host is reached as
  * localhost. "" when it cannot be known before listening (port 0). */
-static void client_url(const char *listen, char *out, size_t n)
+static void client_url(const char *listen, bool tls, char *out, size_t n)
 {
     out[0] = 0;
     if (!strncmp(listen, "unix:", 5)) {
-        snprintf(out, n, "unix://%s", listen + 5);
+        snprintf(out, n, "%s://%s", tls ? "unixs" : "unix", listen + 5);
         return;
     }
     const char *colon = strrchr(listen, ':');
@@ -41,7 +41,7 @@ static void client_url(const char *listen, char *out, size_t n)
         host = "localhost";
         hl = 9;
     }
-    snprintf(out, n, "http://%.*s%s", hl, host, colon);
+    snprintf(out, n, "%s://%.*s%s", tls ? "https" : "http", hl, host, colon);
 }
 
 static void teardown(km_serve *s)
@@ -106,7 +106,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     if ((rc = km_hub_new(&s->hub, s->store, NULL)) < 0)
         goto fail;
     char url[256];
-    client_url(cfg->listen ? cfg->listen : "127.0.0.1:2379", url, sizeof url);
+    client_url(cfg->listen ? cfg->listen : "127.0.0.1:2379", cfg->tls != NULL, url, sizeof url);
     km_etcd_config ec = {
         .store = s->store, .hub = s->hub,
         .name = cfg->name,
@@ -162,6 +162,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         .max_conns = cfg->max_conns ? cfg->max_conns : 200000,
         .middleware = s->mw,
         .nmiddleware = s->nmw,
+        .tls = cfg->tls,
     };
     if ((rc = km_http_serve(&s->http, &hc)) < 0)
         goto fail;
