@@ -9,6 +9,7 @@
 #include "kumo/group.h"
 #include "kumo/debug.h"
 #include "kumo/net.h"
+#include "kumo/tls.h"
 #include "kumo/http.h"
 #include "kumo/http2.h"
 #include "kumo/grpc.h"

@@ -16,15 +16,26 @@
 #   scripts/etcd-cluster.sh restart DIR N      start member N again on its data
 #
 # DIR keeps each member's data (mN.data), log (mN.log) and pid (mN.pid).
+# With ETCD_CLUSTER_TLS=CERTDIR at start (ca.crt, server.crt and
+# server.key for 127.0.0.1, client.crt and client.key from that CA), the
+# members serve clients over TLS and require client certificates, as
+# etcd's --client-cert-auth; the endpoints stay host:port.
 set -u
 cmd=${1:-} dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 3,18p "$0" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n 3,22p "$0" >&2; exit 2; }
 command -v etcd >/dev/null || { echo "etcd-cluster: etcd is not installed (apt-get install etcd-server)" >&2; exit 1; }
 
 base() { cat "$dir/base" 2>/dev/null || { echo "etcd-cluster: no cluster in $dir" >&2; exit 1; }; }
 cport() { echo $(( $(base) + $1 - 1 )); }
 pport() { echo $(( $(base) + 9 + $1 )); }
 endpoints() { echo "127.0.0.1:$(cport 1),127.0.0.1:$(cport 2),127.0.0.1:$(cport 3)"; }
+tlsdir() { cat "$dir/tls" 2>/dev/null; }
+scheme() { [ -n "$(tlsdir)" ] && echo https || echo http; }
+# ectl ARGS...: etcdctl to these members, with a client certificate under TLS
+ectl() {
+    local t; t=$(tlsdir)
+    ETCDCTL_API=3 etcdctl ${t:+--cacert "$t/ca.crt" --cert "$t/client.crt" --key "$t/client.key"} "$@"
+}
 # alive N: member N's process exists and is not a zombie waiting to be reaped
 alive() {
     local pid
@@ -33,11 +44,14 @@ alive() {
 }
 
 member() {
-    local n=$1 init=""
+    local n=$1 init="" t s
+    t=$(tlsdir) s=$(scheme)
     for i in 1 2 3; do init="$init${init:+,}m$i=http://127.0.0.1:$(pport $i)"; done
     etcd --name "m$n" --data-dir "$dir/m$n.data" \
-        --listen-client-urls "http://127.0.0.1:$(cport "$n")" \
-        --advertise-client-urls "http://127.0.0.1:$(cport "$n")" \
+        --listen-client-urls "$s://127.0.0.1:$(cport "$n")" \
+        --advertise-client-urls "$s://127.0.0.1:$(cport "$n")" \
+        ${t:+--cert-file "$t/server.crt" --key-file "$t/server.key"} \
+        ${t:+--trusted-ca-file "$t/ca.crt" --client-cert-auth} \
         --listen-peer-urls "http://127.0.0.1:$(pport "$n")" \
         --initial-advertise-peer-urls "http://127.0.0.1:$(pport "$n")" \
         --initial-cluster "$init" --initial-cluster-state new \
@@ -51,7 +65,7 @@ healthy() {
         local ok=0
         for _ in $(seq 200); do
             alive "$n" || break
-            if ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$(cport "$n")" --command-timeout 1s \
+            if ectl --endpoints "127.0.0.1:$(cport "$n")" --command-timeout 1s \
                 endpoint health >/dev/null 2>&1; then ok=1; break; fi
             sleep 0.1
         done
@@ -83,6 +97,11 @@ start)
     for n in 1 2 3; do alive "$n" && { echo "etcd-cluster: m$n already runs in $dir" >&2; exit 1; }; done
     b=${3:-$(free_block)} || exit 1
     echo "$b" > "$dir/base"
+    if [ -n "${ETCD_CLUSTER_TLS:-}" ]; then
+        (cd "$ETCD_CLUSTER_TLS" && pwd) > "$dir/tls"
+    else
+        rm -f "$dir/tls"
+    fi
     for n in 1 2 3; do member "$n"; done
     healthy 1 2 3 || { "$0" stop "$dir"; exit 1; }
     endpoints ;;
@@ -103,7 +122,7 @@ endpoint) base >/dev/null && echo "127.0.0.1:$(cport "${3:?member number}")" ;;
 leader)
     for n in 1 2 3; do
         alive "$n" || continue
-        st=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$(cport "$n")" --command-timeout 2s \
+        st=$(ectl --endpoints "127.0.0.1:$(cport "$n")" --command-timeout 2s \
              endpoint status -w json 2>/dev/null) || continue
         id=$(printf '%s' "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; print(s["header"]["member_id"] if s["leader"]==s["header"]["member_id"] else "")')
         [ -n "$id" ] && { echo "$n"; exit 0; }
@@ -115,5 +134,5 @@ kill)
 restart)
     n=${3:?member number}; alive "$n" && { echo "etcd-cluster: m$n still runs" >&2; exit 1; }
     member "$n"; healthy "$n" ;;
-*) sed -n 3,18p "$0" >&2; exit 2 ;;
+*) sed -n 3,22p "$0" >&2; exit 2 ;;
 esac

@@ -115,7 +115,8 @@ static int run(ctl *c, void *arg)
     for (char *save = NULL, *t = epbuf ? strtok_r(epbuf, ",", &save) : NULL; t && neps < 16;
          t = strtok_r(NULL, ",", &save))
         eps[neps++] = t;
-    km_client_config cc = { .endpoints = eps, .nendpoints = neps, .dial_timeout = c->timeout };
+    km_client_config cc = { .endpoints = eps, .nendpoints = neps, .dial_timeout = c->timeout,
+                            .tls = c->tls };
     km_client *cl = NULL;
     km_informer *inf = NULL;
     km_informer_config ic = {

@@ -81,7 +81,8 @@ static int run(ctl *c, void *arg)
     char *epbuf = strdup(c->endpoint);
     const char *eps[16];
     size_t neps = epbuf ? split_endpoints(epbuf, eps, 16) : 0;
-    km_client_config cc = { .endpoints = eps, .nendpoints = neps, .dial_timeout = c->timeout };
+    km_client_config cc = { .endpoints = eps, .nendpoints = neps, .dial_timeout = c->timeout,
+                            .tls = c->tls };
     km_client *cl = NULL;
     km_client_watch *w = NULL;
     int rc = neps ? km_client_new(&cl, &cc) : -EINVAL;

@@ -33,7 +33,8 @@ static int opt_value(int *i, int argc, char **argv, const char *name, const char
 
 int ctl_global_words(const char *arg)
 {
-    static const char *const names[] = { "--endpoint", "--endpoints", "--timeout", "-w", "--write-out" };
+    static const char *const names[] = { "--endpoint", "--endpoints", "--timeout", "-w",
+                                         "--write-out", "--cacert", "--cert", "--key" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t l = strlen(names[i]);
         if (!strncmp(arg, names[i], l) && (!arg[l] || arg[l] == '='))
@@ -48,6 +49,9 @@ int ctl_globals(ctl *c, int *argc, char **argv)
     c->endpoint = env && *env ? env : "127.0.0.1:2379";
     c->timeout = 5000000000LL;
     c->json = false;
+    c->cacert = c->cert = c->key = NULL;
+    c->https = false;
+    c->tls = NULL;
     int o = 1;
     for (int i = 1; i < *argc; i++) {
         const char *v = NULL;
@@ -67,7 +71,17 @@ int ctl_globals(ctl *c, int *argc, char **argv)
             }
             if (!strncmp(v, "http://", 7))
                 v += 7;
+            else if (!strncmp(v, "https://", 8))
+                v += 8, c->https = true;
             c->endpoint = v;
+        } else if ((r = opt_value(&i, *argc, argv, "--cacert", &v)) > 0) {
+            c->cacert = v;
+        } else if (r == 0 && (r = opt_value(&i, *argc, argv, "--cert", &v)) > 0) {
+            c->cert = v;
+        } else if (r == 0 && (r = opt_value(&i, *argc, argv, "--key", &v)) > 0) {
+            c->key = v;
+        } else if (r < 0) {
+            return 2;
         } else if ((r = opt_value(&i, *argc, argv, "--timeout", &v))) {
             if (r < 0)
                 return 2;
@@ -98,18 +112,33 @@ typedef struct { ctl *c; ctl_fn *fn; void *arg; int rc; } run_ctx;
 static void run(void *p)
 {
     run_ctx *r = p;
+    ctl *c = r->c;
+    if (c->https || c->cacert || c->cert || c->key) {
+        char err[512];
+        km_tls_config tc = { .trusted_ca_file = c->cacert, .cert_file = c->cert,
+                             .key_file = c->key };
+        if (km_tls_client_new(&c->tls, &tc, err, sizeof err) < 0) {
+            fprintf(stderr, "kumo: TLS: %s\n", err[0] ? err : "out of memory");
+            r->rc = 2;
+            return;
+        }
+    }
     km_http_client_config cc = { .max_per_host = 4, .max_idle_per_host = 4,
-                                 .connect_timeout = r->c->timeout };
-    int rc = km_http_client_new(&r->c->http, &cc);
+                                 .connect_timeout = c->timeout, .tls = c->tls };
+    int rc = km_http_client_new(&c->http, &cc);
     if (rc) {
         fprintf(stderr, "kumo: %s\n", km_strerror(rc));
+        km_tls_free(c->tls);
+        c->tls = NULL;
         r->rc = 1;
         return;
     }
-    r->rc = r->fn(r->c, r->arg);
+    r->rc = r->fn(c, r->arg);
     fflush(stdout);
-    km_http_client_free(r->c->http);
-    r->c->http = NULL;
+    km_http_client_free(c->http);
+    c->http = NULL;
+    km_tls_free(c->tls);
+    c->tls = NULL;
 }
 
 int ctl_run(ctl *c, ctl_fn *fn, void *arg)
@@ -127,6 +156,11 @@ void ctl_unreachable(const ctl *c, int err)
 {
     /* km_strerror says "ECONNREFUSED: Connection refused"; users want the
      * plain words. */
+    if (err == -EKEYREJECTED) {
+        fprintf(stderr, "kumo: TLS with %s failed: a certificate was refused (the server's "
+                "by --cacert, or ours by the server: --cert, --key)\n", c->endpoint);
+        return;
+    }
     const char *s = km_strerror(err), *d = strstr(s, ": ");
     char msg[96];
     snprintf(msg, sizeof msg, "%s", d ? d + 2 : s);
@@ -168,7 +202,7 @@ int ctl_call(ctl *c, const char *path, json_t *req, json_t **out)
         return 1;
     }
     char url[512];
-    snprintf(url, sizeof url, "http://%s%s", c->endpoint, path);
+    snprintf(url, sizeof url, "%s://%s%s", c->tls ? "https" : "http", c->endpoint, path);
     km_http_kv h[] = { { "Content-Type", "application/json" } };
     km_http_response *r;
     int rc = km_http_do(c->http, "POST", url, h, 1, body, strlen(body),

@@ -15,13 +15,18 @@ typedef struct {
     const char     *endpoint;   /* HOST:PORT */
     int64_t         timeout;    /* ns, per request */
     bool            json;       /* -w json */
+    /* TLS, as etcdctl: an https:// endpoint or any of these turns it on */
+    const char     *cacert, *cert, *key;
+    bool            https;
+    struct km_tls  *tls;        /* made by ctl_run when TLS is on */
     km_http_client *http;
 } ctl;
 
 /* A command body run as the first goroutine; returns the exit status. */
 typedef int ctl_fn(ctl *c, void *arg);
 
-/* Removes the global options (--endpoint, --timeout, -w/--write-out) from
+/* Removes the global options (--endpoint, --timeout, -w/--write-out,
+ * --cacert, --cert, --key) from
  * argv wherever they are, fills c from them and KUMO_ENDPOINT. 0, or 2
  * after printing what was wrong. */
 int ctl_globals(ctl *c, int *argc, char **argv);

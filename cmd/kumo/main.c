@@ -56,8 +56,9 @@ int main(int argc, char **argv)
     while (first < argc && argv[first][0] == '-' && !is_help(argv[first])) {
         int w = ctl_global_words(argv[first]);
         if (!w) {
-            fprintf(stderr, "kumo: unknown global option \"%s\" (--endpoint, --timeout or -w "
-                            "go before the command; the command's own options after it)\n",
+            fprintf(stderr, "kumo: unknown global option \"%s\" (--endpoint, --timeout, -w, "
+                            "--cacert, --cert or --key go before the command; the command's "
+                            "own options after it)\n",
                     argv[first]);
             return 2;
         }

@@ -19,6 +19,7 @@
 typedef struct {
     km_serve_config cfg;
     km_tls_config   tls;            /* from the flags; cfg.tls is built from it */
+    km_tls_config   btls;           /* the etcd backend's; cfg.backend_tls from it */
     bool            insecure_listen;
     int64_t         grace;
     int             rc;
@@ -53,6 +54,8 @@ static void usage(FILE *f)
         "  --cache-wait D         etcd backend: how long a linearizable read waits for the\n"
         "                         cache to reach etcd's revision before asking etcd, and a\n"
         "                         write for its revision to be cached (default 1s)\n"
+        "  --backend-cacert FILE  etcd backend over TLS: the CAs to verify its members with\n"
+        "  --backend-cert FILE, --backend-key FILE  and a client certificate for them\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --cert-file FILE       serve TLS with this PEM certificate (HTTP/1.1, HTTP/2 by\n"
         "                         ALPN and gRPC on the same port); SIGHUP reloads it\n"
@@ -99,6 +102,10 @@ static void run(void *arg)
         if (rc == -EPROTONOSUPPORT)
             fprintf(stderr, "kumo serve: unknown backend \"%s\" "
                     "(this build has: lmdb, etcd://HOST:PORT,...)\n", a->cfg.backend);
+        else if (rc == -EKEYREJECTED)
+            fprintf(stderr, "kumo serve: TLS to the etcd backend failed: a certificate was "
+                    "refused (the members' by --backend-cacert, or ours by them: "
+                    "--backend-cert, --backend-key)\n");
         else
             fprintf(stderr, "kumo serve: cannot start on %s with data dir %s: %s\n",
                     a->cfg.listen, a->cfg.data_dir, km_strerror(rc));
@@ -161,6 +168,9 @@ int kumo_serve(int argc, char **argv)
         { "trusted-ca-file", required_argument, 0, 'R' },
         { "client-cert-auth", no_argument, 0, 'V' },
         { "insecure-listen", no_argument, 0, 'I' },
+        { "backend-cacert", required_argument, 0, 1000 },
+        { "backend-cert", required_argument, 0, 1001 },
+        { "backend-key", required_argument, 0, 1002 },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -185,6 +195,9 @@ int kumo_serve(int argc, char **argv)
         case 'R': a.tls.trusted_ca_file = optarg; break;
         case 'V': a.tls.client_cert_auth = true; break;
         case 'I': a.insecure_listen = true; break;
+        case 1000: a.btls.trusted_ca_file = optarg; break;
+        case 1001: a.btls.cert_file = optarg; break;
+        case 1002: a.btls.key_file = optarg; break;
         case 'a':
             if (!strcmp(optarg, "-"))
                 a.cfg.access_log_fd = 2;
@@ -251,15 +264,25 @@ int kumo_serve(int argc, char **argv)
         return 2;
     }
     bool etcd = a.cfg.backend && !strncmp(a.cfg.backend, "etcd://", 7);
-    if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait)) {
-        fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window and --cache-wait "
-                "apply to --backend etcd://... only\n");
+    bool btls = a.btls.trusted_ca_file || a.btls.cert_file || a.btls.key_file;
+    if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait || btls)) {
+        fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window, --cache-wait and "
+                "--backend-cacert/-cert/-key apply to --backend etcd://... only\n");
         return 2;
+    }
+    if (btls) {
+        char err[512];
+        if (km_tls_client_new(&a.cfg.backend_tls, &a.btls, err, sizeof err) < 0) {
+            fprintf(stderr, "kumo serve: TLS to the etcd backend: %s\n",
+                    err[0] ? err : "out of memory");
+            return 2;
+        }
     }
     if (want_tls) {
         char err[512];
         if (km_tls_server_new(&a.cfg.tls, &a.tls, err, sizeof err) < 0) {
             fprintf(stderr, "kumo serve: TLS: %s\n", err[0] ? err : "out of memory");
+            km_tls_free(a.cfg.backend_tls);
             return 2;
         }
     }
@@ -273,6 +296,7 @@ int kumo_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int rc = km_main(run, &a);
     km_tls_free(a.cfg.tls);
+    km_tls_free(a.cfg.backend_tls);
     if (rc < 0) {
         fprintf(stderr, "kumo serve: %s\n", km_strerror(rc));
         return 1;

@@ -34,13 +34,17 @@ typedef enum {
 
 typedef struct {
     const char *const *endpoints;   /* "HOST:PORT" each (an "http://" prefix is
-                                       accepted); copied */
+                                       accepted, "https://" with tls); copied */
     size_t      nendpoints;
     int64_t     dial_timeout;       /* ns; 0: 2 s per connection attempt */
     int         max_conns;          /* connections per endpoint: HTTP/1.1 ones
                                        pooled for the JSON gateway (0: 16),
                                        HTTP/2 ones for gRPC (0: 4) */
     km_client_transport transport;  /* 0: KM_CLIENT_AUTO */
+    struct km_tls *tls;             /* TLS to every endpoint (<kumo/tls.h>,
+                                       km_tls_client_new; the caller's, it outlives
+                                       the client): gRPC only, so KM_CLIENT_AUTO
+                                       means gRPC and KM_CLIENT_JSON is -EINVAL */
 } km_client_config;
 
 /* Creates a client. Nothing is dialled until the first call. The caller owns

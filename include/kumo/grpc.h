@@ -340,6 +340,10 @@ typedef struct {
     int64_t  keepalive_timeout;     /* ns; 0: 20 s */
     uint32_t stream_window;         /* 0: 1 MiB */
     uint32_t conn_window;           /* 0: 16 MiB */
+    struct km_tls *tls;             /* TLS to the target (<kumo/tls.h>, km_tls_client_new;
+                                       the caller's, it outlives the channel); NULL: h2c */
+    const char *server_name;        /* with tls: the name the server's certificate must
+                                       carry; NULL: target's host */
 } km_grpc_channel_config;
 
 /* Makes a channel; nothing is dialled until the first call. The caller

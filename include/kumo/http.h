@@ -288,6 +288,9 @@ typedef struct {
     int64_t leak_threshold;         /* ns; 0: off; warn on stderr when a request holds
                                        a connection longer (a stuck handler or peer) */
     size_t  max_response_bytes;     /* 0: 8 MiB (-EMSGSIZE beyond) */
+    struct km_tls *tls;             /* for https:// URLs (<kumo/tls.h>, km_tls_client_new;
+                                       the caller's, it outlives the client); NULL:
+                                       https:// is -EPROTONOSUPPORT */
 } km_http_client_config;
 
 /* A received response; the caller frees it with km_http_response_free. */

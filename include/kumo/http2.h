@@ -81,6 +81,10 @@ typedef struct {
                                        sizes: name + value + 32 per field) */
     size_t   send_buffer;           /* 0: 256 KiB a stream's writes may queue ahead
                                        of the socket before they block */
+    struct km_tls *tls;             /* h2 over TLS to the target (km_tls_client_new;
+                                       the caller's, it outlives the client); NULL: h2c */
+    const char *server_name;        /* with tls: the name the server's certificate
+                                       must carry; NULL: addr's host; copied */
 } km_http2_client_config;
 
 /* Makes a client; nothing is dialled until a stream opens. The caller

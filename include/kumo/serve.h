@@ -20,6 +20,8 @@ typedef struct {
     int64_t     cache_window;    /* etcd backend: revisions of history cached; 0: 10,000 */
     int64_t     cache_wait;      /* etcd backend: ns a read or write waits for the
                                     cache; 0: 1 s */
+    struct km_tls *backend_tls;  /* etcd backend: TLS to its members (km_tls_client_new,
+                                    the caller's); NULL: plain TCP */
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */
     const char *access_log;      /* file for one record per request (appended); NULL: */
     int         access_log_fd;   /* ...this fd instead; -1 or 0: no access log */

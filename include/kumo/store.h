@@ -162,6 +162,9 @@ typedef struct {
     int64_t     cache_wait;   /* etcd: ns a linearizable read or a write waits for
                                  the local replica to catch up before asking etcd
                                  (reads) or answering anyway (writes); 0: 1 s */
+    struct km_tls *tls;       /* etcd: TLS to the members (<kumo/tls.h>,
+                                 km_tls_client_new; the caller's, it outlives the
+                                 store); NULL: plain TCP */
 } km_store_config;
 
 /* Opens the backend cfg->backend names. The embedded store: opens (or

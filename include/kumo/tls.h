@@ -30,6 +30,13 @@ typedef struct km_tls km_tls;
  * bytes, NUL-terminated) when a file is missing or unreadable, the key
  * does not match the certificate, or client_cert_auth lacks a CA; -ENOMEM. */
 int  km_tls_server_new(km_tls **out, const km_tls_config *cfg, char *err, size_t errlen);
+/* A client context: servers are verified against cfg->trusted_ca_file
+ * (NULL: the system's CAs) and must be named by their certificate;
+ * cert_file and key_file, when given, are the client certificate shown to
+ * a server that asks; client_cert_auth is ignored. ALPN offers what the
+ * connection speaks: "h2" (gRPC, HTTP/2) or "http/1.1".
+ * Errors as km_tls_server_new. */
+int  km_tls_client_new(km_tls **out, const km_tls_config *cfg, char *err, size_t errlen);
 /* Loads the files again (a renewed certificate): connections accepted from
  * now on use them, open ones keep theirs. On failure the old ones stay and
  * err says why; as km_tls_server_new. Safe while connections are accepted. */

@@ -13,7 +13,8 @@ int km_client_new(km_client **out, const km_client_config *cfg)
 {
     *out = NULL;
     if (!cfg || !cfg->nendpoints || !cfg->endpoints ||
-        (unsigned)cfg->transport > KM_CLIENT_JSON)
+        (unsigned)cfg->transport > KM_CLIENT_JSON ||
+        (cfg->tls && cfg->transport == KM_CLIENT_JSON))
         return -EINVAL;
     for (size_t i = 0; i < cfg->nendpoints; i++) {
         const char *e = cfg->endpoints[i];
@@ -25,7 +26,8 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         return -ENOMEM;
     c->eps = km__calloc(cfg->nendpoints, sizeof *c->eps);
     c->dial_timeout = cfg->dial_timeout > 0 ? cfg->dial_timeout : 2 * SEC;
-    c->auto_tp = cfg->transport == KM_CLIENT_AUTO;
+    /* Over TLS only gRPC: the HTTP/1.1 client has no TLS. */
+    c->auto_tp = cfg->transport == KM_CLIENT_AUTO && !cfg->tls;
     atomic_init(&c->tp, cfg->transport == KM_CLIENT_JSON ? &km__client_json_tp
                                                          : &km__client_grpc_tp);
     int rc = c->eps ? 0 : -ENOMEM;
@@ -33,6 +35,8 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         const char *e = cfg->endpoints[i];
         if (!strncmp(e, "http://", 7))
             e += 7;
+        else if (cfg->tls && !strncmp(e, "https://", 8))
+            e += 8;
         if (!(c->eps[i] = km__strdup(e)))
             rc = -ENOMEM;
         else
@@ -47,7 +51,7 @@ int km_client_new(km_client **out, const km_client_config *cfg)
     };
     /* An AUTO client keeps the JSON side ready for its fallback; neither
      * side dials before its first call. */
-    if (!rc && cfg->transport != KM_CLIENT_GRPC)
+    if (!rc && cfg->transport != KM_CLIENT_GRPC && !cfg->tls)
         rc = km_http_client_new(&c->http, &hc);
     if (!rc && cfg->transport != KM_CLIENT_JSON)
         rc = km__client_grpc_new(c, cfg);

@@ -43,6 +43,7 @@ int km__client_grpc_new(km_client *c, const km_client_config *cfg)
             .keepalive_timeout = 10 * SEC,
             /* A big prefix listed whole, as over JSON. */
             .max_recv_msg = 256u << 20,
+            .tls = cfg->tls,
         };
         int rc = km_grpc_channel_new(&c->grpc[i], &gc);
         if (rc)

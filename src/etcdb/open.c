@@ -119,6 +119,7 @@ int km__etcdb_open(km_store **out, const km_store_config *cfg)
             .keepalive_timeout = 5 * SEC,
             /* A large range answered whole, as etcd allows. */
             .max_recv_msg = 256u << 20,
+            .tls = cfg->tls,
         };
         rc = km_grpc_channel_new(&s->ch[i], &gc);
     }

@@ -26,6 +26,8 @@ int km_grpc_channel_new(km_grpc_channel **out, const km_grpc_channel_config *cfg
         .keepalive_timeout = cfg->keepalive_timeout,
         .stream_window = cfg->stream_window,
         .conn_window = cfg->conn_window,
+        .tls = cfg->tls,
+        .server_name = cfg->server_name,
     };
     int rc = -ENOMEM;
     if (!(ch->user_agent = km__strdup(cfg->user_agent ? cfg->user_agent : "kumo-grpc")) ||

@@ -4,6 +4,7 @@
 #include <kumo/sync.h>
 #include "parse.h"
 #include "rt/rt-int.h"
+#include "tls/tls-int.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,12 +14,14 @@
 
 typedef struct pconn {
     int           fd;
+    km__tls_conn *tls;          /* NULL: plain TCP */
     int64_t       created, last_used;
     struct pconn *next;
 } pconn;
 
 typedef struct host {
     char         key[280];      /* "host:port", also the dial address */
+    bool         tls;           /* https: a pool apart from http's to the same port */
     int          open;          /* busy + idle */
     int          nidle;
     pconn       *idle;          /* most recently used first */
@@ -62,6 +65,13 @@ int km_http_client_new(km_http_client **out, const km_http_client_config *cfg)
     return 0;
 }
 
+static void conn_close(pconn *p)
+{
+    km_close(p->fd);
+    km__tls_free(p->tls);
+    km__free(p);
+}
+
 void km_http_client_free(km_http_client *c)
 {
     if (!c)
@@ -70,8 +80,7 @@ void km_http_client_free(km_http_client *c)
         hn = h->next;
         for (pconn *p = h->idle, *pn; p; p = pn) {
             pn = p->next;
-            km_close(p->fd);
-            km__free(p);
+            conn_close(p);
         }
         km__free(h);
     }
@@ -80,15 +89,16 @@ void km_http_client_free(km_http_client *c)
     km__free(c);
 }
 
-static host *host_get(km_http_client *c, const char *key)
+static host *host_get(km_http_client *c, const char *key, bool tls)
 {
     for (host *h = c->hosts; h; h = h->next)
-        if (!strcmp(h->key, key))
+        if (!strcmp(h->key, key) && h->tls == tls)
             return h;
     host *h = km__calloc(1, sizeof *h);
     if (!h)
         return NULL;
     snprintf(h->key, sizeof h->key, "%s", key);
+    h->tls = tls;
     h->next = c->hosts;
     c->hosts = h;
     return h;
@@ -118,8 +128,7 @@ static int acquire(km_http_client *c, host *h, int64_t deadline, pconn **out, bo
                 return 0;
             }
             h->open--;
-            km_close(p->fd);
-            km__free(p);
+            conn_close(p);
         }
         if (h->open < c->cfg.max_per_host)
             break;
@@ -136,6 +145,24 @@ static int acquire(km_http_client *c, host *h, int64_t deadline, pconn **out, bo
     if (deadline != KM_FOREVER && deadline < dl)
         dl = deadline;
     int fd = p ? km_dial(h->key, dl) : -ENOMEM;
+    if (fd >= 0 && h->tls) {
+        /* The certificate must name the host, without its port. */
+        char name[280];
+        snprintf(name, sizeof name, "%s", h->key);
+        char *colon = strrchr(name, ':');
+        if (colon)
+            *colon = '\0';
+        char *n = name;
+        if (*n == '[' && colon && colon[-1] == ']') {
+            n++;
+            colon[-1] = '\0';
+        }
+        int rc = km__tls_connect(c->cfg.tls, fd, n, false, dl, &p->tls);
+        if (rc) {
+            km_close(fd);
+            fd = rc;
+        }
+    }
     if (fd < 0) {
         km__free(p);
         km_mutex_lock(c->mu);
@@ -169,10 +196,8 @@ static void release(km_http_client *c, host *h, pconn *p, bool reusable, int64_t
     }
     km_cond_signal(c->freed);
     km_mutex_unlock(c->mu);
-    if (p) {
-        km_close(p->fd);
-        km__free(p);
-    }
+    if (p)
+        conn_close(p);
 }
 
 /* Formats the request head into a new buffer followed by the body. */
@@ -225,7 +250,7 @@ static int regrow(km_http_response *r, size_t len, size_t nc)
 /* Reads one response into r. Returns 0 (*reusable says whether the
  * connection can carry another request), or -errno; *got_bytes tells
  * whether any response byte arrived (for the retry rule). */
-static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadline,
+static int read_response(km_http_client *c, pconn *p, bool head_req, int64_t deadline,
                          km_http_response *r, bool *reusable, bool *got_bytes)
 {
     size_t cap = 4096, len = 0, max = c->cfg.max_response_bytes + 65536;
@@ -252,7 +277,7 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
                 r->buf = nb;
                 cap *= 2;
             }
-            ssize_t n = km_read(fd, r->buf + len, cap - len, deadline);
+            ssize_t n = km__io_read(p->fd, p->tls, r->buf + len, cap - len, deadline);
             if (n <= 0)
                 return n == 0 ? -ECONNRESET : (int)n;
             *got_bytes = true;
@@ -286,7 +311,7 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
                     return -ENOMEM;
                 cap = nc;
             }
-            ssize_t n = km_read(fd, r->buf + len, cap - len, deadline);
+            ssize_t n = km__io_read(p->fd, p->tls, r->buf + len, cap - len, deadline);
             if (n <= 0)
                 return n == 0 ? -ECONNRESET : (int)n;
             len += (size_t)n;
@@ -308,7 +333,7 @@ static int read_response(km_http_client *c, int fd, bool head_req, int64_t deadl
                     return -ENOMEM;
                 cap = nc;
             }
-            ssize_t n = km_read(fd, r->buf + len, cap - len, deadline);
+            ssize_t n = km__io_read(p->fd, p->tls, r->buf + len, cap - len, deadline);
             if (n == 0 && until_close)
                 break;
             if (n <= 0)
@@ -341,24 +366,40 @@ int km_http_do(km_http_client *c, const char *method, const char *url,
         return -EINVAL;
     km_str hs, path;
     int port;
+    /* https: parsed as http, 443 by default, over c's TLS context. */
+    bool tls = !strncasecmp(url, "https://", 8);
+    char *plain = NULL;
+    if (tls) {
+        if (!c->cfg.tls)
+            return -EPROTONOSUPPORT;
+        if (!(plain = km__malloc(strlen(url))))
+            return -ENOMEM;
+        memcpy(plain, "http://", 7);
+        strcpy(plain + 7, url + 8);
+        url = plain;
+    }
     int rc = km_http_url_parse(url, &hs, &port, &path);
-    if (rc)
+    if (!rc && tls && hs.p[hs.n] != ':')
+        port = 443;
+    rc = rc ? rc : hs.n > 255 ? -EINVAL : 0;
+    if (rc) {
+        km__free(plain);
         return rc;
+    }
     char key[280], hostport[280];
-    if (hs.n > 255)
-        return -EINVAL;
     snprintf(key, sizeof key, "%.*s:%d", (int)hs.n, hs.p, port);
-    if (port == 80)
+    if (port == (tls ? 443 : 80))
         snprintf(hostport, sizeof hostport, "%.*s", (int)hs.n, hs.p);
     else
         snprintf(hostport, sizeof hostport, "%s", key);
     size_t reqlen;
     char *req = format_request(method, (km_str){ hostport, strlen(hostport) }, path,
                                hdrs, nhdrs, body, n, &reqlen);
+    km__free(plain);
     if (!req)
         return nhdrs ? -EINVAL : -ENOMEM;
     km_mutex_lock(c->mu);
-    host *h = host_get(c, key);
+    host *h = host_get(c, key, tls);
     km_mutex_unlock(c->mu);
     if (!h) {
         km__free(req);
@@ -377,8 +418,8 @@ int km_http_do(km_http_client *c, const char *method, const char *url,
             rc = -ENOMEM;
             break;
         }
-        ssize_t w = KM__FAULT_SOCKWRITE(km_write(p->fd, req, reqlen, deadline));
-        rc = w < 0 ? (int)w : read_response(c, p->fd, !strcmp(method, "HEAD"), deadline,
+        ssize_t w = KM__FAULT_SOCKWRITE(km__io_write(p->fd, p->tls, req, reqlen, deadline));
+        rc = w < 0 ? (int)w : read_response(c, p, !strcmp(method, "HEAD"), deadline,
                                             r, &reusable, &got);
         release(c, h, p, rc == 0 && reusable, since);
         if (rc == 0)

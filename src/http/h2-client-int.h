@@ -25,6 +25,7 @@ typedef struct {
 
 struct km_http2_client {
     char         *addr, *authority, *scheme;
+    char         *server_name;      /* with TLS: who the server's certificate must name */
     km_http2_client_config cfg;
     km__h2_cfg    h2;           /* what every connection is made with */
     km_mutex     *mu;           /* the slots and the backoff state */

@@ -46,6 +46,8 @@ static void destroy(km__h2_conn *c)
     km__h2_stream_cache_free(c);
     if (c->fd >= 0 && !c->cfg.borrowed_fd)
         km_close(c->fd);
+    if (!c->cfg.borrowed_fd)
+        km__tls_free(c->cfg.tls);
     km__free(c->rbuf);
     km__free(c->wbuf);
     km_cond_free(c->wcv);
@@ -60,12 +62,16 @@ int km__h2_conn_new(km__h2_conn **out, int fd, const km__h2_cfg *cfg)
         (cfg->role != KM__H2_CLIENT && cfg->role != KM__H2_SERVER)) {
         if (fd >= 0 && !(cfg && cfg->borrowed_fd))
             km_close(fd);
+        if (cfg && !cfg->borrowed_fd)
+            km__tls_free(cfg->tls);
         return -EINVAL;
     }
     km__h2_conn *c = km__calloc(1, sizeof *c);
     if (!c) {
-        if (!cfg->borrowed_fd)
+        if (!cfg->borrowed_fd) {
             km_close(fd);
+            km__tls_free(cfg->tls);
+        }
         return -ENOMEM;
     }
     c->fd = fd;

@@ -77,7 +77,8 @@ typedef struct {
     int64_t   idle_timeout;
     int64_t   settings_timeout;
     bool      borrowed_fd;          /* the caller closes fd, after km__h2_conn_wait */
-    struct km__tls_conn *tls;       /* TLS over fd (the caller's to free); NULL: plain */
+    struct km__tls_conn *tls;       /* TLS over fd, freed with the connection unless
+                                       borrowed_fd; NULL: plain */
     /* Server role: each stream_new starts a goroutine whose first call
      * into the core is km__h2_stream_set_group. The writer, woken by the
      * first answer to an input, then waits for every handler that input

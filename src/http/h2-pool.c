@@ -4,6 +4,7 @@
 #include <kumo/net.h>
 #include "h2-client-int.h"
 #include "rt/alloc.h"
+#include "tls/tls-int.h"
 
 #define MS  1000000LL
 #define SEC 1000000000LL
@@ -52,6 +53,31 @@ static void unlock_pool(km_http2_client *c)
     }
 }
 
+/* With TLS, the name the server's certificate must carry: as configured,
+ * else addr's host ("[::1]:443" gives "::1"). NULL: no memory. */
+static char *server_name(const km_http2_client_config *cfg)
+{
+    if (!cfg->tls)
+        return NULL;
+    if (cfg->server_name)
+        return km__strdup(cfg->server_name);
+    const char *a = cfg->addr;
+    if (!strncmp(a, "unix:", 5))
+        return km__strdup("localhost");
+    const char *colon = strrchr(a, ':');
+    size_t n = colon ? (size_t)(colon - a) : strlen(a);
+    if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
+        a++;
+        n -= 2;
+    }
+    char *s = km__malloc(n + 1);
+    if (s) {
+        memcpy(s, a, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg)
 {
     if (!out || !cfg || !cfg->addr || !*cfg->addr)
@@ -69,7 +95,8 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
     /* A unix socket's path is no authority. */
     c->authority = km__strdup(cfg->authority ? cfg->authority
                            : !strncmp(cfg->addr, "unix:", 5) ? "localhost" : cfg->addr);
-    c->scheme = km__strdup(cfg->scheme ? cfg->scheme : "http");
+    c->scheme = km__strdup(cfg->scheme ? cfg->scheme : cfg->tls ? "https" : "http");
+    c->server_name = server_name(cfg);
     k->addr = c->addr;
     k->authority = c->authority;
     k->scheme = c->scheme;
@@ -89,7 +116,7 @@ int km_http2_client_new(km_http2_client **out, const km_http2_client_config *cfg
     km__h2_cfg_defaults(&c->h2);
     c->rng = (uint64_t)km_now() * 0x9e3779b97f4a7c15ull | 1;
     atomic_init(&c->waiting, 0);
-    if (!c->addr || !c->authority || !c->scheme ||
+    if (!c->addr || !c->authority || !c->scheme || (cfg->tls && !c->server_name) ||
         !(c->slots = km__calloc((size_t)k->max_conns, sizeof *c->slots)) ||
         !(c->gone = km__calloc((size_t)k->max_conns, sizeof *c->gone)) ||
         km_mutex_new(&c->mu) || km_cond_new(&c->cv) ||
@@ -125,6 +152,7 @@ void km_http2_client_free(km_http2_client *c)
     km__free(c->addr);
     km__free(c->authority);
     km__free(c->scheme);
+    km__free(c->server_name);
     km__free(c);
 }
 
@@ -153,8 +181,16 @@ static int dial(km_http2_client *c, int64_t deadline, km__h2_conn **out)
     int fd = km_dial(c->addr, dl);
     if (fd < 0)
         return fd;
+    km__h2_cfg hc = c->h2;
+    if (c->cfg.tls) {
+        int trc = km__tls_connect(c->cfg.tls, fd, c->server_name, true, dl, &hc.tls);
+        if (trc) {
+            km_close(fd);
+            return trc;
+        }
+    }
     km__h2_conn *conn;
-    int rc = km__h2_conn_new(&conn, fd, &c->h2);
+    int rc = km__h2_conn_new(&conn, fd, &hc);
     if (rc)
         return rc;
     /* Used once the server's SETTINGS came, as gRPC does: its stream

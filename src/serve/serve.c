@@ -93,7 +93,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     const char *dir = cfg->data_dir ? cfg->data_dir : "kumo.data";
     km_store_config sc = { .backend = cfg->backend, .dir = dir, .map_size = cfg->map_size,
                            .call_timeout = cfg->call_timeout,
-                           .cache_window = cfg->cache_window, .cache_wait = cfg->cache_wait };
+                           .cache_window = cfg->cache_window, .cache_wait = cfg->cache_wait,
+                           .tls = cfg->backend_tls };
     int rc = 0;
     if (!cfg->no_metrics) {
         if ((rc = km__serve_metrics_new(s)) < 0)

@@ -7,6 +7,7 @@
  * never held across a wait, so one goroutine may read while another
  * writes (HTTP/2's reader and writer); a second, goroutine-aware mutex
  * keeps the records in order on the socket. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -30,6 +31,26 @@ struct km__tls_conn {
     size_t          ocap;
     bool            eof;            /* the socket reached end of stream (reader only) */
 };
+
+/* Why OpenSSL failed c, after SSL_ERROR_SSL: -EKEYREJECTED when a
+ * certificate was refused (ours by the peer's alert, or the peer's by our
+ * verification), -EPROTO otherwise (not TLS, a broken record). Clears
+ * OpenSSL's error queue. */
+static int failure(km__tls_conn *c)
+{
+    int reason = ERR_GET_REASON(ERR_peek_last_error());
+    ERR_clear_error();
+    if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+        return -EKEYREJECTED;
+    switch (reason - SSL_AD_REASON_OFFSET) {      /* an alert the peer sent */
+    case SSL_AD_BAD_CERTIFICATE: case SSL_AD_UNSUPPORTED_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_REVOKED: case SSL_AD_CERTIFICATE_EXPIRED:
+    case SSL_AD_CERTIFICATE_UNKNOWN: case SSL_AD_UNKNOWN_CA: case SSL_AD_ACCESS_DENIED:
+    case SSL_AD_CERTIFICATE_REQUIRED:
+        return -EKEYREJECTED;
+    }
+    return -EPROTO;
+}
 
 /* Under wmu: moves the records wbio holds to the socket. 0 or -errno. */
 static int send_pending(km__tls_conn *c, int64_t deadline)
@@ -106,7 +127,23 @@ static void conn_free(km__tls_conn *c)
     km__free(c);
 }
 
-int km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out)
+/* Sets who the server must be (its certificate must name it) and, for a
+ * host name, SNI; and the protocol offered. 0 or -ENOMEM. */
+static int expect_server(SSL *ssl, const char *name, bool h2)
+{
+    if (SSL_set_alpn_protos(ssl, (const unsigned char *)(h2 ? "\x02h2" : "\x08http/1.1"),
+                            h2 ? 3 : 9) != 0)
+        return -ENOMEM;
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+        return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1 ? 0 : -ENOMEM;
+    return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1
+           ? 0 : -ENOMEM;
+}
+
+/* The handshake, either side (server_name NULL: the server's). */
+static int open_conn(km_tls *t, int fd, const char *server_name, bool h2, int64_t deadline,
+                     km__tls_conn **out)
 {
     *out = NULL;
     km__tls_conn *c = km__calloc(1, sizeof *c);
@@ -127,13 +164,17 @@ int km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out)
             rc = -ENOMEM;
         } else {
             SSL_set_bio(c->ssl, c->rbio, c->wbio);
-            SSL_set_accept_state(c->ssl);
+            if (!server_name)
+                SSL_set_accept_state(c->ssl);
+            else if (!(rc = expect_server(c->ssl, server_name, h2)))
+                SSL_set_connect_state(c->ssl);
         }
     }
     while (!rc) {
         pthread_mutex_lock(&c->mu);
         int r = SSL_do_handshake(c->ssl);
         int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+        int why = e == SSL_ERROR_SSL ? failure(c) : -EPROTO;
         pthread_mutex_unlock(&c->mu);
         /* Our flight (or the alert that refuses the client) goes out first. */
         int frc = flush(c, deadline);
@@ -142,7 +183,7 @@ int km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out)
             break;
         }
         if (e != SSL_ERROR_WANT_READ || c->eof) {
-            rc = c->eof ? -ECONNRESET : -EPROTO;
+            rc = c->eof && e == SSL_ERROR_WANT_READ ? -ECONNRESET : why;
             break;
         }
         if (frc) {
@@ -161,6 +202,17 @@ int km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out)
     return 0;
 }
 
+int km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out)
+{
+    return open_conn(t, fd, NULL, false, deadline, out);
+}
+
+int km__tls_connect(km_tls *t, int fd, const char *server_name, bool h2, int64_t deadline,
+                    km__tls_conn **out)
+{
+    return open_conn(t, fd, server_name, h2, deadline, out);
+}
+
 ssize_t km__tls_read(km__tls_conn *c, void *buf, size_t n, int64_t deadline)
 {
     if (n == 0)
@@ -170,6 +222,7 @@ ssize_t km__tls_read(km__tls_conn *c, void *buf, size_t n, int64_t deadline)
         size_t got = 0;
         int r = SSL_read_ex(c->ssl, buf, n, &got);
         int e = r ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+        int why = e == SSL_ERROR_SSL ? failure(c) : -EPROTO;
         bool more_out = BIO_ctrl_pending(c->wbio) > 0;
         if (!r)
             ERR_clear_error();
@@ -184,7 +237,7 @@ ssize_t km__tls_read(km__tls_conn *c, void *buf, size_t n, int64_t deadline)
         if (e == SSL_ERROR_ZERO_RETURN)
             return 0;               /* close_notify */
         if (e != SSL_ERROR_WANT_READ)
-            return c->eof ? 0 : -EPROTO;    /* cut off, or a bad record */
+            return c->eof ? 0 : why;        /* cut off, a bad record, a refusal */
         int rc = refill(c, buf, n, deadline);
         if (rc)
             return rc == -ECONNRESET && c->eof ? 0 : rc;

@@ -14,6 +14,7 @@
 
 struct km_tls {
     km_tls_config   cfg;            /* its strings are copies */
+    bool            client;
     pthread_mutex_t mu;             /* ctx, taken and swapped */
     SSL_CTX        *ctx;
 };
@@ -53,6 +54,66 @@ static int fail(char *err, size_t errlen, const char *what, const char *file)
     return -EINVAL;
 }
 
+/* What both roles share: TLS 1.2 at least, AEAD suites, no renegotiation
+ * or compression, record buffers given back while idle. NULL: no memory. */
+static SSL_CTX *base(const SSL_METHOD *m)
+{
+    SSL_CTX *ctx = SSL_CTX_new(m);
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (!SSL_CTX_set_cipher_list(ctx, ciphers12)) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Loads cfg's certificate and key into ctx. 0 or -EINVAL and err. */
+static int use_pair(SSL_CTX *ctx, const km_tls_config *cfg, char *err, size_t errlen)
+{
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
+        return fail(err, errlen, "cannot load the certificate", cfg->cert_file);
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1)
+        return fail(err, errlen,
+                    ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                    ? "the private key does not match the certificate"
+                    : "cannot load the private key", cfg->key_file);
+    if (SSL_CTX_check_private_key(ctx) != 1)
+        return fail(err, errlen, "the private key does not match the certificate", cfg->key_file);
+    return 0;
+}
+
+/* A client's context: the server verified, a certificate shown if given. */
+static int build_client(const km_tls_config *cfg, SSL_CTX **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!cfg->cert_file != !cfg->key_file)
+        return fail(err, errlen, "a client certificate needs both a certificate and a key file",
+                    NULL);
+    SSL_CTX *ctx = base(TLS_client_method());
+    if (!ctx)
+        return -ENOMEM;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int rc = 0;
+    if (cfg->trusted_ca_file
+        ? SSL_CTX_load_verify_locations(ctx, cfg->trusted_ca_file, NULL) != 1
+        : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        rc = fail(err, errlen, "cannot load the trusted CA file", cfg->trusted_ca_file);
+    else if (cfg->cert_file)
+        rc = use_pair(ctx, cfg, err, errlen);
+    if (rc) {
+        SSL_CTX_free(ctx);
+        return rc;
+    }
+    ERR_clear_error();
+    *out = ctx;
+    return 0;
+}
+
+/* A server's context. */
 static int build(const km_tls_config *cfg, SSL_CTX **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -61,27 +122,13 @@ static int build(const km_tls_config *cfg, SSL_CTX **out, char *err, size_t errl
     if (cfg->client_cert_auth && !cfg->trusted_ca_file)
         return fail(err, errlen, "client certificate authentication needs a trusted CA file",
                     NULL);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = base(TLS_server_method());
     if (!ctx)
         return -ENOMEM;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                             SSL_OP_NO_COMPRESSION);
-    /* An idle connection gives its record buffers back. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    int rc = 0;
-    if (!SSL_CTX_set_cipher_list(ctx, ciphers12))
-        rc = fail(err, errlen, "TLS 1.2 cipher list refused", NULL);
-    else if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
-        rc = fail(err, errlen, "cannot load the certificate", cfg->cert_file);
-    else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1)
-        rc = fail(err, errlen, ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
-                               ? "the private key does not match the certificate"
-                               : "cannot load the private key", cfg->key_file);
-    else if (SSL_CTX_check_private_key(ctx) != 1)
-        rc = fail(err, errlen, "the private key does not match the certificate", cfg->key_file);
-    else if (cfg->trusted_ca_file &&
-             SSL_CTX_load_verify_locations(ctx, cfg->trusted_ca_file, NULL) != 1)
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    int rc = use_pair(ctx, cfg, err, errlen);
+    if (!rc && cfg->trusted_ca_file &&
+        SSL_CTX_load_verify_locations(ctx, cfg->trusted_ca_file, NULL) != 1)
         rc = fail(err, errlen, "cannot load the trusted CA file", cfg->trusted_ca_file);
     if (rc) {
         SSL_CTX_free(ctx);
@@ -110,7 +157,8 @@ static char *dup_or_null(const char *s, bool *nomem)
     return d;
 }
 
-int km_tls_server_new(km_tls **out, const km_tls_config *cfg, char *err, size_t errlen)
+static int ctx_new(km_tls **out, const km_tls_config *cfg, bool client, char *err,
+                   size_t errlen)
 {
     *out = NULL;
     if (err && errlen)
@@ -122,9 +170,11 @@ int km_tls_server_new(km_tls **out, const km_tls_config *cfg, char *err, size_t 
     t->cfg.cert_file = dup_or_null(cfg->cert_file, &nomem);
     t->cfg.key_file = dup_or_null(cfg->key_file, &nomem);
     t->cfg.trusted_ca_file = dup_or_null(cfg->trusted_ca_file, &nomem);
-    t->cfg.client_cert_auth = cfg->client_cert_auth;
+    t->cfg.client_cert_auth = cfg->client_cert_auth && !client;
+    t->client = client;
     pthread_mutex_init(&t->mu, NULL);
-    int rc = nomem ? -ENOMEM : build(&t->cfg, &t->ctx, err, errlen);
+    int rc = nomem ? -ENOMEM : client ? build_client(&t->cfg, &t->ctx, err, errlen)
+                                      : build(&t->cfg, &t->ctx, err, errlen);
     if (rc) {
         km_tls_free(t);
         return rc;
@@ -133,12 +183,23 @@ int km_tls_server_new(km_tls **out, const km_tls_config *cfg, char *err, size_t 
     return 0;
 }
 
+int km_tls_server_new(km_tls **out, const km_tls_config *cfg, char *err, size_t errlen)
+{
+    return ctx_new(out, cfg, false, err, errlen);
+}
+
+int km_tls_client_new(km_tls **out, const km_tls_config *cfg, char *err, size_t errlen)
+{
+    return ctx_new(out, cfg, true, err, errlen);
+}
+
 int km_tls_reload(km_tls *t, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
     SSL_CTX *ctx;
-    int rc = build(&t->cfg, &ctx, err, errlen);
+    int rc = t->client ? build_client(&t->cfg, &ctx, err, errlen)
+                       : build(&t->cfg, &ctx, err, errlen);
     if (rc)
         return rc;
     pthread_mutex_lock(&t->mu);

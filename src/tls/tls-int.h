@@ -19,10 +19,17 @@ struct ssl_st *km__tls_ssl_new(km_tls *t);
 typedef struct km__tls_conn km__tls_conn;
 
 /* Runs the server handshake on the connected socket fd until deadline.
- * 0 and *out; -EPROTO (the peer is no TLS client, or its certificate or
- * offer was refused), -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ENOMEM. fd
- * stays the caller's to close. */
+ * 0 and *out; -EKEYREJECTED (a certificate was refused: the peer's by
+ * verification, or ours by the peer's alert), -EPROTO (the peer speaks no
+ * TLS, or nothing both accept), -ECONNRESET, -ETIMEDOUT, -ECANCELED,
+ * -ENOMEM. fd stays the caller's to close. Reads fail the same way. */
 int     km__tls_accept(km_tls *t, int fd, int64_t deadline, km__tls_conn **out);
+/* The client handshake on the connected socket fd: the server must
+ * present a certificate for server_name (a host name, also sent as SNI,
+ * or an IP address) that t's CAs trust; ALPN offers h2 or http/1.1.
+ * Errors as km__tls_accept. */
+int     km__tls_connect(km_tls *t, int fd, const char *server_name, bool h2, int64_t deadline,
+                        km__tls_conn **out);
 /* As km_read and km_write, over TLS. One goroutine may read while another
  * writes. Writes go out as whole records; 0 from a read is the peer's
  * close_notify or end of stream. */

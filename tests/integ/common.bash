@@ -23,3 +23,19 @@ check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; f
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_ready PORT: until kumo serve's /healthz answers there (10 s at most)
 wait_ready() { for _ in $(seq 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# Test certificates, made with the openssl command (never committed):
+# tls_ca DIR NAME CN: a self-signed CA, DIR/NAME.crt and DIR/NAME.key;
+# tls_cert DIR NAME CN CA [SAN]: an EC P-256 key and a certificate for CN
+# signed by the CA DIR/CA.crt, with subjectAltName SAN when given.
+tls_ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=$3" -keyout "$1/$2.key" -out "$1/$2.crt" 2>/dev/null
+}
+tls_cert() {
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$3" \
+        -keyout "$1/$2.key" -out "$1/$2.csr" 2>/dev/null &&
+    { [ -z "${5:-}" ] || echo "subjectAltName=$5" > "$1/$2.ext"; } &&
+    openssl x509 -req -in "$1/$2.csr" -CA "$1/$4.crt" -CAkey "$1/$4.key" -CAcreateserial \
+        -days 2 ${5:+-extfile "$1/$2.ext"} -out "$1/$2.crt" 2>/dev/null
+}

@@ -22,22 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# cert NAME CN CA [SAN]: an EC P-256 key and a certificate for CN signed by CA
-cert() {
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
-        -keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null &&
-    { [ -z "$4" ] || echo "subjectAltName=$4" > "$tmp/$1.ext"; } &&
-    openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$3.crt" -CAkey "$tmp/$3.key" -CAcreateserial \
-        -days 2 ${4:+-extfile "$tmp/$1.ext"} -out "$tmp/$1.crt" 2>/dev/null
-}
-ca() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=$2" -keyout "$tmp/$1.key" -out "$tmp/$1.crt" 2>/dev/null
-}
-ca ca "kumo test CA" && ca other "another CA" &&
-    cert server localhost ca "DNS:localhost,IP:127.0.0.1" &&
-    cert server2 localhost ca "DNS:localhost,IP:127.0.0.1" &&
-    cert alice alice ca && cert mallory mallory other ||
+tls_ca "$tmp" ca "kumo test CA" && tls_ca "$tmp" other "another CA" &&
+    tls_cert "$tmp" server localhost ca "DNS:localhost,IP:127.0.0.1" &&
+    tls_cert "$tmp" server2 localhost ca "DNS:localhost,IP:127.0.0.1" &&
+    tls_cert "$tmp" alice alice ca && tls_cert "$tmp" mallory mallory other ||
     { bad "openssl could not make the test certificates"; summary; exit 1; }
 
 port=$(free_port)

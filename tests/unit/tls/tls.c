@@ -6,6 +6,7 @@
  * the client side is OpenSSL on blocking sockets in helper threads. */
 #include "util.h"
 #include <kumo/tls.h>
+#include <kumo/http2.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -425,6 +426,102 @@ START_TEST(client_certificates)
 }
 END_TEST
 
+/* kumo's own clients over TLS: HTTP/1.1 (https:// URLs) and HTTP/2 (the
+ * pool under gRPC), verified against the CA, with a client certificate. */
+static void kumo_clients_body(void *arg)
+{
+    (void)arg;
+    server s;
+    km_tls_config tc = { .cert_file = path("server.crt"), .key_file = path("server.key"),
+                         .trusted_ca_file = path("ca.crt"), .client_cert_auth = true };
+    server_start(&s, &tc, 2000 * MS);
+    char err[256], url[64];
+    km_tls *ct, *bad, *anon;
+    km_tls_config cc = { .trusted_ca_file = path("ca.crt"), .cert_file = path("alice.crt"),
+                         .key_file = path("alice.key") };
+    ck_assert_int_eq(km_tls_client_new(&ct, &cc, err, sizeof err), 0);
+    km_tls_config oc = { .trusted_ca_file = path("other.crt"), .cert_file = path("alice.crt"),
+                         .key_file = path("alice.key") };
+    ck_assert_int_eq(km_tls_client_new(&bad, &oc, err, sizeof err), 0);
+    km_tls_config nc = { .trusted_ca_file = path("ca.crt") };
+    ck_assert_int_eq(km_tls_client_new(&anon, &nc, err, sizeof err), 0);
+
+    /* HTTP/1.1: a connection kept alive and reused */
+    km_http_client *hc;
+    km_http_client_config hcc = { .tls = ct };
+    ck_assert_int_eq(km_http_client_new(&hc, &hcc), 0);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/echo", s.port);
+    for (int i = 0; i < 3; i++) {
+        km_http_response *r;
+        ck_assert_int_eq(km_http_do(hc, "POST", url, NULL, 0, "hello", 5, km_now() + 5000 * MS, &r), 0);
+        ck_assert_int_eq(km_http_response_status(r), 200);
+        km_str b = km_http_response_body(r);
+        ck_assert_int_eq((int)b.n, 11);
+        ck_assert(!memcmp(b.p, "v11 5:hello", 11));
+        km_http_response_free(r);
+    }
+    km_http_client_free(hc);
+    /* a client that does not trust the server's CA */
+    hcc.tls = bad;
+    ck_assert_int_eq(km_http_client_new(&hc, &hcc), 0);
+    km_http_response *r;
+    ck_assert_int_eq(km_http_do(hc, "GET", url, NULL, 0, NULL, 0, km_now() + 5000 * MS, &r),
+                     -EKEYREJECTED);
+    km_http_client_free(hc);
+    /* https without a context */
+    ck_assert_int_eq(km_http_client_new(&hc, NULL), 0);
+    ck_assert_int_eq(km_http_do(hc, "GET", url, NULL, 0, NULL, 0, km_now() + 5000 * MS, &r),
+                     -EPROTONOSUPPORT);
+    km_http_client_free(hc);
+
+    /* HTTP/2 by ALPN, two streams on one connection */
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", s.port);
+    km_http2_client *h2;
+    km_http2_client_config h2c = { .addr = addr, .tls = ct };
+    ck_assert_int_eq(km_http2_client_new(&h2, &h2c), 0);
+    for (int i = 0; i < 2; i++) {
+        km_http_kv h[] = { { ":method", "POST" }, { ":path", "/echo" } };
+        km_http2_stream *st;
+        int status;
+        char buf[64];
+        ck_assert_int_eq(km_http2_stream_open(h2, h, 2, false, km_now() + 5000 * MS, &st), 0);
+        ck_assert_int_eq(km_http2_stream_write(st, "hey", 3, true, km_now() + 5000 * MS), 0);
+        ck_assert_int_eq(km_http2_stream_response(st, km_now() + 5000 * MS, &status), 0);
+        ck_assert_int_eq(status, 200);
+        ssize_t n, got = 0;
+        while ((n = km_http2_stream_read(st, buf + got, sizeof buf - (size_t)got,
+                                         km_now() + 5000 * MS)) > 0)
+            got += n;
+        ck_assert_int_eq((int)got, 9);
+        ck_assert(!memcmp(buf, "v20 3:hey", 9));
+        km_http2_stream_free(st);
+    }
+    km_http2_client_free(h2);
+    /* no client certificate: the server refuses it (TLS 1.3: by an alert
+     * after the client's side of the handshake is done) */
+    h2c.tls = anon;
+    ck_assert_int_eq(km_http2_client_new(&h2, &h2c), 0);
+    km_http_kv h[] = { { ":method", "GET" }, { ":path", "/echo" } };
+    km_http2_stream *st;
+    ck_assert_int_eq(km_http2_stream_open(h2, h, 2, true, km_now() + 2000 * MS, &st),
+                     -EKEYREJECTED);
+    km_http2_client_free(h2);
+
+    km_tls_free(ct);
+    km_tls_free(bad);
+    km_tls_free(anon);
+    server_stop(&s);
+}
+
+START_TEST(kumo_clients)
+{
+    make_certs();
+    t_run(kumo_clients_body, NULL);
+    rm_certs();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tls");
@@ -434,6 +531,7 @@ static Suite *suite(void)
     tcase_add_test(tc, alpn_h1_and_h2);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, client_certificates);
+    tcase_add_test(tc, kumo_clients);
     suite_add_tcase(s, tc);
     return s;
 }
