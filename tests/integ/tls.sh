@@ -67,6 +67,30 @@ check "TLS 1.3 is chosen when offered" \
 check "a TLS 1.2 client gets an ECDHE AEAD suite" \
     "$(openssl s_client -brief -connect "$K" -tls1_2 </dev/null 2>&1 | awk -F': ' '/^Ciphersuite/ {print $2}' | grep -cE '^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM|CHACHA20)')" "1"
 
+# a flood of connections that never finish (or never start) a handshake,
+# and of ClientHellos abandoned halfway, does not keep others from being served
+python3 - "$port" > "$tmp/flood.out" 2>&1 <<'PY' &
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(400):
+    s = socket.create_connection(("127.0.0.1", port))
+    if i % 2:   # half send the first bytes of a ClientHello, then stall
+        s.send(bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]))
+    held.append(s)
+print("holding", len(held), flush=True)
+time.sleep(4)
+PY
+fp=$!
+for _ in $(seq 100); do grep -q holding "$tmp/flood.out" && break; sleep 0.05; done
+check "400 stalled handshakes are open" "$(cat "$tmp/flood.out")" "holding 400"
+t0=$(date +%s%N)
+check "a client is served meanwhile" "$(c -o /dev/null -w '%{http_code}' --max-time 3 "https://$K/healthz")" "200"
+check "etcdctl too" "$(e get k --print-value-only)" "v"
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$took" -lt 2000 ] && ok "both within 2 s ($took ms)" || bad "served only after $took ms"
+wait $fp
+
 # SIGHUP: a renewed certificate for new connections; an open watch goes on
 serial() { openssl s_client -connect "$K" </dev/null 2>/dev/null | openssl x509 -noout -serial; }
 s1=$(serial)
