@@ -4,7 +4,7 @@
  * metrics, served on GET /metrics; request ids; W3C trace context; one
  * structured log record per request, to stderr); --mw adds a per-request
  * timeout to that, --echo the request id in each response. They are there
- * to measure what they cost. */
+ * to measure what they cost. --tls CERT KEY serves HTTPS (HTTP/2 by ALPN). */
 #include <kumo.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +15,7 @@ static int with_obs, with_timeout;
 static km_http_request_id_config ids;
 static int64_t timeout_ns = 5000000000LL;
 static km_http_mw chain[5];
+static km_tls_config tls_cfg;
 
 static void ping(km_http_req *r, km_http_resp *w, void *ud)
 {
@@ -64,6 +65,12 @@ static void serve(void *arg)
         cfg.middleware = chain;
         cfg.nmiddleware = with_timeout ? 5 : 4;
     }
+    char err[512];
+    if (tls_cfg.cert_file && km_tls_server_new(&cfg.tls, &tls_cfg, err, sizeof err)) {
+        fprintf(stderr, "hello: TLS: %s\n", err);
+        km_http_router_free(rt);
+        return;
+    }
     int rc = km_http_serve(&srv, &cfg);
     if (rc) {
         fprintf(stderr, "hello: %s: %s\n", addr, km_strerror(rc));
@@ -84,6 +91,8 @@ int main(int argc, char **argv)
             with_obs = 1;
         else if (!strcmp(argv[i], "--echo"))
             with_obs = ids.echo = 1;
+        else if (!strcmp(argv[i], "--tls") && i + 2 < argc)
+            tls_cfg.cert_file = argv[++i], tls_cfg.key_file = argv[++i];
         else
             addr = argv[i];
     }
