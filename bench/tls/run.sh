@@ -8,7 +8,8 @@
 #   conn  wrk with "Connection: close": a TLS handshake per request
 # Per server and load: requests/s and the server's CPU per request (user +
 # system ticks of its process tree over the run). Medians [min-max] and
-# kumo's ratios. Environment: ROUNDS (3), SECONDS_PER_RUN (5), SERVERS
+# kumo's ratios; first, whether the kernel offers kTLS (bench/tls/ktls_probe.c).
+# Environment: ROUNDS (3), SECONDS_PER_RUN (5), SERVERS
 # ("kumo nginx h2o"), LOADS ("h1 h2 conn"), SERVER_CPU / CLIENT_CPU (0 / 1).
 # Raw: build/bench/tls-results.txt; logs: build/bench/tls/.
 set -euo pipefail
@@ -27,6 +28,8 @@ for t in openssl wrk h2load nginx h2o curl taskset python3; do
 done
 [ -x "$HELLO" ] || make --no-print-directory "$HELLO"
 rm -rf "$WORK"; mkdir -p "$WORK/nginx" "$WORK/h2o"
+# kTLS would move record encryption into the kernel; say whether it can here
+cc -O2 bench/tls/ktls_probe.c -o build/bench/ktls_probe && build/bench/ktls_probe >&2 || true
 printf pong > "$WORK/h2o/ping"
 . bench/h2/lib.sh            # free_port, tree_pids, stop_server (spid, tree)
 
