@@ -13,7 +13,7 @@
 /* Flags in the spirit of etcd's benchmark tool:
  *   grpc_load --endpoint HOST:PORT[,HOST:PORT...] --op range|range-s|put [--conns 1]
  *             [--clients 1] [--seconds 5] [--key-size 8] [--val-size 100]
- *             [--keys 1]
+ *             [--keys 1] [--cacert FILE]
  * range reads key 0 (which it first writes, val-size bytes); put writes
  * keys 0..keys-1 in turn. Each connection is a channel of its own, to the
  * servers listed in turn; the
@@ -24,6 +24,7 @@
 enum { OP_RANGE, OP_RANGE_S, OP_PUT };
 
 static const char *endpoint;
+static km_tls *tls;                 /* --cacert: gRPC over TLS */
 static int op = OP_RANGE, conns = 1, clients = 1, seconds = 5, keys = 1;
 static size_t key_size = 8, val_size = 100;
 static uint8_t *value;
@@ -122,7 +123,8 @@ static void main_fn(void *arg)
         exit(1);
     }
     for (int i = 0; i < conns; i++) {
-        km_grpc_channel_config cfg = { .target = bench_endpoint(endpoint, i), .max_conns = 1 };
+        km_grpc_channel_config cfg = { .target = bench_endpoint(endpoint, i), .max_conns = 1,
+                                       .tls = tls };
         if (km_grpc_channel_new(&ch[i], &cfg)) {
             fprintf(stderr, "grpc_load: channel: out of memory\n");
             exit(1);
@@ -197,6 +199,7 @@ int main(int argc, char **argv)
         { "conns", required_argument, 0, 'c' },    { "clients", required_argument, 0, 'n' },
         { "seconds", required_argument, 0, 's' },  { "key-size", required_argument, 0, 'k' },
         { "val-size", required_argument, 0, 'v' }, { "keys", required_argument, 0, 'K' },
+        { "cacert", required_argument, 0, 'C' },
         { 0, 0, 0, 0 },
     };
     int o;
@@ -213,6 +216,15 @@ int main(int argc, char **argv)
         case 'k': key_size = (size_t)atol(optarg); break;
         case 'v': val_size = (size_t)atol(optarg); break;
         case 'K': keys = atoi(optarg); break;
+        case 'C': {
+            km_tls_config tc = { .trusted_ca_file = optarg };
+            char err[256];
+            if (km_tls_client_new(&tls, &tc, err, sizeof err)) {
+                fprintf(stderr, "grpc_load: %s\n", err);
+                return 2;
+            }
+            break;
+        }
         default: op = -1;
         }
     }
@@ -220,7 +232,7 @@ int main(int argc, char **argv)
         key_size < 1 || key_size > 255) {
         fprintf(stderr, "usage: grpc_load --endpoint HOST:PORT --op range|range-s|put [--conns N]"
                         " [--clients N>=conns] [--seconds S] [--key-size 1..255] [--val-size B]"
-                        " [--keys N]\n");
+                        " [--keys N] [--cacert FILE (TLS)]\n");
         return 2;
     }
     value = malloc(val_size ? val_size : 1);

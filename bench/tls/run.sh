@@ -7,7 +7,12 @@
 #   h2    h2load, 100 connections x 10 streams over TLS (HTTP/2 by ALPN)
 #   conn  wrk with "Connection: close": a TLS handshake per request
 # Per server and load: requests/s and the server's CPU per request (user +
-# system ticks of its process tree over the run). Medians [min-max] and
+# system ticks of its process tree over the run). Then single-key ranges
+# over gRPC with TLS (bench/config/grpc_load.c --cacert, 10 connections,
+# 100 clients; linearizable and serializable) against `kumo serve` and a
+# one-member etcd, each with the same certificate, alone on SERVER_CPU
+# (KM_PROCS=1 / GOMAXPROCS=1) and a fresh data dir: RANGE_SERVERS
+# ("kumo etcd"), empty to skip. Medians [min-max] and
 # kumo's ratios; first, whether the kernel offers kTLS (bench/tls/ktls_probe.c).
 # Environment: ROUNDS (3), SECONDS_PER_RUN (5), SERVERS
 # ("kumo nginx h2o"), LOADS ("h1 h2 conn"), SERVER_CPU / CLIENT_CPU (0 / 1).
@@ -17,6 +22,8 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_RUN:-5}
 SERVERS=${SERVERS:-"kumo nginx h2o"}
+RANGE_SERVERS=${RANGE_SERVERS-"kumo etcd"}
+KUMO=build/kumo
 LOADS=${LOADS:-"h1 h2 conn"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -27,6 +34,10 @@ for t in openssl wrk h2load nginx h2o curl taskset python3; do
   command -v "$t" >/dev/null || { echo "bench/tls: $t not found (scripts/deps.sh)" >&2; exit 1; }
 done
 [ -x "$HELLO" ] || make --no-print-directory "$HELLO"
+[ -z "$RANGE_SERVERS" ] || [ -x "$KUMO" ] || make --no-print-directory "$KUMO"
+cc -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild/gen bench/config/grpc_load.c \
+  build/libkumo.a -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm \
+  -o build/bench/grpc_load
 rm -rf "$WORK"; mkdir -p "$WORK/nginx" "$WORK/h2o"
 # kTLS would move record encryption into the kernel; say whether it can here
 cc -O2 bench/tls/ktls_probe.c -o build/bench/ktls_probe && build/bench/ktls_probe >&2 || true
@@ -151,15 +162,62 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-python3 - "$RAW" "$SERVERS" "$LOADS" <<'PY'
+# ranges over gRPC with TLS: kumo serve and a one-member etcd
+start_kv() {
+  rm -rf "$WORK/kv.data"
+  case $1 in
+    kumo) KM_PROCS=1 taskset -c "$SERVER_CPU" "$KUMO" serve --listen "127.0.0.1:$2" \
+            --data-dir "$WORK/kv.data" --cert-file "$CRT" --key-file "$KEY" > "$WORK/kumo-serve.out" 2>&1 & ;;
+    etcd) GOMAXPROCS=1 taskset -c "$SERVER_CPU" etcd --data-dir "$WORK/kv.data" \
+            --listen-client-urls "https://127.0.0.1:$2" --advertise-client-urls "https://127.0.0.1:$2" \
+            --listen-peer-urls "http://127.0.0.1:$(free_port)" --cert-file "$CRT" --key-file "$KEY" \
+            > "$WORK/etcd.out" 2>&1 & ;;
+  esac
+  spid=$! tree=$!
+  for _ in $(seq 200); do
+    ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$2" --cacert "$WORK/ca.crt" \
+      --command-timeout 1s put bench/probe x >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "bench/tls: $1 does not serve etcd's API over TLS; see $WORK/" >&2
+  return 1
+}
+read -ra kvs <<< "$RANGE_SERVERS"
+for round in $(seq "$ROUNDS"); do
+  for i in "${!kvs[@]}"; do
+    [ ${#kvs[@]} -gt 0 ] || break
+    srv=${kvs[$(( (i + round - 1) % ${#kvs[@]} ))]}
+    port=$(free_port)
+    start_kv "$srv" "$port" || { stop_server; continue; }
+    for op in range range-s; do
+      t0=$(ticks)
+      out=$(taskset -c "$CLIENT_CPU" env KM_PROCS=1 build/bench/grpc_load --endpoint "127.0.0.1:$port" \
+            --cacert "$WORK/ca.crt" --op "$op" --conns 10 --clients 100 --seconds "$SECS" 2>&1) ||
+        { echo "bench/tls: $srv $op failed: $(echo "$out" | tail -n 2)" >&2; continue; }
+      t1=$(ticks)
+      echo "== round $round $srv $op"$'\n'"$out" >> "$WORK/load.log"
+      rps=$(echo "$out" | sed -nE 's/^requests\/s ([0-9.]+)/\1/p')
+      n=$(echo "$out" | sed -nE 's/^requests ([0-9]+)/\1/p')
+      cpu=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+      m=${op/-/_}
+      echo "$round $srv ${m}_rps $rps" >> "$RAW"
+      echo "$round $srv ${m}_cpu_us $cpu" >> "$RAW"
+      echo "round $round $srv $op: $rps req/s, $cpu us CPU/req" >&2
+    done
+    stop_server
+  done
+done
+
+python3 - "$RAW" "$SERVERS $RANGE_SERVERS" "$LOADS range range_s" <<'PY'
 import statistics, sys
-raw, servers, loads = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+raw, loads = sys.argv[1], sys.argv[3].split()
+servers = list(dict.fromkeys(sys.argv[2].split()))
 v = {}
 for line in open(raw):
     r, s, m, x = line.split()
     v.setdefault((m, s), []).append(float(x))
 others = [s for s in servers if s != "kumo"]
-print("%-12s" % "metric" + "".join("%-26s" % s for s in servers) + "".join("kumo/%-8s" % o for o in others))
+print("%-15s" % "metric" + "".join("%-34s" % s for s in servers) + "".join("kumo/%-8s" % o for o in others))
 for l in loads:
     for m in (l + "_rps", l + "_cpu_us"):
         row, med = [], {}
@@ -170,7 +228,7 @@ for l in loads:
                 row.append("%.4g [%.4g-%.4g]" % (med[s], min(x), max(x)))
             else:
                 row.append("-")
-        print("%-12s" % m + "".join("%-26s" % c for c in row) +
+        print("%-15s" % m + "".join("%-34s" % c for c in row) +
               "".join("%-13s" % ("%.3g" % (med["kumo"] / med[o]) if "kumo" in med and o in med else "-") for o in others))
 PY
 echo "raw results: $RAW; load output: $WORK/load.log" >&2
