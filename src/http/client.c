@@ -67,6 +67,7 @@ int km_http_client_new(km_http_client **out, const km_http_client_config *cfg)
 
 static void conn_close(pconn *p)
 {
+    km__tls_close_notify(p->tls, km_now() + SEC / 10);
     km_close(p->fd);
     km__tls_free(p->tls);
     km__free(p);

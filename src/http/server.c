@@ -102,6 +102,8 @@ void km__http_conn_close(km__conn *c)
      * a body we did not read): otherwise a plain close is clean. */
     bool unread = c->rlen > c->rpos || c->body_state == BODY_UNREAD ||
                   c->body_state == BODY_FAILED;
+    if (c->tls && !c->broken)
+        km__tls_close_notify(c->tls, km_now() + SEC / 10);
     if (!c->broken && unread) {
         km_shutdown(c->fd, SHUT_WR);
         char sink[4096];

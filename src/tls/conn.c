@@ -271,6 +271,18 @@ ssize_t km__tls_write(km__tls_conn *c, const void *buf, size_t n, int64_t deadli
     return rc ? rc : (ssize_t)n;
 }
 
+void km__tls_close_notify(km__tls_conn *c, int64_t deadline)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    /* Not after a fatal alert: OpenSSL refuses then, and there is nothing to say. */
+    SSL_shutdown(c->ssl);
+    ERR_clear_error();
+    pthread_mutex_unlock(&c->mu);
+    flush(c, deadline);
+}
+
 bool km__tls_pending(km__tls_conn *c)
 {
     pthread_mutex_lock(&c->mu);

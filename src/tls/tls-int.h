@@ -43,6 +43,11 @@ const char *km__tls_alpn(km__tls_conn *c, size_t *n);
 /* The verified client certificate's common name into buf (NUL-terminated);
  * -ENOENT when there is none. */
 int     km__tls_peer_cn(km__tls_conn *c, char *buf, size_t n);
+/* Sends close_notify (best effort, until deadline): the peer then knows
+ * the stream ended here and was not cut, and a client keeps its session
+ * for resumption. Call once no read or write is in progress; NULL is
+ * ignored. */
+void    km__tls_close_notify(km__tls_conn *c, int64_t deadline);
 /* Frees c (without close_notify: the caller closes the socket). */
 void    km__tls_free(km__tls_conn *c);
 
