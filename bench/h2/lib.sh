@@ -129,7 +129,7 @@ variant_bin() {
 # The floor program (bench/h2/floor.c), built when missing or older.
 FLOOR=${FLOOR:-build/bench/h2-floor}
 build_floor() {
-  if [ ! -x "$FLOOR" ] || [ bench/h2/floor.c -nt "$FLOOR" ]; then
+  if [ ! -x "$FLOOR" ] || [ bench/h2/floor.c -nt "$FLOOR" ] || [ bench/h2/floor-loop.h -nt "$FLOOR" ]; then
     mkdir -p "$(dirname "$FLOOR")"
     cc -O2 -o "$FLOOR" bench/h2/floor.c -lnghttp2
   fi
