@@ -13,11 +13,13 @@
 /* Flags in the spirit of etcd's benchmark tool:
  *   grpc_load --endpoint HOST:PORT[,HOST:PORT...] --op range|range-s|put [--conns 1]
  *             [--clients 1] [--seconds 5] [--key-size 8] [--val-size 100]
- *             [--keys 1] [--cacert FILE]
+ *             [--keys 1] [--cacert FILE] [--user NAME:PASSWORD]
  * range reads key 0 (which it first writes, val-size bytes); put writes
  * keys 0..keys-1 in turn. Each connection is a channel of its own, to the
  * servers listed in turn; the
  * clients (goroutines, one call in flight each) are spread over them.
+ * With --user it logs in once and sends the token with every call (the
+ * cost of authentication on the server).
  * Prints requests/s, p50/p99 latency and errors; exits 1 on any error.
  * Run with KM_PROCS=1 under taskset for one core. */
 
@@ -25,6 +27,10 @@ enum { OP_RANGE, OP_RANGE_S, OP_PUT };
 
 static const char *endpoint;
 static km_tls *tls;                 /* --cacert: gRPC over TLS */
+static const char *user;            /* --user NAME:PASSWORD */
+static char token[2048];
+static km_grpc_md md[1];            /* the token, once logged in */
+static size_t nmd;
 static int op = OP_RANGE, conns = 1, clients = 1, seconds = 5, keys = 1;
 static size_t key_size = 8, val_size = 100;
 static uint8_t *value;
@@ -58,7 +64,7 @@ static int call(km_grpc_channel *ch, long n)
         Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
         req.key = key;
         req.value = (ProtobufCBinaryData){ val_size, value };
-        rc = km_grpc_unary_pb(ch, "/etcdserverpb.KV/Put", NULL, 0, &req.base,
+        rc = km_grpc_unary_pb(ch, "/etcdserverpb.KV/Put", md, nmd, &req.base,
                               &etcdserverpb__put_response__descriptor, dl, &st, &rep);
         if (rc == 0) {
             Etcdserverpb__PutResponse *r = (Etcdserverpb__PutResponse *)rep;
@@ -69,7 +75,7 @@ static int call(km_grpc_channel *ch, long n)
         Etcdserverpb__RangeRequest req = ETCDSERVERPB__RANGE_REQUEST__INIT;
         req.key = key;
         req.serializable = op == OP_RANGE_S;
-        rc = km_grpc_unary_pb(ch, "/etcdserverpb.KV/Range", NULL, 0, &req.base,
+        rc = km_grpc_unary_pb(ch, "/etcdserverpb.KV/Range", md, nmd, &req.base,
                               &etcdserverpb__range_response__descriptor, dl, &st, &rep);
         if (rc == 0) {
             Etcdserverpb__RangeResponse *r = (Etcdserverpb__RangeResponse *)rep;
@@ -85,6 +91,36 @@ static int call(km_grpc_channel *ch, long n)
     }
     km_grpc_pb_free(rep);
     km_grpc_stream_free(st);
+    return rc;
+}
+
+/* Authenticate as --user; the token goes with every call after. */
+static int login(km_grpc_channel *ch)
+{
+    char name[256];
+    const char *colon = strchr(user, ':');
+    if (!colon || (size_t)(colon - user) >= sizeof name) {
+        fprintf(stderr, "grpc_load: --user NAME:PASSWORD\n");
+        return -1;
+    }
+    memcpy(name, user, (size_t)(colon - user));
+    name[colon - user] = 0;
+    Etcdserverpb__AuthenticateRequest req = ETCDSERVERPB__AUTHENTICATE_REQUEST__INIT;
+    req.name = name;
+    req.password = (char *)colon + 1;
+    km_grpc_stream *st = NULL;
+    ProtobufCMessage *rep = NULL;
+    int rc = km_grpc_unary_pb(ch, "/etcdserverpb.Auth/Authenticate", NULL, 0, &req.base,
+                              &etcdserverpb__authenticate_response__descriptor,
+                              km_now() + 10000000000LL, &st, &rep);
+    if (rc == 0)
+        snprintf(token, sizeof token, "%s", ((Etcdserverpb__AuthenticateResponse *)rep)->token);
+    else
+        fprintf(stderr, "grpc_load: login failed: %s\n", km_strerror(rc));
+    km_grpc_pb_free(rep);
+    km_grpc_stream_free(st);
+    md[0] = km_grpc_md_of("token", token, strlen(token));
+    nmd = 1;
     return rc;
 }
 
@@ -130,6 +166,8 @@ static void main_fn(void *arg)
             exit(1);
         }
     }
+    if (user && login(ch[0]) < 0)
+        exit(1);
     /* The key a range reads exists first; every connection is up (one
      * call each) before the clock starts. */
     int saved = op;
@@ -200,6 +238,7 @@ int main(int argc, char **argv)
         { "seconds", required_argument, 0, 's' },  { "key-size", required_argument, 0, 'k' },
         { "val-size", required_argument, 0, 'v' }, { "keys", required_argument, 0, 'K' },
         { "cacert", required_argument, 0, 'C' },
+        { "user", required_argument, 0, 'u' },
         { 0, 0, 0, 0 },
     };
     int o;
@@ -216,6 +255,7 @@ int main(int argc, char **argv)
         case 'k': key_size = (size_t)atol(optarg); break;
         case 'v': val_size = (size_t)atol(optarg); break;
         case 'K': keys = atoi(optarg); break;
+        case 'u': user = optarg; break;
         case 'C': {
             km_tls_config tc = { .trusted_ca_file = optarg };
             char err[256];
@@ -232,7 +272,7 @@ int main(int argc, char **argv)
         key_size < 1 || key_size > 255) {
         fprintf(stderr, "usage: grpc_load --endpoint HOST:PORT --op range|range-s|put [--conns N]"
                         " [--clients N>=conns] [--seconds S] [--key-size 1..255] [--val-size B]"
-                        " [--keys N] [--cacert FILE (TLS)]\n");
+                        " [--keys N] [--cacert FILE (TLS)] [--user NAME:PASSWORD]\n");
         return 2;
     }
     value = malloc(val_size ? val_size : 1);

@@ -3,7 +3,9 @@
  * and watches) on the embedded store, until SIGINT or SIGTERM. */
 #include <kumo.h>
 #include <kumo/serve.h>
+#include <kumo/auth.h>
 #include <kumo/tls.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +22,8 @@ typedef struct {
     km_serve_config cfg;
     km_tls_config   tls;            /* from the flags; cfg.tls is built from it */
     km_tls_config   btls;           /* the etcd backend's; cfg.backend_tls from it */
+    km_auth_config  auth;           /* from the flags; cfg.auth is opened from it */
+    km_logger      *audit;
     bool            insecure_listen;
     int64_t         grace;
     int             rc;
@@ -63,6 +67,10 @@ static void usage(FILE *f)
         "  --trusted-ca-file FILE PEM CAs that client certificates must chain to\n"
         "  --client-cert-auth     require a client certificate signed by those CAs\n"
         "  --insecure-listen      allow plain TCP on an address other than loopback\n"
+        "  --auth-token T         login tokens once authentication is enabled: simple\n"
+        "                         (default) or jwt,pub-key=F,priv-key=F,sign-method=M[,ttl=D]\n"
+        "                         (M: RS256/384/512, PS256/384/512, ES256/384/512)\n"
+        "  --auth-token-ttl N     seconds a simple token lives unused (default 300)\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
         "  --log-format F         json (default) or logfmt\n"
@@ -143,6 +151,32 @@ static void run(void *arg)
         fprintf(stderr, "kumo serve: requests still running after the grace period were cut off\n");
 }
 
+/* Users and roles live beside the store, in DIR/auth.json; every change
+ * to them and every refused login is logged to stderr as an audit record. */
+static int open_auth(serve_args *a)
+{
+    char file[4096];
+    snprintf(file, sizeof file, "%s/auth.json", a->cfg.data_dir);
+    if (mkdir(a->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "kumo serve: cannot create %s: %s\n", a->cfg.data_dir, strerror(errno));
+        return -1;
+    }
+    km_log_config lc = { .fd = 2, .format = a->cfg.log_format };
+    if (km_log_new(&a->audit, &lc) < 0) {
+        fprintf(stderr, "kumo serve: out of memory\n");
+        return -1;
+    }
+    a->auth.file = file;
+    a->auth.audit = a->audit;
+    const char *err;
+    if (km_auth_open(&a->cfg.auth, &a->auth, &err) < 0) {
+        fprintf(stderr, "kumo serve: authentication: %s\n", err);
+        km_log_free(a->audit);
+        return -1;
+    }
+    return 0;
+}
+
 int kumo_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -171,6 +205,8 @@ int kumo_serve(int argc, char **argv)
         { "backend-cacert", required_argument, 0, 1000 },
         { "backend-cert", required_argument, 0, 1001 },
         { "backend-key", required_argument, 0, 1002 },
+        { "auth-token", required_argument, 0, 1003 },
+        { "auth-token-ttl", required_argument, 0, 1004 },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -198,6 +234,18 @@ int kumo_serve(int argc, char **argv)
         case 1000: a.btls.trusted_ca_file = optarg; break;
         case 1001: a.btls.cert_file = optarg; break;
         case 1002: a.btls.key_file = optarg; break;
+        case 1003: a.auth.token = optarg; break;
+        case 1004: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 100000000) {
+                fprintf(stderr, "kumo serve: --auth-token-ttl wants seconds, 1 or more\n");
+                return 2;
+            }
+            a.auth.token_ttl = v * 1000000000LL;
+            break;
+        }
         case 'a':
             if (!strcmp(optarg, "-"))
                 a.cfg.access_log_fd = 2;
@@ -270,6 +318,13 @@ int kumo_serve(int argc, char **argv)
                 "--backend-cacert/-cert/-key apply to --backend etcd://... only\n");
         return 2;
     }
+    if (etcd && (a.auth.token || a.auth.token_ttl)) {
+        fprintf(stderr, "kumo serve: --auth-token and --auth-token-ttl need the embedded "
+                "store: with --backend etcd:// kumo keeps no users\n");
+        return 2;
+    }
+    if (!etcd && open_auth(&a) < 0)
+        return 2;
     if (btls) {
         char err[512];
         if (km_tls_client_new(&a.cfg.backend_tls, &a.btls, err, sizeof err) < 0) {
@@ -295,6 +350,8 @@ int kumo_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int rc = km_main(run, &a);
+    km_auth_free(a.cfg.auth);
+    km_log_free(a.audit);
     km_tls_free(a.cfg.tls);
     km_tls_free(a.cfg.backend_tls);
     if (rc < 0) {

@@ -12,6 +12,7 @@ extern "C" {
 
 typedef struct km_hub km_hub;      /* watch fan-out, see hub.h */
 typedef struct km_grpc_server km_grpc_server;  /* see grpc.h */
+typedef struct km_auth km_auth;    /* users, roles, tokens; see auth.h */
 
 typedef struct {
     km_store *store;
@@ -22,6 +23,9 @@ typedef struct {
     const char *name;              /* the member's name (MemberList); NULL: "default", as etcd */
     const char *client_url;        /* where clients reach this server ("http://127.0.0.1:2379"),
                                       MemberList's clientURLs; NULL: none listed. Copied */
+    km_auth  *auth;                /* etcd's Auth service and every permission check;
+                                      NULL: no users, authentication never on. Must
+                                      outlive the API */
 } km_etcd_config;
 
 typedef struct km_etcd km_etcd;

@@ -74,6 +74,10 @@ km_str  km_http_remote(const km_http_req *r);
 /* The client's IP address bytes (4 for IPv4, 16 for IPv6) into ip; 0 for
  * a unix socket or when unknown. */
 size_t  km_http_remote_ip(const km_http_req *r, unsigned char ip[16]);
+/* The common name of the client's certificate, when the connection is TLS
+ * and the certificate was verified (client-cert-auth): 0 and buf
+ * (NUL-terminated), else -ENOENT. */
+int     km_http_peer_cn(const km_http_req *r, char *buf, size_t n);
 
 /* A client that hangs up, or resets its stream, cancels the group the
  * handler runs in: its blocking calls return -ECANCELED from then on, so a

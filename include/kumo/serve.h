@@ -36,6 +36,9 @@ typedef struct {
     struct km_tls *tls;          /* TLS on the listener (<kumo/tls.h>, the caller's:
                                     it outlives the server; km_tls_reload applies to
                                     new connections); NULL: plain TCP */
+    struct km_auth *auth;        /* users, roles and tokens (<kumo/auth.h>, the caller's,
+                                    outliving the server): etcd's Auth service and the
+                                    permission checks of every API; NULL: none */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */
@@ -54,9 +57,13 @@ int  km_serve_stop(km_serve *s, int64_t deadline);
 /* Routes of the native API for people on rt: GET/PUT/DELETE
  * /api/v1/kv/<key> (raw bodies; ?prefix, ?rev, ?lease), GET /api/v1/watch
  * (Server-Sent Events; ?key or ?prefix, ?rev, Last-Event-ID), /healthz,
- * /readyz. The store and hub must outlive the routes. */
+ * /readyz. The store, hub and auth must outlive the routes. With auth
+ * (may be NULL: none) enabled, the kv and watch routes need a token
+ * ("Authorization: Bearer TOKEN", or the bare token) or a verified client
+ * certificate whose user may read (GET, watch) or write (PUT, DELETE) the
+ * keys: 401 without one, 403 when refused. 0 or -ENOMEM. */
 typedef struct km_native km_native;
-int  km_native_new(km_native **out, km_store *s, km_hub *h);
+int  km_native_new(km_native **out, km_store *s, km_hub *h, struct km_auth *auth);
 int  km_native_routes(km_native *n, km_http_router *rt);
 void km_native_free(km_native *n);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The API object, its routes, and /v3/maintenance/status. */
+/* The API object, its routes, and /v3/maintenance/status (which, as in
+ * etcd, needs no permission). */
 #include <errno.h>
 #include <string.h>
 #include "etcd/etcd-int.h"
@@ -20,6 +21,7 @@ int km_etcd_new(km_etcd **out, const km_etcd_config *cfg)
         return -ENOMEM;
     e->store = cfg->store;
     e->hub = cfg->hub;
+    e->auth = cfg->auth;
     e->cluster_id = cfg->cluster_id;
     e->member_id = cfg->member_id;
     e->raft_term = 2;
@@ -49,6 +51,22 @@ static const struct { const char *path; km_http_handler *h; } routes[] = {
     { "/v3/lease/leases", km__etcd_lease_leases },
     { "/v3/kv/lease/leases", km__etcd_lease_leases },
     { "/v3/maintenance/status", km__etcd_status },
+    { "/v3/auth/enable", km__etcd_auth },
+    { "/v3/auth/disable", km__etcd_auth },
+    { "/v3/auth/authenticate", km__etcd_auth },
+    { "/v3/auth/user/add", km__etcd_auth },
+    { "/v3/auth/user/get", km__etcd_auth },
+    { "/v3/auth/user/list", km__etcd_auth },
+    { "/v3/auth/user/delete", km__etcd_auth },
+    { "/v3/auth/user/changepw", km__etcd_auth },
+    { "/v3/auth/user/grant", km__etcd_auth },
+    { "/v3/auth/user/revoke", km__etcd_auth },
+    { "/v3/auth/role/add", km__etcd_auth },
+    { "/v3/auth/role/get", km__etcd_auth },
+    { "/v3/auth/role/list", km__etcd_auth },
+    { "/v3/auth/role/delete", km__etcd_auth },
+    { "/v3/auth/role/grant", km__etcd_auth },
+    { "/v3/auth/role/revoke", km__etcd_auth },
 };
 
 /* The handlers answer other methods themselves, as the gateway does

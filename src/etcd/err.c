@@ -2,11 +2,36 @@
 /* etcd's error answers (status, gRPC code, message), the method and size
  * checks every endpoint makes, and sending a finished body. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <kumo/auth.h>
 #include "etcd/etcd-int.h"
+
+/* gRPC codes as etcd gives them, HTTP statuses as its gateway maps those. */
+static km__etcd_err auth_err(int err)
+{
+    const char *m = km_auth_strerror(err);
+    switch (err) {
+    case KM_EAUTH_DENIED:
+        return (km__etcd_err){ 403, 7, m };
+    case KM_EAUTH_TOKEN:
+        return (km__etcd_err){ 401, 16, m };
+    case KM_EAUTH_THROTTLED:
+        return (km__etcd_err){ 429, 8, m };
+    case KM_EAUTH_FAILED:
+    case KM_EAUTH_USER_EMPTY:
+    case KM_EAUTH_ROLE_EMPTY:
+    case KM_EAUTH_BAD_MGMT:
+        return (km__etcd_err){ 400, 3, m };
+    default:
+        return (km__etcd_err){ 412, 9, m };
+    }
+}
 
 km__etcd_err km__etcd_errinfo(int err)
 {
+    if (err >= KM_EAUTH_MIN && err <= KM_EAUTH_MAX)
+        return auth_err(err);
     switch (err) {
     case -ERANGE:
         return (km__etcd_err){ 400, 11, "etcdserver: mvcc: required revision is a future revision" };
@@ -38,12 +63,28 @@ km__etcd_err km__etcd_errinfo(int err)
         return (km__etcd_err){ 503, 14, "etcdserver: request timed out" };
     case -ESHUTDOWN:
         return (km__etcd_err){ 503, 14, "etcdserver: server stopped" };
+    case -EOPNOTSUPP:   /* users and roles on a server that keeps none */
+        return (km__etcd_err){ 501, 12, "kumo: users and roles need the embedded store (not --backend etcd://)" };
     case -ENOMEM:   /* nothing done: the client may retry */
     case -EAGAIN:   /* no thread for the blocking call */
         return (km__etcd_err){ 503, 8, "etcdserver: out of memory" };
     default:
         return (km__etcd_err){ 500, 2, km_strerror(err) };
     }
+}
+
+void km__etcd_err_text(int err, char *buf, size_t n)
+{
+    static const char *const names[] = {
+        "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+        "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+        "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss",
+        "Unauthenticated",
+    };
+    km__etcd_err x = km__etcd_errinfo(err);
+    const char *name = x.code >= 0 && x.code < (int)(sizeof names / sizeof names[0])
+                       ? names[x.code] : "Unknown";
+    snprintf(buf, n, "rpc error: code = %s desc = %s", name, x.msg);
 }
 
 void km__etcd_errbody(km__jbuf *b, int code, const char *msg)

@@ -19,6 +19,7 @@
 struct km_etcd {
     km_store *store;
     km_hub   *hub;
+    km_auth  *auth;                 /* NULL: authentication is never on */
     uint64_t  cluster_id, member_id;
     uint64_t  raft_term;            /* a single member: constant, as etcd's after its election */
     size_t    max_request_bytes;    /* never 0 once built */
@@ -80,6 +81,9 @@ void km__etcd_event(km__jbuf *b, const km_event *ev);
  * errors map to code 2 (Unknown), HTTP 500, with km_strerror's text. */
 typedef struct { int status, code; const char *msg; } km__etcd_err;
 km__etcd_err km__etcd_errinfo(int err);
+/* err as a Go client prints a gRPC status: "rpc error: code = NAME desc
+ * = MESSAGE" (etcd's watch cancel reasons carry it so). */
+void km__etcd_err_text(int err, char *buf, size_t n);
 /* Writes the gateway's error body {"error":msg,"message":msg,"code":code}. */
 void km__etcd_errbody(km__jbuf *b, int code, const char *msg);
 /* Answers w with err's status and error body. */
@@ -157,6 +161,9 @@ void km__etcd_lease_keepalive(km_http_req *r, km_http_resp *w, void *etcd);
 void km__etcd_lease_ttl(km_http_req *r, km_http_resp *w, void *etcd);
 void km__etcd_lease_leases(km_http_req *r, km_http_resp *w, void *etcd);
 void km__etcd_status(km_http_req *r, km_http_resp *w, void *etcd);
+/* POST /v3/auth/... (every path of etcd's Auth service; the operation
+ * from the route's pattern), in auth-json.c. */
+void km__etcd_auth(km_http_req *r, km_http_resp *w, void *etcd);
 /* POST /v3/watch, in watch.c. */
 void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd);
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The lease endpoints: grant, revoke, keepalive (a stream), timetolive, leases. */
+/* The lease endpoints: grant, revoke, keepalive (a stream), timetolive,
+ * leases; revoking needs write permission on the lease's keys, listing
+ * them read permission. */
 #include <errno.h>
 #include <string.h>
-#include "etcd/etcd-int.h"
+#include "etcd/authz.h"
 
 /* etcd's largest lease TTL (seconds) and the minimum it raises TTLs to
  * (1.5 election timeouts of its defaults, rounded up). */
@@ -62,7 +64,15 @@ void km__etcd_lease_grant(km_http_req *r, km_http_resp *w, void *etcd)
         km__etcd_fail_msg(w, 400, 11, "etcdserver: too large lease TTL");
         return;
     }
-    int rc = km_lease_grant(e->store, id, ttl, &id, &rev);
+    /* anyone may grant, but etcd refuses a token that is not valid (it
+     * resolves the token of every request it passes through raft) */
+    km_auth_id who;
+    int rc = km__etcd_http_who(e, r, &who);
+    if (rc) {
+        km__etcd_fail(w, rc);
+        return;
+    }
+    rc = km_lease_grant(e->store, id, ttl, &id, &rev);
     if (rc) {
         km__etcd_fail(w, rc);
         return;
@@ -84,7 +94,12 @@ void km__etcd_lease_revoke(km_http_req *r, km_http_resp *w, void *etcd)
     int64_t id, rev = 0;
     if (body_i64(e, r, w, names, &id, 1, NULL))
         return;
-    int rc = km_lease_revoke(e->store, id, &rev);
+    km_auth_id who;
+    int rc = km__etcd_http_who(e, r, &who);
+    if (!rc)
+        rc = km__etcd_authz_revoke(e, &who, id);
+    if (!rc)
+        rc = km_lease_revoke(e->store, id, &rev);
     if (rc) {
         km__etcd_fail(w, rc);
         return;
@@ -105,6 +120,14 @@ void km__etcd_lease_ttl(km_http_req *r, km_http_resp *w, void *etcd)
     bool keys = false;
     if (body_i64(e, r, w, names, &id, 1, &keys))
         return;
+    km_auth_id who;
+    int denied = 0;
+    if (keys && (denied = km__etcd_http_who(e, r, &who)) == 0)
+        denied = km__etcd_authz_lease(e, &who, id, KM_PERM_READ);
+    if (denied) {
+        km__etcd_fail(w, denied);
+        return;
+    }
     km_lease_info li;
     memset(&li, 0, sizeof li);
     km_store_res res;

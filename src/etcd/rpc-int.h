@@ -7,6 +7,7 @@
 #include <kumo/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 #include "etcdserverpb/rpc.pb-c.h"
+#include "etcd/authz.h"
 #include "etcd/etcd-int.h"
 
 /* Each registers one service's methods on s (ud: e). 0 or -errno from
@@ -66,6 +67,19 @@ int  km__etcd_pb_del_resp(const km_del_resp *r, km__etcd_mem *m,
  * them (the top header left to the caller). */
 int  km__etcd_pb_txn_resp(int64_t rev, const km_txn_resp *r, km__etcd_mem *m,
                           Etcdserverpb__TxnResponse *out);
+
+/* The identity of a call (its "token" metadata, else its client
+ * certificate). 0, or the call has ended with etcd's status (an invalid
+ * token) and the handler returns. */
+int  km__etcd_rpc_who(km_etcd *e, km_grpc_call *c, km_auth_id *id);
+/* The same without ending the call: 0 or the KM_EAUTH_ error. */
+int  km__etcd_who_call(km_etcd *e, km_grpc_call *c, km_auth_id *id);
+/* Whether the caller may run op (km__etcd_authz_op): 0, or the call has
+ * ended with "permission denied" or the identity's error. */
+int  km__etcd_rpc_allowed(km_etcd *e, km_grpc_call *c, const km_op *op);
+/* Whether the caller holds the root role (compaction, maintenance, auth
+ * management): 0, or the call has ended. */
+int  km__etcd_rpc_admin(km_etcd *e, km_grpc_call *c);
 
 /* A response header at revision rev (0: the field left out, as etcd does
  * for a watch's compaction answer). */

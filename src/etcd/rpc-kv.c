@@ -77,7 +77,7 @@ static void run_checked(km_etcd *e, km_grpc_call *c, const km_op *op, const char
 {
     if (bad)
         km_grpc_finish(c, KM_GRPC_INVALID_ARGUMENT, bad);
-    else
+    else if (!km__etcd_rpc_allowed(e, c, op))
         run_op(e, c, op, m);
 }
 
@@ -161,7 +161,7 @@ static void txn(km_grpc_call *c, void *ud)
         km__etcd_rpc_fail(c, rc);
     else if (bad)
         km_grpc_finish(c, KM_GRPC_INVALID_ARGUMENT, bad);
-    else
+    else if (!km__etcd_rpc_allowed(e, c, &(km_op){ .type = KM_OP_TXN, .txn = &t }))
         run_txn(e, c, &t, &m);
 out:
     km__etcd_mem_done(&m);
@@ -175,7 +175,7 @@ static void compact(km_grpc_call *c, void *ud)
     km__etcd_mem_init(&m, buf, sizeof buf);
     ProtobufCMessage *req;
     if (!read_req(c, &etcdserverpb__compaction_request__descriptor, e->max_request_bytes, &m,
-                  &req)) {
+                  &req) && !km__etcd_rpc_admin(e, c)) {
         /* physical is moot: a compaction here is durable once answered */
         int64_t cur = 0;
         int rc = km_store_compact(e->store, ((Etcdserverpb__CompactionRequest *)req)->revision,

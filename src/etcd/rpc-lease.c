@@ -41,7 +41,12 @@ static void revoke(km_grpc_call *c, void *ud)
         return;
     int64_t id = ((Etcdserverpb__LeaseRevokeRequest *)m)->id, rev = 0;
     km_grpc_pb_free(m);
-    int rc = km_lease_revoke(e->store, id, &rev);
+    km_auth_id who;
+    if (km__etcd_rpc_who(e, c, &who))
+        return;
+    int rc = km__etcd_authz_revoke(e, &who, id);
+    if (!rc)
+        rc = km_lease_revoke(e->store, id, &rev);
     if (rc) {
         km__etcd_rpc_fail(c, rc);
         return;
@@ -100,9 +105,17 @@ static void time_to_live(km_grpc_call *c, void *ud)
     int64_t id = req->id;
     bool keys = req->keys;
     km_grpc_pb_free(m);
+    km_auth_id who;
+    int rc;
+    if (keys && (rc = km__etcd_who_call(e, c, &who)) == 0)
+        rc = km__etcd_authz_lease(e, &who, id, KM_PERM_READ);
+    if (keys && rc) {
+        km__etcd_rpc_fail(c, rc);
+        return;
+    }
     km_lease_info li;
     km_store_res res;
-    int rc = km_lease_ttl(e->store, id, keys, &li, &res);
+    rc = km_lease_ttl(e->store, id, keys, &li, &res);
     if (rc && rc != -ENOENT) {
         km_store_res_free(&res);
         km__etcd_rpc_fail(c, rc);

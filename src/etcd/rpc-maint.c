@@ -76,6 +76,10 @@ static void defragment(km_grpc_call *c, void *ud)
     ProtobufCMessage *m;
     if (recv_req(c, &m))
         return;
+    if (km__etcd_rpc_admin(ud, c)) {
+        km_grpc_pb_free(m);
+        return;
+    }
     km_grpc_pb_free(m);
     Etcdserverpb__DefragmentResponse rep = ETCDSERVERPB__DEFRAGMENT_RESPONSE__INIT;
     km_grpc_send_pb(c, &rep.base, KM_FOREVER);
@@ -87,6 +91,10 @@ static void hash(km_grpc_call *c, void *ud)
     ProtobufCMessage *m;
     if (recv_req(c, &m))
         return;
+    if (km__etcd_rpc_admin(ud, c)) {
+        km_grpc_pb_free(m);
+        return;
+    }
     km_grpc_pb_free(m);
     uint32_t sum;
     int64_t rev;
@@ -109,6 +117,10 @@ static void hash_kv(km_grpc_call *c, void *ud)
     ProtobufCMessage *m;
     if (recv_req(c, &m))
         return;
+    if (km__etcd_rpc_admin(ud, c)) {
+        km_grpc_pb_free(m);
+        return;
+    }
     int64_t at = ((Etcdserverpb__HashKVRequest *)m)->revision;
     km_grpc_pb_free(m);
     uint32_t sum;
@@ -165,9 +177,21 @@ static void snapshot(km_grpc_call *c, void *ud)
     if (recv_req(c, &m))
         return;
     km_grpc_pb_free(m);
+    /* etcd's stream passes the auth error on unmapped: code Unknown */
+    km_auth_id id;
+    int rc = km__etcd_who_call(e, c, &id);
+    if (!rc && (rc = km_auth_check_admin(e->auth, &id))) {
+        km_grpc_finish(c, KM_GRPC_UNKNOWN, rc == KM_EAUTH_USER_EMPTY ? "auth: user name is empty"
+                                                                     : "auth: permission denied");
+        return;
+    }
+    if (rc) {
+        km__etcd_rpc_fail(c, rc);
+        return;
+    }
     int fd;
     int64_t size;
-    int rc = km_store_snapshot_file(e->store, &fd, &size);
+    rc = km_store_snapshot_file(e->store, &fd, &size);
     if (rc) {
         km__etcd_rpc_fail(c, rc);
         return;
@@ -229,6 +253,10 @@ static void move_leader(km_grpc_call *c, void *ud)
     ProtobufCMessage *m;
     if (recv_req(c, &m))
         return;
+    if (km__etcd_rpc_admin(ud, c)) {
+        km_grpc_pb_free(m);
+        return;
+    }
     uint64_t target = ((Etcdserverpb__MoveLeaderRequest *)m)->targetid;
     km_grpc_pb_free(m);
     if (target != e->member_id) {

@@ -36,6 +36,8 @@ void        km__wtab_free(km__wtab *t);
 typedef struct {
     km_etcd       *e;
     km_grpc_call  *c;
+    km_auth_id     who;      /* the stream's caller: each watch is checked as created */
+    int            who_err;  /* why the caller has no identity (a bad token), or 0 */
     km_watch_set  *set;
     km_chan       *reqs;     /* reader -> writer: Etcdserverpb__WatchRequest * */
     int            rerr;     /* the reader's end (0: the client half-closed),

@@ -60,6 +60,20 @@ static bool bytes_less(km_bytes a, km_bytes b)
 
 static int create(km__wstream *s, const Etcdserverpb__WatchCreateRequest *cr)
 {
+    /* etcd checks the range as the client gave it, and answers a refusal
+     * as a watch created and canceled at once */
+    int denied = s->who_err;
+    if (!denied)
+        denied = km__etcd_authz_op(s->e->auth, &s->who,
+                                   &(km_op){ .type = KM_OP_RANGE,
+                                             .range = { .key = { cr->key.data, cr->key.len },
+                                                        .range_end = { cr->range_end.data,
+                                                                       cr->range_end.len } } });
+    if (denied) {
+        char reason[256];
+        km__etcd_err_text(denied, reason, sizeof reason);
+        return km__wstream_ctl(s, hub_rev(s), -1, true, true, 0, reason);
+    }
     km_watch_opts o = { .start_revision = cr->start_revision };
     /* etcd: an empty key is "\0", the smallest; range_end "\0" means every
      * key from key on, as in the hub. */
@@ -225,6 +239,7 @@ static void watch(km_grpc_call *c, void *ud)
     km__wstream s = { .e = e, .c = c };
     km_group *rg = NULL;
     int rc;
+    s.who_err = km__etcd_who_call(e, c, &s.who);
     if ((rc = km_watch_set_new(e->hub, &s.set)) < 0 ||
         (rc = km_chan_new(&s.reqs, sizeof(Etcdserverpb__WatchRequest *), REQ_QUEUE)) < 0 ||
         (rc = km_group_new(&rg, km_group_current(), KM_FOREVER)) < 0) {

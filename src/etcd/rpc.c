@@ -38,6 +38,46 @@ void km__etcd_rpc_fail(km_grpc_call *c, int err)
     km_grpc_finish(c, x.code, x.msg);
 }
 
+int km__etcd_who_call(km_etcd *e, km_grpc_call *c, km_auth_id *id)
+{
+    km_str t = { NULL, 0 };
+    const km_grpc_md *md;
+    size_t n;
+    /* etcd's clients send "token"; its gateway passes "authorization" on */
+    if (e->auth && km_grpc_call_metadata(c, &md, &n) == 0) {
+        t = km_grpc_md_get(md, n, "token");
+        if (!t.n)
+            t = km_grpc_md_get(md, n, "authorization");
+    }
+    return km__etcd_who(e, km_grpc_call_http(c), t.p, t.n, id);
+}
+
+int km__etcd_rpc_who(km_etcd *e, km_grpc_call *c, km_auth_id *id)
+{
+    int rc = km__etcd_who_call(e, c, id);
+    if (rc)
+        km__etcd_rpc_fail(c, rc);
+    return rc;
+}
+
+int km__etcd_rpc_allowed(km_etcd *e, km_grpc_call *c, const km_op *op)
+{
+    km_auth_id id;
+    int rc = km__etcd_rpc_who(e, c, &id);
+    if (!rc && (rc = km__etcd_authz_op(e->auth, &id, op)))
+        km__etcd_rpc_fail(c, rc);
+    return rc;
+}
+
+int km__etcd_rpc_admin(km_etcd *e, km_grpc_call *c)
+{
+    km_auth_id id;
+    int rc = km__etcd_rpc_who(e, c, &id);
+    if (!rc && (rc = km_auth_check_admin(e->auth, &id)))
+        km__etcd_rpc_fail(c, rc);
+    return rc;
+}
+
 void km__etcd_rpc_kv_out(const km_kv *kv, Mvccpb__KeyValue *out)
 {
     mvccpb__key_value__init(out);

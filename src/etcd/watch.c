@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* POST /v3/watch: one watch per request, streamed as newline-delimited
  * {"result":WatchResponse} objects over a chunked response, as etcd's
- * gateway streams them. */
+ * gateway streams them; a watch needs read permission on its range. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <kumo/hub.h>
-#include "etcd/etcd-int.h"
+#include "etcd/authz.h"
 #include "rt/rt-int.h"
 
 /* Slot in each message's encoding cache for this format. */
@@ -161,6 +162,45 @@ static int compacted(void *ud, int64_t crev)
     return send_buf(x->w, &b);
 }
 
+/* gRPC's names for its codes, as Go's status error text spells them. */
+/* Whether the caller may watch [key, range_end) as the client gave them
+ * (etcd checks before it reads an empty key as "\0"): 0 or a KM_EAUTH_
+ * error, a token that is not valid included. */
+static int watch_allowed(km_etcd *e, km_http_req *r, const km_watch_opts *o)
+{
+    km_auth_id id;
+    int rc = km__etcd_http_who(e, r, &id);
+    if (!rc)
+        rc = km__etcd_authz_op(e->auth, &id,
+                               &(km_op){ .type = KM_OP_RANGE,
+                                         .range = { .key = o->key, .range_end = o->range_end } });
+    return rc;
+}
+
+/* A refused watch as etcd's gateway answers it: created and canceled at
+ * once with watch id -1 and the gRPC error as text; then the stream stays
+ * open, doing nothing, until the client leaves or the server drains. */
+static void refuse(km_http_req *r, km_http_resp *w, km_etcd *e, int err)
+{
+    km_hub_stat st;
+    km_hub_stat_read(e->hub, &st);
+    char reason[256];
+    km__etcd_err_text(err, reason, sizeof reason);
+    wctx c = { .e = e, .w = w, .watch_id = -1 };
+    km__jbuf b = KM__JBUF_INIT;
+    open_result(&b, &c, st.revision);
+    km__jbuf_puts(&b, ",\"created\":true,\"canceled\":true");
+    km__jbuf_key(&b, "cancel_reason");
+    km__jbuf_str(&b, reason, strlen(reason));
+    km__jbuf_puts(&b, "}}\n");
+    if (send_buf(w, &b) || km_http_flush(w))
+        return;
+    km_http_stream_lean(r, w);
+    /* the flush made a hang-up cancel this goroutine's sleeps */
+    while (!km_http_draining(r) && km_sleep(1000000000LL) == 0)
+        ;
+}
+
 void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
 {
     km_etcd *e = etcd;
@@ -202,6 +242,12 @@ void km__etcd_watch(km_http_req *r, km_http_resp *w, void *etcd)
          * with an empty stream. */
         km_http_flush(w);
         goto out;
+    }
+    if ((rc = watch_allowed(e, r, &o))) {
+        json_decref(root);
+        km__arena_free(a);
+        refuse(r, w, e, rc);
+        return;
     }
     km_watch *wt;
     int64_t created_rev;

@@ -229,6 +229,7 @@ static int start_tls(km__conn *c)
                             &c->tls);
     if (rc)
         return -1;
+    c->peer.tls = c->tls;
     size_t n;
     const char *p = km__tls_alpn(c->tls, &n);
     return n == 2 && !memcmp(p, "h2", 2) && !cfg->h1_only;

@@ -92,6 +92,7 @@ typedef struct {
     uint8_t       len, iplen;
     char          text[56];     /* "ip:port", "[ip6]:port" or "unix" */
     unsigned char ip[16];       /* the address bytes (4 or 16), for keys */
+    km__tls_conn *tls;          /* the connection's TLS, NULL for plain TCP */
 } km__peer;
 
 /* One request and its response at a time, on some connection. */

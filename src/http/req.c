@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Requests: accessors, the body through the stream, the peer's address. */
+#include <errno.h>
 #include "http-int.h"
 #include <kumo/rt.h>
 #include <arpa/inet.h>
@@ -105,6 +106,7 @@ void km__peer_init(km__peer *p, int fd)
 {
     p->fd = fd;
     p->known = false;
+    p->tls = NULL;
 }
 
 void km__peer_resolve(km__peer *p)
@@ -149,6 +151,12 @@ km_str km_http_remote(const km_http_req *r)
 {
     const km__peer *p = peer(r);
     return p->len ? (km_str){ p->text, p->len } : (km_str){ NULL, 0 };
+}
+
+int km_http_peer_cn(const km_http_req *r, char *buf, size_t n)
+{
+    km__tls_conn *t = r->st->peer->tls;
+    return t ? km__tls_peer_cn(t, buf, n) : -ENOENT;
 }
 
 size_t km_http_remote_ip(const km_http_req *r, unsigned char ip[16])

@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals of the native API: query strings and JSON bits shared by the
- * key-value and watch endpoints. */
+/* Internals of the native API: query strings, JSON bits and permission
+ * checks shared by the key-value and watch endpoints. */
 #ifndef KUMO_SERVE_NATIVE_INT_H
 #define KUMO_SERVE_NATIVE_INT_H
 
+#include <kumo/auth.h>
 #include <kumo/serve.h>
 #include "etcd/etcd-int.h"
 
 struct km_native {
     km_store *store;
     km_hub   *hub;
+    km_auth  *auth;     /* NULL: everyone may do everything */
 };
+
+/* Whether r's caller may do type on [key, end) (km_auth_perm's forms):
+ * true, or false once the refusal was answered (401 without valid
+ * credentials, 403 when the user lacks the permission). */
+bool km__native_allowed(km_native *n, km_http_req *r, km_http_resp *w, km_perm_type type,
+                        km_bytes key, km_bytes end);
 
 /* Query parameter name: true if present; *val is its percent-decoded
  * value in a (empty for a bare "?prefix"). false also when the value is

@@ -1,11 +1,60 @@
 /* SPDX-License-Identifier: MIT */
 /* The native API for people: raw values over GET/PUT/DELETE /api/v1/kv/<key>,
- * health and readiness. */
+ * who may touch which keys, health and readiness. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "rt/rt-int.h"
 #include "serve/native-int.h"
+
+/* The caller: the token of the Authorization header ("Bearer TOKEN" as
+ * people's tools send it, or bare as etcd's gateway takes it), else the
+ * verified client certificate's common name. */
+static int who(km_native *n, km_http_req *r, km_auth_id *id)
+{
+    km_str t = km_http_header(r, "Authorization");
+    if (t.n > 7 && !strncasecmp(t.p, "Bearer ", 7)) {
+        t.p += 7, t.n -= 7;
+        while (t.n && *t.p == ' ')
+            t.p++, t.n--;
+    }
+    char cn[256] = "";
+    if (!t.n)
+        km_http_peer_cn(r, cn, sizeof cn);
+    return km_auth_identify(n->auth, t.p, t.n, cn, id);
+}
+
+bool km__native_allowed(km_native *n, km_http_req *r, km_http_resp *w, km_perm_type type,
+                        km_bytes key, km_bytes end)
+{
+    if (!n->auth || !km_auth_enabled(n->auth))
+        return true;
+    km_auth_id id;
+    int rc = who(n, r, &id);
+    if (!rc)
+        rc = km_auth_check(n->auth, &id, type, key, end);
+    switch (rc) {
+    case 0:
+        return true;
+    case KM_EAUTH_DENIED:
+        km__native_fail(w, 403, "permission denied");
+        return false;
+    case KM_EAUTH_TOKEN:
+        /* RFC 6750: a 401 names the scheme, and why the token failed */
+        km_http_set_header(w, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        km__native_fail(w, 401, "invalid auth token");
+        return false;
+    case KM_EAUTH_USER_EMPTY:
+        km_http_set_header(w, "WWW-Authenticate", "Bearer");
+        km__native_fail(w, 401, "authentication required: send Authorization: Bearer TOKEN "
+                                "(POST /v3/auth/authenticate gives one)");
+        return false;
+    default:
+        km__native_fail_errno(w, rc);
+        return false;
+    }
+}
 
 /* The key from the path and the options every kv call shares. */
 typedef struct {
@@ -148,6 +197,10 @@ static void kv_call(km_http_req *r, km_http_resp *w, km_native *n, int type)
     }
     if (parse_args(r, w, &k) < 0)
         goto out;
+    /* before the body is read: a refused PUT's value is never looked at */
+    if (!km__native_allowed(n, r, w, type == KM_OP_RANGE ? KM_PERM_READ : KM_PERM_WRITE, k.key,
+                            k.range_end))
+        goto out;
     km_op op = { .type = type };
     if (type == KM_OP_RANGE) {
         op.range = (km_range_req){ .key = k.key, .range_end = k.range_end, .revision = k.rev };
@@ -211,13 +264,14 @@ static void readyz(km_http_req *r, km_http_resp *w, void *ud)
         km_http_send(w, 503, "text/plain", "store unavailable\n", 18);
 }
 
-int km_native_new(km_native **out, km_store *s, km_hub *h)
+int km_native_new(km_native **out, km_store *s, km_hub *h, km_auth *auth)
 {
     km_native *n = km__calloc(1, sizeof *n);
     if (!n)
         return -ENOMEM;
     n->store = s;
     n->hub = h;
+    n->auth = auth;
     *out = n;
     return 0;
 }

@@ -115,9 +115,10 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         .cluster_id = id_for(dir, 0x6b756d6f),
         .member_id = id_for(dir, 0x6d656d62),
         .progress_interval = cfg->progress_interval,
+        .auth = cfg->auth,
     };
     if ((rc = km_etcd_new(&s->etcd, &ec)) < 0 ||
-        (rc = km_native_new(&s->native, s->store, s->hub)) < 0 ||
+        (rc = km_native_new(&s->native, s->store, s->hub, cfg->auth)) < 0 ||
         (rc = km_http_router_new(&s->router)) < 0 ||
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
         (rc = km_grpc_server_new(&s->grpc, NULL)) < 0 ||

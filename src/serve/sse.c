@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /api/v1/watch: changes as Server-Sent Events, resumable with the
- * browser's Last-Event-ID (each event's id is its revision). */
+ * browser's Last-Event-ID (each event's id is its revision); with auth on,
+ * for callers who may read the watched keys. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,6 +143,8 @@ void km__native_watch(km_http_req *r, km_http_resp *w, void *ud)
                                     : "give ?key=K or ?prefix=P (?prefix= for all keys)");
         goto out;
     }
+    if (!km__native_allowed(nat, r, w, KM_PERM_READ, o.key, o.range_end))
+        goto out;
     km_watch *wt;
     int64_t created;
     int rc = km_watch_new(nat->hub, &o, &wt, &created);

@@ -8,13 +8,13 @@
 # COMPAT_PEER=etcd runs two etcd servers against each other instead (the
 # harness must find no difference there); COMPAT_PEER=kumoetcd runs kumo
 # serve --backend etcd:// over a 3-member etcd cluster as the peer. KUMO_TEST_PORTS=LO-HI takes the
-# ports from that range instead of letting the kernel choose.
+# ports from that range instead of letting the kernel choose. The harness
+# (servers, steps, comparison) is compat.bash.
 set -u
 build=${1:-build}
 kumo=$build/kumo
 peer=${COMPAT_PEER:-kumo}
-. "$(dirname "$0")/common.bash"
-export ETCDCTL_API=3
+. "$(dirname "$0")/compat.bash"
 
 missing=""
 command -v etcd >/dev/null || missing+=" etcd (apt-get install etcd-server)"
@@ -26,128 +26,8 @@ if [ -n "$missing" ]; then
     exit 1
 fi
 
-tmp=$(mktemp -d)
-pids=()
-cluster=""
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    [ -n "$cluster" ] && "$(dirname "$0")/../../scripts/etcd-cluster.sh" stop "$cluster" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-used=" "
-# port VAR: sets VAR to a free loopback port not handed out before.
-port() {
-    local _p _lo _hi
-    if [ -z "${KUMO_TEST_PORTS:-}" ]; then
-        for _ in 1 2 3 4 5; do
-            _p=$(free_port)
-            [[ "$used" == *" $_p "* ]] || break
-        done
-    else
-        _lo=${KUMO_TEST_PORTS%-*}; _hi=${KUMO_TEST_PORTS#*-}
-        for ((_p = _lo; _p <= _hi; _p++)); do
-            [[ "$used" == *" $_p "* ]] && continue
-            python3 -c 'import socket,sys; socket.socket().bind(("127.0.0.1",int(sys.argv[1])))' \
-                "$_p" 2>/dev/null && break
-        done
-        [ "$_p" -le "$_hi" ] || return 1
-    fi
-    used+="$_p "
-    printf -v "$1" %s "$_p"
-}
-
-# wait_ok URL PID NAME: polls URL until it answers 200 (10 s at most).
-wait_ok() {
-    for _ in $(seq 200); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1")" = 200 ] && return 0
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    bad "$3 did not start: $(tail -n 5 "$tmp/$3.log")"
-    return 1
-}
-
-# start_etcd NAME: a one-member etcd on fresh ports and a fresh data dir; sets ep.
-start_etcd() {
-    local cp pp
-    port cp && port pp || { bad "$1: no free port"; return 1; }
-    etcd --name default --data-dir "$tmp/$1.data" \
-        --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
-        --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-        --initial-cluster "default=http://127.0.0.1:$pp" >"$tmp/$1.log" 2>&1 &
-    pids+=($!)
-    ep=127.0.0.1:$cp
-    wait_ok "http://$ep/health" $! "$1"
-}
-
-start_kumo() {
-    local p backend=()
-    port p || { bad "$1: no free port"; return 1; }
-    if [ "$peer" = kumoetcd ]; then
-        cluster=$tmp/cluster
-        eps=$("$(dirname "$0")/../../scripts/etcd-cluster.sh" start "$cluster") ||
-            { bad "$1: the etcd cluster did not start"; return 1; }
-        backend=(--backend "etcd://$eps")
-    fi
-    "$kumo" serve --listen "127.0.0.1:$p" --data-dir "$tmp/$1.data" "${backend[@]}" >"$tmp/$1.log" 2>&1 &
-    pids+=($!)
-    ep=127.0.0.1:$p
-    wait_ok "http://$ep/healthz" $! "$1"
-}
-
-# --- one side's run: every step's stdout, stderr and exit status in $dir ---
-
-# ctl ARGS: etcdctl against this side's server; no command may hang the test.
-ctl() { timeout -k 1 10 etcdctl --endpoints="$EP" "$@"; }
-
-# step NAME [-x RC] [-f SED]: names the next step; -x is the exit status the
-# reference etcd must give (default 0), -f an extra sed script for both sides.
-step() {
-    n=$((n + 1)); f=$dir/s$n
-    local name=$1 rc=0 filt=""
-    shift
-    while [ $# -gt 0 ]; do
-        case $1 in -x) rc=$2 ;; -f) filt=$2 ;; esac
-        shift 2 || break
-    done
-    printf '%s\n' "$name" >>"$dir/steps"
-    echo "$rc" >"$f.want"
-    printf '%s\n' "$filt" >"$f.filt"
-}
-# run CMD...: runs the named step's command (stdin empty).
-run() { "$@" >"$f.out" 2>"$f.err" </dev/null; echo $? >"$f.rc"; }
-# run_in INPUT CMD...: the same with INPUT on stdin.
-run_in() { local in=$1; shift; printf '%s' "$in" | "$@" >"$f.out" 2>"$f.err"; echo $? >"$f.rc"; }
-# bg_start ARGS: etcdctl ARGS as the named step, in the background; its
-# number in bg_n, pid in bg_pid (timeout's, which passes signals on).
-bg_start() {
-    : >"$f.out"
-    # long enough for the steps run meanwhile on a loaded machine: bg_stop ends it
-    timeout -k 1 60 etcdctl --endpoints="$EP" "$@" >"$f.out" 2>"$f.err" </dev/null &
-    bg_pid=$!; bg_n=$n
-}
-# bg_stop N PID LINES SIGNAL: once step N printed LINES lines (3 s at most),
-# sends SIGNAL and records the exit status.
-bg_stop() {
-    local out=$dir/s$1.out
-    for _ in $(seq 60); do
-        [ "$(wc -l <"$out")" -ge "$3" ] && break
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -"$4" "$2" 2>/dev/null
-    wait "$2"; echo $? >"$dir/s$1.rc"
-}
-# rev: the header revision of the JSON on stdin.
-rev() { sed -nE 's/.*"revision":([0-9]+).*/\1/p' | head -n 1; }
-
 side() {
-    EP=$1; dir=$tmp/$2; n=0
-    mkdir -p "$dir"
+    side_begin "$1" "$2"
     local r r1 r2 id id2 w1 w2 w3 p1 p2 p3 nl=$'\n'
     local ID_LINE='s/^[0-9a-f]+$/ID/' LOCK_KEY='s#^(lk|el)/[0-9a-f]+$#\1/ID#'
 
@@ -326,46 +206,6 @@ side() {
     step "watch below the compaction" -x 5; run ctl watch c --rev "$((r2 - 1))"
 }
 
-# --- comparison ---
-
-# norm SIDE FILE FILTER: the file with what legitimately differs replaced.
-norm() {
-    sed -E -e '/^\{"level":/d' \
-        -e "s#$tmp/$1/#DIR/#g" \
-        -e 's/"(cluster_id|member_id|leader|ID|id|lease)":[0-9]+/"\1":ID/g' \
-        -e 's/"(raft_term|raftTerm|raftIndex|raftAppliedIndex|dbSize|dbSizeInUse)":[0-9]+/"\1":N/g' \
-        -e 's/"version":"[^"]*"/"version":"V"/g' \
-        -e 's/"ttl":[0-9]+/"ttl":T/g; s/remaining\([0-9]+s\)/remaining(Ts)/g' \
-        -e 's/lease [0-9a-f]+ (granted|revoked|keepalived|already)/lease ID \1/g' \
-        -e 's#(https?://)?127\.0\.0\.1:[0-9]+#ADDR#g' \
-        -e 's/took = [0-9.]+[a-zµ]+/took = T/g; s/"took":"[^"]*"/"took":"T"/g' \
-        -e "$3" "$2"
-}
-
-compare() {
-    local a=$tmp/$1 b=$tmp/$2 i=0 name filt want
-    if ! cmp -s "$a/steps" "$b/steps"; then
-        bad "the two runs took different steps"
-        return
-    fi
-    while IFS= read -r name; do
-        i=$((i + 1))
-        filt=$(cat "$a/s$i.filt"); want=$(cat "$a/s$i.want")
-        for s in "$1" "$2"; do
-            { norm "$s" "$tmp/$s/s$i.out" "$filt"; echo "--- stderr"
-              norm "$s" "$tmp/$s/s$i.err" "$filt"; echo "--- exit $(cat "$tmp/$s/s$i.rc")"; } >"$tmp/$s/s$i.n"
-        done
-        if [ "$(cat "$a/s$i.rc")" != "$want" ]; then
-            bad "$name: $1 itself exits $(cat "$a/s$i.rc"), not $want: $(head -c 300 "$a/s$i.n")"
-        elif cmp -s "$a/s$i.n" "$b/s$i.n"; then
-            ok "$name"
-        else
-            bad "$name: $1 and $2 differ:"
-            diff "$a/s$i.n" "$b/s$i.n" | grep '^[<>]' | head -n 14 | sed "s/^</  $1:/; s/^>/  $2:/"
-        fi
-    done <"$a/steps"
-}
-
 # mirror SRC DST NAME: make-mirror from SRC to DST of the prefix NAME/; the
 # keys put in SRC before and after it started should arrive in DST.
 mirror() {
@@ -399,12 +239,6 @@ side "$e_ep" etcd & s1=$!
 side "$k_ep" "$other" & s2=$!
 wait $s1 $s2
 compare etcd "$other"
-if [ "$other" = kumo ]; then
-    # Users and roles need kumo's auth; until then they are refused, saying so.
-    check "user add is refused until kumo has users" \
-        "$(etcdctl --endpoints="$k_ep" user add u1:pw1 2>&1 | grep -v '^{"level"'; echo "exit ${PIPESTATUS[0]}")" \
-        "Error: rpc error: code = Unimplemented desc = kumo: users and roles are not supported${nl}exit 1"
-fi
 
 mirror "$k_ep" "$e_ep" mk & s1=$!
 mirror "$e_ep" "$k_ep" me & s2=$!

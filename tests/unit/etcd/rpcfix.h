@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <protobuf-c/protobuf-c.h>
+#include <kumo/auth.h>
 #include <kumo/chan.h>
 #include <kumo/etcd.h>
 #include <kumo/grpc.h>
@@ -30,13 +31,20 @@ typedef struct {
     km_http_server *srv;
     km_grpc_channel *ch;
     char target[64];
+    km_auth *auth;          /* the caller's, or NULL */
+    km_grpc_md md[1];       /* sent with every call: a login token */
+    size_t nmd;
+    char token[2048];
 } rpcfix;
 
 /* rpcfix_up with some of km_etcd_config's knobs turned (0: the default):
  * a short progress_interval for watch progress notifications, a small
  * max_request_bytes for watch fragments. */
-static inline void rpcfix_up_with(rpcfix *f, int64_t progress_interval, size_t max_request_bytes)
+static inline void rpcfix_up_full(rpcfix *f, int64_t progress_interval, size_t max_request_bytes,
+                                  km_auth *auth)
 {
+    f->auth = auth;
+    f->nmd = 0;
     strcpy(f->dir, "/tmp/kumo-etcd-rpc-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(f->dir));
     km_store_config sc = { .dir = f->dir, .map_size = 64 << 20 };
@@ -45,7 +53,7 @@ static inline void rpcfix_up_with(rpcfix *f, int64_t progress_interval, size_t m
     ck_assert_int_eq(km_hub_new(&f->hub, f->store, NULL), 0);
     km_etcd_config ec = { .store = f->store, .hub = f->hub, .cluster_id = FIX_CLUSTER,
                           .member_id = FIX_MEMBER, .progress_interval = progress_interval,
-                          .max_request_bytes = max_request_bytes };
+                          .max_request_bytes = max_request_bytes, .auth = auth };
     ck_assert_int_eq(km_etcd_new(&f->etcd, &ec), 0);
     ck_assert_int_eq(km_grpc_server_new(&f->gs, NULL), 0);
     ck_assert_int_eq(km_etcd_grpc_register(f->etcd, f->gs), 0);
@@ -54,6 +62,11 @@ static inline void rpcfix_up_with(rpcfix *f, int64_t progress_interval, size_t m
     snprintf(f->target, sizeof f->target, "127.0.0.1:%d", km_http_server_port(f->srv));
     km_grpc_channel_config cc = { .target = f->target };
     ck_assert_int_eq(km_grpc_channel_new(&f->ch, &cc), 0);
+}
+
+static inline void rpcfix_up_with(rpcfix *f, int64_t progress_interval, size_t max_request_bytes)
+{
+    rpcfix_up_full(f, progress_interval, max_request_bytes, NULL);
 }
 
 static inline void rpcfix_up(rpcfix *f)
@@ -119,7 +132,7 @@ static inline ProtobufCMessage *rpcfix_ok(rpcfix *f, const char *method, const P
 {
     km_grpc_stream *st;
     ProtobufCMessage *rep = NULL;
-    int rc = km_grpc_unary_pb(f->ch, method, NULL, 0, req, d, km_now() + 10 * SEC, &st, &rep);
+    int rc = km_grpc_unary_pb(f->ch, method, f->md, f->nmd, req, d, km_now() + 10 * SEC, &st, &rep);
     km_grpc_status s = st ? km_grpc_stream_status(st) : (km_grpc_status){ -1, { "", 0 } };
     ck_assert_msg(rc == 0, "%s: %s (status %d %.*s)", method, km_strerror(rc), s.code,
                   (int)s.message.n, s.message.p);
@@ -133,8 +146,8 @@ static inline void rpcfix_fails(rpcfix *f, const char *method, const ProtobufCMe
 {
     km_grpc_stream *st;
     ProtobufCMessage *rep = NULL;
-    int rc = km_grpc_unary_pb(f->ch, method, NULL, 0, req, d, km_now() + 10 * SEC, &st, &rep);
-    ck_assert_int_eq(rc, -EREMOTEIO);
+    int rc = km_grpc_unary_pb(f->ch, method, f->md, f->nmd, req, d, km_now() + 10 * SEC, &st, &rep);
+    ck_assert_msg(rc == -EREMOTEIO, "%s: %s, want a status", method, km_strerror(rc));
     km_grpc_status s = km_grpc_stream_status(st);
     ck_assert_int_eq(s.code, code);
     ck_assert_msg(s.message.n == strlen(msg) && !memcmp(s.message.p, msg, s.message.n),
