@@ -54,6 +54,8 @@ typedef struct {
 km__auth_state *km__auth_state_copy(const km__auth_state *s);
 void km__auth_state_free(km__auth_state *s);
 km__user *km__auth_user(const km__auth_state *s, const char *name);
+/* Frees what u holds (not u itself: it sits in the state's table). */
+void km__auth_user_free(km__user *u);
 km__role *km__auth_role(const km__auth_state *s, const char *name);
 /* Recomputes every user's root flag and merged ranges. 0 or -ENOMEM. */
 int  km__auth_merge(km__auth_state *s);

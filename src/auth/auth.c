@@ -28,7 +28,8 @@ const char *km_auth_strerror(int err)
     case KM_EAUTH_NO_ROOT_USER: return "etcdserver: root user does not exist";
     case KM_EAUTH_NO_ROOT_ROLE: return "etcdserver: root user does not have root role";
     case KM_EAUTH_BAD_MGMT: return "etcdserver: invalid auth management";
-    case KM_EAUTH_THROTTLED: return "etcdserver: too many failed authentication attempts, try again later";
+    case KM_EAUTH_THROTTLED:
+        return "etcdserver: too many failed authentication attempts, try again later";
     default: return NULL;
     }
 }
@@ -211,7 +212,8 @@ void km_auth_audit(km_auth *a, const char *what, const char *by, const char *sub
     if (peer)
         f[n++] = km_lf_str("peer", peer);
     if (err)
-        f[n++] = km_lf_str("error", km_auth_strerror(err) ? km_auth_strerror(err) : km_strerror(err));
+        f[n++] = km_lf_str("error", km_auth_strerror(err) ? km_auth_strerror(err)
+                                                          : km_strerror(err));
     km_log_write(a->audit, err ? KM_LOG_WARN : KM_LOG_INFO, err ? "auth refused" : "auth change",
                  f, n);
 }

@@ -2,6 +2,7 @@
 /* etcd's JWT login tokens: the option string, the keys, signing, and a
  * strict verifier (OpenSSL 3 for the signatures, jansson for the JSON). */
 #include "auth/jwt.h"
+#include "enc/b64.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -61,70 +62,13 @@ struct km__jwt {
     char      head[40];     /* the header sign writes, encoded */
 };
 
-/* ---- base64url without padding (RFC 7515 2) ---- */
+/* base64url without padding: src/enc/b64.h */
+static size_t b64url_len(size_t n) { return km__b64_raw_len(n); }
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static size_t b64url_len(size_t n) { return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0); }
-
-static size_t b64url_encode(char *out, const void *in, size_t n)
-{
-    const uint8_t *b = in;
-    char *o = out;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-        *o++ = b64url[v >> 18];
-        *o++ = b64url[(v >> 12) & 63];
-        *o++ = b64url[(v >> 6) & 63];
-        *o++ = b64url[v & 63];
-    }
-    if (n - i) {
-        uint32_t v = (uint32_t)b[i] << 16 | (n - i == 2 ? (uint32_t)b[i + 1] << 8 : 0);
-        *o++ = b64url[v >> 18];
-        *o++ = b64url[(v >> 12) & 63];
-        if (n - i == 2)
-            *o++ = b64url[(v >> 6) & 63];
-    }
-    return (size_t)(o - out);
-}
-
-static int b64url_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
-/* Decodes into out (room for n * 3 / 4 bytes). Strict, so that one token
- * has one spelling: no padding, nothing outside the url alphabet, no
- * length an encoder cannot produce, and zero leftover bits. The decoded
- * length, or -1. */
 static ssize_t b64url_decode(uint8_t *out, const char *in, size_t n)
 {
-    if (n % 4 == 1)
-        return -1;
-    uint8_t *o = out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int d = b64url_val((unsigned char)in[i]);
-        if (d < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            *o++ = (uint8_t)(acc >> bits);
-        }
-    }
-    if (bits && (acc & ((1u << bits) - 1)))
-        return -1;
-    return o - out;
+    ssize_t r = km__b64url_decode(out, in, n);
+    return r < 0 ? -1 : r;
 }
 
 /* ---- options ---- */
@@ -380,7 +324,7 @@ static int setup(km__jwt *j, char *v[O_N], const char **err)
     /* jwt-go's header, keys sorted as Go's encoding/json writes a map */
     char h[32];
     int hn = snprintf(h, sizeof h, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", j->m->name);
-    j->head_n = b64url_encode(j->head, h, (size_t)hn);
+    j->head_n = km__b64url_encode(j->head, h, (size_t)hn);
     return 0;
 }
 
@@ -577,13 +521,13 @@ int km__jwt_sign(km__jwt *j, const char *user, uint64_t rev, int64_t now_s, char
         return -ENOSPC;
     memcpy(out, j->head, j->head_n);
     out[j->head_n] = '.';
-    b64url_encode(out + j->head_n + 1, claims, (size_t)cn);
+    km__b64url_encode(out + j->head_n + 1, claims, (size_t)cn);
     uint8_t sig[RSA_MAX_BYTES];
     int rc = sign_raw(j, out, body, sig);
     if (rc)
         return rc;
     out[body] = '.';
-    size_t n = body + 1 + b64url_encode(out + body + 1, sig, j->sig_n);
+    size_t n = body + 1 + km__b64url_encode(out + body + 1, sig, j->sig_n);
     out[n] = '\0';
     return (int)n;
 }

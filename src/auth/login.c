@@ -80,8 +80,12 @@ int km_auth_authenticate(km_auth *a, const char *user, const char *password, con
     /* an unknown user costs a hash too, so timing does not tell which
      * names exist */
     verify_job j = { password ? password : "", hash, false };
-    if (!hash)
-        j.hash = "pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    char decoy[128];
+    if (!hash) {
+        snprintf(decoy, sizeof decoy, "pbkdf2-sha256$%u$AAAAAAAAAAAAAAAAAAAAAA=="
+                 "$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", a->kdf_iter);
+        j.hash = decoy;
+    }
     int rc = km__auth_offload(verify_run, &j);
     km__free(hash);
     if (rc < 0)

@@ -176,13 +176,7 @@ static int do_user_delete(km_auth *a, km__auth_state *s, change_arg *c)
         return KM_EAUTH_USER_NOT_FOUND;
     if (s->enabled && !strcmp(c->name, "root"))
         return KM_EAUTH_BAD_MGMT;
-    km__free(u->name);
-    km__free(u->hash);
-    for (size_t i = 0; i < u->nroles; i++)
-        km__free(u->roles[i]);
-    km__free(u->roles);
-    km__free(u->read.v);
-    km__free(u->write.v);
+    km__auth_user_free(u);
     remove_at(s->users, &s->nusers, sizeof *u, u);
     return 0;
 }

@@ -7,7 +7,7 @@
 #include "auth/auth-int.h"
 #include "rt/alloc.h"
 
-static void user_free(km__user *u)
+void km__auth_user_free(km__user *u)
 {
     km__free(u->name);
     km__free(u->hash);
@@ -33,7 +33,7 @@ void km__auth_state_free(km__auth_state *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->nusers; i++)
-        user_free(&s->users[i]);
+        km__auth_user_free(&s->users[i]);
     for (size_t i = 0; i < s->nroles; i++)
         role_free(&s->roles[i]);
     km__free(s->users);

@@ -3,7 +3,8 @@
 #include "enc/b64.h"
 #include <errno.h>
 
-static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char enc_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char enc_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* 0..63, or 0xff for a character outside the alphabet. */
 static const uint8_t dec[256] = {
@@ -21,7 +22,7 @@ static const uint8_t dec[256] = {
 #undef X
 };
 
-size_t km__b64_encode_as(char *out, const void *in, size_t n, bool pad)
+static size_t encode(char *out, const void *in, size_t n, bool pad, const char *enc)
 {
     const uint8_t *b = in;
     char *o = out;
@@ -47,12 +48,24 @@ size_t km__b64_encode_as(char *out, const void *in, size_t n, bool pad)
     return (size_t)(o - out);
 }
 
-ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad)
+size_t km__b64_encode_as(char *out, const void *in, size_t n, bool pad)
+{
+    return encode(out, in, n, pad, enc_std);
+}
+
+size_t km__b64url_encode(char *out, const void *in, size_t n)
+{
+    return encode(out, in, n, false, enc_url);
+}
+
+/* url: the url alphabet, where '-' and '_' stand for '+' and '/' and no
+ * padding is allowed. */
+static ssize_t decode(void *out, const char *in, size_t n, bool need_pad, bool url)
 {
     /* Padding, if any, makes the length a multiple of 4; without it, a
      * last group of one character encodes no whole byte. */
     size_t pad = 0;
-    while (n > 0 && in[n - 1] == '=' && pad < 2) {
+    while (!url && n > 0 && in[n - 1] == '=' && pad < 2) {
         n--;
         pad++;
     }
@@ -64,7 +77,10 @@ ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
-        uint8_t d = dec[(uint8_t)in[i]];
+        uint8_t c = (uint8_t)in[i];
+        if (url && (c == '+' || c == '/'))
+            return -EINVAL;
+        uint8_t d = url && c == '-' ? 62 : url && c == '_' ? 63 : dec[c];
         if (d == 0xff)
             return -EINVAL;
         acc = acc << 6 | d;
@@ -78,4 +94,14 @@ ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad)
     if (bits && (acc & ((1u << bits) - 1)))
         return -EINVAL;
     return (ssize_t)(o - (uint8_t *)out);
+}
+
+ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad)
+{
+    return decode(out, in, n, need_pad, false);
+}
+
+ssize_t km__b64url_decode(void *out, const char *in, size_t n)
+{
+    return decode(out, in, n, false, true);
 }

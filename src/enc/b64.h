@@ -26,6 +26,12 @@ size_t  km__b64_encode_as(char *out, const void *in, size_t n, bool pad);
  * non-zero leftover bits. */
 ssize_t km__b64_decode_as(void *out, const char *in, size_t n, bool need_pad);
 
+/* The URL alphabet ('-', '_') without padding, as JWTs carry it
+ * (RFC 7515 2); decoding refuses padding and '+' or '/', so a token has
+ * one spelling. -EINVAL as km__b64_decode_as. */
+size_t  km__b64url_encode(char *out, const void *in, size_t n);
+ssize_t km__b64url_decode(void *out, const char *in, size_t n);
+
 /* etcd's form: padded both ways. */
 static inline size_t km__b64_encode(char *out, const uint8_t *in, size_t n)
 {

@@ -17,17 +17,6 @@ static const char *const paths[] = {
     "/v3/auth/role/grant", "/v3/auth/role/revoke",
 };
 
-static const char *kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: case JSON_REAL: return "number";
-    case JSON_TRUE: case JSON_FALSE: return "bool";
-    default: return "null";
-    }
-}
 
 /* A message made in the arena (Go's texts quote what they refuse). */
 static int fail(km__arena *a, const char **msg, const char *fmt, const char *x)
@@ -56,7 +45,8 @@ static int dec_str(json_t *o, const char *name, const char **v, km__arena *a, co
     if (!f || json_is_null(f))
         return 0;
     if (!json_is_string(f))
-        return fail(a, msg, "json: cannot unmarshal %s into Go value of type string", kind(f));
+        return fail(a, msg, "json: cannot unmarshal %s into Go value of type string",
+            km__etcd_json_kind(f));
     *v = json_string_value(f);
     return 0;
 }
@@ -70,7 +60,7 @@ static int dec_obj(json_t *o, const char *name, json_t **sub, km__arena *a, cons
         return 0;
     if (!json_is_object(f))
         return fail(a, msg, "json: cannot unmarshal %s into Go value of type "
-                    "map[string]json.RawMessage", kind(f));
+                    "map[string]json.RawMessage", km__etcd_json_kind(f));
     *sub = f;
     return 0;
 }
@@ -115,7 +105,7 @@ static int dec_perm_type(json_t *p, km_perm_type *t, km__arena *a, const char **
         }
     } else {
         return fail(a, msg, "json: cannot unmarshal %s into Go value of type " PERM_TYPE,
-                    kind(f));
+                    km__etcd_json_kind(f));
     }
     return fail(a, msg, "json: cannot unmarshal number %s into Go value of type " PERM_TYPE, num);
 }

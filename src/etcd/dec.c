@@ -34,8 +34,7 @@ static int fail(km__arena *a, const char **msg, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* Go's name for a JSON value's kind in "cannot unmarshal X" messages. */
-static const char *kind(const json_t *v)
+const char *km__etcd_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
@@ -124,7 +123,7 @@ json_t *km__etcd_parse(const char *p, size_t n, km__arena *a, const char **msg)
     }
     if (!json_is_object(v)) {
         fail(a, msg, "json: cannot unmarshal %s into Go value of type map[string]json.RawMessage",
-             kind(v));
+             km__etcd_json_kind(v));
         json_decref(v);
         return NULL;
     }
@@ -198,7 +197,8 @@ int km__etcd_dec_i64a(json_t *o, const char *name, km__arena *a, int64_t *v, con
         *msg = "json: cannot unmarshal number into Go value of type int64";
         return -EINVAL;
     default:
-        return fail(a, msg, "json: cannot unmarshal %s into Go value of type int64", kind(f));
+        return fail(a, msg, "json: cannot unmarshal %s into Go value of type int64",
+            km__etcd_json_kind(f));
     }
     return parse_i64(json_string_value(f), json_string_length(f), v, a, msg);
 }
@@ -256,7 +256,8 @@ int km__etcd_dec_bytes(json_t *o, const char *name, km__arena *a, km_bytes *v,
     if (!f)
         return 0;
     if (!json_is_string(f))
-        return fail(a, msg, "json: cannot unmarshal %s into Go value of type []uint8", kind(f));
+        return fail(a, msg, "json: cannot unmarshal %s into Go value of type []uint8",
+            km__etcd_json_kind(f));
     const char *s = json_string_value(f);
     size_t n = json_string_length(f);
     if (!n)
@@ -304,7 +305,8 @@ static int dec_enum(json_t *o, const char *name, const char *const *names, size_
             }
         return fail(a, msg, "unknown value \"%.64s\" for enum %s", s, type);
     }
-    return fail(a, msg, "json: cannot unmarshal %s into Go value of type %s", kind(f), type);
+    return fail(a, msg, "json: cannot unmarshal %s into Go value of type %s",
+        km__etcd_json_kind(f), type);
 }
 
 static const char *const sort_orders[] = { "NONE", "ASCEND", "DESCEND" };
@@ -369,13 +371,13 @@ static int dec_list(json_t *o, const char *name, json_t **arr, size_t *n, km__ar
         return 0;
     if (!json_is_array(f))
         return fail(a, msg, "json: cannot unmarshal %s into Go value of type []json.RawMessage",
-                    kind(f));
+                    km__etcd_json_kind(f));
     for (size_t i = 0; i < json_array_size(f); i++) {
         json_t *e = json_array_get(f, i);
         if (!json_is_object(e) && !json_is_null(e))
             return fail(a, msg,
                         "json: cannot unmarshal %s into Go value of type map[string]json.RawMessage",
-                        kind(e));
+                        km__etcd_json_kind(e));
     }
     *arr = f;
     *n = json_array_size(f);
@@ -389,7 +391,7 @@ static int dec_msg(json_t *o, const char *name, json_t **out, km__arena *a, cons
     if (*out && !json_is_object(*out))
         return fail(a, msg,
                     "json: cannot unmarshal %s into Go value of type map[string]json.RawMessage",
-                    kind(*out));
+                    km__etcd_json_kind(*out));
     return 0;
 }
 

@@ -122,6 +122,8 @@ void km__etcd_range_sort(km_range_req *r);
  * returns -EINVAL (or -ENOMEM) and sets *msg to a message like Go's JSON
  * decoder's (static or in a). */
 
+/* Go's name for a JSON value's kind in "cannot unmarshal X" messages. */
+const char *km__etcd_json_kind(const json_t *v);
 /* Parses body as a JSON object; an empty body is {}. NULL and *msg on
  * error (caller json_decref's the result). */
 json_t *km__etcd_parse(const char *p, size_t n, km__arena *a, const char **msg);
