@@ -67,7 +67,7 @@ KUMO     := $(BUILD)/kumo
 
 include mk/etcdpb.mk
 
-.PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-scale bench-tls bench-metrics bench-log bench-client fuzz clean examples tests
+.PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-scale bench-tls bench-auth bench-metrics bench-log bench-client fuzz clean examples tests
 
 ifeq ($(FAULTS),1)
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc
@@ -178,6 +178,10 @@ bench-config: deps
 bench-scale: deps
 	@$(MAKE) --no-print-directory lib $(BUILD)/kumo
 	@bench/scale/run.sh
+
+bench-auth: deps
+	@$(MAKE) --no-print-directory lib build/kumo
+	@bench/auth/run.sh
 
 bench-tls: deps
 	@$(MAKE) --no-print-directory lib build/examples/hello

@@ -5,7 +5,6 @@
 #include <kumo/serve.h>
 #include <kumo/auth.h>
 #include <kumo/tls.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -157,10 +156,6 @@ static int open_auth(serve_args *a)
 {
     char file[4096];
     snprintf(file, sizeof file, "%s/auth.json", a->cfg.data_dir);
-    if (mkdir(a->cfg.data_dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "kumo serve: cannot create %s: %s\n", a->cfg.data_dir, strerror(errno));
-        return -1;
-    }
     km_log_config lc = { .fd = 2, .format = a->cfg.log_format };
     if (km_log_new(&a->audit, &lc) < 0) {
         fprintf(stderr, "kumo serve: out of memory\n");

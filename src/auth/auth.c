@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "auth/auth-int.h"
-#include "rt/alloc.h"
+#include "rt/rt-int.h"
 
 const char *km_auth_strerror(int err)
 {
@@ -39,6 +39,18 @@ int64_t km__auth_clock(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The directory the state file goes in, made if missing. */
+static int make_dir(const char *file)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    return km__mkdirs(dir);
 }
 
 int km_auth_open(km_auth **out, const km_auth_config *cfg, const char **err)
@@ -77,7 +89,7 @@ int km_auth_open(km_auth **out, const km_auth_config *cfg, const char **err)
         if ((rc = km__jwt_new(&a->jwt, cfg->token + 4, err)) < 0)
             goto fail;
     }
-    if (a->file && (rc = km__auth_load(a->file, a->st, err)) < 0)
+    if (a->file && ((rc = make_dir(a->file)) < 0 || (rc = km__auth_load(a->file, a->st, err)) < 0))
         goto fail;
     atomic_init(&a->on, a->st->enabled);
     *out = a;

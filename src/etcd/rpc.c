@@ -41,15 +41,16 @@ void km__etcd_rpc_fail(km_grpc_call *c, int err)
 int km__etcd_who_call(km_etcd *e, km_grpc_call *c, km_auth_id *id)
 {
     km_str t = { NULL, 0 };
-    const km_grpc_md *md;
-    size_t n;
-    /* etcd's clients send "token"; its gateway passes "authorization" on */
-    if (e->auth && km_grpc_call_metadata(c, &md, &n) == 0) {
-        t = km_grpc_md_get(md, n, "token");
+    km_http_req *r = km_grpc_call_http(c);
+    /* etcd's clients send "token"; its gateway passes "authorization" on.
+     * Read as request headers: the call's metadata list is built (and
+     * allocated) only for handlers that want all of it. */
+    if (e->auth) {
+        t = km_http_header(r, "token");
         if (!t.n)
-            t = km_grpc_md_get(md, n, "authorization");
+            t = km_http_header(r, "authorization");
     }
-    return km__etcd_who(e, km_grpc_call_http(c), t.p, t.n, id);
+    return km__etcd_who(e, r, t.p, t.n, id);
 }
 
 int km__etcd_rpc_who(km_etcd *e, km_grpc_call *c, km_auth_id *id)

@@ -143,8 +143,6 @@ int     km__mdb_err(int rc);
 bool    km__in_range(km_bytes k, km_bytes key0, km_bytes end);
 int     km__bytes_cmp(km_bytes a, km_bytes b);
 
-/* Creates dir and its missing parents (mkdir -p). 0 or -errno. */
-int  km__mkdirs(const char *dir);
 
 /* ---- read txns (open.c) ---- */
 int  km__rtxn_get(km__lmdb *s, MDB_txn **out);

@@ -91,25 +91,6 @@ void km__rtxn_put(km__lmdb *s, MDB_txn *t)
         mdb_txn_abort(t);
 }
 
-int km__mkdirs(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return -EINVAL;
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -errno;
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 typedef struct {
     km__lmdb *s;
     const km_store_config *cfg;

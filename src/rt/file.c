@@ -2,7 +2,10 @@
 /* File helpers: open, read, write, fsync and close on the offload pool. */
 #include <kumo/net.h>
 #include "rt-int.h"
+#include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -94,4 +97,23 @@ int km_file_close(int fd)
 {
     file_req r = { .op = CLOSE, .fd = fd };
     return (int)submit(&r);
+}
+
+int km__mkdirs(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -errno;
+            buf[i] = c;
+        }
+    }
+    return 0;
 }

@@ -39,6 +39,8 @@ void  km__release_freed(size_t n);
  * when the caller's group is cancelled, so arg may live on the caller's
  * stack (what the library's own offloaded calls need). */
 int   km__blocking(km_fn *fn, void *arg, bool cancellable);
+/* Creates dir and its missing parents (mode 0755, as mkdir -p). 0 or -errno. */
+int   km__mkdirs(const char *dir);
 /* A goroutine running a call under a group (km_group_run). */
 typedef struct km__runner {
     km__g             *g;

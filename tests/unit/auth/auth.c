@@ -240,6 +240,13 @@ static char dir[64];
 static void file_body(void *arg)
 {
     char file[128];
+    /* its directory is made if missing, parents too */
+    snprintf(file, sizeof file, "%s/x/y/auth.json", dir);
+    km_auth *first = open_auth(file);
+    ck_assert_int_eq(km_auth_user_add(first, "u", "pw", false, NULL), 0);
+    km_auth_free(first);
+    struct stat xs;
+    ck_assert_int_eq(stat(file, &xs), 0);
     snprintf(file, sizeof file, "%s/auth.json", dir);
     km_auth *a = open_auth(file);
     setup_root(a);
