@@ -7,11 +7,14 @@
 # connections, 100 clients) on CLIENT_CPU. Whatever slows the machine
 # during a round slows both, so the round-to-round spread is a few
 # percent where separate runs drift by 15%. With authentication on, the
-# load logs in once as a user that is not root and holds 20 roles of 5
-# key-range permissions each (one covers the key read), and sends its
-# token with every call:
+# load sends with every call the token of a user that is not root and
+# holds 20 roles of 5 key-range permissions each (one covers the key
+# read), logged in once before the rounds (a login's password hashing,
+# a quarter of a second of CPU, is not what is measured):
 #   simple  etcd's simple tokens (the default)
 #   jwt     ES256 JWTs (--auth-token jwt,...)
+#   off     a second server without authentication: the control, which
+#           shows what the pairing itself gives (0 in a fair harness)
 # Prints, per mode and op (range, range-s), the median change in
 # requests/s against off over the rounds and in the servers' CPU time per
 # request (all their threads, /proc/PID/task/*/schedstat).
@@ -46,13 +49,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; pids=(); }
 trap cleanup EXIT
 
-# start MODE PORT: a fresh server (pid in spid); with auth, root and the
-# bench user set up and authentication enabled
+# start MODE PORT DIR: a fresh server (pid in spid); with auth, root and
+# the bench user set up and authentication enabled
 start() {
-  local mode=$1 port=$2 flags=()
+  local mode=$1 port=$2 dir=$3 flags=()
   [ "$mode" = jwt ] && flags=(--auth-token "$JWT")
   taskset -c "$SERVER_CPU" env KM_PROCS=1 "$KUMO" serve --listen "127.0.0.1:$port" \
-    --data-dir "$WORK/data-$mode" "${flags[@]}" >"$WORK/$mode.log" 2>&1 &
+    --data-dir "$dir" "${flags[@]}" >"$dir.log" 2>&1 &
   spid=$!; pids+=("$spid")
   local ctl=(etcdctl --endpoints "127.0.0.1:$port")
   for _ in $(seq 200); do "${ctl[@]}" endpoint health >/dev/null 2>&1 && break; sleep 0.05; done
@@ -79,18 +82,24 @@ load() {  # PORT OP OUT [--user ...]
 field() { sed -nE "s#^$1 ([0-9.]+)#\1#p" "$2"; }
 
 for mode in $MODES; do
-  rm -rf "$WORK/data-off" "$WORK/data-$mode"
-  pa=$(free_port); start off "$pa"; ia=$spid
-  pb=$(free_port); start "$mode" "$pb"; ib=$spid
+  rm -rf "$WORK/a" "$WORK/b"
+  pa=$(free_port); start off "$pa" "$WORK/a"; ia=$spid
+  pb=$(free_port); start "$mode" "$pb" "$WORK/b"; ib=$spid
+  user=()
+  if [ "$mode" != off ]; then
+    tok=$(curl -s -X POST -d '{"name":"bench","password":"benchpw"}' "http://127.0.0.1:$pb/v3/auth/authenticate" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    user=(--token "$tok")
+  fi
   for op in range range-s; do
     for round in $(seq "$ROUNDS"); do
       ca=$(cpu_ns "$ia"); cb=$(cpu_ns "$ib")
       # the two loads start in turn, first one then the other
       if [ $((round % 2)) -eq 1 ]; then
         load "$pa" "$op" "$WORK/oa" & w1=$!
-        load "$pb" "$op" "$WORK/ob" --user bench:benchpw & w2=$!
+        load "$pb" "$op" "$WORK/ob" "${user[@]}" & w2=$!
       else
-        load "$pb" "$op" "$WORK/ob" --user bench:benchpw & w2=$!
+        load "$pb" "$op" "$WORK/ob" "${user[@]}" & w2=$!
         load "$pa" "$op" "$WORK/oa" & w1=$!
       fi
       wait $w1 || { echo "bench/auth: off $op: $(tail -n 2 "$WORK/oa")" >&2; exit 1; }

@@ -70,7 +70,9 @@ int km__etcd_who(const km_etcd *e, km_http_req *r, const char *tok, size_t n, km
         return 0;
     }
     char cn[256] = "";
-    if (!n && r)
+    /* the certificate stands for the user only when there is no token and
+     * authentication is on: not looked at otherwise */
+    if (!n && r && km_auth_enabled(e->auth))
         km_http_peer_cn(r, cn, sizeof cn);
     int rc = km_auth_identify(e->auth, tok, n, cn, id);
     /* no credentials: anonymous, refused by the first check that needs a user */
