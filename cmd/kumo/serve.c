@@ -21,8 +21,6 @@ typedef struct {
     km_serve_config cfg;
     km_tls_config   tls;            /* from the flags; cfg.tls is built from it */
     km_tls_config   btls;           /* the etcd backend's; cfg.backend_tls from it */
-    km_auth_config  auth;           /* from the flags; cfg.auth is opened from it */
-    km_logger      *audit;
     bool            insecure_listen;
     int64_t         grace;
     int             rc;
@@ -150,28 +148,6 @@ static void run(void *arg)
         fprintf(stderr, "kumo serve: requests still running after the grace period were cut off\n");
 }
 
-/* Users and roles live beside the store, in DIR/auth.json; every change
- * to them and every refused login is logged to stderr as an audit record. */
-static int open_auth(serve_args *a)
-{
-    char file[4096];
-    snprintf(file, sizeof file, "%s/auth.json", a->cfg.data_dir);
-    km_log_config lc = { .fd = 2, .format = a->cfg.log_format };
-    if (km_log_new(&a->audit, &lc) < 0) {
-        fprintf(stderr, "kumo serve: out of memory\n");
-        return -1;
-    }
-    a->auth.file = file;
-    a->auth.audit = a->audit;
-    const char *err;
-    if (km_auth_open(&a->cfg.auth, &a->auth, &err) < 0) {
-        fprintf(stderr, "kumo serve: authentication: %s\n", err);
-        km_log_free(a->audit);
-        return -1;
-    }
-    return 0;
-}
-
 int kumo_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -229,7 +205,7 @@ int kumo_serve(int argc, char **argv)
         case 1000: a.btls.trusted_ca_file = optarg; break;
         case 1001: a.btls.cert_file = optarg; break;
         case 1002: a.btls.key_file = optarg; break;
-        case 1003: a.auth.token = optarg; break;
+        case 1003: a.cfg.auth_token = optarg; break;
         case 1004: {
             char *end;
             errno = 0;
@@ -238,7 +214,7 @@ int kumo_serve(int argc, char **argv)
                 fprintf(stderr, "kumo serve: --auth-token-ttl wants seconds, 1 or more\n");
                 return 2;
             }
-            a.auth.token_ttl = v * 1000000000LL;
+            a.cfg.auth_token_ttl = v * 1000000000LL;
             break;
         }
         case 'a':
@@ -313,13 +289,22 @@ int kumo_serve(int argc, char **argv)
                 "--backend-cacert/-cert/-key apply to --backend etcd://... only\n");
         return 2;
     }
-    if (etcd && (a.auth.token || a.auth.token_ttl)) {
+    if (etcd && (a.cfg.auth_token || a.cfg.auth_token_ttl)) {
         fprintf(stderr, "kumo serve: --auth-token and --auth-token-ttl need the embedded "
                 "store: with --backend etcd:// kumo keeps no users\n");
         return 2;
     }
-    if (!etcd && open_auth(&a) < 0)
-        return 2;
+    if (a.cfg.auth_token) {
+        /* the option (and a JWT's key files) checked now, with a message */
+        km_auth_config ac = { .token = a.cfg.auth_token };
+        km_auth *probe;
+        const char *err;
+        if (km_auth_open(&probe, &ac, &err) < 0) {
+            fprintf(stderr, "kumo serve: --auth-token: %s\n", err);
+            return 2;
+        }
+        km_auth_free(probe);
+    }
     if (btls) {
         char err[512];
         if (km_tls_client_new(&a.cfg.backend_tls, &a.btls, err, sizeof err) < 0) {
@@ -345,8 +330,6 @@ int kumo_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     int rc = km_main(run, &a);
-    km_auth_free(a.cfg.auth);
-    km_log_free(a.audit);
     km_tls_free(a.cfg.tls);
     km_tls_free(a.cfg.backend_tls);
     if (rc < 0) {

@@ -38,7 +38,13 @@ typedef struct {
                                     new connections); NULL: plain TCP */
     struct km_auth *auth;        /* users, roles and tokens (<kumo/auth.h>, the caller's,
                                     outliving the server): etcd's Auth service and the
-                                    permission checks of every API; NULL: none */
+                                    permission checks of every API. NULL: the embedded
+                                    store's own, in DATA_DIR/auth.json, with the two
+                                    options below and audit records on stderr; the etcd
+                                    backend keeps none */
+    const char *auth_token;      /* km_auth_config's token: "simple" or "jwt,..."; NULL:
+                                    simple (checked before: km_auth_open with no file) */
+    int64_t     auth_token_ttl;  /* a simple token's lifetime unused, ns; 0: 300 s */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */

@@ -111,18 +111,27 @@ int km_auth_authenticate(km_auth *a, const char *user, const char *password, con
 
 int km_auth_revoke_token(km_auth *a, const char *token, size_t n)
 {
-    if (km__toktab_del(&a->tokens, token, n) && !a->jwt)
-        return 0;
-    if (!a->jwt)
-        return KM_EAUTH_TOKEN;
     char user[256];
-    uint64_t rev;
     int64_t now = km__auth_clock();
+    int known = km__toktab_get(&a->tokens, token, n, now, user);
+    if (known < 0 || (!a->jwt && !known))
+        return KM_EAUTH_TOKEN;          /* revoked already, or never issued */
+    if (!a->jwt) {
+        if (!km__toktab_del(&a->tokens, token, n))
+            return KM_EAUTH_TOKEN;      /* revoked meanwhile */
+        km__auth_audit(a, "token revoke", user, user, NULL, 0);
+        return 0;
+    }
+    uint64_t rev;
     if (km__jwt_verify(a->jwt, token, n, now / 1000000000, user, sizeof user, &rev) < 0)
         return KM_EAUTH_TOKEN;
+    km__toktab_del(&a->tokens, token, n);   /* its verified entry, if any */
     /* a signed token stays valid by itself: remember it as refused until
      * it would have expired */
-    return km__toktab_put(&a->tokens, token, n, user, now, now + km__jwt_ttl(a->jwt), 0, true);
+    int rc = km__toktab_put(&a->tokens, token, n, user, now, now + km__jwt_ttl(a->jwt), 0, true);
+    if (rc == 0)
+        km__auth_audit(a, "token revoke", user, user, NULL, 0);
+    return rc;
 }
 
 /* ---- lists ---- */

@@ -11,7 +11,7 @@
 /* The caller: the token of the Authorization header ("Bearer TOKEN" as
  * people's tools send it, or bare as etcd's gateway takes it), else the
  * verified client certificate's common name. */
-static int who(km_native *n, km_http_req *r, km_auth_id *id)
+static km_str bearer(km_http_req *r)
 {
     km_str t = km_http_header(r, "Authorization");
     if (t.n > 7 && !strncasecmp(t.p, "Bearer ", 7)) {
@@ -19,6 +19,12 @@ static int who(km_native *n, km_http_req *r, km_auth_id *id)
         while (t.n && *t.p == ' ')
             t.p++, t.n--;
     }
+    return t;
+}
+
+static int who(km_native *n, km_http_req *r, km_auth_id *id)
+{
+    km_str t = bearer(r);
     char cn[256] = "";
     if (!t.n)
         km_http_peer_cn(r, cn, sizeof cn);
@@ -248,6 +254,21 @@ static void kv_delete(km_http_req *r, km_http_resp *w, void *ud)
     kv_call(r, w, ud, KM_OP_DELETE);
 }
 
+/* DELETE /api/v1/auth/token: logs out, the token of the request's
+ * Authorization header refused from now on (etcd has no call for it: its
+ * tokens only expire). 204, or 401 for a token that is not valid. */
+static void logout(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km_native *n = ud;
+    km_str t = bearer(r);
+    if (!n->auth || !t.n || km_auth_revoke_token(n->auth, t.p, t.n) != 0) {
+        km_http_set_header(w, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        km__native_fail(w, 401, "invalid auth token");
+        return;
+    }
+    km_http_send(w, 204, NULL, NULL, 0);
+}
+
 static void healthz(km_http_req *r, km_http_resp *w, void *ud)
 {
     km_http_send(w, 200, "text/plain", "ok\n", 3);
@@ -290,6 +311,7 @@ int km_native_routes(km_native *n, km_http_router *rt)
         { "GET", "/api/v1/kv/", kv_get },
         { "DELETE", "/api/v1/kv/", kv_delete },
         { "GET", "/api/v1/watch", km__native_watch },
+        { "DELETE", "/api/v1/auth/token", logout },
         { "GET", "/healthz", healthz },
         { "GET", "/readyz", readyz },
     };

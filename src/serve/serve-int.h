@@ -4,6 +4,7 @@
 #define KUMO_SERVE_INT_H
 
 #include <stdatomic.h>
+#include <kumo/auth.h>
 #include <kumo/grpc.h>
 #include <kumo/log.h>
 #include <kumo/metrics.h>
@@ -31,6 +32,9 @@ struct km_serve {
     _Atomic(km_http_server *) http_up;          /* http, once km_http_serve returned */
     km_shedder      *shed;          /* adaptive load shedding, unary requests only */
     km_logger       *log;           /* request records; NULL without an access log */
+    km_auth         *auth;          /* cfg->auth, or the one opened here */
+    km_auth         *own_auth;      /* opened here (DATA_DIR/auth.json), freed here */
+    km_logger       *audit;         /* own_auth's audit records, to stderr */
 };
 
 /* metrics.c: km__serve_metrics_new makes the registry and the store's

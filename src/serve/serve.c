@@ -56,6 +56,8 @@ static void teardown(km_serve *s)
     if (s->router)
         km_http_router_free(s->router);
     km_hub_free(s->hub);
+    km_auth_free(s->own_auth);
+    km_log_free(s->audit);
     if (s->store)
         km_store_close(s->store);
     /* Last: the store's committer feeds its histograms until it closes. No
@@ -85,6 +87,29 @@ static void shed_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *nex
         km_shedder_http_mw(r, w, ud, next);
 }
 
+/* Users and roles live beside the embedded store, in DIR/auth.json; every
+ * change to them and every refused login is an audit record on stderr.
+ * The etcd backend keeps none (its Auth service says so). */
+static int open_auth(km_serve *s, const km_serve_config *cfg, const char *dir)
+{
+    s->auth = cfg->auth;
+    if (s->auth || strcmp(km_store_backend(s->store), "lmdb"))
+        return 0;
+    char file[4096];
+    snprintf(file, sizeof file, "%s/auth.json", dir);
+    km_log_config lc = { .fd = 2, .format = cfg->log_format };
+    int rc = km_log_new(&s->audit, &lc);
+    if (rc < 0)
+        return rc;
+    km_auth_config ac = { .file = file, .token = cfg->auth_token,
+                          .token_ttl = cfg->auth_token_ttl, .audit = s->audit };
+    const char *err;
+    if ((rc = km_auth_open(&s->own_auth, &ac, &err)) < 0)
+        return rc;
+    s->auth = s->own_auth;
+    return 0;
+}
+
 int km_serve_start(km_serve **out, const km_serve_config *cfg)
 {
     km_serve *s = km__calloc(1, sizeof *s);
@@ -102,7 +127,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         sc.on_commit = km__serve_on_commit;
         sc.on_commit_ud = s;
     }
-    if ((rc = km_store_open(&s->store, &sc)) < 0)
+    if ((rc = km_store_open(&s->store, &sc)) < 0 || (rc = open_auth(s, cfg, dir)) < 0)
         goto fail;
     if ((rc = km_hub_new(&s->hub, s->store, NULL)) < 0)
         goto fail;
@@ -115,10 +140,10 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         .cluster_id = id_for(dir, 0x6b756d6f),
         .member_id = id_for(dir, 0x6d656d62),
         .progress_interval = cfg->progress_interval,
-        .auth = cfg->auth,
+        .auth = s->auth,
     };
     if ((rc = km_etcd_new(&s->etcd, &ec)) < 0 ||
-        (rc = km_native_new(&s->native, s->store, s->hub, cfg->auth)) < 0 ||
+        (rc = km_native_new(&s->native, s->store, s->hub, s->auth)) < 0 ||
         (rc = km_http_router_new(&s->router)) < 0 ||
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
         (rc = km_grpc_server_new(&s->grpc, NULL)) < 0 ||

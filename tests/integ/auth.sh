@@ -116,6 +116,10 @@ r() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: $1" -d "
 check "a simple token reads app/x" "$(r "$tok" "$(printf app/x | base64)")" "200"
 check "and is denied elsewhere" "$(r "$tok" "$(printf secret | base64)")" "403"
 check "a garbled token is refused" "$(r "${tok}x" "$(printf app/x | base64)")" "401"
+lo() { curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $1" "http://$K/api/v1/auth/token"; }
+check "logging out revokes the token" "$(lo "$tok")" "204"
+check "a revoked token is refused" "$(r "$tok" "$(printf app/x | base64)")" "401"
+check "and cannot be revoked twice" "$(lo "$tok")" "401"
 check "a JWT where simple tokens are used is refused" \
     "$(r "eyJhbGciOiJub25lIn0.eyJ1c2VybmFtZSI6InJvb3QifQ." "$(printf app/x | base64)")" "401"
 stop
@@ -136,6 +140,11 @@ sign() { # sign KEY HEADER CLAIMS
     printf '%s.%s.%s' "$h" "$c" "$(printf %s "$h.$c" | openssl dgst -sha256 -sign "$1" | b64url)"
 }
 exp=$(( $(date +%s) + 600 ))
+jwt2=$(curl -s -X POST -d '{"name":"alice","password":"alice-pw-1"}' "http://$K/v3/auth/authenticate" |
+       python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+check "a JWT can be revoked before it expires" "$(lo "$jwt2")" "204"
+check "a revoked JWT is refused" "$(r "$jwt2" "$(printf app/x | base64)")" "401"
+check "and cannot be revoked twice" "$(lo "$jwt2")" "401"
 check "a JWT made with the right key by hand is accepted" \
     "$(r "$(sign "$tmp/jwt.key" '{"alg":"RS256","typ":"JWT"}' "{\"exp\":$exp,\"revision\":1,\"username\":\"alice\"}")" "$(printf app/x | base64)")" "200"
 check "a JWT signed by another key is refused" \
