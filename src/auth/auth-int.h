@@ -134,6 +134,8 @@ struct km_auth {
     km__toktab tokens;
     km__throttle throttle;
     km_logger *audit;
+    atomic_llong bad_tokens;    /* refused since the last record of them */
+    atomic_llong bad_token_at;  /* realtime ns of that record */
 };
 
 /* Realtime ns (token expiries are wall-clock, as JWT's exp). */

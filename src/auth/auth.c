@@ -130,6 +130,24 @@ uint64_t km_auth_revision(const km_auth *a)
     return r;
 }
 
+/* Refused tokens are audited too, but a client retrying one (or someone
+ * trying many) must not flood the log: one record a second at most,
+ * counting the refusals since the last. */
+static int refused_token(km_auth *a)
+{
+    long long n = atomic_fetch_add(&a->bad_tokens, 1) + 1;
+    int64_t now = km__auth_clock();
+    long long last = atomic_load(&a->bad_token_at);
+    if (a->audit && now - last >= 1000000000LL &&
+        atomic_compare_exchange_strong(&a->bad_token_at, &last, now)) {
+        n = atomic_exchange(&a->bad_tokens, 0);
+        km_log_field f[3] = { km_lf_str("audit", "token"), km_lf_int("refused", n),
+                              km_lf_str("error", km_auth_strerror(KM_EAUTH_TOKEN)) };
+        km_log_write(a->audit, KM_LOG_WARN, "auth refused", f, 3);
+    }
+    return KM_EAUTH_TOKEN;
+}
+
 /* The user named by a token: the table first, then (JWT) a verification
  * whose result the table keeps until the token expires. */
 static int token_user(km_auth *a, const char *tok, size_t n, char *user)
@@ -137,13 +155,13 @@ static int token_user(km_auth *a, const char *tok, size_t n, char *user)
     int64_t now = km__auth_clock();
     int found = km__toktab_get(&a->tokens, tok, n, now, user);
     if (found)
-        return found > 0 ? 0 : KM_EAUTH_TOKEN;
+        return found > 0 ? 0 : refused_token(a);
     if (!a->jwt)
-        return KM_EAUTH_TOKEN;
+        return refused_token(a);
     uint64_t rev;
     int rc = km__jwt_verify(a->jwt, tok, n, now / 1000000000, user, 256, &rev);
     if (rc < 0)
-        return rc == -ENOMEM ? rc : KM_EAUTH_TOKEN;
+        return rc == -ENOMEM ? rc : refused_token(a);
     /* verified: cached for its lifetime at most (the claims' exp is
      * checked against now, so the table's expiry is a bound) */
     km__toktab_put(&a->tokens, tok, n, user, now, now + km__jwt_ttl(a->jwt), 0, false);
@@ -176,7 +194,7 @@ int km_auth_identify(km_auth *a, const char *token, size_t token_n, const char *
     if (u)
         id->root = u->root;
     else if (token_n)
-        rc = KM_EAUTH_TOKEN;        /* the user was deleted since */
+        rc = refused_token(a);      /* the user was deleted since */
     pthread_rwlock_unlock(&a->lk);
     return rc;
 }

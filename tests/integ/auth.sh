@@ -116,6 +116,7 @@ r() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: $1" -d "
 check "a simple token reads app/x" "$(r "$tok" "$(printf app/x | base64)")" "200"
 check "and is denied elsewhere" "$(r "$tok" "$(printf secret | base64)")" "403"
 check "a garbled token is refused" "$(r "${tok}x" "$(printf app/x | base64)")" "401"
+check "refused tokens are in the audit" "$(grep -c '"audit":"token","refused":' "$tmp/kumo.log")" "1"
 lo() { curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $1" "http://$K/api/v1/auth/token"; }
 check "logging out revokes the token" "$(lo "$tok")" "204"
 check "a revoked token is refused" "$(r "$tok" "$(printf app/x | base64)")" "401"
