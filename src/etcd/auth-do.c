@@ -5,20 +5,34 @@
 #include <string.h>
 #include "etcd/authz.h"
 
-/* Without users (the etcd backend keeps none): logins find authentication
- * off, as clientv3 expects to go on without a token; the lists are empty
- * and disabling what is off succeeds; changes are refused. */
+/* Without users (the etcd backend keeps none), etcd's answers for a
+ * server that has none: logins find authentication off (clientv3 then
+ * goes on without a token), the lists are empty, disabling what is off
+ * succeeds, enabling finds no root user, a user or role named is not
+ * found; adding one is refused, saying why. */
 static int without_auth(const km__auth_req *q, km__auth_res *res)
 {
     switch (q->op) {
     case KM__AUTH_AUTHENTICATE:
         return KM_EAUTH_NOT_ENABLED;
+    case KM__AUTH_ENABLE:
+        return KM_EAUTH_NO_ROOT_USER;
     case KM__AUTH_DISABLE:
     case KM__AUTH_USER_LIST:
     case KM__AUTH_ROLE_LIST:
         return 0;
+    case KM__AUTH_USER_ADD:
+        return q->name[0] ? -EOPNOTSUPP : KM_EAUTH_USER_EMPTY;
+    case KM__AUTH_ROLE_ADD:
+        return q->name[0] ? -EOPNOTSUPP : KM_EAUTH_ROLE_EMPTY;
+    case KM__AUTH_USER_GET:
+    case KM__AUTH_USER_DELETE:
+    case KM__AUTH_USER_PASSWD:
+    case KM__AUTH_USER_GRANT:
+    case KM__AUTH_USER_REVOKE:
+        return KM_EAUTH_USER_NOT_FOUND;
     default:
-        return -EOPNOTSUPP;
+        return KM_EAUTH_ROLE_NOT_FOUND;
     }
 }
 

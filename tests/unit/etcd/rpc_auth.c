@@ -24,8 +24,15 @@ static void without_users_body(void *arg)
                  KM_GRPC_FAILED_PRECONDITION, "etcdserver: authentication is not enabled");
     Etcdserverpb__AuthEnableRequest en = ETCDSERVERPB__AUTH_ENABLE_REQUEST__INIT;
     rpcfix_fails(&f, A("AuthEnable"), &en.base, &etcdserverpb__auth_enable_response__descriptor,
-                 KM_GRPC_UNIMPLEMENTED,
-                 "kumo: users and roles need the embedded store (not --backend etcd://)");
+                 KM_GRPC_FAILED_PRECONDITION, "etcdserver: root user does not exist");
+    Etcdserverpb__AuthUserGetRequest ug = ETCDSERVERPB__AUTH_USER_GET_REQUEST__INIT;
+    ug.name = "nobody";
+    rpcfix_fails(&f, A("UserGet"), &ug.base, &etcdserverpb__auth_user_get_response__descriptor,
+                 KM_GRPC_FAILED_PRECONDITION, "etcdserver: user name not found");
+    Etcdserverpb__AuthRoleGetRequest rg = ETCDSERVERPB__AUTH_ROLE_GET_REQUEST__INIT;
+    rg.role = "nobody";
+    rpcfix_fails(&f, A("RoleGet"), &rg.base, &etcdserverpb__auth_role_get_response__descriptor,
+                 KM_GRPC_FAILED_PRECONDITION, "etcdserver: role name not found");
     Etcdserverpb__AuthDisableRequest dis = ETCDSERVERPB__AUTH_DISABLE_REQUEST__INIT;
     Etcdserverpb__AuthDisableResponse *d = (Etcdserverpb__AuthDisableResponse *)rpcfix_ok(
         &f, A("AuthDisable"), &dis.base, &etcdserverpb__auth_disable_response__descriptor);

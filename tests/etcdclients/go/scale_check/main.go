@@ -227,12 +227,20 @@ func run() int {
 	loadTime := time.Since(t0)
 
 	// A last write on etcd itself, inside every watcher's range: each
-	// watcher must reach it.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	fr, err := etcd.Put(ctx, pfx+"k000", name+"/fence")
-	cancel()
-	if err != nil {
-		fatal("the closing write on etcd: %v", err)
+	// watcher must reach it. A member just resumed may time a request out
+	// while it rejoins: the fence is tried again (a value of its own each
+	// time, so an attempt whose outcome was unknown is no double apply).
+	var fr *clientv3.PutResponse
+	for attempt := 0; ; attempt++ {
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		fr, err = etcd.Put(ctx, pfx+"k000", fmt.Sprintf("%s/fence-%d", name, attempt))
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			fatal("the closing write on etcd, 3 tries: %v", err)
+		}
 	}
 	rec.fence = fr.Header.Revision
 	caught := time.Now().Add(catchUp)
