@@ -15,6 +15,7 @@
 #include <openssl/rsa.h>
 #include "auth/jwt-int.h"
 #include "enc/b64.h"
+#include "enc/utf8.h"
 #include "rt/alloc.h"
 
 /* Longer is no token of etcd's format; the cap bounds what a stranger's
@@ -114,48 +115,13 @@ out:
 
 /* ---- tokens ---- */
 
-/* Whether s[0..n) is UTF-8 as jansson reads it (no overlong forms, no
- * surrogates, nothing past U+10FFFF): sign never issues what verify refuses. */
-static bool utf8_ok(const uint8_t *s, size_t n)
-{
-    static const uint32_t least[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07;
-        else
-            return false;
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 int km__jwt_sign(km__jwt *j, const char *user, uint64_t rev, int64_t now_s, char *out,
                  size_t cap)
 {
     if (!j->priv)
         return -EPERM;
     size_t un = strnlen(user, MAX_USER + 1);
-    if (!un || un > MAX_USER || rev > INT64_MAX || !utf8_ok((const uint8_t *)user, un))
+    if (!un || un > MAX_USER || rev > INT64_MAX || !km__utf8_valid(user, un))
         return -EINVAL;     /* verify could not read such claims back */
     /* Whole seconds, rounded up: a 500ms ttl still yields a token that
      * is valid for the rest of this second. */

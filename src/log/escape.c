@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Escaping for JSON strings and logfmt values, with UTF-8 validation. */
 #include "log-int.h"
+#include "enc/utf8.h"
 
 static const char hexd[] = "0123456789abcdef";
 
@@ -15,29 +16,6 @@ static const unsigned char cls[256] = {
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
 };
-
-static bool cont(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0)
-        return n >= 2 && cont(s[1]) ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || !cont(s[1]) || !cont(s[2]) || (c == 0xE0 && s[1] < 0xA0) ||
-            (c == 0xED && s[1] > 0x9F))
-            return 0;
-        return 3;
-    }
-    if (n < 4 || !cont(s[1]) || !cont(s[2]) || !cont(s[3]) || (c == 0xF0 && s[1] < 0x90) ||
-        (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return 4;
-}
 
 /* The JSON escape of an ASCII byte that needs one, unchecked: 2 or 6 bytes. */
 static char *esc_ascii(char *o, unsigned char c)
@@ -130,7 +108,7 @@ char *km__put_json_str(char *o, const char *p, size_t n)
             return o;
         if (cls[s[i]] == 1) {
             o = esc_ascii(o, s[i++]);
-        } else if ((k = utf8_seq(s + i, n - i))) {
+        } else if ((k = km__utf8_seq(s + i, n - i))) {
             memcpy(o, s + i, k);
             o += k;
             i += k;
@@ -208,7 +186,7 @@ static bool logfmt_quote(const unsigned char *s, size_t n, bool bytes)
             i++;
             continue;
         }
-        size_t k = bytes ? 0 : utf8_seq(s + i, n - i);
+        size_t k = bytes ? 0 : km__utf8_seq(s + i, n - i);
         if (!k)
             return true;
         i += k;

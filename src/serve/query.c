@@ -5,6 +5,7 @@
 #include <string.h>
 #include "etcd/wire.h"
 #include "serve/native-int.h"
+#include "enc/utf8.h"
 
 static int hexval(char c)
 {
@@ -95,46 +96,9 @@ bool km__parse_i64(km_bytes b, int64_t *v)
     return true;
 }
 
-/* Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-static bool utf8_ok(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i + k] & 0x3f);
-        }
-        static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 void km__native_bytes(km__jbuf *b, const char *name, km_bytes v)
 {
-    if (utf8_ok(v.p, v.n)) {
+    if (km__utf8_valid(v.p, v.n)) {
         km__jbuf_key(b, name);
         km__jbuf_str(b, (const char *)v.p, v.n);
     } else {

@@ -11,9 +11,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 . tests/integ/common.bash
 export ETCDCTL_API=3
-for t in openssl curl etcdctl python3; do
-    command -v $t >/dev/null || { bad "$t is not installed (scripts/deps.sh)"; summary; exit 1; }
-done
+need_cmds openssl curl etcdctl python3
 [ -x "$build/kumo" ] || { bad "$build/kumo is not built (make first)"; summary; exit 1; }
 tmp=$(mktemp -d)
 kpid=

@@ -19,6 +19,14 @@ need_etcd() {
     fi
     [ -z "${1:-}" ] || [ -x "$1" ] || { skip "$1 is not built (make first)"; summary; exit 1; }
 }
+# need_cmds CMD...: each command is installed, or the test says which is
+# missing and fails.
+need_cmds() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null || { bad "$t is not installed (scripts/deps.sh)"; summary; exit 1; }
+    done
+}
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got [$2] want [$3]"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_ready PORT: until kumo serve's /healthz answers there (10 s at most)

@@ -11,9 +11,7 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 . tests/integ/common.bash
 export ETCDCTL_API=3
-for t in openssl curl etcdctl; do
-    command -v $t >/dev/null || { bad "$t is not installed (scripts/deps.sh)"; summary; exit 1; }
-done
+need_cmds openssl curl etcdctl
 tmp=$(mktemp -d)
 kpid=
 cleanup() {

@@ -103,3 +103,12 @@ int t_as_limit(size_t margin)
     }
     return setrlimit(RLIMIT_AS, &r) ? -errno : 0;
 }
+
+char *t_path(const char *dir, const char *name)
+{
+    static char p[8][256];
+    static int k;
+    char *s = p[k++ % 8];
+    snprintf(s, sizeof p[0], "%s/%s", dir, name);
+    return s;
+}

@@ -26,6 +26,9 @@ void t_run(km_fn *fn, void *arg);
  * goroutine of its own, and returns when all have. */
 void t_go_all(int n, km_fn *fn, void *args, size_t size);
 
+/* dir/name in one of 8 buffers used in turn (valid until 8 more calls). */
+char *t_path(const char *dir, const char *name);
+
 /* Live allocations made through kumo's allocator hook right now. */
 long t_live_allocs(void);
 /* Makes the n-th allocation from now (1 = the next) fail; 0 disables. */

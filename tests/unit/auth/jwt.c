@@ -22,14 +22,7 @@
 
 static char dir[64];
 
-static char *path(const char *name)
-{
-    static char p[8][128];
-    static int k;
-    char *s = p[k++ % 8];
-    snprintf(s, 128, "%s/%s", dir, name);
-    return s;
-}
+static char *path(const char *name) { return t_path(dir, name); }
 
 static void sh(const char *cmd)
 {

@@ -63,14 +63,7 @@ static void rm_certs(void)
     sh("rm -rf %s%s", dir, "");
 }
 
-static char *path(const char *name)
-{
-    static char p[8][128];
-    static int k;
-    char *s = p[k++ % 8];
-    snprintf(s, 128, "%s/%s", dir, name);
-    return s;
-}
+static char *path(const char *name) { return t_path(dir, name); }
 
 /* ---- the server ---- */
 
