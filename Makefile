@@ -39,7 +39,7 @@ ifeq ($(SAN),tsan)
 SANFLAGS := -fsanitize=thread
 endif
 CFLAGS   := $(CFLAGS_BASE) $(SANFLAGS) $(EXTRA_CFLAGS)
-LDLIBS   := -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm
+LDLIBS   := -llmdb -ljansson -lyaml -lnghttp2 -lprotobuf-c -lssl -lcrypto -pthread -lm
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
@@ -192,7 +192,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(ETCD_PBC) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(ETCD_GEN) -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) $(ETCD_PBC) -o $@ -llmdb -ljansson -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(ETCD_GEN) -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) $(ETCD_PBC) -o $@ -llmdb -ljansson -lyaml -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \

@@ -14,6 +14,10 @@ PKGS="$PKGS golang-etcd-server-dev python3-etcd3"
 PKGS="$PKGS mount"
 # TLS: OpenSSL 3 (the library; the openssl command makes the tests' certificates).
 PKGS="$PKGS libssl-dev openssl"
+# Namespaces' YAML validation (src/release/format.c): libyaml's parser.
+PKGS="$PKGS libyaml-dev"
+# The web console in a real browser (tests/integ/console.sh): headless chromium through selenium.
+PKGS="$PKGS chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -20,5 +20,7 @@ int kumo_lease(int argc, char **argv);
 int kumo_snapshot(int argc, char **argv);
 /* Keeps a directory of files in sync with a key prefix (ctl-mirror.c). */
 int kumo_mirror(int argc, char **argv);
+/* Configuration namespaces and their releases (ctl-ns.c). */
+int kumo_ns(int argc, char **argv);
 
 #endif

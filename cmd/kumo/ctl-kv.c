@@ -12,6 +12,8 @@
     "                        https://HOST:PORT for TLS)\n" \
     "  --cacert FILE         TLS: the CAs to verify the server with (default: the system's)\n" \
     "  --cert FILE, --key FILE  TLS: a client certificate and its key\n" \
+    "  --user NAME[:PASSWORD] log in first (authentication enabled), as etcdctl\n" \
+    "  --password PASSWORD   the password, when --user gives only the name\n" \
     "  --timeout DUR         per request, e.g. 500ms, 5s (default 5s)\n" \
     "  -w simple|json        output format (json: the server's responses)\n" \
     "Exit status: 0 ok, 1 the server said no or could not be reached, 2 bad usage.\n"

@@ -34,7 +34,8 @@ static int opt_value(int *i, int argc, char **argv, const char *name, const char
 int ctl_global_words(const char *arg)
 {
     static const char *const names[] = { "--endpoint", "--endpoints", "--timeout", "-w",
-                                         "--write-out", "--cacert", "--cert", "--key" };
+                                         "--write-out", "--cacert", "--cert", "--key",
+                                         "--user", "--password" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         size_t l = strlen(names[i]);
         if (!strncmp(arg, names[i], l) && (!arg[l] || arg[l] == '='))
@@ -52,6 +53,7 @@ int ctl_globals(ctl *c, int *argc, char **argv)
     c->cacert = c->cert = c->key = NULL;
     c->https = false;
     c->tls = NULL;
+    c->user = c->password = c->token = NULL;
     int o = 1;
     for (int i = 1; i < *argc; i++) {
         const char *v = NULL;
@@ -80,6 +82,10 @@ int ctl_globals(ctl *c, int *argc, char **argv)
             c->cert = v;
         } else if (r == 0 && (r = opt_value(&i, *argc, argv, "--key", &v)) > 0) {
             c->key = v;
+        } else if (r == 0 && (r = opt_value(&i, *argc, argv, "--user", &v)) > 0) {
+            c->user = v;
+        } else if (r == 0 && (r = opt_value(&i, *argc, argv, "--password", &v)) > 0) {
+            c->password = v;
         } else if (r < 0) {
             return 2;
         } else if ((r = opt_value(&i, *argc, argv, "--timeout", &v))) {
@@ -104,6 +110,48 @@ int ctl_globals(ctl *c, int *argc, char **argv)
     }
     argv[o] = NULL;
     *argc = o;
+    if (c->password && !c->user) {
+        fprintf(stderr, "kumo: --password needs --user\n");
+        return 2;
+    }
+    return 0;
+}
+
+size_t ctl_headers(const ctl *c, const char *ctype, km_http_kv *h)
+{
+    size_t n = 0;
+    h[n++] = (km_http_kv){ "Content-Type", ctype };
+    if (c->token)
+        h[n++] = (km_http_kv){ "Authorization", c->token };
+    return n;
+}
+
+/* Logs in as --user (NAME:PASSWORD, or NAME with --password) and keeps
+ * the token for every request: 0, or 1 after saying why not. */
+static int login(ctl *c)
+{
+    char name[256];
+    const char *pw = c->password, *colon = strchr(c->user, ':');
+    size_t n = colon && !pw ? (size_t)(colon - c->user) : strlen(c->user);
+    if (colon && !pw)
+        pw = colon + 1;
+    if (!pw || n >= sizeof name) {
+        fprintf(stderr, "kumo: --user wants NAME:PASSWORD (or --password)\n");
+        return 1;
+    }
+    memcpy(name, c->user, n);
+    name[n] = 0;
+    json_t *resp;
+    if (ctl_call(c, "/v3/auth/authenticate", json_pack("{s:s,s:s}", "name", name, "password", pw),
+                 &resp))
+        return 1;
+    const char *t = json_string_value(json_object_get(resp, "token"));
+    c->token = t ? strdup(t) : NULL;
+    json_decref(resp);
+    if (!c->token) {
+        fprintf(stderr, "kumo: the server gave no token (is authentication enabled?)\n");
+        return 1;
+    }
     return 0;
 }
 
@@ -133,7 +181,9 @@ static void run(void *p)
         r->rc = 1;
         return;
     }
-    r->rc = r->fn(c, r->arg);
+    r->rc = c->user && login(c) ? 1 : r->fn(c, r->arg);
+    free(c->token);
+    c->token = NULL;
     fflush(stdout);
     km_http_client_free(c->http);
     c->http = NULL;
@@ -203,9 +253,10 @@ int ctl_call(ctl *c, const char *path, json_t *req, json_t **out)
     }
     char url[512];
     snprintf(url, sizeof url, "%s://%s%s", c->tls ? "https" : "http", c->endpoint, path);
-    km_http_kv h[] = { { "Content-Type", "application/json" } };
+    km_http_kv h[2];
+    size_t nh = ctl_headers(c, "application/json", h);
     km_http_response *r;
-    int rc = km_http_do(c->http, "POST", url, h, 1, body, strlen(body),
+    int rc = km_http_do(c->http, "POST", url, h, nh, body, strlen(body),
                         km_now() + c->timeout, &r);
     free(body);
     if (rc) {

@@ -19,14 +19,22 @@ typedef struct {
     const char     *cacert, *cert, *key;
     bool            https;
     struct km_tls  *tls;        /* made by ctl_run when TLS is on */
+    /* authentication, as etcdctl: --user NAME[:PASSWORD], --password */
+    const char     *user, *password;
+    char           *token;      /* from logging in (ctl_run); NULL: none */
     km_http_client *http;
 } ctl;
 
 /* A command body run as the first goroutine; returns the exit status. */
 typedef int ctl_fn(ctl *c, void *arg);
 
+/* The headers of a request to the server: Content-Type ctype and, once
+ * logged in, the token (bare, as etcd's gateway takes it; the native API
+ * takes it too). How many of h (>= 2) it filled. */
+size_t ctl_headers(const ctl *c, const char *ctype, km_http_kv *h);
+
 /* Removes the global options (--endpoint, --timeout, -w/--write-out,
- * --cacert, --cert, --key) from
+ * --cacert, --cert, --key, --user, --password) from
  * argv wherever they are, fills c from them and KUMO_ENDPOINT. 0, or 2
  * after printing what was wrong. */
 int ctl_globals(ctl *c, int *argc, char **argv);

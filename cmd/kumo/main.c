@@ -23,6 +23,7 @@ static const struct {
     { "lease", kumo_lease, true, "grant, revoke, inspect and keep alive leases" },
     { "snapshot", kumo_snapshot, false, "restore a data directory from a snapshot (etcdctl snapshot save)" },
     { "mirror", kumo_mirror, true, "keep a directory of files in sync with a key prefix" },
+    { "ns", kumo_ns, true, "configuration namespaces: drafts, releases, gray releases, audit" },
 };
 
 static void usage(FILE *f)
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
         int w = ctl_global_words(argv[first]);
         if (!w) {
             fprintf(stderr, "kumo: unknown global option \"%s\" (--endpoint, --timeout, -w, "
-                            "--cacert, --cert or --key go before the command; the command's "
+                            "--cacert, --cert, --key, --user or --password go before the command; "
+                            "the command's "
                             "own options after it)\n",
                     argv[first]);
             return 2;

@@ -68,6 +68,8 @@ static void usage(FILE *f)
         "                         (default) or jwt,pub-key=F,priv-key=F,sign-method=M[,ttl=D]\n"
         "                         (M: RS256/384/512, PS256/384/512, ES256/384/512)\n"
         "  --auth-token-ttl N     seconds a simple token lives unused (default 300)\n"
+        "  --secret-key-file FILE namespaces' secret values are sealed with this key (32\n"
+        "                         random bytes, mode 0600: head -c 32 /dev/urandom > FILE)\n"
         "  --access-log FILE      one record per request: method, path, route, status,\n"
         "                         latency, request and trace ids (\"-\": stderr)\n"
         "  --log-format F         json (default) or logfmt\n"
@@ -178,6 +180,7 @@ int kumo_serve(int argc, char **argv)
         { "backend-key", required_argument, 0, 1002 },
         { "auth-token", required_argument, 0, 1003 },
         { "auth-token-ttl", required_argument, 0, 1004 },
+        { "secret-key-file", required_argument, 0, 1005 },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -206,6 +209,7 @@ int kumo_serve(int argc, char **argv)
         case 1001: a.btls.cert_file = optarg; break;
         case 1002: a.btls.key_file = optarg; break;
         case 1003: a.cfg.auth_token = optarg; break;
+        case 1005: a.cfg.secret_key_file = optarg; break;
         case 1004: {
             char *end;
             errno = 0;

@@ -66,6 +66,12 @@ typedef struct {
     /* Receives an "audit" line for each change and each refused login; may
      * be NULL. Passwords and tokens are never logged. */
     km_logger *audit;
+    /* Also called after each change that succeeded (what, by whom, about
+     * whom: "role grant permission", "root", "app"), e.g. to keep it in
+     * the store's audit trail; may be NULL. Runs on the changing
+     * goroutine, outside a's locks; it must not change a. */
+    void (*on_change)(void *ud, const char *what, const char *by, const char *subject);
+    void *on_change_ud;
 } km_auth_config;
 
 /* Loads cfg->file if it exists. 0; -EINVAL with *err (static text) for a

@@ -45,6 +45,8 @@ typedef struct {
     const char *auth_token;      /* km_auth_config's token: "simple" or "jwt,..."; NULL:
                                     simple (checked before: km_auth_open with no file) */
     int64_t     auth_token_ttl;  /* a simple token's lifetime unused, ns; 0: 300 s */
+    const char *secret_key_file; /* namespaces' secret values: a file of 32 random bytes
+                                    (mode 0600); NULL: secret values are refused */
     bool        shedding;        /* adaptive load shedding of unary requests (503 +
                                     Retry-After); off by default: a closed-loop load
                                     such as a benchmark's would be shed needlessly */

@@ -134,6 +134,8 @@ struct km_auth {
     km__toktab tokens;
     km__throttle throttle;
     km_logger *audit;
+    void (*on_change)(void *ud, const char *what, const char *by, const char *subject);
+    void *on_change_ud;
     atomic_llong bad_tokens;    /* refused since the last record of them */
     atomic_llong bad_token_at;  /* realtime ns of that record */
 };

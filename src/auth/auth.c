@@ -66,6 +66,8 @@ int km_auth_open(km_auth **out, const km_auth_config *cfg, const char **err)
     a->token_ttl = cfg->token_ttl > 0 ? cfg->token_ttl : 300 * 1000000000LL;
     a->kdf_iter = cfg->kdf_iter ? cfg->kdf_iter : 600000;
     a->audit = cfg->audit;
+    a->on_change = cfg->on_change;
+    a->on_change_ud = cfg->on_change_ud;
     pthread_rwlock_init(&a->lk, NULL);
     if (km__toktab_init(&a->tokens) < 0) {
         km__free(a);
@@ -230,6 +232,8 @@ int km_auth_check_admin(km_auth *a, const km_auth_id *id)
 void km_auth_audit(km_auth *a, const char *what, const char *by, const char *subject,
                    const char *peer, int err)
 {
+    if (!err && a->on_change)
+        a->on_change(a->on_change_ud, what, by, subject);
     if (!a->audit)
         return;
     km_log_field f[6];

@@ -20,6 +20,14 @@ struct km_native {
 bool km__native_allowed(km_native *n, km_http_req *r, km_http_resp *w, km_perm_type type,
                         km_bytes key, km_bytes end);
 
+/* km__native_allowed's check without an answer: 0 or the refusal. */
+int  km__native_may(km_native *n, km_http_req *r, km_perm_type type, km_bytes key, km_bytes end);
+/* With auth on, whether the caller is a known user: false once a 401 was
+ * answered. */
+bool km__native_identified(km_native *n, km_http_req *r, km_http_resp *w);
+/* The caller's user name into buf: "" when anonymous (or without auth). */
+void km__native_user(km_native *n, km_http_req *r, char *buf, size_t len);
+
 /* Query parameter name: true if present; *val is its percent-decoded
  * value in a (empty for a bare "?prefix"). false also when the value is
  * badly encoded (*err = -EINVAL) or there is no memory to decode it

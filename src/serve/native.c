@@ -31,35 +31,65 @@ static int who(km_native *n, km_http_req *r, km_auth_id *id)
     return km_auth_identify(n->auth, t.p, t.n, cn, id);
 }
 
+void km__native_user(km_native *n, km_http_req *r, char *buf, size_t len)
+{
+    km_auth_id id;
+    buf[0] = 0;
+    if (n->auth && who(n, r, &id) == 0)
+        snprintf(buf, len, "%s", id.user);
+}
+
+/* Answers a refusal rc (a KM_EAUTH_* or -errno) as people's tools expect. */
+static void refuse(km_http_resp *w, int rc)
+{
+    switch (rc) {
+    case KM_EAUTH_DENIED:
+        km__native_fail(w, 403, "permission denied");
+        break;
+    case KM_EAUTH_TOKEN:
+        /* RFC 6750: a 401 names the scheme, and why the token failed */
+        km_http_set_header(w, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        km__native_fail(w, 401, "invalid auth token");
+        break;
+    case KM_EAUTH_USER_EMPTY:
+        km_http_set_header(w, "WWW-Authenticate", "Bearer");
+        km__native_fail(w, 401, "authentication required: send Authorization: Bearer TOKEN "
+                                "(POST /v3/auth/authenticate gives one)");
+        break;
+    default:
+        km__native_fail_errno(w, rc);
+    }
+}
+
+int km__native_may(km_native *n, km_http_req *r, km_perm_type type, km_bytes key, km_bytes end)
+{
+    if (!n->auth || !km_auth_enabled(n->auth))
+        return 0;
+    km_auth_id id;
+    int rc = who(n, r, &id);
+    return rc ? rc : km_auth_check(n->auth, &id, type, key, end);
+}
+
 bool km__native_allowed(km_native *n, km_http_req *r, km_http_resp *w, km_perm_type type,
                         km_bytes key, km_bytes end)
+{
+    int rc = km__native_may(n, r, type, key, end);
+    if (rc)
+        refuse(w, rc);
+    return rc == 0;
+}
+
+bool km__native_identified(km_native *n, km_http_req *r, km_http_resp *w)
 {
     if (!n->auth || !km_auth_enabled(n->auth))
         return true;
     km_auth_id id;
     int rc = who(n, r, &id);
-    if (!rc)
-        rc = km_auth_check(n->auth, &id, type, key, end);
-    switch (rc) {
-    case 0:
-        return true;
-    case KM_EAUTH_DENIED:
-        km__native_fail(w, 403, "permission denied");
-        return false;
-    case KM_EAUTH_TOKEN:
-        /* RFC 6750: a 401 names the scheme, and why the token failed */
-        km_http_set_header(w, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        km__native_fail(w, 401, "invalid auth token");
-        return false;
-    case KM_EAUTH_USER_EMPTY:
-        km_http_set_header(w, "WWW-Authenticate", "Bearer");
-        km__native_fail(w, 401, "authentication required: send Authorization: Bearer TOKEN "
-                                "(POST /v3/auth/authenticate gives one)");
-        return false;
-    default:
-        km__native_fail_errno(w, rc);
-        return false;
-    }
+    if (rc == 0 && !id.user[0])
+        rc = KM_EAUTH_USER_EMPTY;
+    if (rc)
+        refuse(w, rc);
+    return rc == 0;
 }
 
 /* The key from the path and the options every kv call shares. */

@@ -10,6 +10,7 @@
 #include <kumo/metrics.h>
 #include <kumo/resil.h>
 #include <kumo/serve.h>
+#include "serve/ns-api.h"
 
 enum { STORE_SERIES = 12, HTTP_SERIES = 5 };
 
@@ -35,6 +36,8 @@ struct km_serve {
     km_auth         *auth;          /* cfg->auth, or the one opened here */
     km_auth         *own_auth;      /* opened here (DATA_DIR/auth.json), freed here */
     km_logger       *audit;         /* own_auth's audit records, to stderr */
+    km__secret_key  *secret_key;    /* namespaces' secret values; NULL: none */
+    km__nsapi        ns;            /* the release workflow's API */
 };
 
 /* metrics.c: km__serve_metrics_new makes the registry and the store's

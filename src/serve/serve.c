@@ -50,6 +50,9 @@ static void teardown(km_serve *s)
         km_shedder_free(s->shed);
     km_log_free(s->log);
     km_native_free(s->native);
+    if (s->ns.rel)
+        km__rel_free(s->ns.rel);
+    km__secret_key_free(s->secret_key);
     if (s->grpc)
         km_grpc_server_free(s->grpc);
     km_etcd_free(s->etcd);
@@ -87,6 +90,22 @@ static void shed_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *nex
         km_shedder_http_mw(r, w, ud, next);
 }
 
+/* Changes to users and roles join the release workflow's audit trail
+ * (after the change: the two live in different places). */
+static void auth_changed(void *ud, const char *what, const char *by, const char *subject)
+{
+    km_serve *s = ud;
+    if (!s->ns.rel)
+        return;
+    km_rel_who who = { by ? by : "", "" };
+    km_rel_err err;
+    int rc = km__rel_note(s->ns.rel, &who, "auth", "",
+                          json_pack("{s:s,s:s}", "what", what, "subject", subject ? subject : ""),
+                          &err);
+    if (rc < 0)
+        fprintf(stderr, "kumo serve: audit: %s\n", err.msg);
+}
+
 /* Users and roles live beside the embedded store, in DIR/auth.json; every
  * change to them and every refused login is an audit record on stderr.
  * The etcd backend keeps none (its Auth service says so). */
@@ -102,12 +121,29 @@ static int open_auth(km_serve *s, const km_serve_config *cfg, const char *dir)
     if (rc < 0)
         return rc;
     km_auth_config ac = { .file = file, .token = cfg->auth_token,
-                          .token_ttl = cfg->auth_token_ttl, .audit = s->audit };
+                          .token_ttl = cfg->auth_token_ttl, .audit = s->audit,
+                          .on_change = auth_changed, .on_change_ud = s };
     const char *err;
     if ((rc = km_auth_open(&s->own_auth, &ac, &err)) < 0)
         return rc;
     s->auth = s->own_auth;
     return 0;
+}
+
+/* Namespaces and releases on the store, their secret values sealed with
+ * the key file's key. */
+static int open_releases(km_serve *s, const km_serve_config *cfg)
+{
+    if (cfg->secret_key_file) {
+        char err[256];
+        int rc = km__secret_key_load(&s->secret_key, cfg->secret_key_file, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "kumo serve: --secret-key-file: %s\n", err);
+            return rc;
+        }
+    }
+    s->ns.nat = s->native;
+    return km__rel_new(&s->ns.rel, s->store, s->secret_key);
 }
 
 int km_serve_start(km_serve **out, const km_serve_config *cfg)
@@ -148,6 +184,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (rc = km_etcd_routes(s->etcd, s->router)) < 0 ||
         (rc = km_grpc_server_new(&s->grpc, NULL)) < 0 ||
         (rc = km_etcd_grpc_register(s->etcd, s->grpc)) < 0 ||
+        (rc = open_releases(s, cfg)) < 0 ||
+        (rc = km__nsapi_routes(&s->ns, s->router)) < 0 ||
         (rc = km_native_routes(s->native, s->router)) < 0 ||
         (!cfg->no_metrics && (rc = km__serve_metrics_start(s)) < 0))
         goto fail;
