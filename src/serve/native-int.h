@@ -12,7 +12,15 @@ struct km_native {
     km_store *store;
     km_hub   *hub;
     km_auth  *auth;     /* NULL: everyone may do everything */
+    bool      secure_cookies;   /* the listener is TLS: session cookies say Secure */
 };
+
+/* session.c: the cookie name of r's Cookie headers (p NULL if none);
+ * whether r may act on a session cookie (a safe method, or the
+ * X-Kumo-CSRF header); the /api/v1/auth/session routes. */
+km_str km__native_cookie(km_http_req *r, const char *name);
+bool   km__native_csrf_ok(km_http_req *r);
+int    km__native_session_routes(km_native *n, km_http_router *rt);
 
 /* Whether r's caller may do type on [key, end) (km_auth_perm's forms):
  * true, or false once the refusal was answered (401 without valid

@@ -10,7 +10,8 @@
 
 /* The caller: the token of the Authorization header ("Bearer TOKEN" as
  * people's tools send it, or bare as etcd's gateway takes it), else the
- * verified client certificate's common name. */
+ * console's session cookie, else the verified client certificate's
+ * common name. */
 static km_str bearer(km_http_req *r)
 {
     km_str t = km_http_header(r, "Authorization");
@@ -26,6 +27,11 @@ static int who(km_native *n, km_http_req *r, km_auth_id *id)
 {
     km_str t = bearer(r);
     char cn[256] = "";
+    if (!t.n) {
+        t = km__native_cookie(r, "kumo_session");
+        if (t.n && !km__native_csrf_ok(r))
+            return -EPERM;      /* possibly forged by another site */
+    }
     if (!t.n)
         km_http_peer_cn(r, cn, sizeof cn);
     return km_auth_identify(n->auth, t.p, t.n, cn, id);
@@ -55,6 +61,10 @@ static void refuse(km_http_resp *w, int rc)
         km_http_set_header(w, "WWW-Authenticate", "Bearer");
         km__native_fail(w, 401, "authentication required: send Authorization: Bearer TOKEN "
                                 "(POST /v3/auth/authenticate gives one)");
+        break;
+    case -EPERM:
+        km__native_fail(w, 403, "a change made with the session cookie needs the X-Kumo-CSRF "
+                                "header");
         break;
     default:
         km__native_fail_errno(w, rc);
@@ -350,5 +360,5 @@ int km_native_routes(km_native *n, km_http_router *rt)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return km__native_session_routes(n, rt);
 }

@@ -143,6 +143,7 @@ static int open_releases(km_serve *s, const km_serve_config *cfg)
         }
     }
     s->ns.nat = s->native;
+    s->native->secure_cookies = cfg->tls != NULL;
     return km__rel_new(&s->ns.rel, s->store, s->secret_key);
 }
 

@@ -36,9 +36,9 @@ def check(name, got, want):
         bad("%s: got %r want %r" % (name, got, want))
 
 
-def call(method, path, body=None, token=None, raw=False):
+def call(method, path, body=None, token=None, raw=False, headers=None, resp=None):
     c = http.client.HTTPConnection(HOST, int(PORT), timeout=10)
-    h = {}
+    h = dict(headers or {})
     if token:
         h["Authorization"] = "Bearer " + token
     if body is not None and not isinstance(body, (bytes, str)):
@@ -47,6 +47,8 @@ def call(method, path, body=None, token=None, raw=False):
     r = c.getresponse()
     data = r.read()
     c.close()
+    if resp is not None:
+        resp.append(r)
     if raw:
         return r.status, data
     try:
@@ -302,8 +304,39 @@ def auth_checks():
           {("role grant permission", "readers"), ("user grant role", "editor"),
            ("user add", "reader")} <= set((a["what"], a["subject"]) for a in recs
                                           if a["action"] == "auth"), True)
+    sessions(ns)
     check("the raw draft key follows the same roles",
           call("GET", "/api/v1/kv//kumo/ns/%s/draft" % ns, token=tok["reader"])[0], 403)
+
+
+def sessions(ns):
+    """The console's cookie: HttpOnly, SameSite=Strict, and CSRF-safe."""
+    S = "/api/v1/auth/session"
+    creds = {"name": "editor", "password": "epw"}
+    check("logging in without X-Kumo-CSRF is refused", call("POST", S, creds)[0], 403)
+    csrf = {"X-Kumo-CSRF": "1"}
+    check("a wrong password: 401", call("POST", S, {"name": "editor", "password": "x"}, headers=csrf)[0], 401)
+    rs = []
+    s, b = call("POST", S, creds, headers=csrf, resp=rs)
+    cookie = rs[0].getheader("Set-Cookie") or ""
+    check("logging in sets the session cookie", (s, b, cookie.startswith("kumo_session=")),
+          (200, {"user": "editor"}, True))
+    check("which scripts cannot read and other sites cannot send",
+          ("HttpOnly" in cookie, "SameSite=Strict" in cookie), (True, True))
+    jar = {"Cookie": "theme=dark; " + cookie.split(";")[0]}
+    check("the cookie says who the caller is", call("GET", S, headers=jar)[1],
+          {"enabled": True, "user": "editor"})
+    check("a read with the cookie", call("GET", NS + ns + "/config", headers=jar)[0], 200)
+    check("a change with the cookie but no X-Kumo-CSRF is refused",
+          call("PUT", NS + ns + "/items/k", "c", headers=jar)[0], 403)
+    check("with X-Kumo-CSRF it goes through",
+          call("PUT", NS + ns + "/items/k", "c", headers=dict(jar, **csrf))[0], 200)
+    check("the cookie's user is in the audit",
+          call("GET", "/api/v1/audit?ns=" + ns, headers=jar)[1]["records"][0]["user"], "editor")
+    rs = []
+    check("logging out", call("DELETE", S, headers=dict(jar, **csrf), resp=rs)[0], 204)
+    check("clears the cookie", "Max-Age=0" in (rs[0].getheader("Set-Cookie") or ""), True)
+    check("and the old cookie is refused", call("GET", NS + ns + "/config", headers=jar)[0], 401)
 
 
 if "--auth" in sys.argv:
