@@ -67,6 +67,17 @@ KUMO     := $(BUILD)/kumo
 
 include mk/etcdpb.mk
 
+# The web console: ui/* as C data (scripts/embed-ui.sh), in the library
+# beside src/serve/ui.c, which serves it under /ui/.
+UI_SRC   := $(sort $(wildcard ui/*))
+UI_GEN   := $(BUILD)/gen/ui-files.c
+LIB_OBJ  += $(UI_GEN:.c=.o)
+$(UI_GEN): scripts/embed-ui.sh $(UI_SRC)
+	@mkdir -p $(dir $@)
+	scripts/embed-ui.sh ui $(UI_SRC) > $@.tmp && mv $@.tmp $@
+$(UI_GEN:.c=.o): $(UI_GEN) src/serve/ui.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
 .PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-scale bench-tls bench-auth bench-metrics bench-log bench-client fuzz clean examples tests
 
 ifeq ($(FAULTS),1)
@@ -190,9 +201,9 @@ bench-tls: deps
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(ETCD_PBC) $(HDRS)
+build-fuzz/%: fuzz/%.c $(LIB_C) $(LIB_S) $(ETCD_PBC) $(UI_GEN) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(ETCD_GEN) -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) $(ETCD_PBC) -o $@ -llmdb -ljansson -lyaml -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -I$(ETCD_GEN) -D_GNU_SOURCE -pthread $< $(FUZZ_EXTRA_$*) $(LIB_C) $(LIB_S) $(ETCD_PBC) $(UI_GEN) -o $@ -llmdb -ljansson -lyaml -lnghttp2 -lprotobuf-c -lssl -lcrypto -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n fuzz/regressions/$$n; \

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include "rt/rt-int.h"
 #include "serve/serve-int.h"
+#include "serve/ui.h"
 
 /* Ids stable for a data directory, so clients that compare them across
  * restarts see the same cluster (etcd derives its own from its config). */
@@ -187,6 +188,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         (rc = km_etcd_grpc_register(s->etcd, s->grpc)) < 0 ||
         (rc = open_releases(s, cfg)) < 0 ||
         (rc = km__nsapi_routes(&s->ns, s->router)) < 0 ||
+        (rc = km__ui_routes(s->router)) < 0 ||
         (rc = km_native_routes(s->native, s->router)) < 0 ||
         (!cfg->no_metrics && (rc = km__serve_metrics_start(s)) < 0))
         goto fail;
