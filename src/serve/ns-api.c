@@ -216,16 +216,22 @@ static void ns_create(km_http_req *r, km_http_resp *w, void *ud)
     answer(w, rc, &err, 201, out);
 }
 
-static void ns_show(km_http_req *r, km_http_resp *w, void *ud)
+/* A read of the namespace that takes nothing but its name. */
+static void read_call(km_http_req *r, km_http_resp *w, km__nsapi *a,
+                      int (*fn)(km_rel *, const char *, json_t **, km_rel_err *))
 {
-    km__nsapi *a = ud;
     call c;
     if (!begin(a, r, w, KM__NS_READ, &c))
         return;
     km_rel_err err;
     json_t *out = NULL;
-    int rc = km__rel_show(a->rel, c.ns, &out, &err);
+    int rc = fn(a->rel, c.ns, &out, &err);
     answer(w, rc, &err, 200, out);
+}
+
+static void ns_show(km_http_req *r, km_http_resp *w, void *ud)
+{
+    read_call(r, w, ud, km__rel_show);
 }
 
 static void item_call(km_http_req *r, km_http_resp *w, km__nsapi *a, bool set)
@@ -275,14 +281,7 @@ static void item_del(km_http_req *r, km_http_resp *w, void *ud)
 
 static void ns_diff(km_http_req *r, km_http_resp *w, void *ud)
 {
-    km__nsapi *a = ud;
-    call c;
-    if (!begin(a, r, w, KM__NS_READ, &c))
-        return;
-    km_rel_err err;
-    json_t *out = NULL;
-    int rc = km__rel_diff(a->rel, c.ns, &out, &err);
-    answer(w, rc, &err, 200, out);
+    read_call(r, w, ud, km__rel_diff);
 }
 
 static void ns_publish(km_http_req *r, km_http_resp *w, void *ud)
@@ -396,14 +395,7 @@ static void gray_start(km_http_req *r, km_http_resp *w, void *ud)
 
 static void gray_list(km_http_req *r, km_http_resp *w, void *ud)
 {
-    km__nsapi *a = ud;
-    call c;
-    if (!begin(a, r, w, KM__NS_READ, &c))
-        return;
-    km_rel_err err;
-    json_t *out = NULL;
-    int rc = km__rel_gray_list(a->rel, c.ns, &out, &err);
-    answer(w, rc, &err, 200, out);
+    read_call(r, w, ud, km__rel_gray_list);
 }
 
 static void gray_name(km_http_req *r, char *g)
