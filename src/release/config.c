@@ -33,20 +33,46 @@ void km__rel_pub_range(const char *ns, char *buf, size_t n, km_bytes *key, km_by
     *end = (km_bytes){ (const uint8_t *)buf + n / 2, (size_t)b };
 }
 
+/* What key i of the range is: a main view, a gray release, or neither
+ * (nothing this service writes; left alone). pre: "/kumo/pub/NS/". */
+enum { OTHER, MAIN, GRAY };
+static int kind_of(const km_kv *kv, size_t pre)
+{
+    const char *k = (const char *)kv->key.p + pre;
+    size_t n = kv->key.n - pre;
+    if (n == 4 && !memcmp(k, "main", 4))
+        return MAIN;
+    return n > 5 && !memcmp(k, "gray/", 5) ? GRAY : OTHER;
+}
+
+/* A published document as this service writes it (anyone with write
+ * access to the keys could write another). */
+static bool view_ok(const json_t *d, bool gray)
+{
+    if (!km__rel_doc_ok(d) || !json_is_integer(json_object_get(d, "release")) ||
+        !json_is_string(json_object_get(d, "name")) ||
+        !json_is_string(json_object_get(d, "format")))
+        return false;
+    return gray ? json_is_string(json_object_get(d, "gray")) &&
+                  json_is_object(json_object_get(d, "labels")) &&
+                  json_is_array(json_object_get(d, "ips"))
+                : !json_object_get(d, "gray");
+}
+
 /* Of the published documents, the index of the one the instance sees,
  * or -1: the matching gray release with the highest id, else main. */
-static ssize_t pick(size_t n, json_t **docs, const json_t *labels, const char *ip)
+static ssize_t pick(const km_range_resp *rr, size_t pre, json_t **docs, const json_t *labels,
+                    const char *ip)
 {
     ssize_t best = -1, main = -1;
     int64_t best_id = -1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < rr->nkvs; i++) {
         json_t *d = docs[i];
-        if (!d || !km__rel_doc_ok(d))
-            continue;
+        int kind = kind_of(&rr->kvs[i], pre);
         int64_t id = json_integer_value(json_object_get(d, "release"));
-        if (!json_object_get(d, "gray"))
+        if (kind == MAIN)
             main = (ssize_t)i;
-        else if (id > best_id && km__rel_gray_match(d, labels, ip))
+        else if (kind == GRAY && id > best_id && km__rel_gray_match(d, labels, ip))
             best = (ssize_t)i, best_id = id;
     }
     return best >= 0 ? best : main;
@@ -72,11 +98,25 @@ int km__rel_config(km_rel *r, const char *ns, const char *labels, const char *ip
     }
     const km_range_resp *rr = &res.txn.resp[0].range;
     json_t **docs = km__calloc(rr->nkvs ? rr->nkvs : 1, sizeof *docs);
-    for (size_t i = 0; docs && i < rr->nkvs; i++)
-        docs[i] = json_loadb((const char *)rr->kvs[i].value.p, rr->kvs[i].value.n, 0, NULL);
-    ssize_t at = docs ? pick(rr->nkvs, docs, lab, ip) : -1;
+    /* a damaged document fails the call: showing another version
+     * instead would hide it (and send instances elsewhere) */
+    for (size_t i = 0; docs && i < rr->nkvs && !rc; i++) {
+        int kind = kind_of(&rr->kvs[i], op.range.key.n);
+        json_error_t je;
+        if (kind == OTHER)
+            continue;
+        docs[i] = json_loadb((const char *)rr->kvs[i].value.p, rr->kvs[i].value.n, 0, &je);
+        if (!docs[i] && json_error_code(&je) == json_error_out_of_memory)
+            rc = km__rel_fail(err, -ENOMEM, "out of memory");
+        else if (!view_ok(docs[i], kind == GRAY))
+            rc = km__rel_fail(err, -EIO, "%.*s is damaged (not a published view)",
+                              (int)rr->kvs[i].key.n, (const char *)rr->kvs[i].key.p);
+    }
+    ssize_t at = docs && !rc ? pick(rr, op.range.key.n, docs, lab, ip) : -1;
     if (!docs)
         rc = km__rel_fail(err, -ENOMEM, "out of memory");
+    else if (rc < 0)
+        ;
     else if (at < 0)
         rc = km__rel_fail(err, -ENOENT, "%s has no published release", ns);
     else {

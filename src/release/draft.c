@@ -143,8 +143,15 @@ static int edit(km_rel *r, const km_rel_who *who, const char *ns, const char *ke
         }
         json_t *d = st.draft ? json_deep_copy(st.draft) : json_pack("{s:{},s:[]}", "items", "secret");
         json_t *items = json_object_get(d, "items"), *sec = json_object_get(d, "secret");
-        if (!sec)
-            json_object_set_new(d, "secret", sec = json_array());
+        /* (without d, json_object_set_new would free the new array at once) */
+        if (d && !sec && json_object_set_new(d, "secret", sec = json_array()) < 0)
+            sec = NULL;
+        if (!sec) {
+            rc = km__rel_fail(err, -ENOMEM, "out of memory");
+            json_decref(d);
+            km__rel_ns_free(&st);
+            break;
+        }
         /* drop key from the secret list; re-added below for a secret set */
         size_t i;
         json_t *v;
@@ -156,6 +163,7 @@ static int edit(km_rel *r, const km_rel_who *who, const char *ns, const char *ke
                 break;
             }
         json_t *detail;
+        bool nomem = false;
         if (!val) {
             if (!json_object_get(items, key)) {
                 rc = km__rel_fail(err, -ENOENT, "item %.256s not found in %s", key, ns);
@@ -168,10 +176,10 @@ static int edit(km_rel *r, const km_rel_who *who, const char *ns, const char *ke
             if (was_secret)
                 json_object_set_new(detail, "secret", json_true());
         } else {
-            json_object_set_new(items, key, sealed ? json_string(sealed)
-                                                   : json_stringn((const char *)val, vn));
-            if (secret)
-                json_array_append_new(sec, json_string(key));
+            /* unchecked, a failure would store the draft without the change */
+            nomem = json_object_set_new(items, key, sealed ? json_string(sealed)
+                                                           : json_stringn((const char *)val, vn)) < 0 ||
+                    (secret && json_array_append_new(sec, json_string(key)) < 0);
             /* what changed, but never a secret's value */
             detail = secret ? json_pack("{s:s,s:b}", "key", key, "secret", 1)
                             : json_pack("{s:s,s:s%}", "key", key, "value", (const char *)val, vn);
@@ -184,7 +192,7 @@ static int edit(km_rel *r, const km_rel_who *who, const char *ns, const char *ke
             km__rel_ns_free(&st);
             break;
         }
-        km__rel_batch b = { 0 };
+        km__rel_batch b = { .nomem = nomem };
         km__rel_expect(&b, st.draft_key, st.draft_mod);
         km__rel_put(&b, st.draft_key, d);
         km__rel_audit_put(&b, who, val ? "set" : "delete-item", ns, detail);

@@ -12,8 +12,10 @@ static json_t *meta_gray(const json_t *meta, const char *g, bool add)
     json_t *m = json_deep_copy(meta), *arr = json_object_get(m, "gray");
     if (!m)
         return NULL;
-    if (add)
-        json_array_append_new(arr, json_string(g));
+    if (add && json_array_append_new(arr, json_string(g)) < 0) {
+        json_decref(m);     /* else the gray key would be written, its name not */
+        return NULL;
+    }
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v)
@@ -139,10 +141,12 @@ static int get_gray(km_rel *r, const km__rel_ns *st, const char *g, json_t **doc
         return rc;
     if (!*doc || !has_gray(st->meta, g)) {
         json_decref(*doc);
+        *doc = NULL;        /* the callers decref it too */
         return km__rel_fail(err, -ENOENT, "gray release %s of %s not found", g, st->ns);
     }
     if (!km__rel_doc_ok(*doc)) {
         json_decref(*doc);
+        *doc = NULL;
         return km__rel_fail(err, -EIO, "%s is damaged (not a gray release)", key);
     }
     return 0;

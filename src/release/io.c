@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "rt/rt-int.h"
+#include "release/format.h"
 #include "release/rel-int.h"
 
 int km__rel_fail(km_rel_err *err, int code, const char *fmt, ...)
@@ -39,7 +40,9 @@ static json_t *parse(const km_kv *kv, km_rel_err *err, int *rc)
 {
     json_error_t je;
     json_t *v = json_loadb((const char *)kv->value.p, kv->value.n, 0, &je);
-    if (!v)
+    if (!v && json_error_code(&je) == json_error_out_of_memory)
+        *rc = km__rel_fail(err, -ENOMEM, "out of memory");
+    else if (!v)
         *rc = km__rel_fail(err, -EIO, "%.*s holds no JSON document: %s", (int)kv->key.n,
                            (const char *)kv->key.p, je.text);
     return v;
@@ -48,9 +51,16 @@ static json_t *parse(const km_kv *kv, km_rel_err *err, int *rc)
 static bool meta_ok(const json_t *m)
 {
     const json_t *g = json_object_get(m, "gray");
-    if (!json_is_string(json_object_get(m, "format")) ||
+    json_int_t last = json_integer_value(json_object_get(m, "last"));
+    json_int_t main = json_integer_value(json_object_get(m, "main"));
+    if (km__fmt_parse(json_string_value(json_object_get(m, "format"))) < 0 ||
+        !json_is_integer(json_object_get(m, "created")) ||
+        !json_is_string(json_object_get(m, "author")) ||
         !json_is_integer(json_object_get(m, "last")) ||
         !json_is_integer(json_object_get(m, "main")) || !json_is_array(g))
+        return false;
+    /* release ids are 1.. and fit the keys' 10 digits (and last + 1 an int64) */
+    if (main < 0 || main > last || last > 9999999999LL)
         return false;
     size_t i;
     json_t *v;

@@ -137,6 +137,26 @@ nomem:
     return NULL;
 }
 
+/* A format's message about a value quotes it ("near '...'", an alias's
+ * anchor): for a secret only `item "KEY": ` and where it failed are kept.
+ * The key is quoted with '"' and '\\' escaped. */
+static void hide_value(char *msg, size_t size, int fmt)
+{
+    char *p = msg, *q;
+    if (strncmp(p, "item \"", 6))
+        return;                             /* the key's fault: no value in it */
+    for (p += 6; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1])
+            p++;
+    if (strncmp(p, "\": ", 3))
+        return;
+    p += 3;
+    if (!strncmp(p, "line ", 5) && (q = strstr(p, ": ")))
+        p = q + 2;
+    snprintf(p, size - (size_t)(p - msg), "the secret value is not valid %s (not shown)",
+             km__fmt_name(fmt));
+}
+
 int km__rel_validate(km_rel *r, const char *ns, int fmt, const json_t *items,
                      const json_t *secret, km_rel_err *err)
 {
@@ -155,6 +175,8 @@ int km__rel_validate(km_rel *r, const char *ns, int fmt, const json_t *items,
         rc = km__fmt_check_item(fmt, (const uint8_t *)k, strlen(k), (const uint8_t *)plain,
                                 strlen(plain), err->msg, sizeof err->msg);
         km__free(plain);
+        if (rc == -EINVAL && km__rel_is_secret(secret, k))
+            hide_value(err->msg, sizeof err->msg, fmt);
         if (rc < 0)
             return rc;
     }

@@ -164,6 +164,7 @@ static int get_release(km_rel *r, const km__rel_ns *st, int64_t id, json_t **rel
         return km__rel_fail(err, -ENOENT, "release %lld of %s not found", (long long)id, st->ns);
     if (rc == 0 && !km__rel_doc_ok(*rel)) {
         json_decref(*rel);
+        *rel = NULL;        /* the callers decref it too */
         return km__rel_fail(err, -EIO, "%s is damaged (not a release)", key);
     }
     return rc;

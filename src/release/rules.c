@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "enc/utf8.h"
 #include "release/rel-int.h"
 
 static bool name_char(char c)
@@ -44,6 +45,31 @@ bool km__rel_ns_valid(const char *ns, size_t *app_len)
     return true;
 }
 
+/* s[0..n) for a message, in buf (bn bytes): control characters and bytes
+ * of no well-formed UTF-8 as \xHH, cut at a character with "..." (the
+ * message goes into JSON, which wants valid UTF-8). */
+static const char *shown(const char *s, size_t n, char *buf, size_t bn)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)s[i];
+        size_t w = c < 0x80 ? 1 : km__utf8_seq((const unsigned char *)s + i, n - i);
+        bool esc = c < 0x20 || c == 0x7f || !w || (c == 0xc2 && (uint8_t)s[i + 1] < 0xa0);
+        if (o + (esc ? 4 : w) + 4 > bn) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (esc)
+            o += (size_t)snprintf(buf + o, 5, "\\x%02x", c);
+        else
+            memcpy(buf + o, s + i, w), o += w;
+        i += esc ? 1 : w;
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 /* ---- labels ---- */
 
 static bool label_ok(const char *s, size_t n)
@@ -59,11 +85,12 @@ static bool label_ok(const char *s, size_t n)
 static int add_label(json_t *o, const char *k, size_t kn, const char *v, size_t vn,
                      km_rel_err *err)
 {
+    char a[100], b[100];
     if (!label_ok(k, kn) || (vn && !label_ok(v, vn)))
         return km__rel_fail(err, -EINVAL,
-                            "label \"%.*s=%.*s\": names and values are 1-128 of "
-                            "A-Z a-z 0-9 . _ - /", (int)(kn > 128 ? 128 : kn), k,
-                            (int)(vn > 128 ? 128 : vn), v);
+                            "label \"%s=%s\": names and values are 1-128 of "
+                            "A-Z a-z 0-9 . _ - /", shown(k, kn, a, sizeof a),
+                            shown(v, vn, b, sizeof b));
     char key[129];
     memcpy(key, k, kn);
     key[kn] = 0;
@@ -89,6 +116,7 @@ int km__rel_labels_str(const char *s, json_t **out, km_rel_err *err)
     if (!o)
         return km__rel_fail(err, -ENOMEM, "out of memory");
     int rc = 0;
+    char a[200];
     while (s && *s && !rc) {
         const char *end = strchr(s, ',');
         size_t n = end ? (size_t)(end - s) : strlen(s);
@@ -96,10 +124,11 @@ int km__rel_labels_str(const char *s, json_t **out, km_rel_err *err)
         n = trim(&item, n);
         const char *eq = memchr(item, '=', n);
         if (!n)
-            rc = km__rel_fail(err, -EINVAL, "an empty label in \"%.200s\"", s);
+            rc = km__rel_fail(err, -EINVAL, "an empty label in \"%s\"",
+                              shown(s, strlen(s), a, sizeof a));
         else if (!eq)
-            rc = km__rel_fail(err, -EINVAL, "label \"%.*s\" is not NAME=VALUE",
-                              (int)(n > 200 ? 200 : n), item);
+            rc = km__rel_fail(err, -EINVAL, "label \"%s\" is not NAME=VALUE",
+                              shown(item, n, a, sizeof a));
         else {
             const char *k = item, *v = eq + 1;
             size_t kn = trim(&k, (size_t)(eq - item)), vn = trim(&v, n - (size_t)(v - item));
@@ -118,6 +147,9 @@ int km__rel_labels(const json_t *in, json_t **out, km_rel_err *err)
 {
     if (!in || json_is_null(in))
         return km__rel_labels_str(NULL, out, err);
+    /* (a JSON string may hold NUL, which would end the C string early) */
+    if (json_is_string(in) && strlen(json_string_value(in)) != json_string_length(in))
+        return km__rel_fail(err, -EINVAL, "labels must not hold NUL");
     if (json_is_string(in))
         return km__rel_labels_str(json_string_value(in), out, err);
     if (!json_is_object(in))
@@ -130,7 +162,9 @@ int km__rel_labels(const json_t *in, json_t **out, km_rel_err *err)
     int rc = 0;
     json_object_foreach((json_t *)in, k, v) {
         if (!json_is_string(v)) {
-            rc = km__rel_fail(err, -EINVAL, "label %.128s: the value must be a string", k);
+            char a[140];
+            rc = km__rel_fail(err, -EINVAL, "label %s: the value must be a string",
+                              shown(k, strlen(k), a, sizeof a));
             break;
         }
         if ((rc = add_label(o, k, strlen(k), json_string_value(v), json_string_length(v), err)))
@@ -165,7 +199,7 @@ static void unmap(cidr *c)
 static bool parse_cidr(const char *s, size_t n, cidr *c)
 {
     char buf[64];
-    if (!n || n >= sizeof buf)
+    if (!n || n >= sizeof buf || memchr(s, 0, n))
         return false;
     memcpy(buf, s, n);
     buf[n] = 0;
@@ -183,7 +217,8 @@ static bool parse_cidr(const char *s, size_t n, cidr *c)
     if (slash) {
         char *end;
         long b = strtol(slash + 1, &end, 10);
-        if (!slash[1] || *end || b < 0 || b > max || (slash[1] == '0' && slash[2]))
+        /* digits only: strtol would take " 8", "+8" and "-0" too */
+        if (slash[1] < '0' || slash[1] > '9' || *end || b > max || (slash[1] == '0' && slash[2]))
             return false;
         c->bits = (int)b;
     }
@@ -207,9 +242,10 @@ static bool cidr_has(const cidr *net, const cidr *ip)
 static int add_ip(json_t *arr, const char *s, size_t n, km_rel_err *err)
 {
     cidr c;
+    char a[100];
     if (!parse_cidr(s, n, &c))
-        return km__rel_fail(err, -EINVAL, "\"%.*s\" is not an IP address or CIDR",
-                            (int)(n > 64 ? 64 : n), s);
+        return km__rel_fail(err, -EINVAL, "\"%s\" is not an IP address or CIDR",
+                            shown(s, n, a, sizeof a));
     /* Stored normalized, so rules read the same whoever typed them. */
     char txt[INET6_ADDRSTRLEN + 8];
     inet_ntop(c.family, c.a, txt, sizeof txt);
@@ -228,6 +264,8 @@ int km__rel_ips(const json_t *in, json_t **out, km_rel_err *err)
         return km__rel_fail(err, -ENOMEM, "out of memory");
     int rc = 0;
     if (!in || json_is_null(in)) {
+    } else if (json_is_string(in) && strlen(json_string_value(in)) != json_string_length(in)) {
+        rc = km__rel_fail(err, -EINVAL, "ips must not hold NUL");
     } else if (json_is_string(in)) {
         const char *s = json_string_value(in);
         while (*s && !rc) {

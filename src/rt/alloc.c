@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 static void *sys_malloc(size_t n, void *ud) { (void)ud; return malloc(n); }
 static void *sys_realloc(void *p, size_t n, void *ud) { (void)ud; return realloc(p, n); }
@@ -77,4 +78,23 @@ char *(km__strdup)(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+/* jansson's allocator: libc's (its callers free its strings with free()),
+ * but a failed allocation ends the process. jansson 2.14 (Debian 12) does
+ * not survive one: json_loads then writes out of bounds and json_dumps can
+ * drop text from its output, so a NULL handed to it would become heap
+ * corruption or a damaged document written to the store. Here, in the
+ * file every kumo program links, so the hook is always installed. */
+static void *json_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        km__fatal("out of memory inside jansson (%zu bytes), which cannot recover from it", n);
+    return p;
+}
+
+__attribute__((constructor)) static void json_alloc_init(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
 }

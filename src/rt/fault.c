@@ -4,7 +4,6 @@
 
 #ifdef KM_FAULTS
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,17 +189,10 @@ static void write_sites(void)
     fclose(f);
 }
 
-/* jansson allocates with libc and its callers free its strings with
- * free(), so its memory stays libc's; a point in front of it lets its
- * allocation failures be injected too. */
-static void *json_malloc(size_t n)
-{
-    return KM__FAULT(KM__F_MALLOC) ? NULL : malloc(n);
-}
-
+/* jansson's allocations are not injected: it cannot survive a failure
+ * (src/rt/json-alloc.c). */
 __attribute__((constructor)) static void fault_init(void)
 {
-    json_set_alloc_funcs(json_malloc, free);
     const char *spec = getenv("KM_FAULT");
     if (spec && *spec) {
         if (km__fault_arm(spec)) {
