@@ -16,6 +16,7 @@
 #include "kumo/metrics.h"
 #include "kumo/log.h"
 #include "kumo/resil.h"
+#include "kumo/pool.h"
 #include "kumo/client.h"
 #include "kumo/flags.h"
 
