@@ -78,7 +78,7 @@ $(UI_GEN): scripts/embed-ui.sh $(UI_SRC)
 $(UI_GEN:.c=.o): $(UI_GEN) src/serve/ui.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-.PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-scale bench-tls bench-auth bench-metrics bench-log bench-client fuzz clean examples tests
+.PHONY: all lib test run deps fault-sweep bench-runtime bench-net bench-http bench-h2 bench-config bench-scale bench-tls bench-auth bench-metrics bench-log bench-client bench-release fuzz clean examples tests
 
 ifeq ($(FAULTS),1)
 all: lib $(KUMO) examples tests $(BUILD)/kumo.pc
@@ -197,6 +197,23 @@ bench-auth: deps
 bench-tls: deps
 	@$(MAKE) --no-print-directory lib build/examples/hello
 	@bench/tls/run.sh
+
+# Pools: km_pool against database/sql's pool, 1, 8 and 64 goroutines on 2
+# workers (bench/pool/run.sh).
+.PHONY: bench-pool
+bench-pool: deps
+	@$(MAKE) --no-print-directory lib
+	@LIB=$(BUILD)/libkumo.a bench/pool/run.sh
+
+# Release push: N config-watch streams, publish / gray / promote, time to
+# every instance (bench/release/run.sh; push.c is its load and its floor).
+$(BUILD)/bench/release_push: bench/release/push.c $(LIB) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB) $(LDLIBS)
+
+bench-release: deps
+	@$(MAKE) --no-print-directory lib $(BUILD)/kumo $(BUILD)/bench/release_push
+	@BUILD=$(BUILD) bench/release/run.sh
 
 # libFuzzer targets (clang): `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60

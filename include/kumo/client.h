@@ -276,6 +276,94 @@ int  km_informer_save(km_informer *inf);
  * frees inf. Views still held stay valid until released. */
 void km_informer_stop(km_informer *inf);
 
+/* ---- namespace configuration (releases, gray releases) ---- */
+
+/* One item of a configuration. key and value are NUL-terminated (their
+ * lengths given as well) and belong to the configuration. */
+typedef struct {
+    const char *key;
+    size_t      key_len;
+    const char *value;
+    size_t      value_len;
+} km_ns_item;
+
+/* An instance's effective configuration of a namespace, as the server
+ * serves it (docs/API.md, "Namespaces and releases"): immutable and
+ * reference-counted; every string and the items belong to it. */
+typedef struct {
+    const char       *ns;           /* "APP/NAME" */
+    const char       *format;       /* "json", "yaml", "properties" or "text" */
+    int64_t           release;      /* the release id */
+    const char       *name;         /* the release's name */
+    const char       *gray;         /* the gray release's name; NULL: the main release */
+    int64_t           revision;     /* the store's revision when it was read */
+    int64_t           mod_revision; /* the revision that published this version */
+    size_t            nitems;
+    const km_ns_item *items;        /* sorted by key (bytewise) */
+    void             *priv_;
+} km_ns_config;
+
+/* The item called key (NUL-terminated), or NULL. Binary search. */
+const km_ns_item *km_ns_config_get(const km_ns_config *cfg, const char *key);
+/* Takes one more reference to cfg (to keep the one on_change is given);
+ * returns cfg. */
+const km_ns_config *km_ns_config_ref(const km_ns_config *cfg);
+/* Drops a reference (km_ns_follower_current's, km_ns_config_ref's); NULL
+ * is fine. Frees cfg with the last one. */
+void km_ns_config_release(const km_ns_config *cfg);
+
+/* A config follower keeps one instance's effective configuration of one
+ * namespace: the configuration served at GET /api/v1/ns/APP/NAME/config,
+ * followed by a Server-Sent Events stream (.../config/watch) from a
+ * goroutine of its own. Each time the release the instance sees changes
+ * (publish, promote, rollback, a gray release that starts or stops
+ * selecting it) the whole configuration is swapped at once: a reader
+ * holds either the old one or the new one, never a mix. A stream that
+ * breaks, ends or stays silent past idle_timeout is reopened (to the next
+ * endpoint on transport errors) after a backoff (50 ms doubling to 1 s,
+ * full jitter) and starts with the current configuration, so a follower
+ * catches up with whatever it missed; a namespace without a release yet
+ * (404) is asked again the same way. The stream is HTTP/1.1, over the
+ * client's TLS when it has one. Safe to share between goroutines. */
+typedef struct km_ns_follower km_ns_follower;
+
+typedef struct {
+    const char *ns;             /* "APP/NAME" (required; copied) */
+    const char *labels;         /* the instance's labels "k=v,..."; NULL: none; copied */
+    const char *ip;             /* the instance's address for IP rules; NULL: the
+                                   address the server sees the connection from */
+    const char *token;          /* with authentication on: a token (as the
+                                   Authorization header takes it); NULL: none; copied */
+    /* Called on the follower's goroutine after each switch, once cfg is
+     * what km_ns_follower_current returns; cfg is valid during the call
+     * (km_ns_config_ref keeps it). Optional. */
+    void      (*on_change)(void *ud, const km_ns_config *cfg);
+    void       *ud;
+    int64_t     idle_timeout;   /* ns of silence before the stream is taken as
+                                   dead (the server comments every 15 s); 0: 45 s */
+} km_ns_follow_config;
+
+/* Starts following. Nothing is held until the first configuration came.
+ * The caller owns *out (km_ns_follower_stop). 0, -EINVAL (no ns, not
+ * APP/NAME, labels or ip too long), -ENOMEM, km_go's errors. */
+int  km_ns_follow(km_client *c, const km_ns_follow_config *cfg, km_ns_follower **out);
+/* The configuration held now, with a reference the caller drops with
+ * km_ns_config_release; NULL before the first. Never blocks behind the
+ * follower (it swaps a pointer). */
+const km_ns_config *km_ns_follower_current(km_ns_follower *f);
+/* Waits until the configuration held is release (> 0), or until any is
+ * held (release 0). A switch back to a lower id (a gray release abandoned:
+ * main again) is waited for by its id as well. 0; -ETIMEDOUT once
+ * deadline passed; -ECANCELED; the error that ended the follower: -EINVAL
+ * (the server refused the request: bad labels or ip), -EACCES (401 or 403:
+ * no token, a bad one, or not allowed to read the namespace). */
+int  km_ns_follower_wait(km_ns_follower *f, int64_t release, int64_t deadline);
+/* Streams opened so far (1 + reopened ones), for tests and metrics. */
+int64_t km_ns_follower_streams(const km_ns_follower *f);
+/* Stops the goroutine, waits for it and frees f. Configurations still
+ * held stay valid until released. */
+void km_ns_follower_stop(km_ns_follower *f);
+
 /* ---- snapshot file (used by the informer; public for tools) ---- */
 
 /* Writes kvs with their revision to path: a temporary file in the same

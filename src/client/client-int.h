@@ -19,6 +19,8 @@ struct km_client {
     bool            auto_tp;    /* may fall back from gRPC to JSON */
     km_http_client *http;       /* the JSON gateway's connections */
     struct km_grpc_channel **grpc;  /* one channel per endpoint; NULL for JSON only */
+    struct km_tls  *tls;        /* the caller's TLS to every endpoint; NULL: plain
+                                   (the config follower's HTTP/1.1 stream uses it) */
 };
 
 /* The endpoint in use and a hint for moving on when it fails: failover only

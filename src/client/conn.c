@@ -26,6 +26,7 @@ int km_client_new(km_client **out, const km_client_config *cfg)
         return -ENOMEM;
     c->eps = km__calloc(cfg->nendpoints, sizeof *c->eps);
     c->dial_timeout = cfg->dial_timeout > 0 ? cfg->dial_timeout : 2 * SEC;
+    c->tls = cfg->tls;
     /* Over TLS only gRPC: the HTTP/1.1 client has no TLS. */
     c->auto_tp = cfg->transport == KM_CLIENT_AUTO && !cfg->tls;
     atomic_init(&c->tp, cfg->transport == KM_CLIENT_JSON ? &km__client_json_tp

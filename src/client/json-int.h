@@ -60,8 +60,11 @@ void km__json_watch_close(km__wstream *s);
 #define KM__STREAM_MAX_HDRS  100
 #define KM__STREAM_MAX_BODY  (256u << 20)
 
+struct km__tls_conn;
+
 typedef struct {
     int         fd;             /* -1: the response is mem[0, memn) */
+    struct km__tls_conn *tls;   /* TLS over fd (freed by km__stream_close); NULL: plain */
     int         status;
     bool        chunked, eof;
     int         err;            /* the body's framing failed: after its lines */

@@ -8,6 +8,7 @@
 #include <kumo/net.h>
 #include "client/json-int.h"
 #include "rt/rt-int.h"
+#include "tls/tls-int.h"
 
 #define RBUF KM__STREAM_MAX_HEAD
 
@@ -30,7 +31,7 @@ static int fill(km__stream *s, int64_t deadline)
         return -EMSGSIZE;           /* cannot happen: the head is bounded first */
     ssize_t n;
     if (s->fd >= 0) {
-        n = km_read(s->fd, s->rbuf + s->rw, RBUF - s->rw, deadline);
+        n = km__io_read(s->fd, s->tls, s->rbuf + s->rw, RBUF - s->rw, deadline);
     } else {
         n = (ssize_t)(s->memn < RBUF - s->rw ? s->memn : RBUF - s->rw);
         memcpy(s->rbuf + s->rw, s->mem, (size_t)n);
@@ -230,6 +231,7 @@ int km__stream_open(km__stream *s, const char *ep, const char *path, const char 
 
 void km__stream_close(km__stream *s)
 {
+    km__tls_free(s->tls);
     if (s->fd >= 0)
         km_close(s->fd);
     km__free(s->rbuf);
