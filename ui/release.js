@@ -88,11 +88,27 @@
       }
     });
 
-    body.append(el('h2', { text: 'Gray releases' }), err, t.table, start, probe);
+    // the instances following the namespace now, and the version each holds
+    const inst = KM.table(['Labels', 'Address', 'Streams', 'Version'], { caption: 'Instances now', skeleton: 1 });
+    inst.table.id = 'instances';
+    body.append(el('h2', { text: 'Gray releases' }), err, t.table,
+      el('h2', { text: 'Instances following it now' }), inst.table, start, probe);
+
+    async function loadInstances(grays) {
+      const res = await KM.api('GET', KM.nsPath(ns, '/instances'), undefined, { signal: page.signal });
+      const byRel = {};
+      for (const g of grays) byRel[g.release] = g.gray;
+      inst.fill(((res && res.instances) || []).map((i) => ({
+        key: i.labels + ' ' + i.ip,
+        cells: [i.labels || '—', i.ip || '—', String(i.streams),
+          i.release ? '#' + i.release + (byRel[i.release] ? ' (gray ' + byRel[i.release] + ')' : ' (main)') : '—'],
+      })), 'No instance follows this namespace now.');
+    }
 
     async function load() {
       try {
         const res = await KM.api('GET', KM.nsPath(ns, '/gray'), undefined, { signal: page.signal });
+        loadInstances((res && res.gray) || []).catch((e) => { inst.fill([]); KM.showError(e, err); });
         t.fill(((res && res.gray) || []).map((g) => {
           const pro = el('button', { type: 'button', class: 'small primary', text: 'Promote', 'aria-label': 'Promote gray ' + g.gray });
           const ab = el('button', { type: 'button', class: 'small danger', text: 'Abandon', 'aria-label': 'Abandon gray ' + g.gray });

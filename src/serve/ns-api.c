@@ -532,6 +532,7 @@ int km__nsapi_routes(km__nsapi *a, km_http_router *rt)
         { "DELETE", "/api/v1/ns/:app/:name/gray/:gray", gray_abandon },
         { "GET", "/api/v1/ns/:app/:name/config", ns_config },
         { "GET", "/api/v1/ns/:app/:name/config/watch", km__ns_config_watch },
+        { "GET", "/api/v1/ns/:app/:name/instances", km__ns_instances },
         { "GET", "/api/v1/audit", audit_q },
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

@@ -25,6 +25,7 @@ bool km__ns_allowed(km__nsapi *a, km_http_req *r, km_http_resp *w, const char *n
 /* Answers a release service error. */
 void km__ns_fail(km_http_resp *w, int rc, const km_rel_err *err);
 void km__ns_config_watch(km_http_req *r, km_http_resp *w, void *ud);
+void km__ns_instances(km_http_req *r, km_http_resp *w, void *ud);
 /* The instance's address: ?ip, else the connection's peer; into buf (>= 64). */
 const char *km__ns_ip(km_http_req *r, km_bytes q_ip, char *buf);
 

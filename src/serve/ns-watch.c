@@ -313,3 +313,70 @@ void km__ns_config_watch(km_http_req *r, km_http_resp *w, void *ud)
     km_watch_free(wt);
     slot_put(sl);
 }
+
+/* ---- who is watching ---- */
+
+/* GET /api/v1/ns/APP/NAME/instances: the instances following the
+ * namespace now, one entry per identity: {"labels","ip","streams","release"}
+ * (release 0: none sent yet), "streams" counting its open watches. */
+void km__ns_instances(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km__nsapi *a = ud;
+    char ns[140];
+    if (!km__ns_name(r, w, ns) || !km__ns_allowed(a, r, w, ns, KM__NS_READ))
+        return;
+    size_t nsl = strlen(ns) + 1, cap = 0, n = 0;
+    struct seen { char *key; size_t kn; long streams; int64_t release; } *v = NULL;
+    int rc = 0;
+    /* copied under the lock, turned into JSON after it */
+    for (bool again = true; again && !rc;) {
+        again = false;
+        lock();
+        n = 0;
+        for (size_t b = 0; b < NBUCKETS && !again; b++)
+            for (slot *s = buckets[b]; s && !again; s = s->next) {
+                if (memcmp(s->key, &a->rel, sizeof a->rel) ||
+                    memcmp(s->key + sizeof a->rel, ns, nsl))
+                    continue;
+                if (n == cap) {
+                    again = true;       /* grow outside the lock, then walk again */
+                    break;
+                }
+                v[n++] = (struct seen){ NULL, s->kn, s->refs, s->ev ? s->ev->release : 0 };
+                v[n - 1].key = km__malloc(s->kn);
+                if (!v[n - 1].key)
+                    rc = -ENOMEM, again = true;
+                else
+                    memcpy(v[n - 1].key, s->key, s->kn);
+            }
+        unlock();
+        if (again) {
+            for (size_t i = 0; i < n; i++)
+                km__free(v[i].key);
+            n = 0;
+            cap = cap ? cap * 2 : 64;
+            km__free(v);
+            v = NULL;
+            if (!rc && !(v = km__malloc(cap * sizeof *v)))
+                rc = -ENOMEM;
+        }
+    }
+    json_t *arr = rc ? NULL : json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *lab = v[i].key + sizeof a->rel + nsl, *ip = lab + strlen(lab) + 1;
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:I}", "labels", lab, "ip", ip,
+                                                 "streams", (json_int_t)v[i].streams,
+                                                 "release", (json_int_t)v[i].release));
+        km__free(v[i].key);
+    }
+    km__free(v);
+    json_t *out = arr ? json_pack("{s:o}", "instances", arr) : NULL;
+    char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    if (!s)
+        km__native_fail(w, 503, "out of memory");
+    else
+        km_http_send(w, 200, "application/json", s, strlen(s));
+    free(s);
+}

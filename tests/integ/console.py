@@ -283,7 +283,23 @@ def gray():
     retry(lambda: css("button[type=submit]", probe).click())
     wait(lambda: "#1" in text(".verdict"), "the probe's second answer")
     check("zone=west gets main", "main" in text(".verdict") and "blue" in text(".probe-out"), text(".probe-out"))
-    shot("04-gray")
+    # two instances following the namespace: one the gray release selects
+    followers = [subprocess.Popen(["curl", "-sN", BASE + "/api/v1/ns/demo/web/config/watch?labels=zone%3D" + z],
+                                  stdout=subprocess.DEVNULL) for z in ("east", "west")]
+    try:
+        def instances():
+            click("#tab-items")
+            click("#tab-gray")
+            return wait(lambda: "zone=west" in text("#instances") and "zone=east" in text("#instances")
+                        and text("#instances"), "the instances")
+        t = retry(instances)
+        check("the instances on each version are shown",
+              "gray canary" in t and "(main)" in t, t)
+        shot("04-gray")
+    finally:
+        for f in followers:
+            f.kill()
+            f.wait()
     click("button[aria-label='Promote gray canary']")
     confirm_dialog("looks good")
     wait(lambda: "No gray release" in text(".grays"), "the gray to end")

@@ -219,6 +219,10 @@ def watch(ns):
             elif line.startswith("data: "):
                 ev["data"] = json.loads(line[6:])
     first = next_event()
+    inst = call("GET", NS + ns + "/instances")[1]["instances"]
+    check("the instance is listed with the version it holds",
+          [(i["labels"], i["streams"], i["release"]) for i in inst if i["labels"] == "zone=south"],
+          [("zone=south", 1, first["data"]["release"])])
     check("it starts with the current config", first["data"]["release"],
           call("GET", NS + ns + "/config")[1]["release"])
     call("PUT", NS + ns + "/items/live", '"1"')
