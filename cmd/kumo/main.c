@@ -22,7 +22,7 @@ static const struct {
     { "compact", kumo_compact, true, "compact the key history up to a revision" },
     { "lease", kumo_lease, true, "grant, revoke, inspect and keep alive leases" },
     { "snapshot", kumo_snapshot, false, "restore a data directory from a snapshot (etcdctl snapshot save)" },
-    { "mirror", kumo_mirror, true, "keep a directory of files in sync with a key prefix" },
+    { "mirror", kumo_mirror, true, "keep a directory of files in sync with a key prefix or a namespace" },
     { "ns", kumo_ns, true, "configuration namespaces: drafts, releases, gray releases, audit" },
 };
 
