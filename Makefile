@@ -3,6 +3,9 @@
 # fault injection build, docs/TESTING.md); `make run` starts the main program.
 # Both first install missing Debian packages.
 
+# `make` alone builds everything, whatever rules the included files list first.
+.DEFAULT_GOAL := all
+
 SAN      ?=
 CTX      ?=
 WERROR   ?= 0

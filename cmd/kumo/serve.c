@@ -57,6 +57,14 @@ static void usage(FILE *f)
         "                         write for its revision to be cached (default 1s)\n"
         "  --backend-cacert FILE  etcd backend over TLS: the CAs to verify its members with\n"
         "  --backend-cert FILE, --backend-key FILE  and a client certificate for them\n"
+        "  --backend-user NAME:PASSWORD  etcd backend: the etcd user kumo logs in as (for a\n"
+        "                         cluster with authentication on; NAME alone takes the\n"
+        "                         password from $KUMO_BACKEND_PASSWORD). A user holding\n"
+        "                         etcd's root role also makes kumo mirror etcd's users,\n"
+        "                         roles and permissions (read every 2s and after each\n"
+        "                         change made through kumo, which etcd makes): etcd\n"
+        "                         checks logins, kumo issues its own tokens (--auth-token)\n"
+        "                         and checks each request itself\n"
         "  --data-dir DIR         data directory, created if missing (default kumo.data)\n"
         "  --cert-file FILE       serve TLS with this PEM certificate (HTTP/1.1, HTTP/2 by\n"
         "                         ALPN and gRPC on the same port); SIGHUP reloads it\n"
@@ -109,6 +117,9 @@ static void run(void *arg)
         if (rc == -EPROTONOSUPPORT)
             fprintf(stderr, "kumo serve: unknown backend \"%s\" "
                     "(this build has: lmdb, etcd://HOST:PORT,...)\n", a->cfg.backend);
+        else if (rc == -EACCES && a->cfg.backend)
+            fprintf(stderr, "kumo serve: the etcd cluster refused kumo (the reason is above; "
+                    "--backend-user NAME:PASSWORD logs in)\n");
         else if (rc == -EKEYREJECTED)
             fprintf(stderr, "kumo serve: TLS to the etcd backend failed: a certificate was "
                     "refused (the members' by --backend-cacert, or ours by them: "
@@ -181,6 +192,7 @@ int kumo_serve(int argc, char **argv)
         { "auth-token", required_argument, 0, 1003 },
         { "auth-token-ttl", required_argument, 0, 1004 },
         { "secret-key-file", required_argument, 0, 1005 },
+        { "backend-user", required_argument, 0, 1006 },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -210,6 +222,28 @@ int kumo_serve(int argc, char **argv)
         case 1002: a.btls.key_file = optarg; break;
         case 1003: a.cfg.auth_token = optarg; break;
         case 1005: a.cfg.secret_key_file = optarg; break;
+        case 1006: {
+            /* NAME:PASSWORD as etcdctl's --user (split at the first
+             * colon); the password is copied and wiped from the command
+             * line, so that ps shows it no more */
+            static char user[256], pw[1024];
+            char *colon = strchr(optarg, ':');
+            const char *p = colon ? colon + 1 : getenv("KUMO_BACKEND_PASSWORD");
+            size_t un = colon ? (size_t)(colon - optarg) : strlen(optarg);
+            if (!un || un >= sizeof user || !p || strlen(p) >= sizeof pw) {
+                fprintf(stderr, "kumo serve: --backend-user wants NAME:PASSWORD, or NAME with "
+                        "the password in $KUMO_BACKEND_PASSWORD\n");
+                return 2;
+            }
+            memcpy(user, optarg, un);
+            user[un] = 0;
+            strcpy(pw, p);
+            a.cfg.backend_user = user;
+            a.cfg.backend_password = pw;
+            if (colon)
+                memset(colon + 1, 'x', strlen(colon + 1));
+            break;
+        }
         case 1004: {
             char *end;
             errno = 0;
@@ -288,14 +322,17 @@ int kumo_serve(int argc, char **argv)
     }
     bool etcd = a.cfg.backend && !strncmp(a.cfg.backend, "etcd://", 7);
     bool btls = a.btls.trusted_ca_file || a.btls.cert_file || a.btls.key_file;
-    if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait || btls)) {
-        fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window, --cache-wait and "
-                "--backend-cacert/-cert/-key apply to --backend etcd://... only\n");
+    if (!etcd && (a.cfg.call_timeout || a.cfg.cache_window || a.cfg.cache_wait || btls ||
+                  a.cfg.backend_user)) {
+        fprintf(stderr, "kumo serve: --etcd-call-timeout, --cache-window, --cache-wait, "
+                "--backend-user and --backend-cacert/-cert/-key apply to --backend "
+                "etcd://... only\n");
         return 2;
     }
-    if (etcd && (a.cfg.auth_token || a.cfg.auth_token_ttl)) {
-        fprintf(stderr, "kumo serve: --auth-token and --auth-token-ttl need the embedded "
-                "store: with --backend etcd:// kumo keeps no users\n");
+    if (etcd && !a.cfg.backend_user && (a.cfg.auth_token || a.cfg.auth_token_ttl)) {
+        fprintf(stderr, "kumo serve: --auth-token and --auth-token-ttl need users: with "
+                "--backend etcd:// kumo has them only with a --backend-user holding etcd's "
+                "root role\n");
         return 2;
     }
     if (a.cfg.auth_token) {

@@ -67,10 +67,12 @@ typedef struct {
      * be NULL. Passwords and tokens are never logged. */
     km_logger *audit;
     /* Also called after each change that succeeded (what, by whom, about
-     * whom: "role grant permission", "root", "app"), e.g. to keep it in
-     * the store's audit trail; may be NULL. Runs on the changing
+     * whom: "role grant permission", "root", "app"; for a permission
+     * granted or revoked, its key range, else key.n == 0), e.g. to keep
+     * some in the store's audit trail; may be NULL. Runs on the changing
      * goroutine, outside a's locks; it must not change a. */
-    void (*on_change)(void *ud, const char *what, const char *by, const char *subject);
+    void (*on_change)(void *ud, const char *what, const char *by, const char *subject,
+                      km_bytes key, km_bytes end);
     void *on_change_ud;
 } km_auth_config;
 
@@ -137,6 +139,58 @@ int  km_auth_role_delete(km_auth *a, const char *name, const char *by);
 int  km_auth_role_grant(km_auth *a, const char *name, const km_auth_perm *p, const char *by);
 int  km_auth_role_revoke(km_auth *a, const char *name, km_bytes key, km_bytes end,
                          const char *by);
+
+/* ---- a state mirrored from elsewhere ----
+ * For kumo serve over an etcd cluster: the users, roles, permissions and
+ * enabled flag are etcd's, copied here (km_auth_mirror) so that requests
+ * are checked locally; etcd keeps the password hashes and checks logins
+ * (km_auth_set_password_check). The auth is opened without a file; its
+ * management calls above then answer -EOPNOTSUPP (changes go to etcd). */
+
+/* One user and its roles, one role and its permissions, as the mirror
+ * reads them; the strings and arrays stay the caller's. */
+typedef struct {
+    const char  *name;
+    char *const *roles;
+    size_t       nroles;
+} km_auth_user_def;
+typedef struct {
+    const char         *name;
+    const km_auth_perm *perms;
+    size_t              nperms;
+} km_auth_role_def;
+typedef struct {
+    bool                    enabled;
+    const km_auth_user_def *users;
+    size_t                  nusers;
+    const km_auth_role_def *roles;
+    size_t                  nroles;
+} km_auth_def;
+
+/* Replaces the whole state with a copy of d (call from a goroutine). When
+ * it equals the current one nothing happens (*changed false; changed may
+ * be NULL); otherwise the revision moves on, the tokens of users no longer
+ * there are voided, and all tokens when authentication went off (as etcd
+ * voids them). A user's roles may name roles d lacks (they grant
+ * nothing). 0; -EINVAL (an auth with a file, or a name given twice);
+ * -ENOMEM (nothing changed). */
+int  km_auth_mirror(km_auth *a, const km_auth_def *d, bool *changed);
+
+/* A password check done elsewhere: fn(ud, user, password) answers 0 (the
+ * password is right), KM_EAUTH_FAILED (wrong, or no such user),
+ * KM_EAUTH_NOT_ENABLED, or another error (passed on, not counted as a
+ * failed login). Called from a goroutine, without a's locks. */
+typedef int km_auth_password_fn(void *ud, const char *user, const char *password);
+/* Makes km_auth_authenticate ask fn instead of the stored hashes: once fn
+ * says yes, a token is issued for the user from this auth (simple or
+ * JWT, as configured) without a password check of its own, if the state
+ * knows the user and authentication is on. The throttling of failed
+ * logins and the audit apply as ever. fn NULL: the stored hashes again.
+ * Set it before logins are served, or after they are done. */
+void km_auth_set_password_check(km_auth *a, km_auth_password_fn *fn, void *ud);
+
+/* Voids every token of user (its password was changed elsewhere). */
+void km_auth_drop_tokens(km_auth *a, const char *user);
 
 /* Writes an audit line (what was asked, by whom, about whom, from where,
  * and err when it was refused) to cfg->audit, if any. */

@@ -22,6 +22,11 @@ typedef struct {
                                     cache; 0: 1 s */
     struct km_tls *backend_tls;  /* etcd backend: TLS to its members (km_tls_client_new,
                                     the caller's); NULL: plain TCP */
+    const char *backend_user;    /* etcd backend: the etcd user kumo logs in as
+                                    (km_store_config's user); NULL: none. One holding
+                                    etcd's root role also makes kumo mirror etcd's users,
+                                    roles and permissions (km_etcd_mirror_new) */
+    const char *backend_password; /* its password (never logged) */
     int         max_conns;       /* 0: 200,000 (watchers hold one each) */
     const char *access_log;      /* file for one record per request (appended); NULL: */
     int         access_log_fd;   /* ...this fd instead; -1 or 0: no access log */
@@ -40,8 +45,9 @@ typedef struct {
                                     outliving the server): etcd's Auth service and the
                                     permission checks of every API. NULL: the embedded
                                     store's own, in DATA_DIR/auth.json, with the two
-                                    options below and audit records on stderr; the etcd
-                                    backend keeps none */
+                                    options below and audit records on stderr; with the
+                                    etcd backend, etcd's mirrored in memory (with a root
+                                    backend_user), else none */
     const char *auth_token;      /* km_auth_config's token: "simple" or "jwt,..."; NULL:
                                     simple (checked before: km_auth_open with no file) */
     int64_t     auth_token_ttl;  /* a simple token's lifetime unused, ns; 0: 300 s */

@@ -165,6 +165,11 @@ typedef struct {
     struct km_tls *tls;       /* etcd: TLS to the members (<kumo/tls.h>,
                                  km_tls_client_new; the caller's, it outlives the
                                  store); NULL: plain TCP */
+    const char *user;         /* etcd: the user this store logs in to etcd as
+                                 (Auth/Authenticate at open, its token on every
+                                 call and stream, a new login when etcd says the
+                                 token expired); NULL: none. Copied */
+    const char *password;     /* etcd: user's password (copied, never logged) */
 } km_store_config;
 
 /* Opens the backend cfg->backend names. The embedded store: opens (or
@@ -265,6 +270,37 @@ int  km_store_snapshot_file(km_store *s, int *fd, int64_t *size);
  * (digest mismatch, or not a store: nothing is left in dir then); -EEXIST
  * (dir holds a store already); -errno of the file operations; -ENOMEM. */
 int  km_store_restore(const char *file, const char *dir, bool skip_hash);
+
+/* ---- calls passed to the backend's cluster ---- */
+
+/* How a call passed to the cluster ended when it did not succeed: its
+ * gRPC status code and message (code -1: no status came). */
+typedef struct {
+    int  code;
+    char message[256];
+} km_store_status;
+
+/* km_store_call's flags. READ: the call only reads, so it may be sent
+ * again after a failure whose outcome is unknown (a write is not). ANON:
+ * sent without the store's user's token. */
+enum { KM_STORE_CALL_READ = 1, KM_STORE_CALL_ANON = 2 };
+
+struct ProtobufCMessage;             /* protobuf-c's (<protobuf-c/protobuf-c.h>) */
+struct ProtobufCMessageDescriptor;
+
+/* For what this interface does not cover (etcd's Auth service): a unary
+ * gRPC call of method ("/etcdserverpb.Auth/UserAdd") with the protobuf-c
+ * message req, answered with a message of type d, made as the store's
+ * user (km_store_config's user) with the failover, re-login and deadline
+ * of the store's own calls. 0 and *rep (free it with km_grpc_pb_free);
+ * -EREMOTEIO, or the errno the store's calls map etcd's status to
+ * (-ETIMEDOUT...), with the status in *st (may be NULL); -EHOSTUNREACH;
+ * -ECANCELED; -ENOMEM; -EOPNOTSUPP for a backend without a cluster
+ * (lmdb). */
+int  km_store_call(km_store *s, const char *method, int flags,
+                   const struct ProtobufCMessage *req,
+                   const struct ProtobufCMessageDescriptor *d,
+                   struct ProtobufCMessage **rep, km_store_status *st);
 
 /* ---- leases (expiry is kept in memory and restarts at open, as in etcd) ---- */
 

@@ -134,8 +134,13 @@ struct km_auth {
     km__toktab tokens;
     km__throttle throttle;
     km_logger *audit;
-    void (*on_change)(void *ud, const char *what, const char *by, const char *subject);
+    void (*on_change)(void *ud, const char *what, const char *by, const char *subject,
+                      km_bytes key, km_bytes end);
     void *on_change_ud;
+    km_auth_password_fn *pw_check;  /* NULL: the stored hashes check logins */
+    void *pw_check_ud;
+    bool mirrored;              /* the state is copied from elsewhere (km_auth_mirror):
+                                   the management calls change nothing here */
     atomic_llong bad_tokens;    /* refused since the last record of them */
     atomic_llong bad_token_at;  /* realtime ns of that record */
 };

@@ -232,8 +232,6 @@ int km_auth_check_admin(km_auth *a, const km_auth_id *id)
 void km_auth_audit(km_auth *a, const char *what, const char *by, const char *subject,
                    const char *peer, int err)
 {
-    if (!err && a->on_change)
-        a->on_change(a->on_change_ud, what, by, subject);
     if (!a->audit)
         return;
     km_log_field f[6];

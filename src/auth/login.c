@@ -53,6 +53,55 @@ static int simple_token(km_auth *a, char *tok, size_t cap)
     return 0;
 }
 
+/* A token for user, whose password was checked (rev: the state's
+ * revision, a JWT's claim). */
+static int issue(km_auth *a, const char *user, uint64_t rev, char *tok, size_t cap)
+{
+    int rc;
+    int64_t now = km__auth_clock();
+    if (a->jwt) {
+        /* an RSA signature is a millisecond or more: off the workers too */
+        sign_job s = { a->jwt, user, rev, now / 1000000000, tok, cap, 0 };
+        if ((rc = km__auth_offload(sign_run, &s)) < 0)
+            return rc;
+        return s.rc < 0 ? s.rc : 0;
+    }
+    if ((rc = simple_token(a, tok, cap)) < 0)
+        return rc;
+    return km__toktab_put(&a->tokens, tok, strlen(tok), user, now, now + a->token_ttl,
+                          a->token_ttl, false);
+}
+
+/* The password checked by a->pw_check (the hashes live elsewhere), then
+ * a token of this auth's for the user, if the state knows it. */
+static int authenticate_elsewhere(km_auth *a, const char *user, const char *password,
+                                  const char *peer, char *tok, size_t cap)
+{
+    int rc = a->pw_check(a->pw_check_ud, user, password ? password : "");
+    if (rc == KM_EAUTH_FAILED) {
+        km__throttle_fail(&a->throttle, user, peer, km__auth_clock());
+        km__auth_audit(a, "authenticate", user, user, peer, KM_EAUTH_FAILED);
+    }
+    if (rc)
+        return rc;
+    /* the checker brought the state up to date if it lacked the user */
+    pthread_rwlock_rdlock(&a->lk);
+    bool on = a->st->enabled, known = km__auth_user(a->st, user) != NULL;
+    uint64_t rev = a->st->revision;
+    pthread_rwlock_unlock(&a->lk);
+    if (!on)
+        return KM_EAUTH_NOT_ENABLED;
+    if (!known)
+        return KM_EAUTH_FAILED;     /* deleted meanwhile */
+    return issue(a, user, rev, tok, cap);
+}
+
+void km_auth_set_password_check(km_auth *a, km_auth_password_fn *fn, void *ud)
+{
+    a->pw_check = fn;
+    a->pw_check_ud = ud;
+}
+
 int km_auth_authenticate(km_auth *a, const char *user, const char *password, const char *peer,
                          char *tok, size_t cap)
 {
@@ -65,6 +114,8 @@ int km_auth_authenticate(km_auth *a, const char *user, const char *password, con
         km__auth_audit(a, "authenticate", user, user, peer, KM_EAUTH_THROTTLED);
         return KM_EAUTH_THROTTLED;
     }
+    if (a->pw_check)
+        return authenticate_elsewhere(a, user, password, peer, tok, cap);
     pthread_rwlock_rdlock(&a->lk);
     bool on = a->st->enabled;
     const km__user *u = km__auth_user(a->st, user);
@@ -95,18 +146,7 @@ int km_auth_authenticate(km_auth *a, const char *user, const char *password, con
         km__auth_audit(a, "authenticate", user, user, peer, KM_EAUTH_FAILED);
         return KM_EAUTH_FAILED;
     }
-    now = km__auth_clock();
-    if (a->jwt) {
-        /* an RSA signature is a millisecond or more: off the workers too */
-        sign_job s = { a->jwt, user, rev, now / 1000000000, tok, cap, 0 };
-        if ((rc = km__auth_offload(sign_run, &s)) < 0)
-            return rc;
-        return s.rc < 0 ? s.rc : 0;
-    }
-    if ((rc = simple_token(a, tok, cap)) < 0)
-        return rc;
-    return km__toktab_put(&a->tokens, tok, strlen(tok), user, now, now + a->token_ttl,
-                          a->token_ttl, false);
+    return issue(a, user, rev, tok, cap);
 }
 
 int km_auth_revoke_token(km_auth *a, const char *token, size_t n)

@@ -33,6 +33,11 @@ static void write_run(void *p)
 static int change(km_auth *a, change_fn *fn, change_arg *c, const char *what, const char *by)
 {
     km_mutex_lock(a->mgmt);
+    if (a->mirrored) {
+        /* the state is another's copy: changes are made there */
+        km_mutex_unlock(a->mgmt);
+        return -EOPNOTSUPP;
+    }
     /* a->st only changes under mgmt: reading it here needs no lock */
     km__auth_state *s = km__auth_state_copy(a->st);
     int rc = s ? fn(a, s, c) : -ENOMEM;
@@ -57,6 +62,10 @@ static int change(km_auth *a, change_fn *fn, change_arg *c, const char *what, co
     km_mutex_unlock(a->mgmt);
     km__auth_state_free(s);
     km__auth_audit(a, what, by, c->name, NULL, rc);
+    if (rc == 0 && a->on_change) {
+        km_bytes key = c->perm ? c->perm->key : c->key, end = c->perm ? c->perm->end : c->end;
+        a->on_change(a->on_change_ud, what, by, c->name, key, end);
+    }
     return rc;
 }
 

@@ -22,6 +22,7 @@ int km_etcd_new(km_etcd **out, const km_etcd_config *cfg)
     e->store = cfg->store;
     e->hub = cfg->hub;
     e->auth = cfg->auth;
+    e->mirror = cfg->auth ? cfg->mirror : NULL;
     e->cluster_id = cfg->cluster_id;
     e->member_id = cfg->member_id;
     e->raft_term = 2;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "etcd/authz.h"
 
-/* Without users (the etcd backend keeps none), etcd's answers for a
+/* Without users (the etcd backend keeps none unless it mirrors etcd's), etcd's answers for a
  * server that has none: logins find authentication off (clientv3 then
  * goes on without a token), the lists are empty, disabling what is off
  * succeeds, enabling finds no root user, a user or role named is not
@@ -55,25 +55,68 @@ static bool about_self(km_auth *a, const km_auth_id *id, const km__auth_req *q)
     return has;
 }
 
+/* Whether op changes users, roles or the flag (with a mirror of etcd's,
+ * that is done by etcd). */
+static bool changes(km__auth_op op)
+{
+    return op != KM__AUTH_AUTHENTICATE && op != KM__AUTH_USER_GET && op != KM__AUTH_USER_LIST &&
+           op != KM__AUTH_ROLE_GET && op != KM__AUTH_ROLE_LIST;
+}
+
+/* Whether id holds the root role by the current state (it was resolved
+ * against an older one). */
+static int admin_now(km_auth *a, const km_auth_id *id)
+{
+    if (!km_auth_enabled(a))
+        return 0;
+    if (!id->user[0])
+        return KM_EAUTH_USER_EMPTY;
+    km_auth_list *l;
+    int rc = km_auth_user_get(a, id->user, &l);
+    if (rc)
+        return KM_EAUTH_DENIED;
+    rc = KM_EAUTH_DENIED;
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->names[i], "root"))
+            rc = 0;
+    km_auth_list_free(l);
+    return rc;
+}
+
 int km__etcd_auth_do(km_etcd *e, const km_auth_id *id, const char *peer, const km__auth_req *q,
                      km__auth_res *res)
 {
+    static const char *const what[] = {
+        "auth enable", "auth disable", "authenticate", "user add", "user get", "user list",
+        "user delete", "user change password", "user grant role", "user revoke role",
+        "role add", "role get", "role list", "role delete", "role grant permission",
+        "role revoke permission",
+    };
     km_auth *a = e->auth;
     res->token[0] = 0;
     res->list = NULL;
+    res->up.code = -1;
+    res->up.message[0] = 0;
     if (!a)
         return without_auth(q, res);
     const char *by = id->any ? NULL : id->user;
     int rc;
     if (q->op != KM__AUTH_AUTHENTICATE && q->op != KM__AUTH_ENABLE &&
         (rc = km_auth_check_admin(a, id)) && !about_self(a, id, q)) {
-        static const char *const what[] = {
-            "auth enable", "auth disable", "authenticate", "user add", "user get", "user list",
-            "user delete", "user change password", "user grant role", "user revoke role",
-            "role add", "role get", "role list", "role delete", "role grant permission",
-            "role revoke permission",
-        };
         km_auth_audit(a, what[q->op], by, q->name, peer, rc);
+        return rc;
+    }
+    /* etcd's users mirrored: etcd makes the change (as the backend's
+     * user, checked here as above), then the mirror is read again. The
+     * mirror may lag etcd (2 s at most): it is read first too, so that
+     * nobody makes a change as kumo's root user on the strength of a role
+     * etcd has revoked, or once etcd turned authentication on. */
+    if (e->mirror && changes(q->op)) {
+        if (q->op == KM__AUTH_ENABLE || !(rc = km__etcd_mirror_refresh(e->mirror)))
+            rc = q->op == KM__AUTH_ENABLE ? 0 : admin_now(a, id);
+        if (!rc)
+            rc = km__etcd_mirror_change(e->mirror, q, &res->up);
+        km_auth_audit(a, what[q->op], by, q->name[0] ? q->name : NULL, peer, rc);
         return rc;
     }
     switch (q->op) {

@@ -285,7 +285,10 @@ void km__etcd_auth(km_http_req *r, km_http_resp *w, void *etcd)
         char peer[64];
         km__etcd_peer_ip(r, peer, sizeof peer);
         km__auth_res res;
-        if ((rc = km__etcd_auth_do(e, &id, peer, &q, &res)))
+        if ((rc = km__etcd_auth_do(e, &id, peer, &q, &res)) == -EREMOTEIO && res.up.code > 0)
+            km__etcd_fail_msg(w, km__etcd_http_status(res.up.code), res.up.code,
+                              res.up.message);      /* etcd's own refusal */
+        else if (rc)
             km__etcd_fail(w, rc);
         else
             answer(w, e, q.op, &res);

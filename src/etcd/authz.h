@@ -58,13 +58,25 @@ typedef struct {
 typedef struct {
     char token[2048];       /* AUTHENTICATE */
     km_auth_list *list;     /* USER_GET (roles), USER_LIST, ROLE_GET (perms), ROLE_LIST */
+    km_store_status up;     /* -EREMOTEIO: how etcd refused a change passed to it */
 } km__auth_res;
 
 /* Runs q for the caller id (peer: its address, for login throttling):
  * authentication and enabling need no role, the rest the root role. 0 and
  * *res (free res->list with km_auth_list_free); a KM_EAUTH_ error;
- * -EOPNOTSUPP when e keeps no users (the etcd backend); -EIO; -ENOMEM. */
+ * -EOPNOTSUPP when e keeps no users (the etcd backend without a root
+ * backend user); -EREMOTEIO with res->up: etcd refused a change passed to
+ * it with an error kumo has no name for (answer its code and message);
+ * -EIO; -ENOMEM. */
 int  km__etcd_auth_do(km_etcd *e, const km_auth_id *id, const char *peer, const km__auth_req *q,
                       km__auth_res *res);
+
+/* A change of q's (not a login, not a read) passed to the etcd cluster as
+ * the mirror's user, then the mirror refreshed so that the caller sees
+ * it. 0; the KM_EAUTH_ error etcd's message names; -EREMOTEIO with *up
+ * for another refusal; -errno. (auth-mirror.c) */
+int  km__etcd_mirror_change(km_etcd_mirror *m, const km__auth_req *q, km_store_status *up);
+/* Reads etcd's users and roles again now. 0 or -errno. */
+int  km__etcd_mirror_refresh(km_etcd_mirror *m);
 
 #endif

@@ -64,13 +64,24 @@ km__etcd_err km__etcd_errinfo(int err)
     case -ESHUTDOWN:
         return (km__etcd_err){ 503, 14, "etcdserver: server stopped" };
     case -EOPNOTSUPP:   /* users and roles on a server that keeps none */
-        return (km__etcd_err){ 501, 12, "kumo: users and roles need the embedded store (not --backend etcd://)" };
+        return (km__etcd_err){ 501, 12, "kumo: users and roles need the embedded store, or "
+                               "--backend etcd:// with a --backend-user holding etcd's root role" };
+    case -EACCES:       /* the etcd backend's cluster refused kumo's own user */
+        return (km__etcd_err){ 403, 7, "etcdserver: permission denied" };
     case -ENOMEM:   /* nothing done: the client may retry */
     case -EAGAIN:   /* no thread for the blocking call */
         return (km__etcd_err){ 503, 8, "etcdserver: out of memory" };
     default:
         return (km__etcd_err){ 500, 2, km_strerror(err) };
     }
+}
+
+int km__etcd_http_status(int code)
+{
+    /* grpc-gateway's table (runtime.HTTPStatusFromCode), as etcd 3.4's */
+    static const int by_code[] = { 200, 408, 500, 400, 504, 404, 409, 403, 429, 412, 409, 400,
+                                   501, 500, 503, 500, 401 };
+    return code >= 0 && code < (int)(sizeof by_code / sizeof by_code[0]) ? by_code[code] : 500;
 }
 
 void km__etcd_err_text(int err, char *buf, size_t n)

@@ -20,6 +20,7 @@ struct km_etcd {
     km_store *store;
     km_hub   *hub;
     km_auth  *auth;                 /* NULL: authentication is never on */
+    km_etcd_mirror *mirror;         /* auth mirrors etcd's users: changes go there */
     uint64_t  cluster_id, member_id;
     uint64_t  raft_term;            /* a single member: constant, as etcd's after its election */
     size_t    max_request_bytes;    /* never 0 once built */
@@ -81,6 +82,8 @@ void km__etcd_event(km__jbuf *b, const km_event *ev);
  * errors map to code 2 (Unknown), HTTP 500, with km_strerror's text. */
 typedef struct { int status, code; const char *msg; } km__etcd_err;
 km__etcd_err km__etcd_errinfo(int err);
+/* The HTTP status etcd's gateway answers a gRPC code with. */
+int  km__etcd_http_status(int code);
 /* err as a Go client prints a gRPC status: "rpc error: code = NAME desc
  * = MESSAGE" (etcd's watch cancel reasons carry it so). */
 void km__etcd_err_text(int err, char *buf, size_t n);

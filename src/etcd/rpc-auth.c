@@ -153,8 +153,10 @@ static void serve(km_grpc_call *c, km_etcd *e, km__auth_op op)
         if (op == KM__AUTH_ROLE_GRANT &&
             !((Etcdserverpb__AuthRoleGrantPermissionRequest *)m)->perm)
             km_grpc_finish(c, KM_GRPC_INVALID_ARGUMENT, "etcdserver: permission not given");
-        else if ((rc = km__etcd_auth_do(e, &id, peer, &q, &res)) != 0 ||
-                 (rc = answer(c, e, op, &res)) != 0)
+        else if ((rc = km__etcd_auth_do(e, &id, peer, &q, &res)) == -EREMOTEIO &&
+                 res.up.code > 0)
+            km_grpc_finish(c, res.up.code, res.up.message);     /* etcd's own refusal */
+        else if (rc != 0 || (rc = answer(c, e, op, &res)) != 0)
             km__etcd_rpc_fail(c, rc);
         if (res.list)
             km_auth_list_free(res.list);

@@ -55,6 +55,11 @@ int km__etcdb_status_err(int code, const char *msg, size_t n)
         { "too large lease TTL", -EFBIG },
         { "database space exceeded", -ENOSPC },
         { "request timed out", -ETIMEDOUT },
+        /* the token is missing, expired or older than a change to the
+         * users and roles: a new login may cure it */
+        { "invalid auth token", -EKEYEXPIRED },
+        { "user name is empty", -EKEYEXPIRED },
+        { "revision of auth store is old", -EKEYEXPIRED },
     };
     for (size_t i = 0; i < sizeof by_text / sizeof by_text[0]; i++)
         if (has(msg, n, by_text[i].text))
@@ -137,16 +142,37 @@ static bool retryable(int rc, km_grpc_stream *st, int kind, bool early_dl)
     return false;
 }
 
-int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCMessage *req,
-                    const ProtobufCMessageDescriptor *d, int64_t deadline,
-                    ProtobufCMessage **rep)
+/* The status an attempt ended with, for the caller who asked for it. */
+static void keep_status(km_store_status *out, km_grpc_stream *st)
+{
+    if (!out)
+        return;
+    km_grpc_status t = st ? km_grpc_stream_status(st) : (km_grpc_status){ .code = -1 };
+    out->code = t.code;
+    size_t n = t.code >= 0 && t.message.p ? t.message.n : 0;
+    if (n >= sizeof out->message)
+        n = sizeof out->message - 1;
+    if (n)
+        memcpy(out->message, t.message.p, n);
+    out->message[n] = 0;
+}
+
+int km__etcdb_call(km__etcdb *s, const char *method, int kind, int flags,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
+                   int64_t deadline, ProtobufCMessage **rep, km_store_status *status)
 {
     *rep = NULL;
+    keep_status(status, NULL);
     int err = -EHOSTUNREACH;
     /* A member whose revision is below one already seen lags (a
      * serializable read there would go back in time): a read tries
      * another. */
     int64_t floor = kind == KM__ETCDB_READ ? atomic_load(&s->revision) : 0;
+    char tok[KM__ETCDB_TOKEN_MAX];
+    km_grpc_md md;
+    uint64_t gen = 0;
+    size_t nmd = flags & KM__ETCDB_ANON ? 0 : km__etcdb_token_md(s, &md, tok, &gen);
+    bool relogged = flags & KM__ETCDB_ANON;
     for (size_t tries = 0;; tries++) {
         size_t ep = atomic_load(&s->cur) % s->n;
         int64_t dl = deadline;
@@ -157,7 +183,7 @@ int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCM
                 dl = per;
         }
         km_grpc_stream *st = NULL;
-        int rc = km_grpc_unary_pb(s->ch[ep], method, NULL, 0, req, d, dl, &st, rep);
+        int rc = km_grpc_unary_pb(s->ch[ep], method, nmd ? &md : NULL, nmd, req, d, dl, &st, rep);
         bool again;
         if (rc == 0 && !lags(*rep, d, floor)) {
             km_grpc_stream_free(st);
@@ -170,10 +196,22 @@ int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCM
         } else {
             err = km__etcdb_stream_err(rc, st);
             again = retryable(rc, st, kind, dl < deadline);
+            keep_status(status, st);
         }
         km_grpc_stream_free(st);
+        /* etcd refused the token before doing anything: log in again
+         * (once per call) and send it to the same member. */
+        if (!relogged && km__etcdb_token_err(s, err)) {
+            relogged = true;
+            int lr = km__etcdb_relogin(s, gen, deadline);
+            if (lr)
+                return lr;
+            nmd = km__etcdb_token_md(s, &md, tok, &gen);
+            tries--;
+            continue;
+        }
         if (!again || rc == -ECANCELED)
-            return err;
+            return err == -EKEYEXPIRED ? -EACCES : err;
         km__etcdb_failover(s, ep);
         if (km_now() >= deadline)
             return err == -EHOSTUNREACH || err == -ESTALE ? -EHOSTUNREACH : -ETIMEDOUT;
@@ -187,6 +225,29 @@ int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCM
                 return -ECANCELED;
         }
     }
+}
+
+int km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *d, int64_t deadline,
+                    ProtobufCMessage **rep)
+{
+    return km__etcdb_call(s, method, kind, 0, req, d, deadline, rep, NULL);
+}
+
+int km__etcdb_pass(km_store *st, const char *method, int flags, const ProtobufCMessage *req,
+                   const ProtobufCMessageDescriptor *d, ProtobufCMessage **rep,
+                   km_store_status *status)
+{
+    km__etcdb *s = (km__etcdb *)st;
+    km_store_status own, *sp = status ? status : &own;
+    int kind = flags & KM_STORE_CALL_READ ? KM__ETCDB_READ : KM__ETCDB_WRITE;
+    int rc = km__etcdb_call(s, method, kind, flags & KM_STORE_CALL_ANON ? KM__ETCDB_ANON : 0,
+                            req, d, km__etcdb_deadline(s), rep, sp);
+    /* etcd's answer is the status itself; only the transport's failures
+     * (and the deadline) are said as errno values */
+    if (rc && sp->code > 0 && rc != -ECANCELED && rc != -ETIMEDOUT && rc != -EHOSTUNREACH)
+        rc = -EREMOTEIO;
+    return rc;
 }
 
 int km__etcdb_current(km__etcdb *s, int64_t deadline, int64_t *rev)

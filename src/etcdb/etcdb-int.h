@@ -85,16 +85,28 @@ typedef struct km__etcdb {
     int64_t           rep_wait;      /* ns, cache_wait */
     int64_t           rep_window;    /* revisions of history kept */
 
+    /* the backend's own user (login.c): logged in at open, its token on
+     * every call and stream, a new login when etcd says it expired */
+    char             *user, *password;  /* NULL: no credentials */
+    pthread_mutex_t   tok_mu;        /* guards tok and tok_gen; held for a copy */
+    char             *tok;           /* etcd's token; NULL: none (authentication off) */
+    uint64_t          tok_gen;       /* counts logins */
+    km_mutex         *login_mu;      /* one login at a time */
+
     /* keep-alives share one LeaseKeepAlive stream, one exchange at a time */
     km_mutex         *ka_lock;
     struct km__kacache *kac;         /* leases refreshed lately (kacache.c) */
     km_grpc_stream   *ka;
     size_t            ka_ep;
+    uint64_t          ka_gen;        /* the login whose token ka was opened with */
 } km__etcdb;
 
 /* Whether a call may be sent again after a failure whose outcome is
  * unknown: reads may, writes may not. */
 enum { KM__ETCDB_READ, KM__ETCDB_WRITE };
+/* km__etcdb_call's flags: without the user's token (and no new login
+ * when etcd refuses the call for want of one). */
+enum { KM__ETCDB_ANON = 1 };
 
 /* The deadline of a call starting now: the caller's group bounds it too
  * (its cancellation or deadline make the gRPC calls return -ECANCELED). */
@@ -109,7 +121,16 @@ int64_t km__etcdb_deadline(km__etcdb *s);
 int  km__etcdb_unary(km__etcdb *s, const char *method, int kind, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *d, int64_t deadline,
                      ProtobufCMessage **rep);
-/* The errno for a status etcd ended a call with (code, message). */
+/* km__etcdb_unary with flags, and the status etcd ended the call with
+ * in *st (may be NULL; code -1 when the call failed before one came). A
+ * call etcd refuses for its token ("invalid auth token", "user name is
+ * empty", "revision of auth store is old") logs in again and is sent once
+ * more: etcd refused it before applying it. */
+int  km__etcdb_call(km__etcdb *s, const char *method, int kind, int flags,
+                    const ProtobufCMessage *req, const ProtobufCMessageDescriptor *d,
+                    int64_t deadline, ProtobufCMessage **rep, km_store_status *st);
+/* The errno for a status etcd ended a call with (code, message):
+ * -EKEYEXPIRED for a missing, expired or outdated token. */
 int  km__etcdb_status_err(int code, const char *msg, size_t n);
 /* The errno for a failed stream operation rc on st (NULL: none). */
 int  km__etcdb_stream_err(int rc, km_grpc_stream *st);
@@ -122,6 +143,28 @@ void km__etcdb_saw(km__etcdb *s, const Etcdserverpb__ResponseHeader *h);
 void km__etcdb_saw_compact(km__etcdb *s, int64_t rev);
 /* Moves the preferred member past ep (unless another call did already). */
 void km__etcdb_failover(km__etcdb *s, size_t ep);
+
+/* ---- the backend's user (login.c) ---- */
+
+/* Room for etcd's token (a simple token is 20-odd bytes, its JWTs a few
+ * hundred). */
+#define KM__ETCDB_TOKEN_MAX 2048
+/* Takes cfg's credentials and logs in (at open). 0; -EACCES (etcd
+ * refused them: said on stderr, without the password); -errno. */
+int  km__etcdb_login_open(km__etcdb *s, const km_store_config *cfg);
+void km__etcdb_login_close(km__etcdb *s);
+/* The token as metadata: *md points into buf (KM__ETCDB_TOKEN_MAX
+ * bytes); 1 entry, or 0 without a token. *gen: the login it came from. */
+size_t km__etcdb_token_md(km__etcdb *s, km_grpc_md *md, char *buf, uint64_t *gen);
+/* Logs in again, unless another caller did since login gen. 0 (also when
+ * etcd says authentication is off: calls then go without a token);
+ * -EACCES; -errno. */
+int  km__etcdb_relogin(km__etcdb *s, uint64_t gen, int64_t deadline);
+/* Whether rc (a call's errno) asks for a new login that could cure it. */
+static inline bool km__etcdb_token_err(const km__etcdb *s, int rc)
+{
+    return rc == -EKEYEXPIRED && s->user;
+}
 
 /* ---- conversions (conv.c) ---- */
 
@@ -161,6 +204,9 @@ int     km__etcdb_lease_list(km_store *s, int64_t **ids, size_t *n, km_store_res
 int     km__etcdb_history(km_store *s, int64_t from, int64_t to, km_bytes key,
                           km_bytes range_end, bool with_prev, size_t max, km_event **ev,
                           size_t *n, int64_t *next, km_store_res *res);
+int     km__etcdb_pass(km_store *s, const char *method, int flags, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *d, ProtobufCMessage **rep,
+                       km_store_status *st);
 
 /* ---- keep-alives coalesced (kacache.c) ---- */
 typedef struct km__kacache km__kacache;

@@ -14,17 +14,20 @@
  * a dead host behind a live connection). */
 #define QUIET (2000 * MS)
 
-int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bool prev_kv,
-                         int64_t deadline, km_grpc_stream **out, int64_t *compact)
+/* One attempt of km__etcdb_watch_open, with the token of login *gen. */
+static int watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bool prev_kv,
+                      int64_t deadline, km_grpc_stream **out, int64_t *compact, uint64_t *gen)
 {
     *out = NULL;
     *compact = 0;
     km_grpc_stream *st = NULL;
     /* etcd ends the watch with "no leader" when its member loses the
      * leader (a minority that would otherwise go quiet, not stalled). */
-    km_grpc_md md = km_grpc_md_of("hasleader", "true", 4);
+    km_grpc_md md[2] = { km_grpc_md_of("hasleader", "true", 4) };
+    char tok[KM__ETCDB_TOKEN_MAX];
+    size_t nmd = 1 + km__etcdb_token_md(s, &md[1], tok, gen);
     /* The call lasts as long as the watch: only opening it is bounded. */
-    int rc = km_grpc_stream_open(s->ch[ep], "/etcdserverpb.Watch/Watch", &md, 1, KM_FOREVER,
+    int rc = km_grpc_stream_open(s->ch[ep], "/etcdserverpb.Watch/Watch", md, nmd, KM_FOREVER,
                                  &st);
     if (!rc) {
         Etcdserverpb__WatchCreateRequest cr = ETCDSERVERPB__WATCH_CREATE_REQUEST__INIT;
@@ -52,8 +55,12 @@ int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bo
     Etcdserverpb__WatchResponse *r = (Etcdserverpb__WatchResponse *)m;
     km__etcdb_saw(s, r->header);
     if (r->canceled || !r->created) {
+        /* etcd checks the token as it creates the watch */
+        const char *why = r->cancel_reason ? r->cancel_reason : "";
         *compact = r->compact_revision;
-        rc = r->compact_revision > 0 ? -ENODATA : -EBADMSG;
+        rc = r->compact_revision > 0 ? -ENODATA
+           : *why ? km__etcdb_status_err(KM_GRPC_PERMISSION_DENIED, why, strlen(why))
+                  : -EBADMSG;
     } else if (!r->header || r->header->revision < floor) {
         rc = -ESTALE;      /* behind what was already served */
     }
@@ -66,6 +73,17 @@ int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bo
     }
     *out = st;
     return 0;
+}
+
+int km__etcdb_watch_open(km__etcdb *s, size_t ep, int64_t rev, int64_t floor, bool prev_kv,
+                         int64_t deadline, km_grpc_stream **out, int64_t *compact)
+{
+    uint64_t gen;
+    int rc = watch_open(s, ep, rev, floor, prev_kv, deadline, out, compact, &gen);
+    /* a token etcd no longer takes: log in again, try once more */
+    if (km__etcdb_token_err(s, rc) && !(rc = km__etcdb_relogin(s, gen, deadline)))
+        rc = watch_open(s, ep, rev, floor, prev_kv, deadline, out, compact, &gen);
+    return rc == -EKEYEXPIRED ? -EACCES : rc;
 }
 
 /* Applies the revisions of one watch message past the last one applied

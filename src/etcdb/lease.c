@@ -143,9 +143,12 @@ static int ka_once(km__etcdb *s, int64_t id, int64_t deadline, int64_t *ttl)
     int rc = 0;
     if (!s->ka) {
         s->ka_ep = atomic_load(&s->cur) % s->n;
+        char tok[KM__ETCDB_TOKEN_MAX];
+        km_grpc_md md;
+        size_t nmd = km__etcdb_token_md(s, &md, tok, &s->ka_gen);
         /* The stream outlives this call: only its operations are bounded. */
-        rc = km_grpc_stream_open(s->ch[s->ka_ep], LEASE("LeaseKeepAlive"), NULL, 0,
-                                 KM_FOREVER, &s->ka);
+        rc = km_grpc_stream_open(s->ch[s->ka_ep], LEASE("LeaseKeepAlive"), nmd ? &md : NULL,
+                                 nmd, KM_FOREVER, &s->ka);
         if (rc) {
             rc = km__etcdb_stream_err(rc, s->ka);
             km_grpc_stream_free(s->ka);
@@ -192,6 +195,7 @@ int km__etcdb_lease_keepalive(km_store *st, int64_t id, int64_t *ttl)
         return 0;
     }
     int64_t sent = km_now();
+    bool relogged = false;
     /* A keep-alive is safe to repeat: a broken stream moves to the next
      * member until the deadline. */
     for (size_t tries = 0;; tries++) {
@@ -206,6 +210,15 @@ int km__etcdb_lease_keepalive(km_store *st, int64_t id, int64_t *ttl)
         }
         if (rc == -ENOENT)
             km__kacache_drop(s->kac, id);
+        /* a token etcd no longer takes: a new stream after a new login */
+        if (!relogged && km__etcdb_token_err(s, rc)) {
+            relogged = true;
+            if ((rc = km__etcdb_relogin(s, s->ka_gen, deadline)) != 0)
+                break;
+            continue;
+        }
+        if (rc == -EKEYEXPIRED)
+            rc = -EACCES;
         if (!km__etcdb_transport_err(rc) || km_now() >= deadline)
             break;
         km__etcdb_failover(s, ep);

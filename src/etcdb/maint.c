@@ -192,11 +192,17 @@ int km__etcdb_snapshot(km_store *st, int fd)
     /* A database of gigabytes takes a while to send. */
     int64_t deadline = km_now() + 60 * s->call_timeout;
     int rc = -EHOSTUNREACH;
+    bool relogged = false;
     for (size_t tries = 0; tries < s->n; tries++) {
         size_t ep = atomic_load(&s->cur) % s->n;
         km_grpc_stream *gs = NULL;
         Etcdserverpb__SnapshotRequest req = ETCDSERVERPB__SNAPSHOT_REQUEST__INIT;
-        rc = km_grpc_stream_open(s->ch[ep], MAINT("Snapshot"), NULL, 0, deadline, &gs);
+        char tok[KM__ETCDB_TOKEN_MAX];
+        km_grpc_md md;
+        uint64_t gen;
+        size_t nmd = km__etcdb_token_md(s, &md, tok, &gen);
+        rc = km_grpc_stream_open(s->ch[ep], MAINT("Snapshot"), nmd ? &md : NULL, nmd, deadline,
+                                 &gs);
         if (!rc)
             rc = km_grpc_stream_send_pb(gs, &req.base, true, deadline);
         bool wrote = false;
@@ -225,6 +231,17 @@ int km__etcdb_snapshot(km_store *st, int fd)
         else if (t.n != SHA_LEN)
             rc = -EBADMSG;      /* shorter than its digest: not a snapshot */
         km_grpc_stream_free(gs);
+        /* a token etcd no longer takes (it refuses it before the first
+         * byte): log in again and ask once more */
+        if (!wrote && !relogged && km__etcdb_token_err(s, rc)) {
+            relogged = true;
+            if ((rc = km__etcdb_relogin(s, gen, deadline)) != 0)
+                return rc;
+            tries--;
+            continue;
+        }
+        if (rc == -EKEYEXPIRED)
+            rc = -EACCES;
         if (!rc || wrote || !km__etcdb_transport_err(rc))
             return rc;
         km__etcdb_failover(s, ep);

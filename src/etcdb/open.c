@@ -2,6 +2,7 @@
 /* Opening and closing the etcd-cluster store: the members from the
  * backend URL, a gRPC channel per member, the local replica loaded and
  * the feed started at the revision it was loaded at. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@ static const km__store_ops etcdb_ops = {
     .lease_ttl       = km__etcdb_lease_ttl,
     .lease_list      = km__etcdb_lease_list,
     .history         = km__etcdb_history,
+    .call            = km__etcdb_pass,
 };
 
 static char *dupn(const char *p, size_t n)
@@ -79,6 +81,7 @@ static void free_all(km__etcdb *s)
     if (s->ka_lock)
         km_mutex_free(s->ka_lock);
     km__kacache_free(s->kac);
+    km__etcdb_login_close(s);
     km__free(s->ch);
     km__free(s->eps);
     km__free(s->tmpdir);
@@ -123,10 +126,21 @@ int km__etcdb_open(km_store **out, const km_store_config *cfg)
         };
         rc = km_grpc_channel_new(&s->ch[i], &gc);
     }
+    /* Logged in (when given a user) before anything else is asked. */
+    if (!rc)
+        rc = km__etcdb_login_open(s, cfg);
     /* Nothing is served before the replica holds a copy. */
     int64_t rev = 0;
-    if (!rc)
-        rc = km__etcdb_cache_open(s, cfg, &rev);
+    if (!rc && (rc = km__etcdb_cache_open(s, cfg, &rev)) == -EACCES) {
+        if (!s->user)
+            fprintf(stderr, "kumo: etcd store: etcd refused kumo's calls: its authentication "
+                    "is on, and kumo has no user to log in as (kumo serve --backend-user)\n");
+        else
+            fprintf(stderr, "kumo: etcd store: etcd refused to let \"%s\" read the whole "
+                    "keyspace, which kumo copies and watches: the backend's user needs etcd's "
+                    "root role, or READ on every key (role grant-permission ROLE read "
+                    "--from-key '')\n", s->user);
+    }
     if (!rc)
         rc = km__etcdb_feed_start(s, rev);
     if (rc) {

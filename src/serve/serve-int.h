@@ -34,7 +34,9 @@ struct km_serve {
     km_shedder      *shed;          /* adaptive load shedding, unary requests only */
     km_logger       *log;           /* request records; NULL without an access log */
     km_auth         *auth;          /* cfg->auth, or the one opened here */
-    km_auth         *own_auth;      /* opened here (DATA_DIR/auth.json), freed here */
+    km_auth         *own_auth;      /* opened here (DATA_DIR/auth.json, or etcd's users
+                                       mirrored in memory), freed here */
+    km_etcd_mirror  *mirror;        /* own_auth mirrors the etcd backend's users */
     km_logger       *audit;         /* own_auth's audit records, to stderr */
     km__secret_key  *secret_key;    /* namespaces' secret values; NULL: none */
     km__nsapi        ns;            /* the release workflow's API */

@@ -60,6 +60,7 @@ static void teardown(km_serve *s)
     if (s->router)
         km_http_router_free(s->router);
     km_hub_free(s->hub);
+    km_etcd_mirror_free(s->mirror);
     km_auth_free(s->own_auth);
     km_log_free(s->audit);
     if (s->store)
@@ -91,42 +92,92 @@ static void shed_mw(km_http_req *r, km_http_resp *w, void *ud, km_http_next *nex
         km_shedder_http_mw(r, w, ud, next);
 }
 
-/* Changes to users and roles join the release workflow's audit trail
- * (after the change: the two live in different places). */
-static void auth_changed(void *ud, const char *what, const char *by, const char *subject)
+/* Whether [key, end) (a permission's range; end "\0": every key from key
+ * on) reaches into the release workflow's keys, [/kumo/, /kumo0). */
+static bool workflow_range(km_bytes key, km_bytes end)
+{
+    static const uint8_t lo[] = "/kumo/", hi[] = "/kumo0";
+    if (!key.n)
+        return false;
+    size_t m = key.n < 6 ? key.n : 6;
+    int c = memcmp(key.p, hi, m);
+    bool below_hi = c < 0 || (c == 0 && key.n < 6);
+    if (!below_hi)
+        return false;               /* starts at or past /kumo0 */
+    if (!end.n)                     /* a single key */
+        return key.n >= 6 && !memcmp(key.p, lo, 6);
+    if (end.n == 1 && end.p[0] == 0)
+        return true;                /* from key on, and key < /kumo0 */
+    m = end.n < 6 ? end.n : 6;
+    c = memcmp(end.p, lo, m);
+    return c > 0 || (c == 0 && end.n > 6);
+}
+
+/* Grants and revocations of permissions on the workflow's keys (who may
+ * read, edit, publish, administer namespaces) join its audit trail, right
+ * after the change (that lives in auth.json). Other user and role changes
+ * stay in the server's log: a write to the store would move its revision,
+ * which etcd's clients compare with etcd's own. */
+static void auth_changed(void *ud, const char *what, const char *by, const char *subject,
+                         km_bytes key, km_bytes end)
 {
     km_serve *s = ud;
-    if (!s->ns.rel)
+    if (!s->ns.rel || !workflow_range(key, end))
         return;
     km_rel_who who = { by ? by : "", "" };
     km_rel_err err;
-    int rc = km__rel_note(s->ns.rel, &who, "auth", "",
-                          json_pack("{s:s,s:s}", "what", what, "subject", subject ? subject : ""),
-                          &err);
+    json_t *d = json_pack("{s:s,s:s,s:s%}", "what", what, "subject", subject ? subject : "",
+                          "key", key.p, key.n);
+    if (d && end.n)
+        json_object_set_new(d, "range_end", json_stringn((const char *)end.p, end.n));
+    int rc = km__rel_note(s->ns.rel, &who, "auth", "", d, &err);
     if (rc < 0)
         fprintf(stderr, "kumo serve: audit: %s\n", err.msg);
 }
 
 /* Users and roles live beside the embedded store, in DIR/auth.json; every
  * change to them and every refused login is an audit record on stderr.
- * The etcd backend keeps none (its Auth service says so). */
+ * Over an etcd cluster they are etcd's, mirrored in memory when the
+ * backend's user holds etcd's root role; else kumo keeps none (its Auth
+ * service says so) and every request reaches etcd as the backend's user. */
 static int open_auth(km_serve *s, const km_serve_config *cfg, const char *dir)
 {
     s->auth = cfg->auth;
-    if (s->auth || strcmp(km_store_backend(s->store), "lmdb"))
+    bool etcd = !strcmp(km_store_backend(s->store), "etcd");
+    if (s->auth || (!etcd && strcmp(km_store_backend(s->store), "lmdb")))
         return 0;
+    if (etcd && !cfg->backend_user) {
+        fprintf(stderr, "kumo serve: no --backend-user: kumo keeps no users over the etcd "
+                "cluster (logins find authentication off, user and role changes are "
+                "refused)\n");
+        return 0;
+    }
     char file[4096];
     snprintf(file, sizeof file, "%s/auth.json", dir);
     km_log_config lc = { .fd = 2, .format = cfg->log_format };
     int rc = km_log_new(&s->audit, &lc);
     if (rc < 0)
         return rc;
-    km_auth_config ac = { .file = file, .token = cfg->auth_token,
+    km_auth_config ac = { .file = etcd ? NULL : file, .token = cfg->auth_token,
                           .token_ttl = cfg->auth_token_ttl, .audit = s->audit,
                           .on_change = auth_changed, .on_change_ud = s };
     const char *err;
     if ((rc = km_auth_open(&s->own_auth, &ac, &err)) < 0)
         return rc;
+    if (etcd && (rc = km_etcd_mirror_new(&s->mirror, s->store, s->own_auth,
+                                         cfg->backend_user, 0)) < 0) {
+        km_auth_free(s->own_auth);
+        s->own_auth = NULL;
+        if (rc != -EPERM)
+            return rc;
+        fprintf(stderr, "kumo serve: --backend-user %s does not hold etcd's root role: kumo "
+                "keeps no users over the etcd cluster, and every request reaches etcd as "
+                "%s\n", cfg->backend_user, cfg->backend_user);
+        return 0;
+    }
+    if (etcd)
+        fprintf(stderr, "kumo serve: mirroring etcd's users, roles and permissions (read "
+                "every 2 s and after each change made here); logins are checked by etcd\n");
     s->auth = s->own_auth;
     return 0;
 }
@@ -157,7 +208,8 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
     km_store_config sc = { .backend = cfg->backend, .dir = dir, .map_size = cfg->map_size,
                            .call_timeout = cfg->call_timeout,
                            .cache_window = cfg->cache_window, .cache_wait = cfg->cache_wait,
-                           .tls = cfg->backend_tls };
+                           .tls = cfg->backend_tls, .user = cfg->backend_user,
+                           .password = cfg->backend_password };
     int rc = 0;
     if (!cfg->no_metrics) {
         if ((rc = km__serve_metrics_new(s)) < 0)
@@ -179,6 +231,7 @@ int km_serve_start(km_serve **out, const km_serve_config *cfg)
         .member_id = id_for(dir, 0x6d656d62),
         .progress_interval = cfg->progress_interval,
         .auth = s->auth,
+        .mirror = s->mirror,
     };
     if ((rc = km_etcd_new(&s->etcd, &ec)) < 0 ||
         (rc = km_native_new(&s->native, s->store, s->hub, s->auth)) < 0 ||

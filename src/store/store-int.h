@@ -50,6 +50,11 @@ typedef struct {
     int     (*history)(km_store *s, int64_t from, int64_t to, km_bytes key,
                        km_bytes range_end, bool with_prev, size_t max, km_event **ev,
                        size_t *n, int64_t *next, km_store_res *res);
+    /* NULL: the backend has no cluster to pass calls to */
+    int     (*call)(km_store *s, const char *method, int flags,
+                    const struct ProtobufCMessage *req,
+                    const struct ProtobufCMessageDescriptor *d,
+                    struct ProtobufCMessage **rep, km_store_status *st);
 } km__store_ops;
 
 struct km_store {

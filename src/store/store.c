@@ -115,3 +115,15 @@ int km_store_history(km_store *s, int64_t from, int64_t to, km_bytes key, km_byt
 {
     return s->ops->history(s, from, to, key, range_end, with_prev, max, ev, n, next, res);
 }
+
+int km_store_call(km_store *s, const char *method, int flags, const struct ProtobufCMessage *req,
+                  const struct ProtobufCMessageDescriptor *d, struct ProtobufCMessage **rep,
+                  km_store_status *st)
+{
+    *rep = NULL;
+    if (st)
+        st->code = -1, st->message[0] = 0;
+    if (!s->ops->call)
+        return -EOPNOTSUPP;
+    return s->ops->call(s, method, flags, req, d, rep, st);
+}

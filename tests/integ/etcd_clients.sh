@@ -19,8 +19,10 @@
 # narrow the run;
 # ETCD names the etcd binary. The Go driver also checks users, roles and
 # authentication on (-auth) against etcd and kumo serve, not against
-# kumoetcd (kumo keeps no users over an etcd backend: it answers as a
-# server without any); ETCD_CLIENTS_AUTH=0 leaves those checks out.
+# kumoetcd (started without --backend-user, kumo keeps no users over an
+# etcd backend: it answers as a server without any; backend_etcd_auth.sh
+# checks etcd's users mirrored); ETCD_CLIENTS_AUTH=0 leaves those checks
+# out.
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)

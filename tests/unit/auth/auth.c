@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Users, roles and permissions as etcd defines them: management rules and
- * errors, merged key ranges, logins and tokens, throttling, the state file
- * across a restart, and a change that cannot be written changing nothing. */
+ * errors, merged key ranges, logins and tokens, throttling, a state
+ * mirrored from elsewhere with logins checked there, the state file across
+ * a restart, and a change that cannot be written changing nothing. */
 #include "util.h"
 #include <kumo/auth.h>
 #include <errno.h>
@@ -235,6 +236,129 @@ static void throttle_body(void *arg)
 START_TEST(throttle) { t_run(throttle_body, NULL); }
 END_TEST
 
+/* A password check standing in for etcd's: "pw" is every user's
+ * password, counting its calls; "down" answers as if etcd could not be
+ * reached. */
+typedef struct { int calls; } elsewhere;
+
+static int check_elsewhere(void *ud, const char *user, const char *password)
+{
+    elsewhere *e = ud;
+    e->calls++;
+    if (!strcmp(password, "down"))
+        return -EHOSTUNREACH;
+    return strcmp(password, "pw") ? KM_EAUTH_FAILED : 0;
+}
+
+/* etcd's users mirrored: the whole state replaced, checks made against
+ * it, logins checked elsewhere with this auth's own tokens issued, the
+ * management calls refused, tokens voided with their users and with
+ * authentication. */
+static void mirror_body(void *arg)
+{
+    km_auth_config cfg = { .kdf_iter = 1000, .fail_burst = 3, .fail_rate = 0.001,
+                           .token_ttl = 60 * 1000000000LL };
+    km_auth *a;
+    const char *err;
+    ck_assert_int_eq(km_auth_open(&a, &cfg, &err), 0);
+    char *root_roles[] = { "root" }, *alice_roles[] = { "writer", "reader", "gone" };
+    km_auth_perm reader[] = { { KM_PERM_WRITE, B("w"), none },
+                              { KM_PERM_READ, B("app/"), B("app0") } };
+    km_auth_user_def users[] = { { "root", root_roles, 1 }, { "alice", alice_roles, 3 } };
+    km_auth_role_def roles[] = { { "root", NULL, 0 }, { "reader", reader, 2 },
+                                 { "writer", NULL, 0 } };
+    km_auth_def d = { true, users, 2, roles, 3 };
+    bool changed;
+    ck_assert_int_eq(km_auth_mirror(a, &d, &changed), 0);
+    ck_assert(changed);
+    ck_assert(km_auth_enabled(a));
+    uint64_t rev = km_auth_revision(a);
+    /* the same state again changes nothing */
+    ck_assert_int_eq(km_auth_mirror(a, &d, &changed), 0);
+    ck_assert(!changed);
+    ck_assert_int_eq(km_auth_revision(a), rev);
+    /* read back sorted, as a state made here */
+    km_auth_list *l;
+    ck_assert_int_eq(km_auth_user_get(a, "alice", &l), 0);
+    ck_assert_int_eq(l->n, 3);
+    ck_assert_str_eq(l->names[0], "gone");
+    ck_assert_str_eq(l->names[1], "reader");
+    km_auth_list_free(l);
+    ck_assert_int_eq(km_auth_role_get(a, "reader", &l), 0);
+    ck_assert_int_eq(l->n, 2);
+    ck_assert_int_eq(l->perms[0].type, KM_PERM_READ);     /* app/ before w */
+    km_auth_list_free(l);
+    /* changes are made where the state comes from */
+    ck_assert_int_eq(km_auth_user_add(a, "bob", NULL, true, NULL), -EOPNOTSUPP);
+    ck_assert_int_eq(km_auth_role_add(a, "r", NULL), -EOPNOTSUPP);
+    ck_assert_int_eq(km_auth_disable(a, NULL), -EOPNOTSUPP);
+    /* without a check set, the stored hashes (there are none) refuse */
+    char tok[2048];
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "pw", "10.0.0.1", tok, sizeof tok),
+                     KM_EAUTH_FAILED);
+    elsewhere e = { 0 };
+    km_auth_set_password_check(a, check_elsewhere, &e);
+    /* the check says yes: a token of this auth's own */
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "pw", "10.0.0.1", tok, sizeof tok), 0);
+    ck_assert_int_eq(e.calls, 1);
+    km_auth_id id;
+    ck_assert_int_eq(km_auth_identify(a, tok, strlen(tok), NULL, &id), 0);
+    ck_assert_str_eq(id.user, "alice");
+    ck_assert(!id.root);
+    ck_assert_int_eq(km_auth_check(a, &id, KM_PERM_READ, B("app/x"), none), 0);
+    ck_assert_int_eq(km_auth_check(a, &id, KM_PERM_WRITE, B("app/x"), none), KM_EAUTH_DENIED);
+    ck_assert_int_eq(km_auth_check(a, &id, KM_PERM_WRITE, B("w"), none), 0);
+    /* it says no, or cannot tell: no token; only a no counts as a failure */
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "down", "10.0.0.2", tok, sizeof tok),
+                     -EHOSTUNREACH);
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "down", "10.0.0.2", tok, sizeof tok),
+                     -EHOSTUNREACH);
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "down", "10.0.0.2", tok, sizeof tok),
+                     -EHOSTUNREACH);
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "pw", "10.0.0.2", tok, sizeof tok), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(km_auth_authenticate(a, "root", "x", "10.0.0.3", tok, sizeof tok),
+                         KM_EAUTH_FAILED);
+    /* throttled before the check is asked */
+    int calls = e.calls;
+    ck_assert_int_eq(km_auth_authenticate(a, "root", "pw", "10.0.0.3", tok, sizeof tok),
+                     KM_EAUTH_THROTTLED);
+    ck_assert_int_eq(e.calls, calls);
+    /* a user the check knows but the state lacks gets no token */
+    ck_assert_int_eq(km_auth_authenticate(a, "carol", "pw", "10.0.0.4", tok, sizeof tok),
+                     KM_EAUTH_FAILED);
+    /* tokens go with their user, all of them with authentication */
+    char rtok[2048];
+    ck_assert_int_eq(km_auth_authenticate(a, "root", "pw", "10.0.0.5", rtok, sizeof rtok), 0);
+    ck_assert_int_eq(km_auth_authenticate(a, "alice", "pw", "10.0.0.1", tok, sizeof tok), 0);
+    d.nusers = 1;
+    ck_assert_int_eq(km_auth_mirror(a, &d, &changed), 0);
+    ck_assert(changed);
+    ck_assert_int_eq(km_auth_revision(a), rev + 1);
+    ck_assert_int_eq(km_auth_identify(a, tok, strlen(tok), NULL, &id), KM_EAUTH_TOKEN);
+    ck_assert_int_eq(km_auth_identify(a, rtok, strlen(rtok), NULL, &id), 0);
+    ck_assert(id.root);
+    km_auth_drop_tokens(a, "root");
+    ck_assert_int_eq(km_auth_identify(a, rtok, strlen(rtok), NULL, &id), KM_EAUTH_TOKEN);
+    ck_assert_int_eq(km_auth_authenticate(a, "root", "pw", "10.0.0.5", rtok, sizeof rtok), 0);
+    d.enabled = false;
+    ck_assert_int_eq(km_auth_mirror(a, &d, NULL), 0);
+    ck_assert(!km_auth_enabled(a));
+    ck_assert_int_eq(km_auth_identify(a, rtok, strlen(rtok), NULL, &id), KM_EAUTH_TOKEN);
+    ck_assert_int_eq(km_auth_authenticate(a, "root", "pw", "10.0.0.5", rtok, sizeof rtok),
+                     KM_EAUTH_NOT_ENABLED);
+    /* a name twice is refused, and changes nothing */
+    km_auth_user_def twice[] = { { "root", root_roles, 1 }, { "root", NULL, 0 } };
+    km_auth_def bad = { true, twice, 2, roles, 3 };
+    ck_assert_int_eq(km_auth_mirror(a, &bad, NULL), -EINVAL);
+    ck_assert(!km_auth_enabled(a));
+    km_auth_set_password_check(a, NULL, NULL);
+    km_auth_free(a);
+}
+
+START_TEST(mirror) { t_run(mirror_body, NULL); }
+END_TEST
+
 static char dir[64];
 
 static void file_body(void *arg)
@@ -287,6 +411,12 @@ static void file_body(void *arg)
     const char *err;
     ck_assert_int_eq(km_auth_open(&a, &cfg, &err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "auth file"));
+    /* a state kept in a file is its own: it mirrors nothing */
+    unlink(file);
+    a = open_auth(file);
+    km_auth_def d = { .enabled = true };
+    ck_assert_int_eq(km_auth_mirror(a, &d, NULL), -EINVAL);
+    km_auth_free(a);
 }
 
 START_TEST(state_file)
@@ -319,6 +449,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, permissions);
     tcase_add_test(tc, tokens);
     tcase_add_test(tc, throttle);
+    tcase_add_test(tc, mirror);
     tcase_add_test(tc, state_file);
     tcase_add_test(tc, bad_token_option);
     suite_add_tcase(s, tc);

@@ -383,7 +383,8 @@ static void no_auth_body(void *arg)
     call(f, "/v3/auth/authenticate", "{\"name\":\"root\",\"password\":\"x\"}", NULL, 412,
          ERR("etcdserver: authentication is not enabled", 9));
     call(f, "/v3/auth/user/add", "{\"name\":\"u\",\"password\":\"p\"}", NULL, 501,
-         ERR("kumo: users and roles need the embedded store (not --backend etcd://)", 12));
+         ERR("kumo: users and roles need the embedded store, or --backend etcd:// with a "
+             "--backend-user holding etcd's root role", 12));
     call(f, "/v3/auth/user/add", "{\"name\":[]}", NULL, 400,
          ERR("json: cannot unmarshal array into Go value of type string", 3));
     call(f, "/v3/kv/put", "{\"key\":\"YQ==\",\"value\":\"MQ==\"}", "bogus", 200,

@@ -2,9 +2,13 @@
 /* The etcd-cluster store over a real 3-member cluster the suite starts
  * (scripts/etcd-cluster.sh): txn results, errors, leases, history and the
  * change feed's order; the local replica following writes made by other
- * clients, field for field as etcd has them. Without etcd it says "skip:"
- * and fails. */
+ * clients, field for field as etcd has them; a user logging in to a
+ * cluster with authentication on, again when etcd voids its token. Without
+ * etcd it says "skip:" and fails. */
 #include "../store/st.h"
+#include <kumo/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+#include "etcdserverpb/rpc.pb-c.h"
 #include <pthread.h>
 #include <unistd.h>
 
@@ -591,6 +595,101 @@ static void window_fn(void *arg)
 START_TEST(replica_window) { t_run(window_fn, NULL); }
 END_TEST
 
+/* etcdctl against the cluster's first member; its exit status. */
+static int ctl(const char *args)
+{
+    char cmd[768];
+    const char *ep = backend + strlen("etcd://");
+    snprintf(cmd, sizeof cmd, "ETCDCTL_API=3 etcdctl --endpoints %.*s %s >/dev/null 2>&1",
+             (int)(strchrnul(ep, ',') - ep), ep, args);
+    return sh(cmd, NULL, 0);
+}
+
+/* Turning authentication off and on voids every token etcd gave, as its
+ * expiry voids one. */
+static void void_tokens(void)
+{
+    REQUIRE_EQ(ctl("--user root:rootpw auth disable"), 0);
+    REQUIRE_EQ(ctl("--user root:rootpw auth enable"), 0);
+}
+
+/* A cluster with authentication on (last: it stays on for no other
+ * test): refused without a user and with a wrong password; with one, the
+ * token goes with every call and stream, and a voided one is replaced by
+ * a new login; calls passed through as that user, or without its token. */
+static void login_fn(void *arg)
+{
+    REQUIRE_EQ(ctl("user add root:rootpw"), 0);
+    REQUIRE_EQ(ctl("auth enable"), 0);
+    km_store_config cfg = { .backend = backend, .cache_window = 2 };
+    km_store *s;
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EACCES);
+    cfg.user = "root";
+    cfg.password = "wrong";
+    REQUIRE_EQ(km_store_open(&s, &cfg), -EACCES);
+    cfg.password = "rootpw";
+    int rc = km_store_open(&s, &cfg);
+    ck_assert_msg(rc == 0, "open as root: %s", km_strerror(rc));
+    int64_t rev, first = 0;
+    for (int i = 0; i < 6; i++)
+        REQUIRE_EQ(st_put(s, "auth/k", "v", 0, i ? &rev : &first), 0);
+
+    /* a call passed through, as root and without a token */
+    Etcdserverpb__AuthUserListRequest ulq = ETCDSERVERPB__AUTH_USER_LIST_REQUEST__INIT;
+    ProtobufCMessage *m;
+    km_store_status st;
+    REQUIRE_EQ(km_store_call(s, "/etcdserverpb.Auth/UserList", KM_STORE_CALL_READ, &ulq.base,
+                             &etcdserverpb__auth_user_list_response__descriptor, &m, &st), 0);
+    Etcdserverpb__AuthUserListResponse *ul = (Etcdserverpb__AuthUserListResponse *)m;
+    REQUIRE(ul->n_users == 1 && !strcmp(ul->users[0], "root"));
+    km_grpc_pb_free(m);
+    REQUIRE_EQ(km_store_call(s, "/etcdserverpb.Auth/UserList",
+                             KM_STORE_CALL_READ | KM_STORE_CALL_ANON, &ulq.base,
+                             &etcdserverpb__auth_user_list_response__descriptor, &m, &st),
+               -EREMOTEIO);
+    REQUIRE_EQ(st.code, KM_GRPC_INVALID_ARGUMENT);
+    ck_assert_str_eq(st.message, "etcdserver: user name is empty");
+
+    /* etcd voids the token: each kind of call logs in again */
+    void_tokens();
+    REQUIRE_EQ(st_put(s, "auth/k", "w", 0, &rev), 0);
+    void_tokens();
+    km_store_res res;
+    km_event *ev;
+    size_t n;
+    int64_t next;
+    /* below the replica's window: a watch on etcd replays it */
+    REQUIRE_EQ(km_store_history(s, first, first + 2, B("auth/k"), (km_bytes){ 0 }, false, 0,
+                                &ev, &n, &next, &res), 0);
+    REQUIRE_EQ(n, 3);
+    km_store_res_free(&res);
+    void_tokens();
+    int64_t id, ttl;
+    REQUIRE_EQ(km_lease_grant(s, 0, 30, &id, &rev), 0);
+    void_tokens();
+    REQUIRE_EQ(km_lease_keepalive(s, id, &ttl), 0);
+    REQUIRE_EQ(ttl, 30);
+    void_tokens();
+    REQUIRE_EQ(km_store_call(s, "/etcdserverpb.Auth/UserList", KM_STORE_CALL_READ, &ulq.base,
+                             &etcdserverpb__auth_user_list_response__descriptor, &m, &st), 0);
+    km_grpc_pb_free(m);
+    /* the feed's watch, opened with the old token, still follows etcd */
+    REQUIRE_EQ(ctl("--user root:rootpw put auth/k direct"), 0);
+    km_kv kv;
+    char val[16];
+    for (int i = 0; i < 100; i++) {
+        REQUIRE_EQ(st_get(s, "auth/k", 0, &kv, val, sizeof val), 1);
+        if (!strcmp(val, "direct"))
+            break;
+        km_sleep(20 * 1000000LL);
+    }
+    ck_assert_str_eq(val, "direct");
+    km_store_close(s);
+}
+
+START_TEST(backend_user) { t_run(login_fn, NULL); }
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("etcdb");
@@ -604,6 +703,7 @@ static Suite *suite(void)
     tcase_add_test(tc, replica_follows_etcd);
     tcase_add_test(tc, replica_burst_equals_etcd);
     tcase_add_test(tc, replica_window);
+    tcase_add_test(tc, backend_user);
     suite_add_tcase(s, tc);
     return s;
 }
