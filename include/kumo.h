@@ -17,6 +17,7 @@
 #include "kumo/log.h"
 #include "kumo/resil.h"
 #include "kumo/pool.h"
+#include "kumo/redis.h"
 #include "kumo/client.h"
 #include "kumo/flags.h"
 

@@ -18,6 +18,8 @@ PKGS="$PKGS libssl-dev openssl"
 PKGS="$PKGS libyaml-dev"
 # The web console in a real browser (tests/integ/console.sh): headless chromium through selenium.
 PKGS="$PKGS chromium chromium-driver python3-selenium"
+# Redis client tests (tests/unit/redis/) start their own redis-server; Sentinel for failover.
+PKGS="$PKGS redis-server redis-sentinel"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
