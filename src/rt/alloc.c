@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
 
 static void *sys_malloc(size_t n, void *ud) { (void)ud; return malloc(n); }
 static void *sys_realloc(void *p, size_t n, void *ud) { (void)ud; return realloc(p, n); }
@@ -94,7 +93,13 @@ static void *json_alloc(size_t n)
     return p;
 }
 
+/* Weak: a program of the runtime alone links without jansson (the hook is
+ * then not needed); every program using jansson has its allocator hook
+ * (it sits beside jansson's own malloc wrappers, which any user pulls in). */
+extern void json_set_alloc_funcs(void *(*m)(size_t), void (*f)(void *)) __attribute__((weak));
+
 __attribute__((constructor)) static void json_alloc_init(void)
 {
-    json_set_alloc_funcs(json_alloc, free);
+    if (json_set_alloc_funcs)
+        json_set_alloc_funcs(json_alloc, free);
 }
