@@ -21,6 +21,8 @@ static const char help[] =
     "  del APP/NAME KEY             delete an item of the draft\n"
     "  diff APP/NAME                the draft against the main release (exit 1\n"
     "                               when the draft would not publish)\n"
+    "  compare APP/NAME OTHER/NAME  the main releases of two namespaces (two\n"
+    "                               environments' copies: prod.shop/db staging.shop/db)\n"
     "  publish APP/NAME --name N [--notes TEXT]  the draft as the next release\n"
     "  releases APP/NAME            the releases, newest first\n"
     "  rollback APP/NAME --to ID    make release ID the main one again\n"
@@ -289,11 +291,13 @@ static void put_val(json_t *v)
     free(j);
 }
 
+static void print_diff(json_t *diff);
+static bool ns_valid(const char *ns);
+
 static int do_diff(ctl *c, const ns_args *a)
 {
     url u;
-    json_t *resp, *e;
-    size_t i;
+    json_t *resp;
     u_ns(&u, a->ns, "diff");
     if (call(c, "GET", &u, NULL, 0, false, &resp))
         return 1;
@@ -302,7 +306,49 @@ static int do_diff(ctl *c, const ns_args *a)
         ctl_print_json(resp);
     else if (!json_array_size(diff))
         printf("no changes against release %lld\n", (long long)num(resp, "base"));
-    json_array_foreach(c->json ? NULL : diff, i, e) {
+    else
+        print_diff(diff);
+    int rc = 0;
+    if (json_is_false(json_object_get(resp, "valid"))) {
+        fflush(stdout);
+        fprintf(stderr, "kumo: the draft would not publish: %s\n", str(resp, "error"));
+        rc = 1;
+    }
+    json_decref(resp);
+    return rc;
+}
+
+/* The main releases of two namespaces (two environments' copies). */
+static int do_compare(ctl *c, const ns_args *a)
+{
+    url u;
+    json_t *resp;
+    if (!ns_valid(a->key)) {
+        fprintf(stderr, "kumo: \"%s\" is not APP/NAME\n", a->key);
+        return 2;
+    }
+    u_ns(&u, a->ns, "compare");
+    u_query(&u, "with", a->key);
+    if (call(c, "GET", &u, NULL, 0, false, &resp))
+        return 1;
+    json_t *diff = json_object_get(resp, "diff");
+    if (c->json)
+        ctl_print_json(resp);
+    else if (!json_array_size(diff))
+        printf("%s release %lld and %s release %lld hold the same items\n", a->ns,
+               (long long)num(resp, "release"), a->key, (long long)num(resp, "with_release"));
+    else
+        print_diff(diff);
+    json_decref(resp);
+    return 0;
+}
+
+/* One line per entry: "+ key = v", "- key", "~ key: old -> new". */
+static void print_diff(json_t *diff)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(diff, i, e) {
         const char *op = str(e, "op"), *k = str(e, "key");
         if (!strcmp(op, "add")) {
             printf("+ %s = ", k);
@@ -317,14 +363,6 @@ static int do_diff(ctl *c, const ns_args *a)
         }
         putchar('\n');
     }
-    int rc = 0;
-    if (json_is_false(json_object_get(resp, "valid"))) {
-        fflush(stdout);
-        fprintf(stderr, "kumo: the draft would not publish: %s\n", str(resp, "error"));
-        rc = 1;
-    }
-    json_decref(resp);
-    return rc;
 }
 
 static int do_publish(ctl *c, const ns_args *a)
@@ -459,6 +497,7 @@ static const sub subs[] = {
     { "set", "APP/NAME KEY VALUE [--secret]", 3, 3, O_SECRET, 0, do_set },
     { "del", "APP/NAME KEY", 2, 2, 0, 0, do_del },
     { "diff", "APP/NAME", 1, 1, 0, 0, do_diff },
+    { "compare", "APP/NAME OTHER/NAME", 2, 2, 0, 0, do_compare },
     { "publish", "APP/NAME --name N [--notes TEXT]", 1, 1, O_NAME | O_NOTES, O_NAME, do_publish },
     { "releases", "APP/NAME", 1, 1, 0, 0, do_releases },
     { "rollback", "APP/NAME --to RELEASE", 1, 1, O_TO, O_TO, do_rollback },

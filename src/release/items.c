@@ -61,8 +61,8 @@ int km__rel_plain(km_rel *r, const char *ns, const json_t *secret, const char *k
 
 /* Whether item k differs between the two maps (secret values compared
  * opened: each seal has its own nonce). */
-static bool differs(km_rel *r, const char *ns, const json_t *os, const json_t *nsec,
-                    const char *k, const char *ov, const char *nv)
+static bool differs(km_rel *r, const char *ons, const json_t *os, const char *nns,
+                    const json_t *nsec, const char *k, const char *ov, const char *nv)
 {
     bool so = km__rel_is_secret(os, k), sn = km__rel_is_secret(nsec, k);
     if (so != sn)
@@ -70,7 +70,7 @@ static bool differs(km_rel *r, const char *ns, const json_t *os, const json_t *n
     if (!so || !strcmp(ov, nv))
         return strcmp(ov, nv) != 0;
     char *a = NULL, *b = NULL;
-    bool d = km__rel_plain(r, ns, os, k, ov, &a) || km__rel_plain(r, ns, nsec, k, nv, &b) ||
+    bool d = km__rel_plain(r, ons, os, k, ov, &a) || km__rel_plain(r, nns, nsec, k, nv, &b) ||
              strcmp(a, b);
     km__free(a);
     km__free(b);
@@ -104,6 +104,12 @@ static const char **all_keys(const json_t *a, const json_t *b, size_t *n)
 json_t *km__rel_diff_items(km_rel *r, const char *ns, const json_t *oi, const json_t *os,
                            const json_t *ni, const json_t *nsec, bool values)
 {
+    return km__rel_diff_between(r, ns, oi, os, ns, ni, nsec, values);
+}
+
+json_t *km__rel_diff_between(km_rel *r, const char *ons, const json_t *oi, const json_t *os,
+                             const char *nns, const json_t *ni, const json_t *nsec, bool values)
+{
     size_t n;
     const char **keys = all_keys(oi, ni, &n);
     json_t *diff = json_array();
@@ -114,7 +120,7 @@ json_t *km__rel_diff_items(km_rel *r, const char *ns, const json_t *oi, const js
         const char *ov = json_string_value(json_object_get(oi, k));
         const char *nv = json_string_value(json_object_get(ni, k));
         const char *op = !ov ? "add" : !nv ? "delete" : NULL;
-        if (!op && differs(r, ns, os, nsec, k, ov, nv))
+        if (!op && differs(r, ons, os, nns, nsec, k, ov, nv))
             op = "change";
         if (!op)
             continue;

@@ -82,6 +82,9 @@ int  km__rel_plain(km_rel *r, const char *ns, const json_t *secret, const char *
                    const char *v, char **out);
 /* The diff from (oi, os) to (ni, ns_) sorted by key: ops only, or with
  * values (secret ones masked). NULL without memory. */
+/* The same between items of two namespaces (secrets opened in each). */
+json_t *km__rel_diff_between(km_rel *r, const char *ons, const json_t *oi, const json_t *os,
+                             const char *nns, const json_t *ni, const json_t *nsec, bool values);
 json_t *km__rel_diff_items(km_rel *r, const char *ns, const json_t *oi, const json_t *os,
                            const json_t *ni, const json_t *nsec, bool values);
 /* Checks every item of items against format fmt (KM_FMT_*): 0 or -EINVAL

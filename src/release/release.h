@@ -62,6 +62,13 @@ int km__rel_del(km_rel *r, const km_rel_who *who, const char *ns, const uint8_t 
 /* The draft against the main release: {"base","diff","valid"[,"error"]}. */
 int km__rel_diff(km_rel *r, const char *ns, json_t **out, km_rel_err *err);
 
+/* The main release of ns against the main release of other (another
+ * environment's copy, say "prod.shop/db" and "staging.shop/db"):
+ * {"ns","release","with","with_release","diff"}, the diff from ns to other,
+ * values in (secrets masked, compared opened). -ENOENT for either missing
+ * or unpublished. */
+int km__rel_compare(km_rel *r, const char *ns, const char *other, json_t **out, km_rel_err *err);
+
 /* ---- releases ---- */
 int km__rel_publish(km_rel *r, const km_rel_who *who, const char *ns, const char *name,
                     const char *notes, json_t **out, km_rel_err *err);

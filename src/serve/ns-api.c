@@ -284,6 +284,33 @@ static void ns_diff(km_http_req *r, km_http_resp *w, void *ud)
     read_call(r, w, ud, km__rel_diff);
 }
 
+/* GET .../compare?with=APP2/NAME2: needs read on both. */
+static void ns_compare(km_http_req *r, km_http_resp *w, void *ud)
+{
+    km__nsapi *a = ud;
+    call c;
+    if (!begin(a, r, w, KM__NS_READ, &c))
+        return;
+    km__arena *ar = km__arena_new();
+    km_bytes with = { 0 };
+    int qe = 0;
+    bool has = ar && km__query_get(km_http_query(r), "with", ar, &with, &qe);
+    char other[140];
+    snprintf(other, sizeof other, "%.*s", (int)(with.n > 139 ? 139 : with.n),
+             with.p ? (const char *)with.p : "");
+    km__arena_free(ar);
+    if (!has || qe || !km__rel_ns_valid(other, NULL)) {
+        km__native_fail(w, 400, "give ?with=APP/NAME, the namespace to compare with");
+        return;
+    }
+    if (!km__ns_allowed(a, r, w, other, KM__NS_READ))
+        return;
+    km_rel_err err;
+    json_t *out = NULL;
+    int rc = km__rel_compare(a->rel, c.ns, other, &out, &err);
+    answer(w, rc, &err, 200, out);
+}
+
 static void ns_publish(km_http_req *r, km_http_resp *w, void *ud)
 {
     km__nsapi *a = ud;
@@ -522,6 +549,7 @@ int km__nsapi_routes(km__nsapi *a, km_http_router *rt)
         { "PUT", "/api/v1/ns/:app/:name/items/*key", item_put },
         { "DELETE", "/api/v1/ns/:app/:name/items/*key", item_del },
         { "GET", "/api/v1/ns/:app/:name/diff", ns_diff },
+        { "GET", "/api/v1/ns/:app/:name/compare", ns_compare },
         { "POST", "/api/v1/ns/:app/:name/publish", ns_publish },
         { "GET", "/api/v1/ns/:app/:name/releases", ns_releases },
         { "GET", "/api/v1/ns/:app/:name/releases/:id", ns_release },

@@ -154,6 +154,24 @@ def rollback(ns):
     check("the history, newest first", [r["id"] for r in b["releases"]], [5, 4, 3, 2, 1])
 
 
+def compare(ns):
+    other = ns + "-staging"
+    call("POST", NS + other, {"format": "json"})
+    call("PUT", NS + other + "/items/url", '"mysql://staging"')
+    call("PUT", NS + other + "/items/password?secret", '"hunter2"')
+    call("PUT", NS + other + "/items/debug", "true")
+    publish(other, "s1")
+    s, b = call("GET", NS + ns + "/compare?with=" + other)
+    check("two environments' main releases compared",
+          (s, [(d["key"], d["op"], d.get("old"), d.get("new")) for d in b["diff"]]),
+          (200, [("a/b c", "delete", "1", None), ("debug", "add", None, "true"),
+                 ("url", "change", '"mysql://db1"', '"mysql://staging"')]))
+    check("equal secrets sealed apart compare equal, and never show",
+          "hunter2" not in json.dumps(b), True)
+    check("compare needs ?with", call("GET", NS + ns + "/compare")[0], 400)
+    check("compare with an unknown namespace: 404", call("GET", NS + ns + "/compare?with=no/such")[0], 404)
+
+
 def races(ns):
     call("PUT", NS + ns + "/items/race", '"0"')
     results = []
@@ -351,6 +369,7 @@ else:
     basic(ns)
     gray(ns)
     rollback(ns)
+    compare(ns)
     races(ns)
     limits(ns)
     watch(ns)
