@@ -82,9 +82,10 @@ char *(km__strdup)(const char *s)
 /* jansson's allocator: libc's (its callers free its strings with free()),
  * but a failed allocation ends the process. jansson 2.14 (Debian 12) does
  * not survive one: json_loads then writes out of bounds and json_dumps can
- * drop text from its output, so a NULL handed to it would become heap
- * corruption or a damaged document written to the store. Here, in the
- * file every kumo program links, so the hook is always installed. */
+ * drop text from its output (bench/jansson/alloc_failure.c), so a NULL
+ * handed to it would become heap corruption or a damaged document written
+ * to the store. Here, in the file every kumo program links, so the hook is
+ * always installed. */
 static void *json_alloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
