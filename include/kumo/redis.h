@@ -16,8 +16,8 @@ extern "C" {
 /* ---- replies ---- */
 
 /* Reply types: RESP2's five plus RESP3's. Attributes (|) are parsed and
- * dropped; out-of-band pushes (>) are dropped by connections (pub/sub is
- * not implemented yet) and kept only by the bare parser. */
+ * dropped; out-of-band pushes (>) are dropped by connections, which have
+ * no subscriber to hand them to, and kept only by the bare parser. */
 enum {
     KM_REDIS_STATUS = 1,    /* +OK: str */
     KM_REDIS_ERROR,         /* -ERR ... and RESP3 !blob errors: str */

@@ -53,6 +53,28 @@ void km__ns_fail(km_http_resp *w, int rc, const km_rel_err *err)
     km__native_fail(w, status, err->msg);
 }
 
+bool km__ns_instance(km_http_req *r, km_http_resp *w, char *lab, char *ipbuf, const char **addr)
+{
+    km__arena *ar = km__arena_new();
+    km_bytes labels = { 0 }, ip = { 0 };
+    int qe = 0;
+    if (!ar) {
+        km__native_fail(w, 503, "out of memory");
+        return false;
+    }
+    km__query_get(km_http_query(r), "labels", ar, &labels, &qe);
+    km__query_get(km_http_query(r), "ip", ar, &ip, &qe);
+    bool ok = !qe && labels.n < 1024;
+    if (!ok)
+        km__native_fail(w, 400, qe ? "bad percent-encoding in the query" : "labels too long");
+    else {
+        snprintf(lab, 1024, "%.*s", (int)labels.n, (const char *)labels.p);
+        *addr = km__ns_ip(r, ip, ipbuf);
+    }
+    km__arena_free(ar);
+    return ok;
+}
+
 const char *km__ns_ip(km_http_req *r, km_bytes q_ip, char *buf)
 {
     if (q_ip.n) {
@@ -473,24 +495,10 @@ static void ns_config(km_http_req *r, km_http_resp *w, void *ud)
     call c;
     if (!begin(a, r, w, KM__NS_READ, &c))
         return;
-    km__arena *ar = km__arena_new();
-    km_bytes labels = { 0 }, ip = { 0 };
-    int qe = 0;
-    if (!ar) {
-        km__native_fail(w, 503, "out of memory");
-        return;
-    }
-    km__query_get(km_http_query(r), "labels", ar, &labels, &qe);
-    km__query_get(km_http_query(r), "ip", ar, &ip, &qe);
     char lab[1024], ipbuf[64];
-    if (qe || labels.n >= sizeof lab) {
-        km__native_fail(w, 400, qe ? "bad percent-encoding in the query" : "labels too long");
-        km__arena_free(ar);
+    const char *addr;
+    if (!km__ns_instance(r, w, lab, ipbuf, &addr))
         return;
-    }
-    snprintf(lab, sizeof lab, "%.*s", (int)labels.n, (const char *)labels.p);
-    const char *addr = km__ns_ip(r, ip, ipbuf);
-    km__arena_free(ar);
     km_rel_err err;
     json_t *out = NULL;
     int rc = km__rel_config(a->rel, c.ns, lab, addr, true, &out, &err);

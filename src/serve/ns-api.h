@@ -26,6 +26,9 @@ bool km__ns_allowed(km__nsapi *a, km_http_req *r, km_http_resp *w, const char *n
 void km__ns_fail(km_http_resp *w, int rc, const km_rel_err *err);
 void km__ns_config_watch(km_http_req *r, km_http_resp *w, void *ud);
 void km__ns_instances(km_http_req *r, km_http_resp *w, void *ud);
+/* The instance a config request speaks for: ?labels into lab (>= 1024)
+ * and its address (km__ns_ip) as *addr: false once a 400 was answered. */
+bool km__ns_instance(km_http_req *r, km_http_resp *w, char *lab, char *ipbuf, const char **addr);
 /* The instance's address: ?ip, else the connection's peer; into buf (>= 64). */
 const char *km__ns_ip(km_http_req *r, km_bytes q_ip, char *buf);
 

@@ -215,23 +215,9 @@ void km__ns_config_watch(km_http_req *r, km_http_resp *w, void *ud)
     char ns[140], lab[1024], ipbuf[64];
     if (!km__ns_name(r, w, ns) || !km__ns_allowed(a, r, w, ns, KM__NS_READ))
         return;
-    km__arena *ar = km__arena_new();
-    km_bytes labels = { 0 }, ip = { 0 };
-    int qe = 0;
-    if (!ar) {
-        km__native_fail(w, 503, "out of memory");
+    const char *addr;
+    if (!km__ns_instance(r, w, lab, ipbuf, &addr))
         return;
-    }
-    km__query_get(km_http_query(r), "labels", ar, &labels, &qe);
-    km__query_get(km_http_query(r), "ip", ar, &ip, &qe);
-    if (qe || labels.n >= sizeof lab) {
-        km__native_fail(w, 400, qe ? "bad percent-encoding in the query" : "labels too long");
-        km__arena_free(ar);
-        return;
-    }
-    snprintf(lab, sizeof lab, "%.*s", (int)labels.n, (const char *)labels.p);
-    const char *addr = km__ns_ip(r, ip, ipbuf);
-    km__arena_free(ar);
     slot *sl = slot_get(a->rel, ns, lab, addr);
     if (!sl) {
         km__native_fail(w, 503, "out of memory");
